@@ -1,0 +1,72 @@
+/* The C that Swift sees: libuv, LMDB, libsodium and the libc headers edgeagent uses, plus
+ * static inline shims for what Swift cannot import (variadic calls, errno, wait macros, the
+ * stdio globals in Swift 6 mode). No policy lives here. */
+#pragma once
+#include <uv.h>
+#include <lmdb.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <time.h>
+#include <dirent.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <sys/prctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+
+static inline int edge_errno(void) { return errno; }
+static inline void edge_set_errno(int e) { errno = e; }
+
+/* Variadic in C, so not importable. */
+static inline int edge_open(const char *p, int flags, mode_t mode) { return open(p, flags, mode); }
+static inline int edge_openat(int dirfd, const char *p, int flags, mode_t mode) { return openat(dirfd, p, flags, mode); }
+static inline int edge_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
+static inline int edge_prctl(int opt, unsigned long a2) { return prctl(opt, a2, 0, 0, 0); }
+static inline int edge_fmt_double(char *buf, size_t n, double d, int prec) { return snprintf(buf, n, "%.*f", prec, d); }
+
+/* openat2(2) has no glibc wrapper and syscall(2) is variadic. Returns -1 with errno ENOSYS on
+ * kernels (or qemu-user) without it. */
+static inline int edge_openat2(int dirfd, const char *p, int flags, int mode, unsigned long long resolve) {
+#ifdef SYS_openat2
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (unsigned long long)flags;
+  how.mode = (unsigned long long)mode;
+  how.resolve = resolve;
+  return (int)syscall(SYS_openat2, dirfd, p, &how, sizeof how);
+#else
+  (void)dirfd; (void)p; (void)flags; (void)mode; (void)resolve;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+/* syncfs is declared only under _GNU_SOURCE, which would change fd_set between this module and
+ * CEdgeSupport; declare it here instead. */
+extern int syncfs(int fd);
+static inline int edge_syncfs(int fd) { return syncfs(fd); }
+
+/* Macros. */
+static inline int edge_WIFEXITED(int s) { return WIFEXITED(s); }
+static inline int edge_WEXITSTATUS(int s) { return WEXITSTATUS(s); }
+static inline int edge_WIFSIGNALED(int s) { return WIFSIGNALED(s); }
+static inline int edge_WTERMSIG(int s) { return WTERMSIG(s); }
+static inline long edge_stat_mtime_ns(const struct stat *st) { return st->st_mtim.tv_nsec; }
+static inline long edge_stat_ctime_ns(const struct stat *st) { return st->st_ctim.tv_nsec; }
+
+/* stdout/stderr are globals that Swift 6 mode refuses as not concurrency-safe. */
+static inline FILE *edge_stdout(void) { return stdout; }
+static inline FILE *edge_stderr(void) { return stderr; }
+static inline void edge_stdio_linebuffered(void) { setvbuf(stdout, NULL, _IOLBF, 0); setvbuf(stderr, NULL, _IOLBF, 0); }

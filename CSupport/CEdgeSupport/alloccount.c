@@ -1,0 +1,53 @@
+#include "edge_support.h"
+#include <stdlib.h>
+
+/* Counts allocations for `edgeagent bench` and the allocation tests. Relaxed atomics: counts are
+ * read between operations on the same thread, and other threads (libuv's pool) may allocate. */
+static uint64_t s_allocs;
+static uint64_t s_frees;
+
+uint64_t edge_alloc_count(void) { return __atomic_load_n(&s_allocs, __ATOMIC_RELAXED); }
+uint64_t edge_free_count(void) { return __atomic_load_n(&s_frees, __ATOMIC_RELAXED); }
+
+static inline void count_alloc(void) { __atomic_fetch_add(&s_allocs, 1, __ATOMIC_RELAXED); }
+static inline void count_free(void) { __atomic_fetch_add(&s_frees, 1, __ATOMIC_RELAXED); }
+
+#ifdef EDGE_INTERPOSE_MALLOC
+/* Full Swift: the runtime is a shared library, so a link-time wrap would miss it. Defining the
+ * allocator in the executable interposes it for every library; glibc exports __libc_* for this. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+void *malloc(size_t n) { count_alloc(); return __libc_malloc(n); }
+void *calloc(size_t c, size_t n) { count_alloc(); return __libc_calloc(c, n); }
+void *realloc(void *p, size_t n) { count_alloc(); return __libc_realloc(p, n); }
+void free(void *p) { if (p) count_free(); __libc_free(p); }
+void *aligned_alloc(size_t a, size_t n) { count_alloc(); return __libc_memalign(a, n); }
+void *memalign(size_t a, size_t n) { count_alloc(); return __libc_memalign(a, n); }
+int posix_memalign(void **out, size_t a, size_t n) {
+  count_alloc();
+  void *p = __libc_memalign(a, n);
+  if (!p) return 12; /* ENOMEM */
+  *out = p;
+  return 0;
+}
+#else
+/* Embedded: the link wraps these (-Xlinker --wrap=malloc ...), Swift runtime and static C
+ * libraries included. */
+extern void *__real_malloc(size_t);
+extern void *__real_calloc(size_t, size_t);
+extern void *__real_realloc(void *, size_t);
+extern int __real_posix_memalign(void **, size_t, size_t);
+extern void *__real_aligned_alloc(size_t, size_t);
+extern void __real_free(void *);
+
+void *__wrap_malloc(size_t n) { count_alloc(); return __real_malloc(n); }
+void *__wrap_calloc(size_t c, size_t n) { count_alloc(); return __real_calloc(c, n); }
+void *__wrap_realloc(void *p, size_t n) { count_alloc(); return __real_realloc(p, n); }
+int __wrap_posix_memalign(void **o, size_t a, size_t n) { count_alloc(); return __real_posix_memalign(o, a, n); }
+void *__wrap_aligned_alloc(size_t a, size_t n) { count_alloc(); return __real_aligned_alloc(a, n); }
+void __wrap_free(void *p) { if (p) count_free(); __real_free(p); }
+#endif

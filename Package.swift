@@ -1,0 +1,72 @@
+// swift-tools-version: 6.2
+import PackageDescription
+import Foundation
+
+// One package, two builds from the same sources:
+//   swift build / swift test                      full Swift (tests)
+//   EDGE_EMBEDDED=1 swift build -c release         Embedded Swift, the binary we ship
+// Cross builds (Cross/build.sh) add EDGE_TRIPLE, EDGE_STATIC=1 and a toolset file; Package.swift
+// cannot see --triple, hence the environment.
+let env = Context.environment
+let embedded = env["EDGE_EMBEDDED"] == "1"
+let triple = env["EDGE_TRIPLE"] ?? "x86_64-unknown-linux-gnu"
+let isStatic = env["EDGE_STATIC"] == "1"
+
+// The toolchain's usr/: $EDGE_TOOLCHAIN_USR, else the folder above the bin/ of the first swiftc on PATH.
+let toolchainUsr: String = env["EDGE_TOOLCHAIN_USR"] ?? {
+  for dir in (env["PATH"] ?? "").split(separator: ":") {
+    let swiftc = URL(fileURLWithPath: String(dir)).appendingPathComponent("swiftc")
+    if FileManager.default.isExecutableFile(atPath: swiftc.path) {
+      return swiftc.resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+  }
+  return "/usr"
+}()
+let embeddedLib = "\(toolchainUsr)/lib/swift/embedded/\(triple)"
+
+var defines: [SwiftSetting] = []
+if isStatic { defines.append(.define("EDGE_STATIC")) }
+
+let swiftSettings: [SwiftSetting] = defines + (embedded ? [
+  .enableExperimentalFeature("Embedded"),
+  .unsafeFlags(["-Osize", "-Xfrontend", "-function-sections"]),
+  .treatWarning("EmbeddedRestrictions", as: .error),
+] : [
+  .treatWarning("EmbeddedRestrictions", as: .warning),
+])
+
+// Allocation counting (edgeagent bench, allocation tests): the full build interposes malloc in the
+// process (the Swift runtime is a shared library there); the Embedded build has the runtime linked
+// in, so --wrap at link time sees every allocation, static libuv/LMDB/libsodium included.
+let wrapped = ["malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "free"]
+let supportC: [CSetting] = embedded ? [] : [.define("EDGE_INTERPOSE_MALLOC")]
+
+let agentLinker: [LinkerSetting] = embedded ? [
+  // Embedded does not autolink the module map's `link` lines. Debian's static libuv is libuv_a.a.
+  .linkedLibrary(isStatic ? "uv_a" : "uv"), .linkedLibrary("lmdb"), .linkedLibrary("sodium"),
+  .linkedLibrary("m"),
+  .unsafeFlags(["\(embeddedLib)/libswiftUnicodeDataTables.a"]
+    + wrapped.flatMap { ["-Xlinker", "--wrap=\($0)"] }),
+] : []
+
+let package = Package(
+  name: "edgeagent",
+  targets: [
+    .systemLibrary(name: "CEdge", path: "CSupport/CEdge"),
+    .target(name: "CEdgeSupport", path: "CSupport/CEdgeSupport", cSettings: supportC),
+    .target(name: "EdgeCore", swiftSettings: swiftSettings),
+    .target(name: "EdgeStore", dependencies: ["EdgeCore", "CEdge"], swiftSettings: swiftSettings),
+    .target(name: "EdgeHost", dependencies: ["EdgeCore", "CEdge", "CEdgeSupport"], swiftSettings: swiftSettings),
+    .target(name: "EdgeLoop", dependencies: ["EdgeHost", "CEdge"], swiftSettings: swiftSettings),
+    .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeStore", "EdgeHost", "EdgeLoop"],
+            swiftSettings: swiftSettings),
+    .executableTarget(name: "edgeagent", dependencies: ["EdgeAgent"],
+                      swiftSettings: swiftSettings, linkerSettings: agentLinker),
+    .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"]),
+    .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"]),
+    .testTarget(name: "EdgeHostTests", dependencies: ["EdgeHost"]),
+    .testTarget(name: "EdgeLoopTests", dependencies: ["EdgeLoop"]),
+    .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeAgent"]),
+    .testTarget(name: "edgeagentTests", dependencies: ["edgeagent"]),
+  ]
+)

@@ -1,0 +1,214 @@
+import EdgeCore
+import EdgeHost
+
+/// Checks a policy's promises in plan order and repairs what drifted: observe, compare, repair
+/// only if not kept, and report an outcome with its reason.
+///
+/// It does not touch the store. What it learns for the stat cache is returned in `statUpdates`,
+/// and the caller records outcomes after `finish()` has made every repair durable, so that a
+/// recorded outcome is never ahead of the disk.
+///
+/// File contents are staged (temporary file, no fsync), and published in `finish()` or before
+/// any promise that runs a program: one syncfs per filesystem, then the renames, then one fsync
+/// per directory. A crash before the renames leaves old contents; after, new ones.
+public final class Converger {
+  public let root: String
+  let rootDir: Directory
+  public let dryRun: Bool
+  let classes: Set<String>
+  /// Read on first use from the root's /etc; nil until then.
+  var accountsCache: Accounts?
+  /// 64 KiB for hashing files, allocated once.
+  let buffer: UnsafeMutableRawBufferPointer
+  /// Directories opened this run, by relative path; closed by `finish()`.
+  var directories: [String: OpenDirectory] = [:]
+  /// Staged file writes waiting for `publish()`.
+  var staged: [Staged] = []
+  /// Statuses so far this run, by promise index (nil: not yet checked).
+  public internal(set) var outcomes: [Outcome?] = []
+  /// Promises notified by a repair this run, by index.
+  var notified: [Bool] = []
+  /// Stat cache entries to store: host path bytes and the record.
+  public internal(set) var statUpdates: [(key: [UInt8], record: StatRecord)] = []
+
+  struct Staged {
+    var index: Int
+    var directory: OpenDirectory
+    var name: String
+    var hostPath: [CChar]
+    var digest: Digest
+  }
+
+  /// Errors: the root cannot be opened as a directory.
+  public init(root: String, classes: Set<String>, dryRun: Bool) throws(HostError) {
+    self.root = root
+    self.rootDir = try Directory.openRoot(root)
+    self.classes = classes
+    self.dryRun = dryRun
+    buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+  }
+
+  deinit { buffer.deallocate() }
+
+  public func prepare(_ policy: Policy) -> [PreparedPromise] {
+    var out: [PreparedPromise] = []
+    out.reserveCapacity(policy.promises.count)
+    for (i, p) in policy.promises.enumerated() { out.append(PreparedPromise(index: i, promise: p, root: root)) }
+    return out
+  }
+
+  /// Converges every promise in `order`. `cachedStat` looks a host path up in the stat cache;
+  /// `blob` lends the bytes of a stored blob (nil when missing).
+  public func run(_ policy: Policy, _ prepared: [PreparedPromise], order: [Int],
+                  cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                  blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void) -> [Outcome] {
+    outcomes = [Outcome?](repeating: nil, count: policy.promises.count)
+    notified = [Bool](repeating: false, count: policy.promises.count)
+    statUpdates = []
+    for i in order {
+      let p = policy.promises[i]
+      if p.type == .command || p.type == .sysctl { publish() }
+      let outcome = check(p, prepared[i], policy, cachedStat: cachedStat, blob: blob)
+      outcomes[i] = outcome
+      if outcome.status == .repaired {
+        for target in p.notify { if let t = policy.index(of: target) { notified[t] = true } }
+      }
+    }
+    finish()
+    var out: [Outcome] = []
+    out.reserveCapacity(outcomes.count)
+    for o in outcomes { out.append(o ?? Outcome(.skipped, "not checked")) }
+    return out
+  }
+
+  func check(_ p: Promise, _ pp: PreparedPromise, _ policy: Policy,
+             cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+             blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void) -> Outcome {
+    if let c = p.condition, !c.evaluate(classes: classes) {
+      return Outcome(.skipped, "condition \"\(p.conditionText)\" is false")
+    }
+    for dep in p.after {
+      if let d = policy.index(of: dep), let o = outcomes[d], o.status == .failed {
+        return Outcome(.skipped, "dependency \"\(dep)\" failed")
+      }
+    }
+    do {
+      switch p.type {
+      case .file: return try checkFile(p, pp, cachedStat: cachedStat, blob: blob)
+      case .directory: return try checkDirectory(p, pp)
+      case .link: return try checkLink(p, pp)
+      case .service: return Outcome(.skipped, "services are supervised by `edgeagent run`")
+      case .command, .sysctl: return Outcome(.failed, "\(p.type.name) promises are not supported by this build")
+      }
+    } catch {
+      return Outcome(.failed, error.description)
+    }
+  }
+
+  /// Makes staged contents durable and visible, and records their stat cache entries.
+  func publish() {
+    if staged.isEmpty { return }
+    var synced: [UInt64] = []
+    for s in staged {
+      // One syncfs per filesystem flushes every staged file on it (a per-file fsync costs one
+      // journal commit each).
+      guard let st = try? s.directory.dir.fd.stat() else { continue }
+      if !synced.contains(st.identity.device) {
+        synced.append(st.identity.device)
+        do { try s.directory.dir.fd.syncFilesystem() } catch { markFailed(s.index, error) }
+      }
+    }
+    var touched: [ObjectIdentifier] = []
+    for s in staged where outcomes[s.index]?.status != .failed {
+      do {
+        try AtomicWrite.publish(s.directory.dir, s.name)
+        let id = ObjectIdentifier(s.directory)
+        if !touched.contains(id) { touched.append(id) }
+      } catch {
+        markFailed(s.index, error)
+      }
+    }
+    for (_, d) in directories where touched.contains(ObjectIdentifier(d)) {
+      do { try d.dir.sync() } catch { writeStderr("edgeagent: warning: \(error)\n") }
+    }
+    for s in staged where outcomes[s.index]?.status != .failed {
+      if let st = try? s.hostPath.withUnsafeBufferPointer({ (b) throws(HostError) -> FileStat? in try FileStat.lstat(b.baseAddress!) }) {
+        statUpdates.append((Array(s.hostPath.dropLast().map { UInt8(bitPattern: $0) }), StatRecord(identity: st.identity, digest: s.digest)))
+      }
+    }
+    staged.removeAll(keepingCapacity: true)
+  }
+
+  func markFailed(_ index: Int, _ error: HostError) {
+    outcomes[index] = Outcome(.failed, error.description)
+  }
+
+  /// Publishes what is staged and closes the directories opened this run.
+  public func finish() {
+    publish()
+    directories.removeAll()
+  }
+
+  /// The directory `relative` under the root, opened once per run. With `create`, missing
+  /// components are made (mode 0755) as `mkdir -p` would, never through a symlink.
+  func directory(_ relative: String, create: Bool) throws(HostError) -> OpenDirectory {
+    if let d = directories[relative] { return d }
+    do {
+      let d = OpenDirectory(try Directory.open(relative, in: rootDir))
+      directories[relative] = d
+      return d
+    } catch where create && error.errno == .noEntry {
+      var current = ""
+      for component in relative.utf8.split(separator: UInt8(ascii: "/")) {
+        let name = String(decoding: component, as: UTF8.self)
+        let parent = try directory(current, create: false)
+        if try parent.dir.stat(name) == nil { try parent.dir.makeDirectory(name, mode: 0o755) }
+        current = current.isEmpty ? name : current + "/" + name
+      }
+      return try directory(relative, create: false)
+    }
+  }
+
+  func accounts() -> Accounts {
+    if let a = accountsCache { return a }
+    let passwd = (try? readWholeFile(join(root, "etc/passwd"), limit: 16 << 20)) ?? []
+    let group = (try? readWholeFile(join(root, "etc/group"), limit: 16 << 20)) ?? []
+    let a = Accounts(passwd: passwd, group: group)
+    accountsCache = a
+    return a
+  }
+
+  /// The uid and gid a promise asks for (-1: not managed). Throws a reason for unknown names.
+  func owner(_ p: Promise) -> (uid: Int, gid: Int, problem: String?) {
+    var uid = -1, gid = -1
+    if let o = p.owner {
+      guard let u = accounts().uid(o) else { return (-1, -1, "unknown user \"\(o)\" (not in \(join(root, "etc/passwd")))") }
+      uid = Int(u)
+    }
+    if let g = p.group {
+      guard let n = accounts().gid(g) else { return (-1, -1, "unknown group \"\(g)\" (not in \(join(root, "etc/group")))") }
+      gid = Int(n)
+    }
+    return (uid, gid, nil)
+  }
+}
+
+/// An open directory shared by the promises of one run.
+final class OpenDirectory {
+  let dir: Directory
+  init(_ dir: consuming Directory) { self.dir = dir }
+}
+
+/// `0640`-style text of permission bits.
+func octal(_ mode: UInt32) -> String {
+  var s = String(mode, radix: 8)
+  while s.utf8.count < 4 { s = "0" + s }
+  return s
+}
+
+/// Joins the parts of a repair's reason.
+func joined(_ parts: [String]) -> String {
+  var s = ""
+  for (i, p) in parts.enumerated() { s += (i > 0 ? "; " : "") + p }
+  return s
+}

@@ -1,0 +1,120 @@
+import EdgeCore
+import EdgeHost
+
+extension Converger {
+  /// `file`: content (inline or blob), mode, owner, group, or `state: absent`.
+  ///
+  /// The kept path is one lstat and a stat cache lookup: no read, no hash, no allocation. A
+  /// miss (new inode, size, mtime or ctime) re-hashes the file and refreshes the cache.
+  func checkFile(_ p: Promise, _ pp: PreparedPromise,
+                 cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                 blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void) throws(HostError) -> Outcome {
+    let st = try lstat(pp)
+    if p.absent { return try removeFile(p, pp, st) }
+    let (uid, gid, problem) = p.owner == nil && p.group == nil ? (-1, -1, nil) : owner(p)
+    if let problem { return Outcome(.failed, problem) }
+
+    guard let st, st.kind == .regular else {
+      if let st, st.kind == .directory { return Outcome(.failed, "\(p.path) is a directory") }
+      if let st, st.kind == .other { return Outcome(.failed, "\(p.path) is not a regular file (device, fifo or socket)") }
+      guard let digest = pp.digest else {
+        return Outcome(.failed, "\(p.path) does not exist (give \"content\" or \"source\" to create it)")
+      }
+      let what = st == nil ? "created" : "replaced a symlink with a file"
+      if dryRun { return Outcome(.repaired, "would be " + what) }
+      return try stageContent(p, pp, digest: digest, mode: p.mode ?? 0o644, uid: uid, gid: gid, blob: blob, reason: what)
+    }
+
+    var contentKept = true
+    if let want = pp.digest {
+      let cached = pp.withCacheKey(cachedStat)
+      if let cached, cached.identity == st.identity {
+        contentKept = cached.digest == want
+      } else {
+        let have = try hash(pp, p.path)
+        rememberHash(pp, st, have)
+        contentKept = have == want
+      }
+    }
+    let modeKept = p.mode == nil || st.permissions == p.mode!
+    let ownerKept = (uid < 0 || st.uid == UInt32(uid)) && (gid < 0 || st.gid == UInt32(gid))
+    if contentKept && modeKept && ownerKept { return .kept }
+
+    var reasons: [String] = []
+    if !contentKept { reasons.append("content replaced") }
+    if !modeKept { reasons.append("mode \(octal(st.permissions)) -> \(octal(p.mode!))") }
+    if !ownerKept { reasons.append("owner \(st.uid):\(st.gid) -> \(uid < 0 ? st.uid : UInt32(uid)):\(gid < 0 ? st.gid : UInt32(gid))") }
+    if dryRun { return Outcome(.repaired, "would be: " + joined(reasons)) }
+
+    if !contentKept {
+      // The new inode keeps the old owner unless one is promised.
+      let keepUID = uid >= 0 ? uid : (st.uid == effectiveUID() ? -1 : Int(st.uid))
+      let keepGID = gid >= 0 ? gid : (st.gid == effectiveGID() ? -1 : Int(st.gid))
+      return try stageContent(p, pp, digest: pp.digest!, mode: p.mode ?? st.permissions, uid: keepUID, gid: keepGID,
+                              blob: blob, reason: joined(reasons))
+    }
+    let dir = try directory(pp.parent, create: false)
+    if !ownerKept { try dir.dir.setOwner(pp.name, uid: uid, gid: gid) }
+    // chown clears set-id bits, so the mode goes last.
+    if !modeKept || (!ownerKept && st.permissions & 0o6000 != 0) { try dir.dir.setMode(pp.name, p.mode ?? st.permissions) }
+    return Outcome(.repaired, joined(reasons))
+  }
+
+  func removeFile(_ p: Promise, _ pp: PreparedPromise, _ st: FileStat?) throws(HostError) -> Outcome {
+    guard let st else { return .kept }
+    if st.kind == .directory { return Outcome(.failed, "\(p.path) is a directory (use a directory promise to remove it)") }
+    if dryRun { return Outcome(.repaired, "would be removed") }
+    let dir = try directory(pp.parent, create: false)
+    try dir.dir.remove(pp.name, directory: false)
+    try dir.dir.sync()
+    return Outcome(.repaired, "removed")
+  }
+
+  /// Writes the new content to a temporary file; `publish()` renames it into place.
+  func stageContent(_ p: Promise, _ pp: PreparedPromise, digest: Digest, mode: UInt32, uid: Int, gid: Int,
+                    blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void, reason: String) throws(HostError) -> Outcome {
+    let dir = try directory(pp.parent, create: true)
+    if let content = p.content {
+      try withBytes(content) { (raw) throws(HostError) in
+        try AtomicWrite.stage(dir.dir, pp.name, content: raw, mode: mode, uid: uid, gid: gid, sync: false)
+      }
+    } else {
+      var result: Result<Bool, HostError> = .success(false)
+      blob(digest) { raw in
+        guard let raw else { return }
+        do throws(HostError) {
+          try AtomicWrite.stage(dir.dir, pp.name, content: raw, mode: mode, uid: uid, gid: gid, sync: false)
+          result = .success(true)
+        } catch {
+          result = .failure(error)
+        }
+      }
+      guard try result.get() else { return Outcome(.failed, "blob \(digest) is not in the store") }
+    }
+    staged.append(Staged(index: pp.index, directory: dir, name: pp.name, hostPath: pp.hostPath, digest: digest))
+    return Outcome(.repaired, reason)
+  }
+
+  func lstat(_ pp: PreparedPromise) throws(HostError) -> FileStat? {
+    let r: Result<FileStat?, HostError> = pp.hostPath.withUnsafeBufferPointer { b in
+      do throws(HostError) { return .success(try FileStat.lstat(b.baseAddress!)) } catch { return .failure(error) }
+    }
+    return try r.get()
+  }
+
+  /// Reads and hashes the file at the promise's path, never through a symlink.
+  func hash(_ pp: PreparedPromise, _ path: String) throws(HostError) -> Digest {
+    let dir = try directory(pp.parent, create: false)
+    let f = try dir.dir.openForReading(pp.name)
+    do { return try SHA256.hash(f, buffer: buffer) } catch { throw HostError(error.errno, "read", path) }
+  }
+
+  /// Caches a hash, unless the file changed within the last two seconds: a write in the same
+  /// timestamp tick as the lstat would leave size, mtime and ctime as they were, and the cache
+  /// would then vouch for content it never saw (git's "racily clean" problem).
+  func rememberHash(_ pp: PreparedPromise, _ st: FileStat, _ digest: Digest) {
+    if wallClockNanoseconds() - st.identity.ctime < 2_000_000_000 { return }
+    let key = pp.withCacheKey { Array($0) }
+    statUpdates.append((key, StatRecord(identity: st.identity, digest: digest)))
+  }
+}

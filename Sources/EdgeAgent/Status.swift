@@ -1,0 +1,132 @@
+import EdgeCore
+import EdgeHost
+import EdgeStore
+
+/// One promise as `status` shows it.
+public struct StatusEntry {
+  public var id: String
+  public var type: PromiseType
+  public var subject: String
+  public var record: ActualRecord?
+}
+
+/// The state as last recorded, read through a read-only LMDB transaction: no IPC, and safe
+/// beside a running agent.
+public struct StatusReport {
+  public var policyName: String
+  /// Unix seconds of the last run; 0 when none.
+  public var lastRun: Int64
+  public var summary: RunSummary
+  /// In id order.
+  public var entries: [StatusEntry]
+}
+
+public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
+  do throws(StoreError) {
+    let env = try Environment(path: stateDir, readOnly: true)
+    let txn = try env.read()
+    let name = try txn.value(.meta, MetaKey.policyName) { raw in raw.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+    let lastRun = try txn.value(.meta, MetaKey.lastRun) { raw -> Int64 in
+      guard let raw else { return 0 }
+      var r = ByteReader(raw)
+      return (try? r.i64()) ?? 0
+    }
+    let summary = try txn.value(.meta, MetaKey.lastSummary) { raw -> RunSummary in
+      var s = RunSummary()
+      guard let raw else { return s }
+      var r = ByteReader(raw)
+      s.kept = Int((try? r.u32()) ?? 0); s.repaired = Int((try? r.u32()) ?? 0)
+      s.failed = Int((try? r.u32()) ?? 0); s.skipped = Int((try? r.u32()) ?? 0)
+      return s
+    }
+    var promises: [Promise] = []
+    var bad: StoreError? = nil
+    try txn.forEach(.desired) { key, value in
+      do throws(RecordError) {
+        promises.append(try PromiseRecord.decode(value))
+      } catch {
+        bad = .record(error, key: String(decoding: key, as: UTF8.self))
+        return false
+      }
+      return true
+    }
+    if let bad { throw bad }
+    var entries: [StatusEntry] = []
+    for p in promises {
+      let rec: ActualRecord? = try txn.value(.actual, p.id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }
+      let subject = p.type.managesPath ? p.path : (p.type == .sysctl ? p.key : (p.exec.first ?? ""))
+      entries.append(StatusEntry(id: p.id, type: p.type, subject: subject, record: rec))
+    }
+    txn.abort()
+    return StatusReport(policyName: name, lastRun: lastRun, summary: summary, entries: entries)
+  } catch {
+    throw .store(error)
+  }
+}
+
+extension StatusReport {
+  /// Aligned text for a terminal.
+  public var text: String {
+    var out = "policy \(policyName.isEmpty ? "(none)" : policyName)  last run \(lastRun == 0 ? "never" : isoTime(lastRun))  \(summary)\n"
+    var rows: [[String]] = [["ID", "TYPE", "STATUS", "SINCE", "REPAIRS", "SUBJECT", "REASON"]]
+    for e in entries {
+      let r = e.record
+      rows.append([e.id, e.type.name, r?.status.name ?? "unknown", r.map { isoTime($0.changedAt) } ?? "-",
+                   r.map { String($0.repairs) } ?? "0", e.subject, r?.reason ?? ""])
+    }
+    out += table(rows)
+    return out
+  }
+
+  public var json: String {
+    var w = JSONWriter()
+    w.beginObject()
+    w.member("policy", policyName)
+    w.key("last_run"); if lastRun == 0 { w.null() } else { w.string(isoTime(lastRun)) }
+    w.key("summary")
+    w.beginObject()
+    w.member("kept", Int64(summary.kept)); w.member("repaired", Int64(summary.repaired))
+    w.member("failed", Int64(summary.failed)); w.member("skipped", Int64(summary.skipped))
+    w.endObject()
+    w.key("promises")
+    w.beginArray()
+    for e in entries {
+      w.beginObject()
+      w.member("id", e.id)
+      w.member("type", e.type.name)
+      w.member("subject", e.subject)
+      if let r = e.record {
+        w.member("status", r.status.name)
+        w.member("reason", r.reason)
+        w.member("since", isoTime(r.changedAt))
+        w.member("checked", isoTime(r.checkedAt))
+        w.member("repairs", Int64(r.repairs))
+        w.member("failures", Int64(r.failures))
+      } else {
+        w.member("status", "unknown")
+      }
+      w.endObject()
+    }
+    w.endArray()
+    w.endObject()
+    return w.text + "\n"
+  }
+}
+
+/// Left-aligned columns two spaces apart; the last column is not padded.
+func table(_ rows: [[String]]) -> String {
+  guard let first = rows.first else { return "" }
+  var widths = [Int](repeating: 0, count: first.count)
+  for r in rows { for (i, c) in r.enumerated() where i < r.count - 1 { widths[i] = max(widths[i], c.utf8.count) } }
+  var out = ""
+  for r in rows {
+    var line = ""
+    for (i, c) in r.enumerated() {
+      line += c
+      if i < r.count - 1 { line += String(repeating: " ", count: widths[i] - c.utf8.count + 2) }
+    }
+    while line.utf8.last == UInt8(ascii: " ") { line.removeLast() }
+    out += line + "\n"
+  }
+  return out
+}

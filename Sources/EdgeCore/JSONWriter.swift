@@ -1,0 +1,57 @@
+/// Builds JSON text for machine output (`status --json`, bundles). Appends to one byte buffer;
+/// the caller decides where the bytes go.
+public struct JSONWriter {
+  public private(set) var bytes: [UInt8] = []
+  private var needsComma: [Bool] = [false]
+
+  public init() {}
+
+  public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+  public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
+  public mutating func endObject() { needsComma.removeLast(); bytes.append(UInt8(ascii: "}")) }
+  public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
+  public mutating func endArray() { needsComma.removeLast(); bytes.append(UInt8(ascii: "]")) }
+
+  /// Writes `"key":`; the next value call completes the member.
+  public mutating func key(_ k: String) {
+    separate()
+    appendQuoted(k)
+    bytes.append(UInt8(ascii: ":"))
+    needsComma[needsComma.count - 1] = false
+  }
+
+  public mutating func string(_ s: String) { separate(); appendQuoted(s) }
+  public mutating func int(_ v: Int64) { separate(); bytes.append(contentsOf: String(v).utf8) }
+  public mutating func bool(_ v: Bool) { separate(); bytes.append(contentsOf: (v ? "true" : "false").utf8) }
+  public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
+
+  public mutating func member(_ k: String, _ v: String) { key(k); string(v) }
+  public mutating func member(_ k: String, _ v: Int64) { key(k); int(v) }
+  public mutating func member(_ k: String, _ v: Bool) { key(k); bool(v) }
+
+  private mutating func separate() {
+    if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
+    needsComma[needsComma.count - 1] = true
+  }
+
+  private mutating func appendQuoted(_ s: String) {
+    bytes.append(UInt8(ascii: "\""))
+    for c in s.utf8 {
+      switch c {
+      case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
+      case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
+      case 0x0A: bytes.append(contentsOf: "\\n".utf8)
+      case 0x0D: bytes.append(contentsOf: "\\r".utf8)
+      case 0x09: bytes.append(contentsOf: "\\t".utf8)
+      case ..<0x20:
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        bytes.append(contentsOf: "\\u00".utf8)
+        bytes.append(digits[Int(c >> 4)])
+        bytes.append(digits[Int(c & 15)])
+      default: bytes.append(c)
+      }
+    }
+    bytes.append(UInt8(ascii: "\""))
+  }
+}

@@ -1,0 +1,93 @@
+/// The order in which a policy's promises are checked: a topological order over `after` and the
+/// implied edges (a path after the promise that manages its nearest managed ancestor; when both
+/// are `absent`, the child goes first so the parent can be removed), ties kept in source order.
+///
+/// A dangling reference or a cycle rejects the whole policy, naming the ids.
+public enum Plan {
+  public static func order(_ promises: [Promise]) throws(PolicyError) -> [Int] {
+    let n = promises.count
+    var indexOfId: [String: Int] = [:]
+    indexOfId.reserveCapacity(n)
+    for i in 0..<n { indexOfId[promises[i].id] = i }
+    var indexOfPath: [String: Int] = [:]
+    for i in 0..<n where promises[i].type.managesPath { indexOfPath[promises[i].path] = i }
+
+    var successors = [[Int32]](repeating: [], count: n)
+    var indegree = [Int32](repeating: 0, count: n)
+    var issues: [PolicyIssue] = []
+    func edge(_ from: Int, _ to: Int) {
+      successors[from].append(Int32(to))
+      indegree[to] += 1
+    }
+    for i in 0..<n {
+      let p = promises[i]
+      for dep in p.after {
+        guard let d = indexOfId[dep] else {
+          issues.append(PolicyIssue("\"after\" names unknown promise \"\(dep)\"", at: p.position, promise: p.id, key: "after"))
+          continue
+        }
+        if d == i {
+          issues.append(PolicyIssue("a promise cannot be after itself", at: p.position, promise: p.id, key: "after"))
+          continue
+        }
+        edge(d, i)
+      }
+      for target in p.notify where indexOfId[target] == nil {
+        issues.append(PolicyIssue("\"notify\" names unknown promise \"\(target)\"", at: p.position, promise: p.id, key: "notify"))
+      }
+      if p.type.managesPath {
+        var dir = parentPath(p.path)
+        while dir != "/" {
+          if let d = indexOfPath[dir] {
+            if promises[d].absent && p.absent { edge(i, d) } else { edge(d, i) }
+            break
+          }
+          dir = parentPath(dir)
+        }
+      }
+    }
+    if !issues.isEmpty { throw PolicyError(issues) }
+
+    var order: [Int] = []
+    order.reserveCapacity(n)
+    for i in 0..<n where indegree[i] == 0 { order.append(i) }
+    var head = 0
+    while head < order.count {
+      let i = order[head]
+      head += 1
+      for s in successors[i] {
+        indegree[Int(s)] -= 1
+        if indegree[Int(s)] == 0 { order.append(Int(s)) }
+      }
+    }
+    if order.count == n { return order }
+    throw PolicyError(cycleIssue(promises, successors, indegree))
+  }
+
+  /// Finds one cycle among the promises left with a non-zero indegree and names it.
+  private static func cycleIssue(_ promises: [Promise], _ successors: [[Int32]], _ indegree: [Int32]) -> PolicyIssue {
+    // A node left over still has a predecessor that is left over (its count never reached 0), so
+    // walking predecessors never stops and must revisit a node: that revisit closes a cycle.
+    var predecessor = [Int](repeating: -1, count: promises.count)
+    for i in 0..<promises.count where indegree[i] > 0 {
+      for s in successors[i] where indegree[Int(s)] > 0 { predecessor[Int(s)] = i }
+    }
+    var start = 0
+    while indegree[start] == 0 { start += 1 }
+    var seenAt = [Int](repeating: -1, count: promises.count)
+    var walk: [Int] = []
+    var i = start
+    while seenAt[i] < 0 {
+      seenAt[i] = walk.count
+      walk.append(i)
+      i = predecessor[i]
+    }
+    // `walk` follows edges backwards: reverse the cycle so it reads in check order.
+    let cycle = Array(walk[seenAt[i]...].reversed())
+    var names = ""
+    for c in cycle { names += promises[c].id + " -> " }
+    names += promises[cycle[0]].id
+    let first = promises[cycle[0]]
+    return PolicyIssue("dependency cycle: \(names)", at: first.position, promise: first.id, key: "after")
+  }
+}

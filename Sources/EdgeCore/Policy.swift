@@ -1,0 +1,58 @@
+/// A validated policy: a name and its promises in source order. Every id is unique and every
+/// reference (`after`, `notify`) names a promise of the same policy.
+public struct Policy: Sendable {
+  public var name: String
+  public var promises: [Promise]
+
+  public init(name: String, promises: [Promise]) {
+    self.name = name
+    self.promises = promises
+  }
+
+  /// The index of the promise with this id. Linear: for lookups in a loop, build a dictionary.
+  public func index(of id: String) -> Int? {
+    for i in promises.indices where promises[i].id == id { return i }
+    return nil
+  }
+}
+
+/// One thing wrong with a policy, with enough context to find it: the position in the file,
+/// the promise id and the key when they are known.
+public struct PolicyIssue: Equatable, Sendable, CustomStringConvertible {
+  public var position: SourcePosition
+  public var promise: String?
+  public var key: String?
+  public var message: String
+
+  public init(_ message: String, at position: SourcePosition, promise: String? = nil, key: String? = nil) {
+    self.message = message
+    self.position = position
+    self.promise = promise
+    self.key = key
+  }
+
+  /// `12:7: promise "app-conf": key "mode": …`; the caller prefixes the file name.
+  public var description: String {
+    var s = position.line > 0 ? "\(position): " : ""
+    if let p = promise { s += "promise \"\(p)\": " }
+    if let k = key { s += "key \"\(k)\": " }
+    return s + message
+  }
+}
+
+/// Why a policy was rejected: every issue found, in source order. Nothing was touched.
+public struct PolicyError: Error, Sendable, CustomStringConvertible {
+  public var issues: [PolicyIssue]
+
+  public init(_ issues: [PolicyIssue]) { self.issues = issues }
+  public init(_ issue: PolicyIssue) { self.issues = [issue] }
+
+  public var description: String {
+    var s = ""
+    for (i, issue) in issues.enumerated() {
+      if i > 0 { s += "\n" }
+      s += issue.description
+    }
+    return s
+  }
+}

@@ -1,0 +1,339 @@
+/// Turns policy JSON into a validated `Policy`, or says everything that is wrong with it.
+///
+/// Validation is complete before anything is returned: unknown keys, wrong JSON types, missing
+/// keys, bad ids, duplicate ids or paths, relative paths and `..`, modes that are not octal,
+/// empty argv, bad class expressions, dangling references and cycles. Each issue carries the
+/// line:column of the offending value, the promise id and the key.
+public enum PolicyDecoder {
+  /// At most this many issues are reported; past it the rest are summarised in one line.
+  public static let maxIssues = 50
+
+  public static func decode(_ bytes: [UInt8]) throws(PolicyError) -> Policy {
+    let root: JSONNode
+    do {
+      root = try JSONReader.parse(bytes)
+    } catch {
+      throw PolicyError(PolicyIssue(error.message, at: error.position))
+    }
+    return try decode(root)
+  }
+
+  public static func decode(_ root: JSONNode) throws(PolicyError) -> Policy {
+    var d = Decoding()
+    guard let members = root.members else {
+      throw PolicyError(PolicyIssue("a policy is a JSON object, found \(root.typeName)", at: root.position))
+    }
+    var name: String? = nil
+    var list: [JSONNode]? = nil
+    for m in members {
+      switch m.key {
+      case "policy":
+        name = d.string(m.value, key: "policy", promise: nil)
+        if let n = name, n.isEmpty { d.issue("must not be empty", m.value.position, nil, "policy") }
+      case "promises":
+        list = m.value.array
+        if list == nil { d.issue("expected array, found \(m.value.typeName)", m.value.position, nil, "promises") }
+      case "$schema", "comment":
+        break
+      default:
+        d.issue("unknown key (allowed: policy, promises, comment, $schema)", m.keyPosition, nil, m.key)
+      }
+    }
+    if name == nil && !d.hasIssue(key: "policy") { d.issue("missing key \"policy\" (the policy's name)", root.position, nil, nil) }
+    if list == nil && !d.hasIssue(key: "promises") { d.issue("missing key \"promises\"", root.position, nil, nil) }
+
+    var promises: [Promise] = []
+    promises.reserveCapacity(list?.count ?? 0)
+    var firstById: [String: SourcePosition] = [:]
+    var firstByPath: [String: String] = [:]
+    for node in list ?? [] {
+      guard let p = d.promise(node) else { continue }
+      if let first = firstById[p.id] {
+        d.issue("duplicate id (first at \(first))", p.position, p.id, "id")
+        continue
+      }
+      firstById[p.id] = p.position
+      if p.type.managesPath {
+        if let other = firstByPath[p.path] {
+          d.issue("path \"\(p.path)\" is already managed by promise \"\(other)\"", p.position, p.id, "path")
+        } else {
+          firstByPath[p.path] = p.id
+        }
+      }
+      promises.append(p)
+    }
+    if !d.issues.isEmpty { throw PolicyError(d.finished()) }
+    _ = try Plan.order(promises)
+    return Policy(name: name ?? "", promises: promises)
+  }
+}
+
+/// Which keys each type accepts, beyond the common ones. The table is the whole grammar of a
+/// promise; the JSON Schema in schema/ mirrors it.
+private func allowedKeys(_ type: PromiseType) -> [String] {
+  switch type {
+  case .file: return ["path", "content", "source", "mode", "owner", "group", "state"]
+  case .directory: return ["path", "mode", "owner", "group", "state", "purge"]
+  case .link: return ["path", "target", "owner", "group", "state"]
+  case .command: return ["exec", "creates", "unless", "timeout"]
+  case .sysctl: return ["key", "value"]
+  case .service: return ["exec", "env", "cwd", "user", "group", "restart", "health", "stop_signal",
+                         "stop_timeout", "main"]
+  }
+}
+
+private let commonKeys = ["id", "type", "after", "notify", "if", "comment"]
+
+private struct Decoding {
+  var issues: [PolicyIssue] = []
+
+  mutating func issue(_ message: String, _ at: SourcePosition, _ promise: String?, _ key: String?) {
+    issues.append(PolicyIssue(message, at: at, promise: promise, key: key))
+  }
+
+  func hasIssue(key: String) -> Bool {
+    for i in issues where i.key == key { return true }
+    return false
+  }
+
+  func finished() -> [PolicyIssue] {
+    if issues.count <= PolicyDecoder.maxIssues { return issues }
+    var out = Array(issues[0..<PolicyDecoder.maxIssues])
+    out.append(PolicyIssue("and \(issues.count - PolicyDecoder.maxIssues) more issues", at: .none))
+    return out
+  }
+
+  mutating func string(_ v: JSONNode, key: String, promise: String?) -> String? {
+    if let s = v.string { return s }
+    issue("expected string, found \(v.typeName)", v.position, promise, key)
+    return nil
+  }
+
+  mutating func stringList(_ v: JSONNode, key: String, promise: String?) -> [String]? {
+    guard let a = v.array else {
+      issue("expected array of strings, found \(v.typeName)", v.position, promise, key)
+      return nil
+    }
+    var out: [String] = []
+    for item in a {
+      guard let s = item.string else {
+        issue("expected array of strings, found \(item.typeName) in it", item.position, promise, key)
+        return nil
+      }
+      out.append(s)
+    }
+    return out
+  }
+
+  mutating func promise(_ node: JSONNode) -> Promise? {
+    guard let members = node.members else {
+      issue("a promise is a JSON object, found \(node.typeName)", node.position, nil, nil)
+      return nil
+    }
+    // The id and type decide how every other key is read, so find them first.
+    var id: String? = nil
+    var type: PromiseType? = nil
+    for m in members where m.key == "id" {
+      guard let s = string(m.value, key: "id", promise: nil) else { return nil }
+      if let problem = idProblem(s) { issue(problem, m.value.position, nil, "id"); return nil }
+      id = s
+    }
+    guard let id else {
+      issue("missing key \"id\"", node.position, nil, nil)
+      return nil
+    }
+    for m in members where m.key == "type" {
+      guard let s = string(m.value, key: "type", promise: id) else { return nil }
+      guard let t = PromiseType(name: s) else {
+        issue("unknown type \"\(s)\" (types: file, directory, link, command, service, sysctl)", m.value.position, id, "type")
+        return nil
+      }
+      type = t
+    }
+    guard let type else {
+      issue("missing key \"type\"", node.position, id, nil)
+      return nil
+    }
+
+    let before = issues.count
+    var p = Promise(id: id, type: type)
+    p.position = node.position
+    let allowed = allowedKeys(type)
+    var seen: [String] = []
+    for m in members {
+      let k = m.key
+      seen.append(k)
+      let v = m.value
+      if !commonKeys.contains(k) && !allowed.contains(k) {
+        var list = ""
+        for (i, a) in (allowed + ["after", "notify", "if", "comment"]).enumerated() { list += (i > 0 ? ", " : "") + a }
+        issue("unknown key for a \(type.name) promise (allowed: \(list))", m.keyPosition, id, k)
+        continue
+      }
+      switch k {
+      case "id", "type": break
+      case "comment": _ = string(v, key: k, promise: id)
+      case "after": p.after = stringList(v, key: k, promise: id) ?? []
+      case "notify": p.notify = stringList(v, key: k, promise: id) ?? []
+      case "if":
+        guard let s = string(v, key: k, promise: id) else { break }
+        do {
+          p.condition = try ClassExpression(parsing: s)
+          p.conditionText = s
+        } catch {
+          issue("invalid class expression \"\(s)\": \(error)", v.position, id, k)
+        }
+      case "path":
+        guard let s = string(v, key: k, promise: id) else { break }
+        if let problem = pathProblem(s) { issue(problem, v.position, id, k) } else { p.path = s }
+      case "content":
+        guard let s = string(v, key: k, promise: id) else { break }
+        p.content = Array(s.utf8)
+      case "source":
+        guard let s = string(v, key: k, promise: id) else { break }
+        let u = Array(s.utf8)
+        if u.count == 71 && s.hasPrefix("sha256:"), let digest = Digest(hex: String(decoding: u[7...], as: UTF8.self)) {
+          p.source = digest
+        } else {
+          issue("expected \"sha256:\" and 64 hex digits", v.position, id, k)
+        }
+      case "mode":
+        if v.string == nil && v.integer != nil {
+          issue("mode must be a string of octal digits, e.g. \"0644\" (a JSON number would be read as decimal)", v.position, id, k)
+          break
+        }
+        guard let s = string(v, key: k, promise: id) else { break }
+        if let m = parseMode(s) { p.mode = m } else { issue("\"\(s)\" is not an octal mode (e.g. \"0644\", at most \"7777\")", v.position, id, k) }
+      case "owner", "user":
+        guard let s = string(v, key: k, promise: id) else { break }
+        if let problem = accountNameProblem(s) { issue(problem, v.position, id, k) } else { p.owner = s }
+      case "group":
+        guard let s = string(v, key: k, promise: id) else { break }
+        if let problem = accountNameProblem(s) { issue(problem, v.position, id, k) } else { p.group = s }
+      case "state":
+        guard let s = string(v, key: k, promise: id) else { break }
+        switch s {
+        case "present": p.absent = false
+        case "absent": p.absent = true
+        default: issue("expected \"present\" or \"absent\", found \"\(s)\"", v.position, id, k)
+        }
+      case "purge":
+        if let b = v.bool { p.purge = b } else { issue("expected boolean, found \(v.typeName)", v.position, id, k) }
+      case "target":
+        guard let s = string(v, key: k, promise: id) else { break }
+        if s.isEmpty || s.utf8.contains(0) || s.utf8.count > 4095 {
+          issue("a link target must be 1 to 4095 bytes with no NUL", v.position, id, k)
+        } else {
+          p.target = s
+        }
+      case "exec", "unless":
+        guard let argv = stringList(v, key: k, promise: id) else { break }
+        if let problem = argvProblem(argv) { issue(problem, v.position, id, k); break }
+        if k == "exec" { p.exec = argv } else { p.unless = argv }
+      case "creates":
+        guard let s = string(v, key: k, promise: id) else { break }
+        if let problem = pathProblem(s) { issue(problem, v.position, id, k) } else { p.creates = s }
+      case "timeout":
+        if let t = v.integer, t >= 0, t <= 86_400 { p.timeout = Int(t) } else { issue("expected a whole number of seconds from 0 to 86400", v.position, id, k) }
+      case "key":
+        guard let s = string(v, key: k, promise: id) else { break }
+        if let problem = sysctlKeyProblem(s) { issue(problem, v.position, id, k) } else { p.key = s }
+      case "value":
+        guard let s = string(v, key: k, promise: id) else { break }
+        if s.utf8.contains(0) || s.utf8.contains(UInt8(ascii: "\n")) { issue("a sysctl value is one line with no NUL", v.position, id, k) } else { p.value = s }
+      default:
+        // Keys of `service` that the daemon reads (env, cwd, restart, health, ...): accepted
+        // here, validated by the service decoder.
+        break
+      }
+    }
+    // Keys each type cannot do without, and combinations that make no sense.
+    func require(_ key: String) {
+      if !seen.contains(key) { issue("missing key \"\(key)\" for a \(type.name) promise", node.position, id, nil) }
+    }
+    switch type {
+    case .file:
+      require("path")
+      if !p.absent && p.content == nil && p.source == nil && !seen.contains("content") && !seen.contains("source") && p.mode == nil && p.owner == nil && p.group == nil {
+        issue("a file promise needs \"content\", \"source\", \"mode\", \"owner\", \"group\" or \"state\"", node.position, id, nil)
+      }
+      if seen.contains("content") && seen.contains("source") { issue("give \"content\" or \"source\", not both", node.position, id, "source") }
+      if p.absent && (seen.contains("content") || seen.contains("source") || seen.contains("mode")) {
+        issue("an absent file has no content or mode", node.position, id, "state")
+      }
+    case .directory:
+      require("path")
+      if p.purge && !p.absent { issue("\"purge\" only applies with \"state\": \"absent\"", node.position, id, "purge") }
+    case .link:
+      require("path")
+      if !p.absent { require("target") }
+    case .command, .service:
+      require("exec")
+    case .sysctl:
+      require("key")
+      require("value")
+    }
+    return issues.count == before ? p : nil
+  }
+}
+
+/// Ids are what operators type in `after`, `notify` and `status`: 1 to 128 of letters, digits
+/// and `-_.:@`.
+func idProblem(_ s: String) -> String? {
+  let u = s.utf8
+  if u.isEmpty { return "id must not be empty" }
+  if u.count > 128 { return "id is longer than 128 bytes" }
+  for c in u {
+    let ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+      || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") || c == UInt8(ascii: ".") || c == UInt8(ascii: ":") || c == UInt8(ascii: "@")
+    if !ok { return "id \"\(s)\" may hold only letters, digits and - _ . : @" }
+  }
+  return nil
+}
+
+/// "0644", "644", "4755": 3 or 4 octal digits.
+public func parseMode(_ s: String) -> UInt32? {
+  let u = s.utf8
+  guard u.count == 3 || u.count == 4 else { return nil }
+  var m: UInt32 = 0
+  for c in u {
+    guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "7") else { return nil }
+    m = m << 3 | UInt32(c - UInt8(ascii: "0"))
+  }
+  return m
+}
+
+/// User and group names as useradd accepts them, or a number (a numeric id).
+func accountNameProblem(_ s: String) -> String? {
+  let u = s.utf8
+  if u.isEmpty || u.count > 32 { return "a user or group name is 1 to 32 characters" }
+  for c in u {
+    let ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+      || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") || c == UInt8(ascii: ".")
+    if !ok { return "\"\(s)\" is not a valid user or group name" }
+  }
+  return nil
+}
+
+func argvProblem(_ argv: [String]) -> String? {
+  guard let first = argv.first else { return "the argv must not be empty" }
+  if first.utf8.first != UInt8(ascii: "/") { return "argv[0] \"\(first)\" must be an absolute path (PATH is not searched)" }
+  for a in argv where a.utf8.contains(0) { return "an argument contains a NUL byte" }
+  return nil
+}
+
+/// `net.ipv4.ip_forward` or `net/ipv4/ip_forward`: components of letters, digits, `-` and `_`.
+func sysctlKeyProblem(_ s: String) -> String? {
+  let u = s.utf8
+  if u.isEmpty || u.count > 255 { return "a sysctl key is 1 to 255 characters" }
+  var previousSeparator = true
+  for c in u {
+    let separator = c == UInt8(ascii: ".") || c == UInt8(ascii: "/")
+    let ok = separator || (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+      || c == UInt8(ascii: "-") || c == UInt8(ascii: "_")
+    if !ok || (separator && previousSeparator) { return "\"\(s)\" is not a sysctl key (e.g. net.ipv4.ip_forward)" }
+    previousSeparator = separator
+  }
+  if previousSeparator { return "\"\(s)\" is not a sysctl key (e.g. net.ipv4.ip_forward)" }
+  return nil
+}

@@ -1,0 +1,75 @@
+/// The kinds of promise a policy can make (DESIGN.md §5). Raw values are stored in `desired`:
+/// never renumber them.
+public enum PromiseType: UInt8, Sendable, CaseIterable {
+  case file = 1, directory = 2, link = 3, command = 4, service = 5, sysctl = 6
+
+  public var name: String {
+    switch self {
+    case .file: return "file"
+    case .directory: return "directory"
+    case .link: return "link"
+    case .command: return "command"
+    case .service: return "service"
+    case .sysctl: return "sysctl"
+    }
+  }
+
+  public init?(name: String) {
+    for t in PromiseType.allCases where t.name == name { self = t; return }
+    return nil
+  }
+
+  /// Types whose subject is a path under the managed root.
+  public var managesPath: Bool { self == .file || self == .directory || self == .link }
+}
+
+/// One promise of a policy, validated: paths are absolute and normalised, modes are parsed,
+/// ids are unique. Fields a type does not use hold their "unused" value (empty, nil or false).
+public struct Promise: Sendable {
+  /// Unique within the policy; names the promise in outcomes, errors and `after`/`notify`.
+  public var id: String
+  public var type: PromiseType
+  /// file, directory, link: the absolute path as the policy wrote it (the root is not included).
+  public var path: String = ""
+  /// file: the bytes to hold, when given inline.
+  public var content: [UInt8]? = nil
+  /// file: the digest of the blob to hold, when given as `source: "sha256:…"`.
+  public var source: Digest? = nil
+  /// file, directory: permission bits (at most 0o7777); nil leaves the mode alone.
+  public var mode: UInt32? = nil
+  /// file, directory, link: user and group names, resolved against the managed root's /etc files.
+  public var owner: String? = nil
+  public var group: String? = nil
+  /// file, directory, link: the path must not exist.
+  public var absent: Bool = false
+  /// directory with `absent`: remove the contents too.
+  public var purge: Bool = false
+  /// link: what the symlink points to.
+  public var target: String = ""
+  /// command, service: argv; `exec[0]` is an absolute path.
+  public var exec: [String] = []
+  /// command: kept when this path exists.
+  public var creates: String? = nil
+  /// command: kept when this argv exits 0.
+  public var unless: [String] = []
+  /// command: seconds before the run is killed and counted failed; 0 means no limit.
+  public var timeout: Int = 0
+  /// sysctl: the dotted key and the value to hold.
+  public var key: String = ""
+  public var value: String = ""
+  /// Ids this promise is checked after.
+  public var after: [String] = []
+  /// Ids to restart or rerun when this promise is repaired.
+  public var notify: [String] = []
+  /// A class expression; the promise is skipped when it is false. nil means always.
+  public var condition: ClassExpression? = nil
+  /// The source text of `condition`, for messages and `status`.
+  public var conditionText: String = ""
+  /// Where the promise's object starts in the policy file (.none for a decoded record).
+  public var position: SourcePosition = .none
+
+  public init(id: String, type: PromiseType) {
+    self.id = id
+    self.type = type
+  }
+}

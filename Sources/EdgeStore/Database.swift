@@ -1,0 +1,24 @@
+/// The named databases of one environment (DESIGN.md §4). Raw values index the handle table.
+///
+/// - meta: schema version, host id, policy name and digest, last run
+/// - desired: promise id -> PromiseRecord; replaced whole, in one transaction, when a policy is accepted
+/// - actual: promise id -> ActualRecord
+/// - statcache: absolute host path -> StatRecord: an unchanged file is never re-read
+/// - blobs: sha256 -> bytes
+/// - services: service id -> service record
+/// - events: big-endian u64 sequence -> event record, trimmed to a bounded ring
+public enum Database: Int, CaseIterable, Sendable {
+  case meta = 0, desired, actual, statcache, blobs, services, events
+
+  public var name: String {
+    switch self {
+    case .meta: return "meta"
+    case .desired: return "desired"
+    case .actual: return "actual"
+    case .statcache: return "statcache"
+    case .blobs: return "blobs"
+    case .services: return "services"
+    case .events: return "events"
+    }
+  }
+}

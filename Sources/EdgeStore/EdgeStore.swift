@@ -1,0 +1,7 @@
+// EdgeStore: the agent's state in one LMDB environment (DESIGN.md §4): desired and actual state,
+// the stat cache, blobs, services and the event ring, in named databases.
+//
+// Imports EdgeCore (record formats) and CEdge (lmdb.h); never EdgeHost or anything above it.
+// One writer, the agent's loop thread; any number of read-only readers in other processes
+// (`edgeagent status`), which LMDB serves without locks. An environment is never used across
+// fork(): services are spawned by a C shim that execs at once.

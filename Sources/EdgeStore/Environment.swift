@@ -1,0 +1,141 @@
+import CEdge
+import EdgeCore
+
+/// An open LMDB environment with its named databases. A final class because it owns the
+/// `MDB_env`: it is closed when the last reference goes, which must be after every transaction
+/// has ended.
+///
+/// The directory is created 0700 when opened for writing: it holds the trusted keys and policy.
+public final class Environment {
+  let env: OpaquePointer
+  /// Database handles by `Database.rawValue`; 0 when the database does not exist (read-only
+  /// open of an older state), which reads treat as empty.
+  var handles: [MDB_dbi]
+  public let path: String
+  public let readOnly: Bool
+
+  /// The schema this code writes; stored in meta "schema".
+  public static let schemaVersion: UInt32 = 1
+  /// Where the map starts, and the most it may grow to (32-bit builds have less address space).
+  public static let initialMapSize = 64 << 20
+  public static let maxMapSize = MemoryLayout<Int>.size == 8 ? 16 << 30 : 1 << 30
+
+  /// Opens (creating when writable) the environment in directory `path`.
+  /// Errors: `.noState` when read-only and nothing is there; `.lmdb` for any LMDB failure,
+  /// e.g. EACCES, or MDB_INVALID for a file from another word size.
+  public init(path: String, readOnly: Bool = false, mapSize: Int = Environment.initialMapSize) throws(StoreError) {
+    self.path = path
+    self.readOnly = readOnly
+    var st = stat()
+    if readOnly {
+      let data = path + "/data.mdb"
+      if stat(data, &st) != 0 { throw .noState(path: path) }
+    } else if stat(path, &st) != 0 {
+      try Environment.makeDirectories(path)
+    }
+    var e: OpaquePointer?
+    try check(mdb_env_create(&e), "create an LMDB environment")
+    guard let e else { throw .lmdb(code: ENOMEM, operation: "create an LMDB environment") }
+    env = e
+    handles = [MDB_dbi](repeating: 0, count: Database.allCases.count)
+    do {
+      try check(mdb_env_set_maxdbs(env, MDB_dbi(Database.allCases.count + 1)), "set maxdbs")
+      try check(mdb_env_set_mapsize(env, mapSize), "set the map size")
+      // MDB_NOTLS: a read transaction is not tied to a thread slot; status and relay readers
+      // are short and the loop is single-threaded.
+      let flags = UInt32(MDB_NOTLS) | (readOnly ? UInt32(MDB_RDONLY) : 0)
+      try check(mdb_env_open(env, path, flags, 0o600), "open the state in \(path)")
+      try openDatabases()
+    } catch {
+      mdb_env_close(env)
+      throw error
+    }
+  }
+
+  deinit { mdb_env_close(env) }
+
+  private func openDatabases() throws(StoreError) {
+    var txn: OpaquePointer?
+    try check(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "begin a transaction")
+    for db in Database.allCases {
+      var dbi: MDB_dbi = 0
+      let rc = mdb_dbi_open(txn, db.name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi)
+      if rc == MDB_NOTFOUND && readOnly { continue }
+      if rc != 0 {
+        mdb_txn_abort(txn)
+        throw .lmdb(code: rc, operation: "open database \(db.name)")
+      }
+      handles[db.rawValue] = dbi
+    }
+    try check(mdb_txn_commit(txn), "open the databases")
+  }
+
+  private static func makeDirectories(_ path: String) throws(StoreError) {
+    let u = Array(path.utf8)
+    var i = 1
+    while i <= u.count {
+      if i == u.count || u[i] == UInt8(ascii: "/") {
+        let prefix = String(decoding: u[0..<i], as: UTF8.self)
+        if mkdir(prefix, 0o700) != 0 && edge_errno() != EEXIST {
+          throw .lmdb(code: edge_errno(), operation: "create state directory \(prefix)")
+        }
+      }
+      i += 1
+    }
+  }
+
+  /// Begins a read-only transaction: a snapshot that writers do not disturb. Keep it short.
+  public func read() throws(StoreError) -> Transaction {
+    var txn: OpaquePointer?
+    try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "begin a read transaction")
+    return Transaction(txn!, self)
+  }
+
+  /// Begins the write transaction. One at a time: LMDB blocks a second writer.
+  public func write() throws(StoreError) -> Transaction {
+    var txn: OpaquePointer?
+    try check(mdb_txn_begin(env, nil, 0, &txn), "begin a write transaction")
+    return Transaction(txn!, self)
+  }
+
+  /// Runs `body` in a write transaction and commits it. When the map is full the transaction is
+  /// lost, so the map is doubled and `body` runs again from the start: it must be repeatable.
+  public func withWrite<R>(_ body: (inout Transaction) throws(StoreError) -> R) throws(StoreError) -> R {
+    while true {
+      var txn = try write()
+      do {
+        let r = try body(&txn)
+        try txn.commit()
+        return r
+      } catch {
+        guard error.isMapFull else { throw error }
+        try grow()
+      }
+    }
+  }
+
+  /// Doubles the map. Precondition: no transaction of this process is open.
+  public func grow() throws(StoreError) {
+    var info = MDB_envinfo()
+    try check(mdb_env_info(env, &info), "read the environment info")
+    let next = info.me_mapsize * 2
+    guard next <= Environment.maxMapSize else {
+      throw .lmdb(code: MDB_MAP_FULL, operation: "grow the state past \(Environment.maxMapSize >> 20) MiB")
+    }
+    try check(mdb_env_set_mapsize(env, next), "grow the map to \(next >> 20) MiB")
+  }
+
+  /// Flushes to disk. Commits already sync unless the environment was opened with MDB_NOSYNC.
+  public func sync() throws(StoreError) {
+    try check(mdb_env_sync(env, 1), "sync the state")
+  }
+
+  func handle(_ db: Database) -> MDB_dbi { handles[db.rawValue] }
+}
+
+/// LMDB's version, e.g. "0.9.24".
+public func lmdbVersion() -> String {
+  var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+  _ = mdb_version(&major, &minor, &patch)
+  return "\(major).\(minor).\(patch)"
+}

@@ -1,0 +1,131 @@
+import CEdge
+import EdgeCore
+
+/// One LMDB transaction. Non-copyable so it ends exactly once: `commit()` or `abort()` consume
+/// it, and dropping it aborts. Bytes read are lent to a closure and valid only inside it (LMDB:
+/// until the next update or the end of the transaction), so they are never returned.
+///
+/// Precondition (LMDB's): the environment outlives its transactions. The reference to it is
+/// unretained so that `commit`/`abort` can `discard` the value.
+@frozen
+public struct Transaction: ~Copyable {
+  @usableFromInline let txn: OpaquePointer
+  @usableFromInline let env: Unmanaged<Environment>
+
+  init(_ txn: OpaquePointer, _ environment: Environment) {
+    self.txn = txn
+    self.env = Unmanaged.passUnretained(environment)
+  }
+
+  var environment: Environment { env.takeUnretainedValue() }
+
+  deinit { mdb_txn_abort(txn) }
+
+  /// Commits. Errors: MDB_MAP_FULL (the caller grows the map and retries), ENOSPC, EIO.
+  /// The transaction is gone either way.
+  public consuming func commit() throws(StoreError) {
+    let t = txn
+    discard self
+    try check(mdb_txn_commit(t), "commit the state")
+  }
+
+  public consuming func abort() {
+    let t = txn
+    discard self
+    mdb_txn_abort(t)
+  }
+
+  /// Lends the value stored under `key`, or nil when there is none, to `body`.
+  public func get<R, E: Error>(_ db: Database, _ key: UnsafeRawBufferPointer,
+                               _ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(StoreError) -> Result<R, E> {
+    let dbi = environment.handle(db)
+    if dbi == 0 { return result(body, nil) }
+    var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+    var v = MDB_val()
+    let rc = mdb_get(txn, dbi, &k, &v)
+    if rc == MDB_NOTFOUND { return result(body, nil) }
+    try check(rc, "read \(db.name)")
+    return result(body, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+  }
+
+  /// `get` for bodies that cannot fail.
+  public func value<R>(_ db: Database, _ key: UnsafeRawBufferPointer,
+                       _ body: (UnsafeRawBufferPointer?) -> R) throws(StoreError) -> R {
+    switch try get(db, key, { (v) throws(Never) -> R in body(v) }) {
+    case .success(let r): return r
+    }
+  }
+
+  /// `value` keyed by a string.
+  public func value<R>(_ db: Database, _ key: String, _ body: (UnsafeRawBufferPointer?) -> R) throws(StoreError) -> R {
+    try withUTF8(key) { (kb) throws(StoreError) -> R in try value(db, kb, body) }
+  }
+
+  public func put(_ db: Database, _ key: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer) throws(StoreError) {
+    var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+    var v = MDB_val(mv_size: data.count, mv_data: UnsafeMutableRawPointer(mutating: data.baseAddress))
+    try check(mdb_put(txn, environment.handle(db), &k, &v, 0), "write \(db.name)")
+  }
+
+  public func put(_ db: Database, _ key: String, _ data: [UInt8]) throws(StoreError) {
+    try withUTF8(key) { (kb) throws(StoreError) in
+      try withBytes(data) { (vb) throws(StoreError) in try put(db, kb, vb) }
+    }
+  }
+
+  /// Deletes `key`; returns whether it was there.
+  @discardableResult
+  public func delete(_ db: Database, _ key: String) throws(StoreError) -> Bool {
+    return try withUTF8(key) { (kb) throws(StoreError) -> Bool in
+      var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
+      let rc = mdb_del(txn, environment.handle(db), &k, nil)
+      if rc == MDB_NOTFOUND { return false }
+      try check(rc, "delete from \(db.name)")
+      return true
+    }
+  }
+
+  /// Empties a database, keeping it.
+  public func clear(_ db: Database) throws(StoreError) {
+    try check(mdb_drop(txn, environment.handle(db), 0), "clear \(db.name)")
+  }
+
+  /// Calls `body` with each key and value in key order until it returns false.
+  public func forEach(_ db: Database, from start: UnsafeRawBufferPointer? = nil, reverse: Bool = false,
+                      _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Bool) throws(StoreError) {
+    let dbi = environment.handle(db)
+    if dbi == 0 { return }
+    var cursor: OpaquePointer?
+    try check(mdb_cursor_open(txn, dbi, &cursor), "open a cursor on \(db.name)")
+    defer { mdb_cursor_close(cursor) }
+    var k = MDB_val(), v = MDB_val()
+    var op = reverse ? MDB_LAST : MDB_FIRST
+    if let start {
+      k = MDB_val(mv_size: start.count, mv_data: UnsafeMutableRawPointer(mutating: start.baseAddress))
+      op = MDB_SET_RANGE
+    }
+    var rc = mdb_cursor_get(cursor, &k, &v, op)
+    while rc == 0 {
+      let more = body(UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size),
+                      UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+      if !more { return }
+      rc = mdb_cursor_get(cursor, &k, &v, reverse ? MDB_PREV : MDB_NEXT)
+    }
+    if rc != MDB_NOTFOUND { try check(rc, "iterate \(db.name)") }
+  }
+
+  /// The number of entries in a database.
+  public func count(_ db: Database) throws(StoreError) -> Int {
+    let dbi = environment.handle(db)
+    if dbi == 0 { return 0 }
+    var st = MDB_stat()
+    try check(mdb_stat(txn, dbi, &st), "stat \(db.name)")
+    return Int(st.ms_entries)
+  }
+}
+
+@inline(__always)
+private func result<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R, _ v: UnsafeRawBufferPointer?) -> Result<R, E> {
+  do { return .success(try body(v)) } catch { return .failure(error) }
+}
+

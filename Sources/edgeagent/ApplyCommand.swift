@@ -1,0 +1,57 @@
+import EdgeAgent
+import EdgeCore
+import EdgeHost
+
+/// `edgeagent apply POLICY [--root DIR] [--state DIR] [--dry-run] [--label NAME]... [--quiet]`
+enum ApplyCommand {
+  static let usage = """
+    usage: edgeagent apply POLICY [--root DIR] [--state DIR] [--dry-run] [--label NAME]... [--quiet]
+
+    Converges the host once to the promises in POLICY (JSON) and prints each outcome.
+      --root DIR     prefix every managed path with DIR (a sandbox; default /)
+      --state DIR    LMDB state directory (default /var/lib/edgeagent)
+      --dry-run      report what would change; change nothing, not even the state
+      --label NAME   define a class for `if` expressions (repeatable)
+      --quiet        print only repairs, failures and the summary
+    Exit: 0 all kept or repaired, 1 some failed, 2 policy rejected (nothing touched), 111 system error.
+
+    """
+
+  static func run(_ args: ArraySlice<String>) -> Int32 {
+    withUsage(usage) { () throws(UsageError) -> Int32 in
+      let o = try Options(args, valued: ["--root", "--state", "--label"], flags: ["--dry-run", "--quiet"])
+      if o.has("--help") { writeStdout(usage); return ExitCode.ok }
+      guard o.positional.count == 1 else { throw UsageError(o.positional.isEmpty ? "apply needs a POLICY file" : "apply takes one POLICY file") }
+      var options = ApplyOptions(policyPath: o.positional[0])
+      options.root = o.value("--root") ?? "/"
+      options.stateDir = o.value("--state") ?? "/var/lib/edgeagent"
+      options.dryRun = o.has("--dry-run")
+      options.labels = o.all("--label")
+      let report: ApplyReport
+      do throws(AgentError) {
+        report = try apply(options)
+      } catch {
+        if case .policy = error {
+          writeStderr("edgeagent: policy rejected, nothing changed:\n\(error)\n")
+        } else {
+          writeStderr("edgeagent: apply: \(error)\n")
+        }
+        return exitCode(for: error)
+      }
+      var out = ""
+      for i in report.order {
+        let p = report.policy.promises[i]
+        let outcome = report.outcomes[i]
+        if options.dryRun && outcome.status == .repaired {
+          out += "would-repair \(p.id): \(outcome.reason)\n"
+          continue
+        }
+        if outcome.status == .kept && o.has("--quiet") { continue }
+        out += outcome.reason.isEmpty ? "\(outcome.status.name) \(p.id)\n" : "\(outcome.status.name) \(p.id): \(outcome.reason)\n"
+      }
+      out += "policy \(report.policy.name): \(report.summary)\(options.dryRun ? " (dry run, nothing changed)" : "")\n"
+      writeStdout(out)
+      return report.summary.failed > 0 ? ExitCode.failed : ExitCode.ok
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import EdgeAgent
+import EdgeHost
+
+/// edgeagent's entry: picks the command and maps its result to an exit code. Commands parse
+/// their own options; this file knows only their names.
+@main
+struct CLI {
+  static func main() {
+    let args = commandLineArguments()
+    guard cryptoInit() else {
+      writeStderr("edgeagent: fatal: unable to initialise libsodium\n")
+      exitProcess(ExitCode.system)
+    }
+    guard args.count >= 2 else {
+      writeStderr(usage)
+      exitProcess(ExitCode.usage)
+    }
+    let rest = args[2...]
+    let code: Int32
+    switch args[1] {
+    case "apply": code = ApplyCommand.run(rest)
+    case "status": code = StatusCommand.run(rest)
+    case "version", "--version": code = VersionCommand.run(rest)
+    case "help", "--help", "-h":
+      writeStdout(usage)
+      code = ExitCode.ok
+    default:
+      writeStderr("edgeagent: unknown command \"\(args[1])\"\n" + usage)
+      code = ExitCode.usage
+    }
+    exitProcess(code)
+  }
+
+  static let usage = """
+    usage: edgeagent COMMAND [OPTIONS]
+
+    commands:
+      apply POLICY    converge the host once to a policy file
+      status          show each promise's last outcome, from the state
+      version         show the version, target and library versions
+      help            show this text
+
+    Run `edgeagent COMMAND --help` for a command's options.
+
+    """
+}
+
+/// Runs a command body, printing a usage error with the command's usage.
+func withUsage(_ usage: String, _ body: () throws(UsageError) -> Int32) -> Int32 {
+  do {
+    return try body()
+  } catch {
+    writeStderr("edgeagent: \(error.message)\n" + usage)
+    return ExitCode.usage
+  }
+}
