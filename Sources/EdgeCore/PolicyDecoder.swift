@@ -68,19 +68,22 @@ public enum PolicyDecoder {
   }
 }
 
-/// Which keys each type accepts, beyond the common ones. The table is the whole grammar of a
-/// promise; the JSON Schema in schema/ mirrors it.
-private func allowedKeys(_ type: PromiseType) -> [String] {
-  switch type {
-  case .file: return ["path", "content", "source", "mode", "owner", "group", "state"]
-  case .directory: return ["path", "mode", "owner", "group", "state", "purge"]
-  case .link: return ["path", "target", "owner", "group", "state"]
-  case .command: return ["exec", "creates", "unless", "timeout"]
-  case .sysctl: return ["key", "value"]
-  case .service: return ["exec", "env", "cwd", "user", "group", "restart", "health", "stop_signal",
-                         "stop_timeout", "main"]
-  }
-}
+/// Which keys each type accepts, beyond the common ones, indexed by `PromiseType.rawValue`. The
+/// table is the whole grammar of a promise; the JSON Schema in schema/ mirrors it.
+///
+/// A table, not a `switch` returning array literals: Swift 6.3.1's Embedded release build
+/// (SwiftPM, -Osize) returned the arrays of that switch in reverse case order.
+private let keysByType: [[String]] = [
+  [],                                                                  // 0: unused
+  ["path", "content", "source", "mode", "owner", "group", "state"],    // file
+  ["path", "mode", "owner", "group", "state", "purge"],                // directory
+  ["path", "target", "owner", "group", "state"],                       // link
+  ["exec", "creates", "unless", "timeout"],                            // command
+  ["exec", "env", "cwd", "user", "group", "restart", "health", "stop_signal", "stop_timeout", "main"], // service
+  ["key", "value"],                                                    // sysctl
+]
+
+private func allowedKeys(_ type: PromiseType) -> [String] { keysByType[Int(type.rawValue)] }
 
 private let commonKeys = ["id", "type", "after", "notify", "if", "comment"]
 

@@ -2,6 +2,7 @@ import CEdge
 
 /// An open file descriptor that closes itself exactly once. Non-copyable, so ownership is plain:
 /// `borrowing` uses it, `consuming close()` or the end of scope closes it.
+@frozen
 public struct FileDescriptor: ~Copyable {
   public let raw: CInt
 
