@@ -56,6 +56,8 @@ static inline int edge_openat2(int dirfd, const char *p, int flags, int mode, un
 /* syncfs is declared only under _GNU_SOURCE, which would change fd_set between this module and
  * CEdgeSupport; declare it here instead. */
 extern int syncfs(int fd);
+extern int pipe2(int fds[2], int flags);
+static inline int edge_pipe2(int *fds, int flags) { return pipe2(fds, flags); }
 static inline int edge_syncfs(int fd) { return syncfs(fd); }
 
 /* Macros. */

@@ -10,26 +10,53 @@ public struct ApplyOptions {
   public var stateDir: String = "/var/lib/edgeagent"
   public var dryRun = false
   public var labels: [String] = []
+  /// Whether kept promises appear in `results` (false: only repairs, failures and skips).
+  public var reportKept = true
 
   public init(policyPath: String) { self.policyPath = policyPath }
 }
 
-/// What one convergence did, promise by promise.
+/// One promise's outcome, for output.
+public struct PromiseResult: Equatable {
+  public var id: String
+  public var type: PromiseType
+  public var outcome: Outcome
+}
+
+/// What one convergence did.
 public struct ApplyReport {
-  public var policy: Policy
-  /// By promise index.
-  public var outcomes: [Outcome]
-  /// The order the promises were checked in.
-  public var order: [Int]
+  public var policyName: String
+  /// In check order; kept promises only when `reportKept`.
+  public var results: [PromiseResult]
   public var summary: RunSummary
   /// Whether `desired` was replaced (the policy differed from the one stored).
   public var desiredReplaced: Bool
+  /// Whether the run was verified in place from the stored policy (see FastVerify.swift).
+  public var verifiedInPlace: Bool
+
+  /// The outcome of promise `id`, if it was reported.
+  public func outcome(_ id: String) -> Outcome? {
+    for r in results where r.id == id { return r.outcome }
+    return nil
+  }
 }
 
-/// One convergence of a local policy file: validate it whole (a rejected policy touches neither
-/// the host nor the state), converge, then in one transaction store the policy in `desired`,
-/// every changed outcome in `actual`, and the stat cache.
+/// One convergence of a local policy file.
+///
+/// When the file is the one accepted last time, and that run left everything kept, each stored
+/// promise is verified in place first; only if one is not kept does the full path run. The full
+/// path validates the policy whole (a rejected policy touches neither the host nor the state),
+/// converges, then in one transaction stores the policy in `desired`, every changed outcome in
+/// `actual`, and the stat cache.
 public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
+  let root = try normalisedRoot(options.root)
+  let classes = hostClasses(labels: options.labels)
+  let env = try openState(options)
+
+  if let env, let fast = verifyInPlace(env, options: options, root: root, classes: classes) {
+    return fast
+  }
+
   let bytes: [UInt8]
   do { bytes = try readWholeFile(options.policyPath) } catch { throw .host(error) }
   let policy: Policy
@@ -40,25 +67,10 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   } catch {
     throw .policy(error, file: options.policyPath)
   }
-  let root = try normalisedRoot(options.root)
   let policyDigest = SHA256.hash(bytes)
 
-  let env: Environment?
-  do throws(StoreError) {
-    if options.dryRun {
-      do throws(StoreError) { env = try Environment(path: options.stateDir, readOnly: true) } catch {
-        guard case .noState = error else { throw error }
-        env = nil
-      }
-    } else {
-      env = try Environment(path: options.stateDir)
-    }
-  } catch { throw .store(error) }
-
   let converger: Converger
-  do { converger = try Converger(root: root, classes: hostClasses(labels: options.labels), dryRun: options.dryRun) } catch {
-    throw .host(error)
-  }
+  do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { throw .host(error) }
   let prepared = converger.prepare(policy)
   let outcomes: [Outcome]
   do throws(StoreError) {
@@ -75,23 +87,46 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
           }) ?? false
         }
         if !found { body(nil) }
+      }, previous: { id in
+        (try? txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }) ?? nil
       })
       txn.abort()
     } else {
-      outcomes = converger.run(policy, prepared, order: order, cachedStat: { _ in nil }, blob: { _, body in body(nil) })
+      outcomes = converger.run(policy, prepared, order: order, cachedStat: { _ in nil },
+                               blob: { _, body in body(nil) }, previous: { _ in nil })
     }
   } catch { throw .store(error) }
 
   var summary = RunSummary()
-  for o in outcomes { summary.add(o.status) }
+  var results: [PromiseResult] = []
+  for i in order {
+    let o = outcomes[i]
+    summary.add(o.status)
+    if options.reportKept || o.status != .kept { results.append(PromiseResult(id: policy.promises[i].id, type: policy.promises[i].type, outcome: o)) }
+  }
   var replaced = false
   if let env, !options.dryRun {
     do throws(StoreError) {
-      replaced = try record(env, policy: policy, digest: policyDigest, prepared: prepared, outcomes: outcomes,
-                            statUpdates: converger.statUpdates, summary: summary)
+      replaced = try record(env, policy: policy, order: order, digest: policyDigest, prepared: prepared,
+                            outcomes: outcomes, statUpdates: converger.statUpdates, summary: summary,
+                            classes: classDigest(classes), policyFile: options.policyPath)
     } catch { throw .store(error) }
   }
-  return ApplyReport(policy: policy, outcomes: outcomes, order: order, summary: summary, desiredReplaced: replaced)
+  return ApplyReport(policyName: policy.name, results: results, summary: summary, desiredReplaced: replaced,
+                     verifiedInPlace: false)
+}
+
+/// The state, or nil for a dry run on a host that has none (a dry run never creates it).
+func openState(_ options: ApplyOptions) throws(AgentError) -> Environment? {
+  do throws(StoreError) {
+    if !options.dryRun { return try Environment(path: options.stateDir) }
+    do throws(StoreError) {
+      return try Environment(path: options.stateDir, readOnly: true)
+    } catch {
+      if case .noState = error { return nil }
+      throw error
+    }
+  } catch { throw .store(error) }
 }
 
 /// The root as an absolute directory path without a trailing '/' ("/" stays "/").
@@ -107,6 +142,13 @@ func normalisedRoot(_ root: String) throws(AgentError) -> String {
   return r
 }
 
+/// A digest of the host's class set: when it changes, conditions may evaluate differently.
+func classDigest(_ classes: Set<String>) -> Digest {
+  var bytes: [UInt8] = []
+  for c in classes.sorted() { bytes.append(contentsOf: c.utf8); bytes.append(0) }
+  return SHA256.hash(bytes)
+}
+
 /// Meta keys (see Database.meta).
 enum MetaKey {
   static let schema = "schema"
@@ -114,12 +156,22 @@ enum MetaKey {
   static let policyDigest = "policy.digest"
   static let lastRun = "run.last"
   static let lastSummary = "run.summary"
+  static let lastClasses = "run.classes"
+  /// The policy file's stat cache key is this prefix and its path as given.
+  static let policyFilePrefix = "policy-file:"
 }
 
 /// Stores one run in one transaction. Returns whether `desired` was replaced.
-func record(_ env: Environment, policy: Policy, digest: Digest, prepared: [PreparedPromise], outcomes: [Outcome],
-            statUpdates: [(key: [UInt8], record: StatRecord)], summary: RunSummary) throws(StoreError) -> Bool {
+func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
+            outcomes: [Outcome], statUpdates: [(key: [UInt8], record: StatRecord)], summary: RunSummary,
+            classes: Digest, policyFile: String) throws(StoreError) -> Bool {
   let now = wallClockSeconds()
+  // Remember the policy file's identity, so an unchanged file is recognised without reading it.
+  var policyStat: [UInt8]? = nil
+  if let st = try? FileStat.following(policyFile), st.kind == .regular,
+     wallClockNanoseconds() - st.identity.ctime >= 2_000_000_000 {
+    policyStat = StatRecord(identity: st.identity, digest: digest).encode()
+  }
   return try env.withWrite { (txn) throws(StoreError) -> Bool in
     var w = ByteWriter()
     w.u32(Environment.schemaVersion)
@@ -132,7 +184,12 @@ func record(_ env: Environment, policy: Policy, digest: Digest, prepared: [Prepa
     let replace = stored != digest
     if replace {
       try txn.clear(.desired)
-      for p in policy.promises { try txn.put(.desired, p.id, PromiseRecord.encode(p)) }
+      for (position, i) in order.enumerated() {
+        let value = PromiseRecord.encode(policy.promises[i], digest: prepared[i].digest ?? .zero)
+        try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
+          try withBytes(value) { (v) throws(StoreError) in try txn.put(.desired, k, v) }
+        }
+      }
       var d = ByteWriter()
       d.digest(digest)
       try txn.put(.meta, MetaKey.policyDigest, d.bytes)
@@ -169,12 +226,30 @@ func record(_ env: Environment, policy: Policy, digest: Digest, prepared: [Prepa
         try withBytes(value) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
       }
     }
-    var r = ByteWriter()
-    r.i64(now)
-    try txn.put(.meta, MetaKey.lastRun, r.bytes)
-    var s = ByteWriter()
-    s.u32(UInt32(summary.kept)); s.u32(UInt32(summary.repaired)); s.u32(UInt32(summary.failed)); s.u32(UInt32(summary.skipped))
-    try txn.put(.meta, MetaKey.lastSummary, s.bytes)
+    if let policyStat { try txn.put(.statcache, MetaKey.policyFilePrefix + policyFile, policyStat) }
+    var c = ByteWriter()
+    c.digest(classes)
+    try txn.put(.meta, MetaKey.lastClasses, c.bytes)
+    try recordRun(txn, now: now, summary: summary)
     return replace
   }
+}
+
+func recordRun(_ txn: borrowing Transaction, now: Int64, summary: RunSummary) throws(StoreError) {
+  var r = ByteWriter()
+  r.i64(now)
+  try txn.put(.meta, MetaKey.lastRun, r.bytes)
+  var s = ByteWriter()
+  s.u32(UInt32(summary.kept)); s.u32(UInt32(summary.repaired)); s.u32(UInt32(summary.failed)); s.u32(UInt32(summary.skipped))
+  try txn.put(.meta, MetaKey.lastSummary, s.bytes)
+}
+
+func decodeSummary(_ raw: UnsafeRawBufferPointer?) -> RunSummary? {
+  guard let raw else { return nil }
+  var r = ByteReader(raw)
+  var s = RunSummary()
+  do throws(RecordError) {
+    s.kept = Int(try r.u32()); s.repaired = Int(try r.u32()); s.failed = Int(try r.u32()); s.skipped = Int(try r.u32())
+  } catch { return nil }
+  return s
 }

@@ -28,6 +28,8 @@ public final class Converger {
   public internal(set) var outcomes: [Outcome?] = []
   /// Promises notified by a repair this run, by index.
   var notified: [Bool] = []
+  /// Promise index by id, for `after` and `notify`.
+  var indexOfId: [String: Int] = [:]
   /// Stat cache entries to store: host path bytes and the record.
   public internal(set) var statUpdates: [(key: [UInt8], record: StatRecord)] = []
 
@@ -58,20 +60,25 @@ public final class Converger {
   }
 
   /// Converges every promise in `order`. `cachedStat` looks a host path up in the stat cache;
-  /// `blob` lends the bytes of a stored blob (nil when missing).
+  /// `blob` lends the bytes of a stored blob (nil when missing); `previous` gives a promise's
+  /// last recorded outcome (commands without `creates`/`unless` run once per argv).
   public func run(_ policy: Policy, _ prepared: [PreparedPromise], order: [Int],
                   cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
-                  blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void) -> [Outcome] {
+                  blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
+                  previous: (String) -> ActualRecord?) -> [Outcome] {
     outcomes = [Outcome?](repeating: nil, count: policy.promises.count)
     notified = [Bool](repeating: false, count: policy.promises.count)
     statUpdates = []
+    indexOfId = [:]
+    for (i, p) in policy.promises.enumerated() { indexOfId[p.id] = i }
     for i in order {
       let p = policy.promises[i]
+      // A program may read what earlier promises wrote: make staged files visible first.
       if p.type == .command || p.type == .sysctl { publish() }
-      let outcome = check(p, prepared[i], policy, cachedStat: cachedStat, blob: blob)
+      let outcome = check(p, prepared[i], cachedStat: cachedStat, blob: blob, previous: previous)
       outcomes[i] = outcome
       if outcome.status == .repaired {
-        for target in p.notify { if let t = policy.index(of: target) { notified[t] = true } }
+        for target in p.notify { if let t = indexOfId[target] { notified[t] = true } }
       }
     }
     finish()
@@ -81,14 +88,15 @@ public final class Converger {
     return out
   }
 
-  func check(_ p: Promise, _ pp: PreparedPromise, _ policy: Policy,
+  func check(_ p: Promise, _ pp: PreparedPromise,
              cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
-             blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void) -> Outcome {
+             blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
+             previous: (String) -> ActualRecord?) -> Outcome {
     if let c = p.condition, !c.evaluate(classes: classes) {
-      return Outcome(.skipped, "condition \"\(p.conditionText)\" is false")
+      return Outcome(.skipped, Converger.conditionFalse(p.conditionText))
     }
     for dep in p.after {
-      if let d = policy.index(of: dep), let o = outcomes[d], o.status == .failed {
+      if let d = indexOfId[dep], let o = outcomes[d], o.status == .failed {
         return Outcome(.skipped, "dependency \"\(dep)\" failed")
       }
     }
@@ -97,13 +105,17 @@ public final class Converger {
       case .file: return try checkFile(p, pp, cachedStat: cachedStat, blob: blob)
       case .directory: return try checkDirectory(p, pp)
       case .link: return try checkLink(p, pp)
-      case .service: return Outcome(.skipped, "services are supervised by `edgeagent run`")
-      case .command, .sysctl: return Outcome(.failed, "\(p.type.name) promises are not supported by this build")
+      case .service: return Outcome(.skipped, Converger.serviceInApply)
+      case .command: return try checkCommand(p, pp, previous: previous(p.id))
+      case .sysctl: return try checkSysctl(p)
       }
     } catch {
       return Outcome(.failed, error.description)
     }
   }
+
+  static func conditionFalse(_ text: String) -> String { "condition \"\(text)\" is false" }
+  static let serviceInApply = "services are supervised by `edgeagent run`"
 
   /// Makes staged contents durable and visible, and records their stat cache entries.
   func publish() {

@@ -13,7 +13,8 @@ public struct PreparedPromise {
   public let parent: String
   /// The last path component.
   public let name: String
-  /// file: the digest the content must have; nil when content is not managed.
+  /// file: the digest the content must have; nil when content is not managed. command: the
+  /// digest of its argv, which identifies "this command" across runs.
   public let digest: Digest?
 
   init(index: Int, promise p: Promise, root: String) {
@@ -29,7 +30,13 @@ public struct PreparedPromise {
       parent = ""
       name = ""
     }
-    if let c = p.content { digest = SHA256.hash(c) } else { digest = p.source }
+    if let c = p.content {
+      digest = SHA256.hash(c)
+    } else if p.type == .command {
+      digest = commandDigest(p)
+    } else {
+      digest = p.source
+    }
   }
 
   /// The stat cache key: the host path's bytes without the NUL.
@@ -37,4 +44,16 @@ public struct PreparedPromise {
   func withCacheKey<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
     hostPath.withUnsafeBytes { raw in body(UnsafeRawBufferPointer(rebasing: raw[0..<max(raw.count - 1, 0)])) }
   }
+}
+
+/// A command's identity: its argv and `creates`/`unless`, NUL-separated, hashed. Changing any of
+/// them makes a run-once command run again.
+func commandDigest(_ p: Promise) -> Digest {
+  var bytes: [UInt8] = []
+  for a in p.exec { bytes.append(contentsOf: a.utf8); bytes.append(0) }
+  bytes.append(1)
+  for a in p.unless { bytes.append(contentsOf: a.utf8); bytes.append(0) }
+  bytes.append(1)
+  bytes.append(contentsOf: (p.creates ?? "").utf8)
+  return SHA256.hash(bytes)
 }

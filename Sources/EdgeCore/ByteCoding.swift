@@ -59,6 +59,11 @@ public struct ByteReader {
     if n < 0 || base.count - offset < n { throw RecordError("record truncated") }
   }
 
+  public mutating func skip(_ n: Int) throws(RecordError) {
+    try need(n)
+    offset += n
+  }
+
   public mutating func u8() throws(RecordError) -> UInt8 {
     try need(1)
     defer { offset += 1 }

@@ -1,75 +1,140 @@
-/// The `desired` database's value: one promise, encoded. Version 1. Field order is the format:
-/// append new fields at the end and bump the version when a reader must know.
+/// The `desired` database's value: one promise, encoded, version 1. The database's key is the
+/// promise's position in plan order (u32, big-endian), so a cursor walks promises in the order
+/// they are checked.
+///
+/// Layout: a fixed header (version, type, flags, digest, mode), then the fields a kept check
+/// reads (id, path, owner, group, target, condition), then the rest. `PromiseView` reads the
+/// first two parts in place, without allocating; `decode` builds a whole `Promise`.
+/// Append new fields at the end and bump the version when a reader must know.
 public enum PromiseRecord {
   public static let version: UInt8 = 1
 
-  public static func encode(_ p: Promise) -> [UInt8] {
-    var w = ByteWriter(capacity: 64 + (p.content?.count ?? 0))
+  /// `digest`: for a file, the digest of its content (inline or blob); for a command, of its
+  /// argv; .zero otherwise. EdgeCore cannot hash, so the caller supplies it.
+  public static func encode(_ p: Promise, digest: Digest) -> [UInt8] {
+    var w = ByteWriter(capacity: 96 + (p.content?.count ?? 0))
     w.u8(version)
     w.u8(p.type.rawValue)
     var flags: UInt8 = 0
-    if p.absent { flags |= 1 }
-    if p.purge { flags |= 2 }
-    if p.content != nil { flags |= 4 }
-    if p.source != nil { flags |= 8 }
-    if p.mode != nil { flags |= 16 }
-    if p.owner != nil { flags |= 32 }
-    if p.group != nil { flags |= 64 }
-    if p.creates != nil { flags |= 128 }
+    if p.absent { flags |= PromiseView.absentFlag }
+    if p.purge { flags |= PromiseView.purgeFlag }
+    if p.content != nil { flags |= PromiseView.contentFlag }
+    if p.source != nil { flags |= PromiseView.sourceFlag }
+    if p.mode != nil { flags |= PromiseView.modeFlag }
+    if p.owner != nil { flags |= PromiseView.ownerFlag }
+    if p.group != nil { flags |= PromiseView.groupFlag }
+    if p.creates != nil { flags |= PromiseView.createsFlag }
     w.u8(flags)
+    w.digest(digest)
+    w.u32(p.mode ?? 0)
     w.string(p.id)
     w.string(p.path)
-    w.bytes(p.content ?? [])
-    w.digest(p.source ?? .zero)
-    w.u32(p.mode ?? 0)
     w.string(p.owner ?? "")
     w.string(p.group ?? "")
     w.string(p.target)
-    w.strings(p.exec)
+    w.string(p.conditionText)
     w.string(p.creates ?? "")
-    w.strings(p.unless)
-    w.u32(UInt32(p.timeout))
     w.string(p.key)
     w.string(p.value)
+    w.bytes(p.content ?? [])
+    w.strings(p.exec)
+    w.strings(p.unless)
+    w.u32(UInt32(p.timeout))
     w.strings(p.after)
     w.strings(p.notify)
-    w.string(p.conditionText)
     return w.bytes
   }
 
   public static func decode(_ raw: UnsafeRawBufferPointer) throws(RecordError) -> Promise {
+    let v = try PromiseView(raw)
+    var p = Promise(id: String(decoding: v.id, as: UTF8.self), type: v.type)
+    p.absent = v.absent
+    p.purge = v.flags & PromiseView.purgeFlag != 0
+    p.path = String(decoding: v.path, as: UTF8.self)
+    if v.flags & PromiseView.sourceFlag != 0 { p.source = v.digest }
+    if v.hasMode { p.mode = v.mode }
+    if v.hasOwner { p.owner = String(decoding: v.owner, as: UTF8.self) }
+    if v.hasGroup { p.group = String(decoding: v.group, as: UTF8.self) }
+    p.target = String(decoding: v.target, as: UTF8.self)
+    p.conditionText = String(decoding: v.condition, as: UTF8.self)
+    if !p.conditionText.isEmpty { p.condition = try? ClassExpression(parsing: p.conditionText) }
+    if v.flags & PromiseView.createsFlag != 0 { p.creates = String(decoding: v.creates, as: UTF8.self) }
+    p.key = String(decoding: v.key, as: UTF8.self)
+    p.value = String(decoding: v.value, as: UTF8.self)
     var r = ByteReader(raw)
-    let v = try r.u8()
-    guard v == version else { throw RecordError("promise record version \(v) is not known") }
-    guard let type = PromiseType(rawValue: try r.u8()) else { throw RecordError("unknown promise type") }
-    let flags = try r.u8()
-    var p = Promise(id: try r.string(), type: type)
-    p.absent = flags & 1 != 0
-    p.purge = flags & 2 != 0
-    p.path = try r.string()
+    try r.skip(v.restOffset)
     let content = try r.bytes()
-    if flags & 4 != 0 { p.content = content }
-    let source = try r.digest()
-    if flags & 8 != 0 { p.source = source }
-    let mode = try r.u32()
-    if flags & 16 != 0 { p.mode = mode }
-    let owner = try r.string(), group = try r.string()
-    if flags & 32 != 0 { p.owner = owner }
-    if flags & 64 != 0 { p.group = group }
-    p.target = try r.string()
+    if v.flags & PromiseView.contentFlag != 0 { p.content = content }
     p.exec = try r.strings()
-    let creates = try r.string()
-    if flags & 128 != 0 { p.creates = creates }
     p.unless = try r.strings()
     p.timeout = Int(try r.u32())
-    p.key = try r.string()
-    p.value = try r.string()
     p.after = try r.strings()
     p.notify = try r.strings()
-    p.conditionText = try r.string()
-    if !p.conditionText.isEmpty { p.condition = try? ClassExpression(parsing: p.conditionText) }
     return p
   }
+
+  /// The `desired` key for plan position `n`.
+  public static func key(_ n: Int) -> [UInt8] {
+    let v = UInt32(n)
+    return [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
+  }
+}
+
+/// A promise record read in place: the header and the fields a kept check needs, as slices of
+/// the record's bytes (valid as long as the bytes are: inside the LMDB transaction).
+public struct PromiseView {
+  static let absentFlag: UInt8 = 1, purgeFlag: UInt8 = 2, contentFlag: UInt8 = 4, sourceFlag: UInt8 = 8
+  static let modeFlag: UInt8 = 16, ownerFlag: UInt8 = 32, groupFlag: UInt8 = 64, createsFlag: UInt8 = 128
+
+  public let type: PromiseType
+  public let flags: UInt8
+  public let digest: Digest
+  public let mode: UInt32
+  public let id: UnsafeRawBufferPointer
+  public let path: UnsafeRawBufferPointer
+  public let owner: UnsafeRawBufferPointer
+  public let group: UnsafeRawBufferPointer
+  public let target: UnsafeRawBufferPointer
+  public let condition: UnsafeRawBufferPointer
+  public let creates: UnsafeRawBufferPointer
+  public let key: UnsafeRawBufferPointer
+  public let value: UnsafeRawBufferPointer
+  /// command: how many arguments `unless` has (0: none).
+  public let unlessCount: Int
+  /// Where the content field starts.
+  let restOffset: Int
+
+  public init(_ raw: UnsafeRawBufferPointer) throws(RecordError) {
+    var r = ByteReader(raw)
+    let v = try r.u8()
+    guard v == PromiseRecord.version else { throw RecordError("promise record version \(v) is not known") }
+    guard let t = PromiseType(rawValue: try r.u8()) else { throw RecordError("unknown promise type") }
+    type = t
+    flags = try r.u8()
+    digest = try r.digest()
+    mode = try r.u32()
+    id = try r.slice()
+    path = try r.slice()
+    owner = try r.slice()
+    group = try r.slice()
+    target = try r.slice()
+    condition = try r.slice()
+    creates = try r.slice()
+    key = try r.slice()
+    value = try r.slice()
+    restOffset = r.offset
+    _ = try r.slice()                                  // content
+    for _ in 0..<(try r.varint()) { _ = try r.slice() } // exec
+    unlessCount = try r.varint()
+  }
+
+  public var absent: Bool { flags & PromiseView.absentFlag != 0 }
+  public var hasMode: Bool { flags & PromiseView.modeFlag != 0 }
+  public var hasOwner: Bool { flags & PromiseView.ownerFlag != 0 }
+  public var hasGroup: Bool { flags & PromiseView.groupFlag != 0 }
+  public var hasCreates: Bool { flags & PromiseView.createsFlag != 0 }
+  /// Whether the digest names content this promise manages.
+  public var managesContent: Bool { flags & (PromiseView.contentFlag | PromiseView.sourceFlag) != 0 }
 }
 
 /// The `actual` database's value: what the agent last saw and did for one promise. Version 1.

@@ -42,6 +42,18 @@ public struct FileStat: Equatable, Sendable {
     }
   }
 
+  /// stat(2): follows symlinks (for files the agent reads, like its policy, not ones it manages).
+  public static func following(_ path: String) throws(HostError) -> FileStat? {
+    var st = CEdge.stat()
+    let r = path.withCString { p in valueOrErrno { system_stat(p, &st) } }
+    switch r {
+    case .success: return FileStat(st)
+    case .failure(let e):
+      if e == .noEntry || e == .notDirectory { return nil }
+      throw HostError(e, "stat", path)
+    }
+  }
+
   public static func lstat(_ path: String) throws(HostError) -> FileStat? {
     let r: Result<FileStat?, HostError> = path.withCString { p in
       do throws(HostError) { return .success(try lstat(p)) } catch { return .failure(error) }

@@ -16,6 +16,7 @@ func valueOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ call: (
   }
 }
 
+func system_stat(_ path: UnsafePointer<CChar>, _ st: inout stat) -> CInt { stat(path, &st) }
 func system_lstat(_ path: UnsafePointer<CChar>, _ st: inout stat) -> CInt { lstat(path, &st) }
 func system_fstatat(_ dir: CInt, _ name: UnsafePointer<CChar>, _ st: inout stat, _ flags: CInt) -> CInt {
   fstatat(dir, name, &st, flags)

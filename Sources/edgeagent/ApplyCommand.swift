@@ -27,6 +27,7 @@ enum ApplyCommand {
       options.stateDir = o.value("--state") ?? "/var/lib/edgeagent"
       options.dryRun = o.has("--dry-run")
       options.labels = o.all("--label")
+      options.reportKept = !o.has("--quiet")
       let report: ApplyReport
       do throws(AgentError) {
         report = try apply(options)
@@ -39,17 +40,15 @@ enum ApplyCommand {
         return exitCode(for: error)
       }
       var out = ""
-      for i in report.order {
-        let p = report.policy.promises[i]
-        let outcome = report.outcomes[i]
-        if options.dryRun && outcome.status == .repaired {
-          out += "would-repair \(p.id): \(outcome.reason)\n"
-          continue
+      for r in report.results {
+        let o = r.outcome
+        if options.dryRun && o.status == .repaired {
+          out += "would-repair \(r.id): \(o.reason)\n"
+        } else {
+          out += o.reason.isEmpty ? "\(o.status.name) \(r.id)\n" : "\(o.status.name) \(r.id): \(o.reason)\n"
         }
-        if outcome.status == .kept && o.has("--quiet") { continue }
-        out += outcome.reason.isEmpty ? "\(outcome.status.name) \(p.id)\n" : "\(outcome.status.name) \(p.id): \(outcome.reason)\n"
       }
-      out += "policy \(report.policy.name): \(report.summary)\(options.dryRun ? " (dry run, nothing changed)" : "")\n"
+      out += "policy \(report.policyName): \(report.summary)\(options.dryRun ? " (dry run, nothing changed)" : "")\n"
       writeStdout(out)
       return report.summary.failed > 0 ? ExitCode.failed : ExitCode.ok
     }
