@@ -205,6 +205,11 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
       }
       for id in stale { try txn.delete(.actual, id) }
     }
+    var events: [EventRecord] = []
+    if replace {
+      events.append(EventRecord(kind: .policy, time: now, status: .repaired, subject: policy.name,
+                                reason: "accepted \(policy.promises.count) promises, sha256:\(digest.hex)"))
+    }
 
     for (i, p) in policy.promises.enumerated() {
       let o = outcomes[i]
@@ -219,7 +224,11 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
         repairs: (previous?.repairs ?? 0) + (o.status == .repaired ? 1 : 0),
         failures: o.status == .failed ? (previous?.failures ?? 0) + 1 : 0)
       try txn.put(.actual, p.id, rec.encode())
+      if o.status == .repaired || o.status == .failed {
+        events.append(EventRecord(kind: .outcome, time: now, status: o.status, subject: p.id, reason: o.reason))
+      }
     }
+    try appendEvents(txn, events)
     for u in statUpdates {
       let value = u.record.encode()
       try withBytes(u.key) { (k) throws(StoreError) in

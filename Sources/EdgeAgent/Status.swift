@@ -130,3 +130,26 @@ func table(_ rows: [[String]]) -> String {
   }
   return out
 }
+
+/// One line per event: time, kind, status, subject, reason.
+public func eventsText(_ events: [EventRecord]) -> String {
+  var rows: [[String]] = [["TIME", "KIND", "STATUS", "SUBJECT", "REASON"]]
+  for e in events { rows.append([isoTime(e.time), e.kind.name, e.status.name, e.subject, e.reason]) }
+  return table(rows)
+}
+
+public func eventsJSON(_ events: [EventRecord]) -> String {
+  var w = JSONWriter()
+  w.beginArray()
+  for e in events {
+    w.beginObject()
+    w.member("time", isoTime(e.time))
+    w.member("kind", e.kind.name)
+    w.member("status", e.status.name)
+    w.member("subject", e.subject)
+    w.member("reason", e.reason)
+    w.endObject()
+  }
+  w.endArray()
+  return w.text + "\n"
+}

@@ -1,6 +1,8 @@
 /// The order in which a policy's promises are checked: a topological order over `after` and the
-/// implied edges (a path after the promise that manages its nearest managed ancestor; when both
-/// are `absent`, the child goes first so the parent can be removed), ties kept in source order.
+/// implied edges, ties kept in source order. Implied: a path after the promise that manages its
+/// nearest managed ancestor (when both are `absent`, the child goes first so the parent can be
+/// removed), and a notified promise after the promise that notifies it, so that a repair's
+/// notification reaches it in the same run.
 ///
 /// A dangling reference or a cycle rejects the whole policy, naming the ids.
 public enum Plan {
@@ -32,8 +34,16 @@ public enum Plan {
         }
         edge(d, i)
       }
-      for target in p.notify where indexOfId[target] == nil {
-        issues.append(PolicyIssue("\"notify\" names unknown promise \"\(target)\"", at: p.position, promise: p.id, key: "notify"))
+      for target in p.notify {
+        guard let t = indexOfId[target] else {
+          issues.append(PolicyIssue("\"notify\" names unknown promise \"\(target)\"", at: p.position, promise: p.id, key: "notify"))
+          continue
+        }
+        if t == i {
+          issues.append(PolicyIssue("a promise cannot notify itself", at: p.position, promise: p.id, key: "notify"))
+          continue
+        }
+        edge(i, t)
       }
       if p.type.managesPath {
         var dir = parentPath(p.path)

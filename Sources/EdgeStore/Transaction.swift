@@ -85,6 +85,18 @@ public struct Transaction: ~Copyable {
     }
   }
 
+  /// Deletes a binary key; returns whether it was there.
+  @discardableResult
+  public func deleteKey(_ db: Database, _ key: [UInt8]) throws(StoreError) -> Bool {
+    try withBytes(key) { (kb) throws(StoreError) -> Bool in
+      var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
+      let rc = mdb_del(txn, environment.handle(db), &k, nil)
+      if rc == MDB_NOTFOUND { return false }
+      try check(rc, "delete from \(db.name)")
+      return true
+    }
+  }
+
   /// Empties a database, keeping it.
   public func clear(_ db: Database) throws(StoreError) {
     try check(mdb_drop(txn, environment.handle(db), 0), "clear \(db.name)")

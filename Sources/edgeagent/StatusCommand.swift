@@ -4,22 +4,35 @@ import EdgeHost
 /// `edgeagent status [--json] [--state DIR]`
 enum StatusCommand {
   static let usage = """
-    usage: edgeagent status [--json] [--state DIR]
+    usage: edgeagent status [--json] [--state DIR] [--events N]
 
     Shows the policy, the last run and each promise's last outcome, read from the state
     (read-only; safe while the agent runs).
       --json        machine-readable output
       --state DIR   LMDB state directory (default /var/lib/edgeagent)
+      --events N    show the last N events (repairs, failures, accepted policies) instead
 
     """
 
   static func run(_ args: ArraySlice<String>) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
-      let o = try Options(args, valued: ["--state"], flags: ["--json"])
+      let o = try Options(args, valued: ["--state", "--events"], flags: ["--json"])
       if o.has("--help") { writeStdout(usage); return ExitCode.ok }
       guard o.positional.isEmpty else { throw UsageError("status takes no arguments") }
+      let stateDir = o.value("--state") ?? "/var/lib/edgeagent"
+      if let n = o.value("--events") {
+        guard let count = Int(n), count > 0 else { throw UsageError("--events needs a positive count") }
+        do throws(AgentError) {
+          let events = try readEvents(stateDir: stateDir, count: count)
+          writeStdout(o.has("--json") ? eventsJSON(events) : eventsText(events))
+          return ExitCode.ok
+        } catch {
+          writeStderr("edgeagent: status: \(error)\n")
+          return exitCode(for: error)
+        }
+      }
       do throws(AgentError) {
-        let report = try readStatus(stateDir: o.value("--state") ?? "/var/lib/edgeagent")
+        let report = try readStatus(stateDir: stateDir)
         writeStdout(o.has("--json") ? report.json : report.text)
         return ExitCode.ok
       } catch {
