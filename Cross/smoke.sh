@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Cross/smoke.sh TARGET: builds out/edgeagent-TARGET (through Cross/build.sh, which rebuilds only
+# what changed) and puts it through real work, under qemu-user when TARGET is foreign:
+# version, apply of examples/gateway.json to a temporary root, the files it must have written,
+# a second apply that must keep everything and write nothing, status and status --json, and a
+# policy with a duplicate id that must be rejected (exit 2) without touching root or state.
+# Prints one PASS/FAIL line per check; exits 1 if any check failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+targets="x86_64 aarch64 armv7"
+[ $# -eq 1 ] || { echo "usage: Cross/smoke.sh TARGET    (TARGET: ${targets// /, })" >&2; exit 2; }
+target=$1
+case "$target" in
+  x86_64)  qemu=qemu-x86_64;  native=x86_64;  gnu=x86_64-linux-gnu ;;
+  aarch64) qemu=qemu-aarch64; native=aarch64; gnu=aarch64-linux-gnu ;;
+  armv7)   qemu=qemu-arm;     native=armv7l;  gnu=armv7-linux-gnueabihf ;;
+  *) echo "Cross/smoke.sh: unknown target \"$target\"; targets are: $targets" >&2; exit 2 ;;
+esac
+
+# Run natively on a matching host, else under qemu-user.
+run=()
+if [ "$(uname -m)" != "$native" ]; then
+  command -v "$qemu" >/dev/null ||
+    { echo "Cross/smoke.sh: $qemu not found: run Cross/setup.sh (installs qemu-user)" >&2; exit 1; }
+  run=("$qemu")
+fi
+
+bin=$(Cross/build.sh "$target" | tail -1) && [ -x "$bin" ] ||
+  { echo "FAIL $target: build (Cross/build.sh $target)"; echo "smoke $target: 0 passed, 1 failed"; exit 1; }
+bin="$PWD/$bin"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/edgeagent-smoke-$target.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+root="$T/root"
+state="$T/state-$target"   # LMDB files are not portable between 32- and 64-bit builds
+mkdir "$root"
+
+passed=0 failed=0
+pass() { echo "PASS $target: $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $target: $1"; failed=$((failed + 1)); }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+# ea NAME ARGS...: runs the agent, keeping stdout, stderr and the exit code in $T/NAME.{out,err,rc}.
+ea() {
+  local name=$1; shift
+  "${run[@]}" "$bin" "$@" >"$T/$name.out" 2>"$T/$name.err"
+  echo $? >"$T/$name.rc"
+}
+rc() { cat "$T/$1.rc"; }
+has() { grep -qF -- "$2" "$T/$1"; }
+show() { sed "s/^/    $1: /" "$T/$1.out" "$T/$1.err"; }   # the agent's own output, on failure
+
+# version: the right architecture, Embedded, static.
+ea version version
+if [ "$(rc version)" = 0 ] && has version.out "target $gnu (embedded, static)"; then
+  pass "version says $(grep '^target' "$T/version.out")"
+else
+  fail "version should say \"target $gnu (embedded, static)\""; show version
+fi
+
+# First apply: converges the empty root.
+ea apply1 apply examples/gateway.json --root "$root" --state "$state"
+if [ "$(rc apply1)" = 0 ] && has apply1.out "repaired app-conf" && has apply1.out "failed=0"; then
+  pass "apply repairs the empty root: $(tail -1 "$T/apply1.out")"
+else
+  fail "apply should exit 0 and repair app-conf (exit $(rc apply1))"; show apply1
+fi
+
+# What it must have written (paths and contents from examples/gateway.json).
+content_is() { [ -f "$root$1" ] && [ "$(cat "$root$1"; echo .)" = "$(printf "$2"; echo .)" ]; }
+mode_is() { [ "$(stat -c %a "$root$1" 2>/dev/null)" = "$2" ]; }
+check "/opt/app is a directory, mode 0755" eval '[ -d "$root/opt/app" ] && mode_is /opt/app 755'
+check "/opt/app/app.conf content" content_is /opt/app/app.conf 'port=8080\nlog=/var/log/app.log\n'
+check "/opt/app/app.conf mode 0640" mode_is /opt/app/app.conf 640
+check "/opt/app/env content and mode 0600" eval 'content_is /opt/app/env "ROLE=gateway\n" && mode_is /opt/app/env 600'
+check "/etc/motd content" content_is /etc/motd 'managed by edgeagent\n'
+check "/opt/app/current is a link to /opt/app" eval '[ -L "$root/opt/app/current" ] && [ "$(readlink "$root/opt/app/current")" = /opt/app ]'
+check "absent and skipped promises wrote nothing" eval '[ ! -e "$root/opt/app/legacy.conf" ] && [ ! -e "$root/etc/router.flag" ]'
+
+# Second apply: everything kept, no managed file rewritten (inode, mtime and ctime unchanged).
+snapshot() { (cd "$root" && find . -printf '%p %y %i %T@ %C@ %m %s %l\n' | sort); }
+snapshot >"$T/before"
+ea apply2 apply examples/gateway.json --root "$root" --state "$state"
+if [ "$(rc apply2)" = 0 ] && ! grep -q '^repaired' "$T/apply2.out" && has apply2.out "kept=6 repaired=0 failed=0"; then
+  pass "second apply keeps every promise: $(tail -1 "$T/apply2.out")"
+else
+  fail "second apply should keep all 6 promises and repair none (exit $(rc apply2))"; show apply2
+fi
+snapshot >"$T/after"
+if cmp -s "$T/before" "$T/after"; then
+  pass "second apply wrote no file (inodes, mtimes, ctimes unchanged)"
+else
+  fail "second apply changed the root:"; diff "$T/before" "$T/after" | sed 's/^/    /'
+fi
+
+# status reads the state back.
+ea status status --state "$state"
+if [ "$(rc status)" = 0 ] && has status.out "policy gateway" &&
+   grep -Eq '^app-conf +file +kept ' "$T/status.out"; then
+  pass "status shows policy gateway, app-conf kept"
+else
+  fail "status should show policy gateway and app-conf kept (exit $(rc status))"; show status
+fi
+ea json status --json --state "$state"
+appconf=$(grep -o '{"id":"app-conf"[^}]*}' "$T/json.out")
+if [ "$(rc json)" = 0 ] && has json.out '"policy":"gateway"' &&
+   has json.out '"summary":{"kept":6,"repaired":0,"failed":0,"skipped":1}' &&
+   [[ "$appconf" == *'"status":"kept"'* ]] && [[ "$appconf" == *'"repairs":1'* ]]; then
+  pass "status --json: app-conf \"status\":\"kept\", summary kept=6 failed=0"
+else
+  fail "status --json should report app-conf kept and the summary (exit $(rc json))"; show json
+fi
+
+# Bad input: a duplicate id is rejected with its position, exit 2, root and state untouched.
+cat >"$T/dup.json" <<'EOF'
+{
+  "policy": "dup",
+  "promises": [
+    {"id": "a", "type": "file", "path": "/opt/app/app.conf", "content": "x\n"},
+    {"id": "a", "type": "file", "path": "/etc/motd", "content": "y\n"}
+  ]
+}
+EOF
+snapshot >"$T/before"
+state_before=$(find "$state" -type f -printf '%p %T@ %s\n' | sort)
+ea dup apply "$T/dup.json" --root "$root" --state "$state"
+if [ "$(rc dup)" = 2 ] && grep -q "$T/dup.json:5:[0-9][0-9]*: .*duplicate id" "$T/dup.err"; then
+  pass "duplicate id rejected, exit 2: $(grep -o 'dup.json:5:.*' "$T/dup.err")"
+else
+  fail "duplicate id should exit 2 and name dup.json:5:COLUMN (exit $(rc dup))"; show dup
+fi
+snapshot >"$T/after"
+check "rejected policy touched neither root nor state" eval \
+  'cmp -s "$T/before" "$T/after" && [ "$state_before" = "$(find "$state" -type f -printf "%p %T@ %s\n" | sort)" ]'
+
+echo "smoke $target: $passed passed, $failed failed"
+[ "$failed" = 0 ]
