@@ -4,19 +4,23 @@
 # aarch64 and armv7 (hard-float), the same -dev packages for those architectures through
 # multiarch, and qemu-user to run the foreign binaries. Safe to run again: it installs only
 # what is missing. Needs root (or sudo).
+# `Cross/setup.sh --host` installs only the host's -dev packages (enough for ./demo.sh).
 set -euo pipefail
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null || { echo "setup.sh: need root or sudo to install packages" >&2; exit 111; }
-  SUDO=sudo
-fi
+host_only=0
+case "${1:-}" in
+  "") ;;
+  --host) host_only=1 ;;
+  *) echo "usage: Cross/setup.sh [--host]" >&2; exit 2 ;;
+esac
 
 host_pkgs="libuv1-dev liblmdb-dev libsodium-dev lmdb-utils pkg-config file binutils"
 cross_pkgs="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross binutils-arm-linux-gnueabihf
   libuv1-dev:arm64 liblmdb-dev:arm64 libsodium-dev:arm64
   libuv1-dev:armhf liblmdb-dev:armhf libsodium-dev:armhf"
+
+if [ "$host_only" = 1 ]; then cross_pkgs=""; fi
 
 missing=""
 for p in $host_pkgs $cross_pkgs; do
@@ -27,7 +31,14 @@ if [ -z "$missing" ]; then
   exit 0
 fi
 
-for arch in arm64 armhf; do
+# Only now ask for root: with everything present, any user may run this.
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "setup.sh: need root or sudo to install packages" >&2; exit 111; }
+  SUDO=sudo
+fi
+
+[ "$host_only" = 1 ] || for arch in arm64 armhf; do
   dpkg --print-foreign-architectures | grep -qx "$arch" || $SUDO dpkg --add-architecture "$arch"
 done
 echo "setup.sh: installing:$missing"
