@@ -1,5 +1,6 @@
 import CEdge
 import CEdgeSupport
+import EdgeCore
 
 /// The process's arguments. Embedded Swift has no CommandLine: the C support target captures
 /// argv from glibc's constructor call.
@@ -69,4 +70,20 @@ public func wallClockNanoseconds() -> Int64 {
   var ts = timespec()
   clock_gettime(CLOCK_REALTIME, &ts)
   return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+/// A new directory under /tmp (or $TMPDIR), mode 0700.
+public func makeTemporaryDirectory(_ prefix: String) throws(HostError) -> String {
+  let base = environmentValue("TMPDIR") ?? "/tmp"
+  var template = Array((base + "/" + prefix + "-XXXXXX").utf8CString)
+  let r = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+  if r == nil { throw HostError(.current, "create a temporary directory in", base) }
+  return String(cString: template)
+}
+
+/// Removes a directory tree (never following symlinks); for temporary directories.
+public func removeTree(_ path: String) {
+  let parent = parentPath(path)
+  guard let dir = try? Directory.openRoot(parent) else { return }
+  try? dir.removeTree(String(path.utf8.split(separator: UInt8(ascii: "/")).last.map { String(decoding: $0, as: UTF8.self) } ?? ""))
 }

@@ -26,3 +26,22 @@ public func readWholeFile(_ path: String, limit: Int = 64 << 20) throws(HostErro
   out.removeSubrange(filled...)
   return out
 }
+
+/// Writes a whole file (for temporary files of tests and benchmarks; managed files go through
+/// AtomicWrite).
+public func writeWholeFile(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o644) throws(HostError) {
+  let f = try FileDescriptor.open(at: AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+  do { try withBytes(bytes) { (raw) throws(HostError) in try f.writeAll(raw) } } catch {
+    throw HostError(error.errno, "write", path)
+  }
+}
+
+public func makeDirectory(_ path: String, mode: UInt32 = 0o755) throws(HostError) {
+  if mkdir(path, mode_t(mode)) != 0 && edge_errno() != EEXIST { throw HostError(.current, "create directory", path) }
+}
+
+public func sleepNanoseconds(_ ns: UInt64) {
+  var ts = timespec(tv_sec: time_t(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+  var left = timespec()
+  while nanosleep(&ts, &left) != 0 && edge_errno() == EINTR { ts = left }
+}

@@ -38,18 +38,15 @@ public final class Environment {
     guard let e else { throw .lmdb(code: ENOMEM, operation: "create an LMDB environment") }
     env = e
     handles = [MDB_dbi](repeating: 0, count: Database.allCases.count)
-    do {
-      try check(mdb_env_set_maxdbs(env, MDB_dbi(Database.allCases.count + 1)), "set maxdbs")
-      try check(mdb_env_set_mapsize(env, mapSize), "set the map size")
-      // MDB_NOTLS: a read transaction is not tied to a thread slot; status and relay readers
-      // are short and the loop is single-threaded.
-      let flags = UInt32(MDB_NOTLS) | (readOnly ? UInt32(MDB_RDONLY) : 0)
-      try check(mdb_env_open(env, path, flags, 0o600), "open the state in \(path)")
-      try openDatabases()
-    } catch {
-      mdb_env_close(env)
-      throw error
-    }
+    // Every stored property is set: from here a throw runs deinit, which closes `env` (closing
+    // it here as well was a double free).
+    try check(mdb_env_set_maxdbs(env, MDB_dbi(Database.allCases.count + 1)), "set maxdbs")
+    try check(mdb_env_set_mapsize(env, mapSize), "set the map size")
+    // MDB_NOTLS: a read transaction is not tied to a thread slot; status and relay readers
+    // are short and the loop is single-threaded.
+    let flags = UInt32(MDB_NOTLS) | (readOnly ? UInt32(MDB_RDONLY) : 0)
+    try check(mdb_env_open(env, path, flags, 0o600), "open the state in \(path)")
+    try openDatabases()
   }
 
   deinit { mdb_env_close(env) }

@@ -21,6 +21,7 @@ struct CLI {
     case "apply": code = ApplyCommand.run(rest)
     case "status": code = StatusCommand.run(rest)
     case "version", "--version": code = VersionCommand.run(rest)
+    case "bench": code = BenchCommand.run(rest)
     case "help", "--help", "-h":
       writeStdout(usage)
       code = ExitCode.ok
@@ -37,6 +38,7 @@ struct CLI {
     commands:
       apply POLICY    converge the host once to a policy file
       status          show each promise's last outcome, from the state
+      bench           run the hot path's microbenchmarks (ns/op, allocations/op, RSS)
       version         show the version, target and library versions
       help            show this text
 

@@ -1,4 +1,5 @@
 import EdgeAgent
+import EdgeCore
 import EdgeHost
 
 /// `edgeagent status [--json] [--state DIR]`

@@ -1,0 +1,129 @@
+import EdgeCore
+import EdgeHost
+import EdgeStore
+
+/// The benchmarks of `edgeagent bench` (DESIGN.md §9). Each works in a temporary directory
+/// made for it and removed after, never on the host's own paths.
+public func runBenchmarks(_ options: BenchOptions) throws(AgentError) -> BenchReport {
+  let dir: String
+  do { dir = try makeTemporaryDirectory("edgeagent-bench") } catch { throw .host(error) }
+  defer { removeTree(dir) }
+  let files = options.quick ? 200 : 10_000
+  let big = options.quick ? 1_000 : 10_000
+  var results: [BenchResult] = []
+  func wanted(_ name: String) -> Bool {
+    guard let f = options.filter else { return true }
+    return containsText(name, f)
+  }
+
+  // A root of `files` 64-byte files, converged once so the stat cache is warm.
+  let root = dir + "/root", state = dir + "/state", policyPath = dir + "/policy.json"
+  do { try makeDirectory(root) } catch { throw .host(error) }
+  let policyBytes = benchPolicy(files: files)
+  do { try writeWholeFile(policyPath, policyBytes) } catch { throw .host(error) }
+  // A policy file changed in the last two seconds is never trusted by its stat identity (see
+  // `rememberHash`); age it once so `apply-kept` measures the steady state.
+  sleepNanoseconds(2_100_000_000)
+  var options1 = ApplyOptions(policyPath: policyPath)
+  options1.root = root
+  options1.stateDir = state
+  options1.reportKept = false
+  // The first run writes every file and caches what it wrote; the second records them kept.
+  _ = try apply(options1)
+  _ = try apply(options1)
+
+  let policy: Policy
+  do { policy = try PolicyDecoder.decode(policyBytes) } catch { throw .policy(error, file: policyPath) }
+  let converger: Converger
+  do { converger = try Converger(root: root, classes: hostClasses(labels: []), dryRun: false) } catch { throw .host(error) }
+  let prepared = converger.prepare(policy)
+  converger.outcomes = [Outcome?](repeating: nil, count: policy.promises.count)
+  converger.notified = [Bool](repeating: false, count: policy.promises.count)
+  let env: Environment
+  do { env = try Environment(path: state) } catch { throw .store(error) }
+
+  if wanted("kept-file-check") || wanted("cold-check") {
+    do throws(StoreError) {
+      let txn = try env.read()
+      if wanted("kept-file-check") {
+        var kept = 0
+        results.append(measure("kept-file-check", ops: files, rounds: options.rounds) {
+          for i in 1...files {
+            let o = converger.check(policy.promises[i], prepared[i], cachedStat: { key in
+              (try? txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) }) ?? nil
+            }, blob: { _, body in body(nil) }, previous: { _ in nil })
+            if o.status == .kept { kept += 1 }
+          }
+        })
+        if kept != files * (options.rounds + 1) { throw StoreError.lmdb(code: -1, operation: "keep every file in the kept-file benchmark (\(kept) kept)") }
+      }
+      if wanted("cold-check") {
+        results.append(measure("cold-check", ops: files, rounds: options.rounds) {
+          for i in 1...files {
+            _ = converger.check(policy.promises[i], prepared[i], cachedStat: { _ in nil },
+                                blob: { _, body in body(nil) }, previous: { _ in nil })
+          }
+        })
+        converger.statUpdates.removeAll()
+      }
+      txn.abort()
+    } catch { throw .store(error) }
+  }
+
+  if wanted("apply-kept") {
+    results.append(measure("apply-kept-\(files)", ops: 1, rounds: options.rounds) {
+      _ = try? apply(options1)
+    })
+  }
+
+  let bigPolicy = benchPolicy(files: big)
+  if wanted("policy-decode") {
+    results.append(measure("policy-decode-\(big)", ops: 1, rounds: options.rounds) {
+      _ = try? PolicyDecoder.decode(bigPolicy)
+    })
+  }
+  if wanted("plan") {
+    let decoded: Policy
+    do { decoded = try PolicyDecoder.decode(bigPolicy) } catch { throw .policy(error, file: "(generated)") }
+    results.append(measure("plan-\(big)", ops: 1, rounds: options.rounds) {
+      _ = try? Plan.order(decoded.promises)
+    })
+  }
+  if wanted("sha256-64") {
+    let bytes = [UInt8](repeating: 0x61, count: 64)
+    results.append(measure("sha256-64B", ops: 10_000, rounds: options.rounds) {
+      for _ in 0..<10_000 { _ = SHA256.hash(bytes) }
+    })
+  }
+  if wanted("lmdb-read") {
+    let key = PromiseRecord.key(1)
+    results.append(measure("lmdb-read-txn", ops: 10_000, rounds: options.rounds) {
+      for _ in 0..<10_000 {
+        guard let txn = try? env.read() else { continue }
+        _ = try? withBytes(key) { (k) throws(StoreError) -> Int in try txn.value(.desired, k) { $0?.count ?? 0 } }
+        txn.abort()
+      }
+    })
+  }
+  if wanted("lmdb-commit") {
+    let rec = ActualRecord(status: .kept, reason: "", checkedAt: 0, changedAt: 0).encode()
+    results.append(measure("lmdb-commit-1", ops: 50, rounds: options.rounds) {
+      for _ in 0..<50 {
+        _ = try? env.withWrite { (txn) throws(StoreError) in try txn.put(.actual, "bench", rec) }
+      }
+    })
+  }
+  return BenchReport(results: results, peakRSSKiB: peakRSSKiB())
+}
+
+/// A policy of `files` 64-byte files, mode 0644, in one directory.
+func benchPolicy(files: Int) -> [UInt8] {
+  var s = "{\"policy\":\"bench\",\"promises\":[{\"id\":\"data\",\"type\":\"directory\",\"path\":\"/data\",\"mode\":\"0755\"}"
+  for i in 0..<files {
+    s += ",\n{\"id\":\"f\(i)\",\"type\":\"file\",\"path\":\"/data/f\(i)\",\"mode\":\"0644\",\"content\":\"" +
+      String(repeating: "x", count: 63) + "\\n\"}"
+  }
+  s += "]}\n"
+  return Array(s.utf8)
+}
+
