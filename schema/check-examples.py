@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""Validates every policy under examples/ (and any files given) against schema/policy.schema.json.
+
+Exit 0 when all are valid, 1 when one is not (each error printed with its JSON path)."""
+import json
+import pathlib
+import sys
+
+try:
+    import jsonschema
+except ImportError:
+    sys.exit("check-examples: python module jsonschema is missing (pip install jsonschema)")
+
+top = pathlib.Path(__file__).resolve().parent.parent
+schema = json.loads((top / "schema" / "policy.schema.json").read_text())
+jsonschema.Draft202012Validator.check_schema(schema)
+validator = jsonschema.Draft202012Validator(schema)
+files = [pathlib.Path(a) for a in sys.argv[1:]] or sorted((top / "examples").glob("*.json"))
+bad = 0
+for f in files:
+    errors = list(validator.iter_errors(json.loads(f.read_text())))
+    for e in errors:
+        print(f"{f}: {'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}")
+    bad += bool(errors)
+    print(f"{'invalid' if errors else 'valid'}: {f.name}")
+print(f"schema: {len(files) - bad} passed, {bad} failed")
+sys.exit(1 if bad else 0)
