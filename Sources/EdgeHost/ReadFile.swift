@@ -12,8 +12,8 @@ public func readWholeFile(_ path: String, limit: Int = 64 << 20) throws(HostErro
   var out = [UInt8](repeating: 0, count: Int(st.identity.size))
   var filled = 0
   while true {
+    // Room for one more read past the size: the file may have grown, or be a /proc file of size 0.
     if filled == out.count { out.append(contentsOf: [UInt8](repeating: 0, count: 4096)) }
-    if out.count > limit { throw HostError(Errno(rawValue: EFBIG), "read (larger than \(limit >> 20) MiB)", path) }
     let n: Int
     do throws(HostError) {
       n = try withMutableBytes(&out) { (raw) throws(HostError) -> Int in
@@ -22,6 +22,7 @@ public func readWholeFile(_ path: String, limit: Int = 64 << 20) throws(HostErro
     } catch { throw HostError(error.errno, "read", path) }
     if n == 0 { break }
     filled += n
+    if filled > limit { throw HostError(Errno(rawValue: EFBIG), "read (larger than \(limit >> 20) MiB)", path) }
   }
   out.removeSubrange(filled...)
   return out
