@@ -24,6 +24,10 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/statvfs.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
 

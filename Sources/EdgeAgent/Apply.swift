@@ -51,7 +51,9 @@ public struct ApplyReport {
 public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   let root = try normalisedRoot(options.root)
   let classes = hostClasses(labels: options.labels)
-  let env = try openState(options)
+  // A state that does not exist yet has nothing to verify in place, and is created only once the
+  // policy is accepted below: a rejected policy touches neither the host nor the state.
+  var env = (try? FileStat.lstat(join(options.stateDir, "data.mdb"))) != nil ? try openState(options) : nil
 
   if let env, let fast = verifyInPlace(env, options: options, root: root, classes: classes) {
     return fast
@@ -68,11 +70,12 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
     throw .policy(error, file: options.policyPath)
   }
   let policyDigest = SHA256.hash(bytes)
+  if env == nil { env = try openState(options) }
 
   let converger: Converger
   do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { throw .host(error) }
   let prepared = converger.prepare(policy)
-  let outcomes: [Outcome]
+  let outcomes: [Outcome?]
   do throws(StoreError) {
     if let env {
       let txn = try env.read()
@@ -100,7 +103,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   var summary = RunSummary()
   var results: [PromiseResult] = []
   for i in order {
-    let o = outcomes[i]
+    guard let o = outcomes[i] else { continue }
     summary.add(o.status)
     if options.reportKept || o.status != .kept { results.append(PromiseResult(id: policy.promises[i].id, type: policy.promises[i].type, outcome: o)) }
   }
@@ -163,12 +166,13 @@ enum MetaKey {
 
 /// Stores one run in one transaction. Returns whether `desired` was replaced.
 func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
-            outcomes: [Outcome], statUpdates: [(key: [UInt8], record: StatRecord)], summary: RunSummary,
+            outcomes: [Outcome?], statUpdates: [(key: [UInt8], record: StatRecord)], summary: RunSummary?,
             classes: Digest, policyFile: String) throws(StoreError) -> Bool {
+  // A run that checked only some promises (drift) leaves the run summary as it was.
   let now = wallClockSeconds()
   // Remember the policy file's identity, so an unchanged file is recognised without reading it.
   var policyStat: [UInt8]? = nil
-  if let st = try? FileStat.following(policyFile), st.kind == .regular,
+  if !policyFile.isEmpty, let st = try? FileStat.following(policyFile), st.kind == .regular,
      wallClockNanoseconds() - st.identity.ctime >= 2_000_000_000 {
     policyStat = StatRecord(identity: st.identity, digest: digest).encode()
   }
@@ -212,7 +216,7 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
     }
 
     for (i, p) in policy.promises.enumerated() {
-      let o = outcomes[i]
+      guard let o = outcomes[i] else { continue }
       let previous: ActualRecord? = try txn.value(.actual, p.id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }
       // A kept promise that was kept before writes nothing: a steady-state run costs no writes.
       if let previous, previous.status == o.status, previous.reason == o.reason, o.status != .repaired, o.status != .failed {
@@ -239,7 +243,7 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
     var c = ByteWriter()
     c.digest(classes)
     try txn.put(.meta, MetaKey.lastClasses, c.bytes)
-    try recordRun(txn, now: now, summary: summary)
+    if let summary { try recordRun(txn, now: now, summary: summary) }
     return replace
   }
 }

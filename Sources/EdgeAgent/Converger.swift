@@ -27,7 +27,9 @@ public final class Converger {
   /// Statuses so far this run, by promise index (nil: not yet checked).
   public internal(set) var outcomes: [Outcome?] = []
   /// Promises notified by a repair this run, by index.
-  var notified: [Bool] = []
+  public internal(set) var notified: [Bool] = []
+  /// The daemon's supervisor answers for services; nil under `apply`, which skips them.
+  public var serviceOutcome: ((Promise) -> Outcome)? = nil
   /// Promise index by id, for `after` and `notify`.
   var indexOfId: [String: Int] = [:]
   /// Stat cache entries to store: host path bytes and the record.
@@ -61,11 +63,12 @@ public final class Converger {
 
   /// Converges every promise in `order`. `cachedStat` looks a host path up in the stat cache;
   /// `blob` lends the bytes of a stored blob (nil when missing); `previous` gives a promise's
-  /// last recorded outcome (commands without `creates`/`unless` run once per argv).
+  /// last recorded outcome (commands without `creates`/`unless` run once per argv). Returns the
+  /// outcome of each promise checked, by index; nil for those not in `order`.
   public func run(_ policy: Policy, _ prepared: [PreparedPromise], order: [Int],
                   cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
                   blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
-                  previous: (String) -> ActualRecord?) -> [Outcome] {
+                  previous: (String) -> ActualRecord?) -> [Outcome?] {
     outcomes = [Outcome?](repeating: nil, count: policy.promises.count)
     notified = [Bool](repeating: false, count: policy.promises.count)
     statUpdates = []
@@ -82,10 +85,7 @@ public final class Converger {
       }
     }
     finish()
-    var out: [Outcome] = []
-    out.reserveCapacity(outcomes.count)
-    for o in outcomes { out.append(o ?? Outcome(.skipped, "not checked")) }
-    return out
+    return outcomes
   }
 
   func check(_ p: Promise, _ pp: PreparedPromise,
@@ -105,7 +105,7 @@ public final class Converger {
       case .file: return try checkFile(p, pp, cachedStat: cachedStat, blob: blob)
       case .directory: return try checkDirectory(p, pp)
       case .link: return try checkLink(p, pp)
-      case .service: return Outcome(.skipped, Converger.serviceInApply)
+      case .service: return serviceOutcome?(p) ?? Outcome(.skipped, Converger.serviceInApply)
       case .command: return try checkCommand(p, pp, previous: previous(p.id))
       case .sysctl: return try checkSysctl(p)
       }

@@ -208,6 +208,7 @@ private struct Decoding {
         guard let s = string(v, key: k, promise: id) else { break }
         if let m = parseMode(s) { p.mode = m } else { issue("\"\(s)\" is not an octal mode (e.g. \"0644\", at most \"7777\")", v.position, id, k) }
       case "owner", "user":
+        if k == "user" && type != .service { break }
         guard let s = string(v, key: k, promise: id) else { break }
         if let problem = accountNameProblem(s) { issue(problem, v.position, id, k) } else { p.owner = s }
       case "group":
@@ -244,9 +245,11 @@ private struct Decoding {
       case "value":
         guard let s = string(v, key: k, promise: id) else { break }
         if s.utf8.contains(0) || s.utf8.contains(UInt8(ascii: "\n")) { issue("a sysctl value is one line with no NUL", v.position, id, k) } else { p.value = s }
+      case "env", "cwd", "restart", "health", "stop_signal", "stop_timeout", "main":
+        var spec = p.service ?? ServiceSpec()
+        serviceKey(k, v, id: id, into: &spec)
+        p.service = spec
       default:
-        // Keys of `service` that the daemon reads (env, cwd, restart, health, ...): accepted
-        // here, validated by the service decoder.
         break
       }
     }
@@ -270,8 +273,11 @@ private struct Decoding {
     case .link:
       require("path")
       if !p.absent { require("target") }
-    case .command, .service:
+    case .command:
       require("exec")
+    case .service:
+      require("exec")
+      if p.service == nil { p.service = ServiceSpec() }
     case .sysctl:
       require("key")
       require("value")
@@ -339,4 +345,113 @@ func sysctlKeyProblem(_ s: String) -> String? {
   }
   if previousSeparator { return "\"\(s)\" is not a sysctl key (e.g. net.ipv4.ip_forward)" }
   return nil
+}
+
+extension Decoding {
+  /// The keys only a service has. The supervisor reads the result; nothing here starts anything.
+  mutating func serviceKey(_ k: String, _ v: JSONNode, id: String, into spec: inout ServiceSpec) {
+    switch k {
+    case "env":
+      guard let members = v.members else { issue("expected an object of strings, found \(v.typeName)", v.position, id, k); return }
+      for m in members {
+        guard let value = m.value.string else { issue("expected a string value for \"\(m.key)\"", m.value.position, id, k); continue }
+        if m.key.isEmpty || m.key.utf8.contains(UInt8(ascii: "=")) || m.key.utf8.contains(0) || value.utf8.contains(0) {
+          issue("invalid environment variable \"\(m.key)\"", m.keyPosition, id, k)
+          continue
+        }
+        spec.env.append(m.key + "=" + value)
+      }
+    case "cwd":
+      guard let s = string(v, key: k, promise: id) else { return }
+      if let problem = pathProblem(s) { issue(problem, v.position, id, k) } else { spec.cwd = s }
+    case "restart":
+      guard let s = string(v, key: k, promise: id) else { return }
+      if let r = ServiceSpec.Restart(name: s) { spec.restart = r } else { issue("expected \"always\", \"on-failure\" or \"never\", found \"\(s)\"", v.position, id, k) }
+    case "stop_signal":
+      guard let s = string(v, key: k, promise: id) else { return }
+      if let n = signalNumber(s) { spec.stopSignal = n } else { issue("unknown signal \"\(s)\" (e.g. \"TERM\", \"INT\", \"QUIT\")", v.position, id, k) }
+    case "stop_timeout":
+      if let ms = duration(v, key: k, promise: id) { spec.stopTimeoutMs = ms }
+    case "main":
+      if let b = v.bool { spec.main = b } else { issue("expected boolean, found \(v.typeName)", v.position, id, k) }
+    case "health":
+      spec.health = health(v, id: id)
+    default:
+      break
+    }
+  }
+
+  /// A duration: a whole number of seconds, or a string like "500ms", "2s", "1m".
+  mutating func duration(_ v: JSONNode, key: String, promise: String) -> UInt32? {
+    if let n = v.integer, n >= 0, n <= 86_400 { return UInt32(n) * 1000 }
+    if let s = v.string, let ms = parseMilliseconds(s) { return ms }
+    issue("expected a duration: seconds, or a string like \"500ms\", \"2s\", \"1m\"", v.position, promise, key)
+    return nil
+  }
+
+  mutating func health(_ v: JSONNode, id: String) -> HealthCheck? {
+    guard let members = v.members else { issue("expected an object, found \(v.typeName)", v.position, id, "health"); return nil }
+    var check: HealthCheck? = nil
+    var interval: UInt32? = nil, timeout: UInt32? = nil
+    for m in members {
+      switch m.key {
+      case "tcp":
+        guard let s = string(m.value, key: "health.tcp", promise: id) else { continue }
+        if hostPortProblem(s) != nil { issue("expected \"HOST:PORT\" with an IPv4 address, e.g. \"127.0.0.1:8080\"", m.value.position, id, "health.tcp"); continue }
+        check = HealthCheck(kind: .tcp, target: [s])
+      case "http":
+        guard let s = string(m.value, key: "health.http", promise: id) else { continue }
+        guard s.hasPrefix("http://"), hostPortProblem(hostPortOfURL(s)) == nil else {
+          issue("expected \"http://HOST:PORT/PATH\" with an IPv4 address", m.value.position, id, "health.http")
+          continue
+        }
+        check = HealthCheck(kind: .http, target: [s])
+      case "exec":
+        guard let argv = stringList(m.value, key: "health.exec", promise: id) else { continue }
+        if let problem = argvProblem(argv) { issue(problem, m.value.position, id, "health.exec"); continue }
+        check = HealthCheck(kind: .exec, target: argv)
+      case "interval": interval = duration(m.value, key: "health.interval", promise: id)
+      case "timeout": timeout = duration(m.value, key: "health.timeout", promise: id)
+      default:
+        issue("unknown key (allowed: tcp, http, exec, interval, timeout)", m.keyPosition, id, "health." + m.key)
+      }
+    }
+    guard var c = check else {
+      issue("a health check needs one of \"tcp\", \"http\" or \"exec\"", v.position, id, "health")
+      return nil
+    }
+    if let interval { c.intervalMs = max(interval, 10) }
+    if let timeout { c.timeoutMs = max(timeout, 10) }
+    return c
+  }
+}
+
+/// "127.0.0.1:8080": an IPv4 address and a port; nil when fine.
+public func hostPortProblem(_ s: String) -> String? {
+  let parts = s.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+  guard parts.count == 2, let port = Int(String(decoding: parts[1], as: UTF8.self)), port > 0, port < 65536 else {
+    return "not HOST:PORT"
+  }
+  let octets = parts[0].split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+  guard octets.count == 4 else { return "not an IPv4 address" }
+  for o in octets {
+    guard let n = Int(String(decoding: o, as: UTF8.self)), n >= 0, n <= 255, !o.isEmpty, o.count <= 3 else { return "not an IPv4 address" }
+  }
+  return nil
+}
+
+/// "http://127.0.0.1:8080/x" -> "127.0.0.1:8080" (":80" added when the port is absent).
+public func hostPortOfURL(_ url: String) -> String {
+  let u = Array(url.utf8.dropFirst(7))
+  var end = 0
+  while end < u.count && u[end] != UInt8(ascii: "/") { end += 1 }
+  let hp = String(decoding: u[0..<end], as: UTF8.self)
+  return u[0..<end].contains(UInt8(ascii: ":")) ? hp : hp + ":80"
+}
+
+/// "http://127.0.0.1:8080/x" -> "/x" ("/" when absent).
+public func pathOfURL(_ url: String) -> String {
+  let u = Array(url.utf8.dropFirst(7))
+  guard let slash = u.firstIndex(of: UInt8(ascii: "/")) else { return "/" }
+  return String(decoding: u[slash...], as: UTF8.self)
 }

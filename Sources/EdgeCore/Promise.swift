@@ -61,6 +61,8 @@ public struct Promise: Sendable {
   public var after: [String] = []
   /// Ids to restart or rerun when this promise is repaired.
   public var notify: [String] = []
+  /// service: how it is supervised; nil for other types.
+  public var service: ServiceSpec? = nil
   /// A class expression; the promise is skipped when it is false. nil means always.
   public var condition: ClassExpression? = nil
   /// The source text of `condition`, for messages and `status`.

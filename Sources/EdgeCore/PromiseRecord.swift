@@ -42,6 +42,25 @@ public enum PromiseRecord {
     w.u32(UInt32(p.timeout))
     w.strings(p.after)
     w.strings(p.notify)
+    if let svc = p.service {
+      w.u8(1)
+      w.strings(svc.env)
+      w.string(svc.cwd ?? "")
+      w.u8(svc.restart.rawValue)
+      w.u32(UInt32(svc.stopSignal))
+      w.u32(svc.stopTimeoutMs)
+      w.u8(svc.main ? 1 : 0)
+      if let h = svc.health {
+        w.u8(h.kind.rawValue)
+        w.strings(h.target)
+        w.u32(h.intervalMs)
+        w.u32(h.timeoutMs)
+      } else {
+        w.u8(0)
+      }
+    } else {
+      w.u8(0)
+    }
     return w.bytes
   }
 
@@ -70,6 +89,26 @@ public enum PromiseRecord {
     p.timeout = Int(try r.u32())
     p.after = try r.strings()
     p.notify = try r.strings()
+    if try r.u8() == 1 {
+      var svc = ServiceSpec()
+      svc.env = try r.strings()
+      let cwd = try r.string()
+      svc.cwd = cwd.isEmpty ? nil : cwd
+      guard let restart = ServiceSpec.Restart(rawValue: try r.u8()) else { throw RecordError("unknown restart policy") }
+      svc.restart = restart
+      svc.stopSignal = Int32(try r.u32())
+      svc.stopTimeoutMs = try r.u32()
+      svc.main = try r.u8() == 1
+      let kind = try r.u8()
+      if kind != 0 {
+        guard let k = HealthCheck.Kind(rawValue: kind) else { throw RecordError("unknown health check kind") }
+        var h = HealthCheck(kind: k, target: try r.strings())
+        h.intervalMs = try r.u32()
+        h.timeoutMs = try r.u32()
+        svc.health = h
+      }
+      p.service = svc
+    }
     return p
   }
 

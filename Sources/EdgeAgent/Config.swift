@@ -1,0 +1,87 @@
+import EdgeCore
+import EdgeHost
+
+/// The daemon's configuration: one JSON file (`run --config`), every key optional, command-line
+/// flags override it. Unknown keys are rejected with their line:column, as in policies.
+public struct DaemonConfig {
+  public var stateDir = "/var/lib/edgeagent"
+  public var root = "/"
+  /// A local policy file; nil when policies arrive only as bundles.
+  public var policy: String? = nil
+  /// Milliseconds between convergences (besides those a file change or SIGHUP starts).
+  public var intervalMs: UInt32 = 60_000
+  public var labels: [String] = []
+  public var logJSON = false
+  /// In a container: exit with the main service's status instead of powering off.
+  public var container = false
+  /// Overrides the host id kept in the state (for tests; the splay derives from it).
+  public var hostID: String? = nil
+  /// Bundle sources, trusted public keys and the relay address (see DESIGN.md §8).
+  public var upstreams: [String] = []
+  public var trustedKeys: [String] = []
+  public var relay: String? = nil
+  /// Where the crash-loop rule trips: exits within a window.
+  public var crashLoopCount = 5
+  public var crashLoopWindowMs: UInt32 = 60_000
+
+  public init() {}
+
+  /// Reads and validates a config file.
+  public static func load(_ path: String) throws(AgentError) -> DaemonConfig {
+    let bytes: [UInt8]
+    do { bytes = try readWholeFile(path, limit: 1 << 20) } catch { throw .host(error) }
+    let root: JSONNode
+    do { root = try JSONReader.parse(bytes) } catch {
+      throw .policy(PolicyError(PolicyIssue(error.message, at: error.position)), file: path)
+    }
+    guard let members = root.members else {
+      throw .policy(PolicyError(PolicyIssue("a config is a JSON object", at: root.position)), file: path)
+    }
+    var c = DaemonConfig()
+    var issues: [PolicyIssue] = []
+    func bad(_ m: JSONMember, _ message: String) { issues.append(PolicyIssue(message, at: m.value.position, key: m.key)) }
+    func strings(_ m: JSONMember) -> [String]? {
+      guard let a = m.value.array else { bad(m, "expected an array of strings"); return nil }
+      var out: [String] = []
+      for item in a {
+        guard let s = item.string else { bad(m, "expected an array of strings"); return nil }
+        out.append(s)
+      }
+      return out
+    }
+    for m in members {
+      switch m.key {
+      case "state_dir", "root", "policy", "host_id", "relay", "log_format":
+        guard let s = m.value.string else { bad(m, "expected string, found \(m.value.typeName)"); continue }
+        switch m.key {
+        case "state_dir": c.stateDir = s
+        case "root": c.root = s
+        case "policy": c.policy = s
+        case "host_id": c.hostID = s
+        case "relay": c.relay = s
+        default:
+          if s == "json" { c.logJSON = true } else if s != "logfmt" { bad(m, "expected \"logfmt\" or \"json\"") }
+        }
+      case "interval", "crash_loop_window":
+        let ms: UInt32?
+        if let n = m.value.integer, n > 0, n <= 86_400 { ms = UInt32(n) * 1000 } else if let s = m.value.string { ms = parseMilliseconds(s) } else { ms = nil }
+        guard let ms, ms >= 100 else { bad(m, "expected a duration of at least 100ms: seconds, or a string like \"30s\""); continue }
+        if m.key == "interval" { c.intervalMs = ms } else { c.crashLoopWindowMs = ms }
+      case "crash_loop_count":
+        guard let n = m.value.integer, n >= 1, n <= 1000 else { bad(m, "expected a count from 1 to 1000"); continue }
+        c.crashLoopCount = Int(n)
+      case "labels": if let s = strings(m) { c.labels = s }
+      case "upstreams": if let s = strings(m) { c.upstreams = s }
+      case "trusted_keys": if let s = strings(m) { c.trustedKeys = s }
+      case "container":
+        guard let b = m.value.bool else { bad(m, "expected boolean"); continue }
+        c.container = b
+      case "comment", "$schema": break
+      default:
+        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, crash_loop_count, crash_loop_window, comment)", at: m.keyPosition, key: m.key))
+      }
+    }
+    if !issues.isEmpty { throw .policy(PolicyError(issues), file: path) }
+    return c
+  }
+}

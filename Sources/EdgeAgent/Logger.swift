@@ -1,0 +1,51 @@
+import EdgeCore
+import EdgeHost
+
+/// One line per event on stderr: logfmt by default (`ts=… level=info msg="…" key=value`), JSON
+/// with `--log-format json`. Messages say what was done, or what the agent was unable to do.
+public struct Logger {
+  public var json: Bool
+
+  public init(json: Bool) { self.json = json }
+
+  public func info(_ msg: String, _ fields: [(String, String)] = []) { emit("info", msg, fields) }
+  public func warn(_ msg: String, _ fields: [(String, String)] = []) { emit("warn", msg, fields) }
+  public func error(_ msg: String, _ fields: [(String, String)] = []) { emit("error", msg, fields) }
+
+  func emit(_ level: String, _ msg: String, _ fields: [(String, String)]) {
+    let ts = isoTime(wallClockSeconds())
+    var line: String
+    if json {
+      var w = JSONWriter()
+      w.beginObject()
+      w.member("ts", ts); w.member("level", level); w.member("msg", msg)
+      for (k, v) in fields { w.member(k, v) }
+      w.endObject()
+      line = w.text
+    } else {
+      line = "ts=\(ts) level=\(level) msg=\(quoted(msg))"
+      for (k, v) in fields { line += " \(k)=\(quoted(v))" }
+    }
+    writeStderr(line + "\n")
+  }
+
+  /// logfmt: bare when safe, else quoted with `"` and `\` escaped.
+  func quoted(_ v: String) -> String {
+    var safe = !v.isEmpty
+    for c in v.utf8 where c <= 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "=") || c == UInt8(ascii: "\\") || c >= 0x7F {
+      safe = false
+      break
+    }
+    if safe { return v }
+    var out = "\""
+    for c in v.unicodeScalars {
+      switch c {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      default: out.unicodeScalars.append(c)
+      }
+    }
+    return out + "\""
+  }
+}

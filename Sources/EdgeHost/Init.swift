@@ -1,0 +1,51 @@
+import CEdge
+import EdgeCore
+
+/// What an init must do that a service manager need not: the pseudo-filesystems, and the final
+/// poweroff. Used only when the agent is PID 1.
+
+/// Mounts /proc, /sys, /dev (devtmpfs), /run (tmpfs) where nothing is mounted yet. Returns one
+/// line per mount done or failed, for the log.
+public func mountPseudoFilesystems() -> [String] {
+  let table: [(String, String, String, UInt, String)] = [
+    ("proc", "/proc", "proc", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), ""),
+    ("sysfs", "/sys", "sysfs", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), ""),
+    ("devtmpfs", "/dev", "devtmpfs", UInt(MS_NOSUID), "mode=0755"),
+    ("tmpfs", "/run", "tmpfs", UInt(MS_NOSUID | MS_NODEV), "mode=0755"),
+  ]
+  var out: [String] = []
+  for (source, target, type, flags, data) in table {
+    if isMountPoint(target) { continue }
+    _ = mkdir(target, 0o755)
+    let rc = data.withCString { d in mount(source, target, type, flags, d) }
+    out.append(rc == 0 ? "mounted \(type) on \(target)" : "unable to mount \(type) on \(target): \(Errno.current)")
+  }
+  return out
+}
+
+/// A directory is a mount point when its device differs from its parent's.
+public func isMountPoint(_ path: String) -> Bool {
+  var a = stat(), b = stat()
+  guard stat(path, &a) == 0, stat(path + "/..", &b) == 0 else { return false }
+  return a.st_dev != b.st_dev || a.st_ino == b.st_ino
+}
+
+/// Flushes every filesystem. C: `sync`
+public func syncAll() { sync() }
+
+/// Powers off (in a PID namespace, ends the namespace). Returns only on failure. C: `reboot`
+public func powerOff() -> Errno {
+  _ = reboot(Int32(bitPattern: 0x4321FEDC))   // RB_POWER_OFF
+  return .current
+}
+
+/// Opens /dev/console for fds 0-2 when the kernel started us without them (an initramfs without
+/// a console node: then there is nowhere for our output to go until /dev is mounted).
+public func attachConsole() {
+  var st = stat()
+  if fstat(1, &st) == 0 { return }
+  let fd = edge_open("/dev/console", O_RDWR | O_NOCTTY, 0)
+  guard fd >= 0 else { return }
+  _ = dup2(fd, 0); _ = dup2(fd, 1); _ = dup2(fd, 2)
+  if fd > 2 { _ = close(fd) }
+}

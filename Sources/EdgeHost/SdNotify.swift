@@ -1,0 +1,36 @@
+import CEdge
+
+/// systemd's readiness protocol: a datagram to $NOTIFY_SOCKET ("@" for the abstract namespace).
+/// Returns false when there is no socket or the send failed; under systemd that only means the
+/// unit's readiness is not signalled.
+@discardableResult
+public func sdNotify(_ message: String) -> Bool {
+  guard let path = environmentValue("NOTIFY_SOCKET"), !path.isEmpty, path.utf8.count < 108 else { return false }
+  let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+  guard fd >= 0 else { return false }
+  defer { _ = close(fd) }
+  var addr = sockaddr_un()
+  addr.sun_family = sa_family_t(AF_UNIX)
+  var bytes = Array(path.utf8)
+  if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
+  withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+    for (i, b) in bytes.enumerated() { raw[i] = b }
+  }
+  let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+  let sent = message.withCString { m in
+    withUnsafePointer(to: &addr) { a in
+      a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+        sendto(fd, m, strlen(m), Int32(MSG_NOSIGNAL), sa, length)
+      }
+    }
+  }
+  return sent >= 0
+}
+
+/// The watchdog interval systemd asks for ($WATCHDOG_USEC), in milliseconds; nil when unset or
+/// meant for another process ($WATCHDOG_PID).
+public func watchdogIntervalMs() -> UInt64? {
+  if let p = environmentValue("WATCHDOG_PID"), let pid = Int32(p), pid != getpid() { return nil }
+  guard let u = environmentValue("WATCHDOG_USEC"), let usec = UInt64(u), usec > 0 else { return nil }
+  return usec / 1000
+}

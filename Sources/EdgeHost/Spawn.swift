@@ -1,0 +1,88 @@
+import CEdge
+import CEdgeSupport
+import EdgeCore
+
+/// What a service is started with. The child side runs in C (edge_spawn): a new session, only
+/// fds 0-2 (nothing of the agent's leaks), default signal dispositions, then uid/gid and cwd.
+public struct SpawnRequest {
+  public var argv: [String]
+  public var environment: [String]
+  public var cwd: String = "/"
+  public var uid: Int = -1
+  public var gid: Int = -1
+  /// Where stdout and stderr go (-1: /dev/null). stdin is always /dev/null.
+  public var outputFD: CInt = -1
+
+  public init(argv: [String], environment: [String]) {
+    self.argv = argv
+    self.environment = environment
+  }
+}
+
+/// Forks and execs; returns the pid. The caller reaps it (one SIGCHLD path for everything).
+/// Errors: the errno of a failed fork, or of a failed exec (ENOENT for a missing program,
+/// EACCES, ...), already reaped.
+public func spawn(_ r: SpawnRequest) throws(HostError) -> Int32 {
+  var cArgs: [UnsafeMutablePointer<CChar>?] = r.argv.map { strdup($0) } + [nil]
+  var cEnv: [UnsafeMutablePointer<CChar>?] = r.environment.map { strdup($0) } + [nil]
+  defer {
+    for p in cArgs { free(p) }
+    for p in cEnv { free(p) }
+  }
+  let pid: pid_t = r.cwd.withCString { cwd in
+    cArgs.withUnsafeMutableBufferPointer { a in
+      cEnv.withUnsafeMutableBufferPointer { e in
+        var o = edge_spawn_opts()
+        o.path = UnsafePointer(a[0])
+        o.argv = UnsafePointer(a.baseAddress!)
+        o.envp = UnsafePointer(e.baseAddress!)
+        o.cwd = cwd
+        o.stdin_fd = -1
+        o.stdout_fd = r.outputFD
+        o.stderr_fd = r.outputFD
+        o.setsid = 1
+        o.uid = r.uid
+        o.gid = r.gid
+        return edge_spawn(&o)
+      }
+    }
+  }
+  if pid < 0 { throw HostError(Errno(rawValue: -pid), "start", r.argv[0]) }
+  return pid
+}
+
+/// Sends a signal to a process group (services are session leaders, so their pid is their group).
+@discardableResult
+public func signalGroup(_ pid: Int32, _ signal: Int32) -> Bool {
+  kill(-pid, signal) == 0 || kill(pid, signal) == 0
+}
+
+/// Reaps one exited child without blocking: (pid, status) or nil when none is waiting.
+/// status is the exit code, or -signal.
+public func reapOne() -> (pid: Int32, status: Int32)? {
+  var st: CInt = 0
+  while true {
+    let pid = waitpid(-1, &st, WNOHANG)
+    if pid > 0 {
+      let code = edge_WIFEXITED(st) != 0 ? edge_WEXITSTATUS(st) : -edge_WTERMSIG(st)
+      return (pid, code)
+    }
+    if pid < 0 && edge_errno() == EINTR { continue }
+    return nil
+  }
+}
+
+/// Makes this process the reaper of its orphaned descendants (PR_SET_CHILD_SUBREAPER), as PID 1
+/// is by nature. Fails under qemu-user, which does not implement it.
+@discardableResult
+public func becomeSubreaper() -> Bool { edge_prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 }
+
+/// A pipe for a service's output: (read end, write end), both close-on-exec (the spawn shim
+/// dups the write end onto 1 and 2).
+public func makePipe() throws(HostError) -> (CInt, CInt) {
+  var fds: [CInt] = [-1, -1]
+  if edge_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) != 0 { throw HostError(.current, "create a pipe") }
+  return (fds[0], fds[1])
+}
+
+public func closeFD(_ fd: CInt) { _ = close(fd) }
