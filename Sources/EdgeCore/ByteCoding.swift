@@ -73,7 +73,10 @@ public struct ByteReader {
   public mutating func u32() throws(RecordError) -> UInt32 {
     try need(4)
     var v: UInt32 = 0
-    for i in (0..<4).reversed() { v = v << 8 | UInt32(base[offset + i]) }
+    // A counting loop, not `(0..<4).reversed()`: unoptimised builds (the tests') malloc once per
+    // step of a reversed range, which made each kept check allocate.
+    var i = 3
+    while i >= 0 { v = v << 8 | UInt32(base[offset + i]); i -= 1 }
     offset += 4
     return v
   }
@@ -81,7 +84,8 @@ public struct ByteReader {
   public mutating func u64() throws(RecordError) -> UInt64 {
     try need(8)
     var v: UInt64 = 0
-    for i in (0..<8).reversed() { v = v << 8 | UInt64(base[offset + i]) }
+    var i = 7
+    while i >= 0 { v = v << 8 | UInt64(base[offset + i]); i -= 1 }
     offset += 8
     return v
   }
