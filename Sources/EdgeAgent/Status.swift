@@ -17,8 +17,16 @@ public struct StatusReport {
   /// Unix seconds of the last run; 0 when none.
   public var lastRun: Int64
   public var summary: RunSummary
-  /// In id order.
+  /// In plan order.
   public var entries: [StatusEntry]
+  /// Services as the daemon last recorded them, with their log's last lines.
+  public var services: [ServiceStatus] = []
+}
+
+public struct ServiceStatus {
+  public var id: String
+  public var record: ServiceRecord
+  public var logTail: [String]
 }
 
 public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
@@ -57,8 +65,22 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
       let subject = p.type.managesPath ? p.path : (p.type == .sysctl ? p.key : (p.exec.first ?? ""))
       entries.append(StatusEntry(id: p.id, type: p.type, subject: subject, record: rec))
     }
+    var services: [ServiceStatus] = []
+    var badService: StoreError? = nil
+    try txn.forEach(.services) { key, value in
+      let id = String(decoding: key, as: UTF8.self)
+      do throws(RecordError) {
+        services.append(ServiceStatus(id: id, record: try ServiceRecord.decode(value),
+                                      logTail: LogFile.tail(stateDir + "/logs/" + id + ".log", lines: 3)))
+      } catch {
+        badService = .record(error, key: "service " + id)
+        return false
+      }
+      return true
+    }
     txn.abort()
-    return StatusReport(policyName: name, lastRun: lastRun, summary: summary, entries: entries)
+    if let badService { throw badService }
+    return StatusReport(policyName: name, lastRun: lastRun, summary: summary, entries: entries, services: services)
   } catch {
     throw .store(error)
   }
@@ -75,6 +97,21 @@ extension StatusReport {
                    r.map { String($0.repairs) } ?? "0", e.subject, r?.reason ?? ""])
     }
     out += table(rows)
+    if !services.isEmpty {
+      let now = wallClockSeconds()
+      var srows: [[String]] = [["SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "HEALTH"]]
+      for s in services {
+        let r = s.record
+        srows.append([s.id, r.stateName, r.pid > 0 ? String(r.pid) : "-", r.startedAt > 0 ? "\(now - r.startedAt)s" : "-",
+                      String(r.restarts), r.hasExited ? (r.lastExit < 0 ? "signal \(-r.lastExit)" : "status \(r.lastExit)") : "-",
+                      r.ready ? "ready" : (r.phase == .running || r.phase == .starting ? "not ready" : "-")])
+      }
+      out += "\n" + table(srows)
+      for s in services where !s.logTail.isEmpty {
+        out += "\n\(s.id) log:\n"
+        for l in s.logTail { out += "  " + l + "\n" }
+      }
+    }
     return out
   }
 
@@ -105,6 +142,24 @@ extension StatusReport {
       } else {
         w.member("status", "unknown")
       }
+      w.endObject()
+    }
+    w.endArray()
+    w.key("services")
+    w.beginArray()
+    for s in services {
+      w.beginObject()
+      w.member("id", s.id)
+      w.member("state", s.record.stateName)
+      w.member("pid", Int64(s.record.pid))
+      w.member("started", s.record.startedAt > 0 ? isoTime(s.record.startedAt) : "")
+      w.member("restarts", Int64(s.record.restarts))
+      w.key("last_exit"); if s.record.hasExited { w.int(Int64(s.record.lastExit)) } else { w.null() }
+      w.member("ready", s.record.ready)
+      w.key("log")
+      w.beginArray()
+      for l in s.logTail { w.string(l) }
+      w.endArray()
       w.endObject()
     }
     w.endArray()

@@ -86,3 +86,14 @@ public func signalNumber(_ name: String) -> Int32? {
   default: return nil
   }
 }
+
+/// The Linux signal numbers the agent handles (the same on x86_64, aarch64 and armv7), for
+/// modules that do not import C.
+public enum Signal {
+  public static let hangup: Int32 = 1
+  public static let interrupt: Int32 = 2
+  public static let kill: Int32 = 9
+  public static let user1: Int32 = 10
+  public static let terminate: Int32 = 15
+  public static let power: Int32 = 30
+}

@@ -43,3 +43,13 @@ public struct SHA256 {
 
 /// Must run once before any other libsodium call (it picks the CPU's implementations).
 public func cryptoInit() -> Bool { sodium_init() >= 0 }
+
+/// `n` random bytes from the kernel (libsodium's randombytes), as hex.
+public func randomHex(_ n: Int) -> String {
+  var bytes = [UInt8](repeating: 0, count: n)
+  bytes.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, n) }
+  let digits: [UInt8] = Array("0123456789abcdef".utf8)
+  var out: [UInt8] = []
+  for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+  return String(decoding: out, as: UTF8.self)
+}

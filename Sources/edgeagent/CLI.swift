@@ -20,6 +20,7 @@ struct CLI {
     switch args[1] {
     case "apply": code = ApplyCommand.run(rest)
     case "status": code = StatusCommand.run(rest)
+    case "run": code = RunCommand.run(rest)
     case "version", "--version": code = VersionCommand.run(rest)
     case "bench": code = BenchCommand.run(rest)
     case "help", "--help", "-h":
@@ -37,6 +38,7 @@ struct CLI {
 
     commands:
       apply POLICY    converge the host once to a policy file
+      run             the daemon: converge, supervise, repair drift; PID 1 of an edge VM
       status          show each promise's last outcome, from the state
       bench           run the hot path's microbenchmarks (ns/op, allocations/op, RSS)
       version         show the version, target and library versions

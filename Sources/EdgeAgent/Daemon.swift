@@ -1,0 +1,365 @@
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+
+/// `edgeagent run`: one thread, one libuv loop. Converges at start, then on a timer aligned to
+/// a per-host splay (so a fleet spreads evenly), at once on SIGHUP or when the policy file
+/// changes, and for just the touched promises when a watched path drifts. Supervises the
+/// policy's services. As PID 1 it also mounts the pseudo-filesystems, reaps every orphan, and
+/// turns SIGTERM/SIGINT/SIGPWR into an ordered shutdown and a poweroff.
+///
+/// Bad input never stops it: a broken policy file is logged with its line:column and the last
+/// good policy (in `desired`) stays in force.
+public final class Daemon {
+  public let config: DaemonConfig
+  let loop = Loop()
+  let log: Logger
+  let root: String
+  let env: Environment
+  let reaper: ChildReaper
+  let supervisor: Supervisor
+  let converger: Converger
+  public let isInit: Bool
+  public let hostID: String
+  var classes: Set<String>
+
+  var policy: Policy? = nil
+  var order: [Int] = []
+  var prepared: [PreparedPromise] = []
+  var policyDigest: Digest = .zero
+  /// The last outcome of each promise, by index.
+  var outcomes: [Outcome?] = []
+
+  let convergeTimer: Timer
+  let driftTimer: Timer
+  let reloadTimer: Timer
+  var signals: [SignalWatcher] = []
+  var watchdog: Timer? = nil
+  /// Directory watches by host directory; entries by directory and name -> promise indexes.
+  var watchers: [String: FileWatcher] = [:]
+  var watched: [String: [String: [Int]]] = [:]
+  var pendingDrift: Set<Int> = []
+  var shuttingDown = false
+  var notifiedReady = false
+  public private(set) var exitCode: Int32 = 0
+  /// Convergences run, full and partial (for tests and metrics).
+  public private(set) var runs = 0
+
+  public init(_ config: DaemonConfig) throws(AgentError) {
+    self.config = config
+    log = Logger(json: config.logJSON)
+    isInit = processID() == 1
+    if isInit {
+      attachConsole()
+      for line in mountPseudoFilesystems() { Logger(json: config.logJSON).info(line) }
+    } else {
+      // Orphans of our services come to us, not to the host's init.
+      becomeSubreaper()
+    }
+    root = try normalisedRoot(config.root)
+    do { env = try Environment(path: config.stateDir) } catch { throw .store(error) }
+    hostID = try Daemon.loadHostID(env, override: config.hostID)
+    classes = hostClasses(labels: config.labels)
+    do { reaper = try ChildReaper(loop) } catch { throw .input(error.description) }
+    supervisor = Supervisor(loop: loop, reaper: reaper, log: log, env: env, root: root, stateDir: config.stateDir,
+                            crashLoopCount: config.crashLoopCount, crashLoopWindowMs: config.crashLoopWindowMs)
+    do { converger = try Converger(root: root, classes: classes, dryRun: false) } catch { throw .host(error) }
+    convergeTimer = Timer(loop)
+    driftTimer = Timer(loop)
+    reloadTimer = Timer(loop)
+    converger.serviceOutcome = { [unowned(unsafe) self] p in self.supervisor.outcome(p) }
+  }
+
+  /// Runs until shutdown; returns the exit code (as PID 1 it powers off instead of returning).
+  public func run() -> Int32 {
+    log.info("starting", [("version", edgeagentVersion), ("target", buildTarget), ("host_id", hostID),
+                          ("pid1", isInit ? "yes" : "no"), ("root", root), ("state", config.stateDir)])
+    watchSignals()
+    loadPolicy(initial: true)
+    converge()
+    scheduleNext()
+    if let ms = watchdogIntervalMs() {
+      let t = Timer(loop)
+      t.start(after: ms / 2, repeat: ms / 2) { sdNotify("WATCHDOG=1") }
+      watchdog = t
+    }
+    loop.run()
+    return exitCode
+  }
+
+  // MARK: policy
+
+  /// Reads the policy file; on any problem keeps the policy in force (or the last good one
+  /// from the state at start) and says why.
+  func loadPolicy(initial: Bool) {
+    if let path = config.policy {
+      do throws(AgentError) {
+        let bytes: [UInt8]
+        do { bytes = try readWholeFile(path) } catch { throw AgentError.host(error) }
+        let digest = SHA256.hash(bytes)
+        if digest == policyDigest && policy != nil { return }
+        let p: Policy
+        do { p = try PolicyDecoder.decode(bytes) } catch { throw AgentError.policy(error, file: path) }
+        install(p, digest: digest)
+        log.info("policy loaded", [("policy", p.name), ("promises", String(p.promises.count)), ("file", path)])
+        watchPolicyFile(path)
+        return
+      } catch {
+        log.error("policy rejected, keeping the last good one", [("file", path), ("err", error.description)])
+        watchPolicyFile(path)
+      }
+    }
+    if initial && policy == nil {
+      do throws(StoreError) {
+        if let p = try loadDesiredPolicy(env) {
+          install(p, digest: storedPolicyDigest())
+          log.info("converging to the last good policy from the state", [("policy", p.name), ("promises", String(p.promises.count))])
+        } else {
+          log.warn("no policy yet: nothing to converge", [("state", config.stateDir)])
+        }
+      } catch {
+        log.error("unable to read the last good policy", [("err", error.description)])
+      }
+    }
+  }
+
+  /// Puts a validated policy in force (the puller calls this for an accepted bundle too).
+  public func replacePolicy(_ p: Policy, digest: Digest) {
+    install(p, digest: digest)
+    converge()
+  }
+
+  func install(_ p: Policy, digest: Digest) {
+    guard let o = try? Plan.order(p.promises) else { return }
+    policy = p
+    order = o
+    prepared = converger.prepare(p)
+    policyDigest = digest
+    outcomes = [Outcome?](repeating: nil, count: p.promises.count)
+  }
+
+  func storedPolicyDigest() -> Digest {
+    guard let txn = try? env.read() else { return .zero }
+    let d: Digest? = (try? txn.value(.meta, MetaKey.policyDigest) { raw in raw.flatMap { $0.count == 32 ? Digest(bytes: $0) : nil } }) ?? nil
+    txn.abort()
+    return d ?? .zero
+  }
+
+  // MARK: convergence
+
+  /// Converges every promise, or just `only` (drift), records the outcomes, then brings the
+  /// services along.
+  func converge(only: [Int]? = nil) {
+    guard let policy, !shuttingDown else { return }
+    runs += 1
+    let t0 = monotonicNanoseconds()
+    let runOrder = only.map { set in order.filter { set.contains($0) } } ?? order
+    let result: [Outcome?]
+    do throws(StoreError) {
+      let txn = try env.read()
+      result = converger.run(policy, prepared, order: runOrder, cachedStat: { key in
+        (try? txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) }) ?? nil
+      }, blob: { digest, body in
+        let found: Bool = digest.withBytes { key in
+          (try? txn.value(.blobs, key) { raw -> Bool in
+            guard let raw else { return false }
+            body(raw)
+            return true
+          }) ?? false
+        }
+        if !found { body(nil) }
+      }, previous: { id in
+        (try? txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }) ?? nil
+      })
+      txn.abort()
+    } catch {
+      log.error("unable to read the state", [("err", error.description)])
+      return
+    }
+    var summary = RunSummary()
+    for i in runOrder {
+      guard let o = result[i] else { continue }
+      outcomes[i] = o
+      summary.add(o.status)
+      let p = policy.promises[i]
+      if o.status == .repaired && p.type != .service {
+        log.info("repaired", [("promise", p.id), ("type", p.type.name), ("reason", o.reason)])
+      } else if o.status == .failed {
+        log.warn("promise failed", [("promise", p.id), ("type", p.type.name), ("reason", o.reason)])
+      }
+    }
+    do throws(StoreError) {
+      _ = try record(env, policy: policy, order: order, digest: policyDigest, prepared: prepared, outcomes: result,
+                     statUpdates: converger.statUpdates, summary: only == nil ? summary : nil,
+                     classes: classDigest(classes), policyFile: "")
+    } catch {
+      log.error("unable to record outcomes", [("err", error.description)])
+    }
+    // Services follow the files: blocked ones (false condition, failed dependency) are held.
+    var blocked = Set<String>()
+    var notified: [String] = []
+    for i in order where policy.promises[i].type == .service {
+      let p = policy.promises[i]
+      if let o = outcomes[i], o.status == .skipped { blocked.insert(p.id) }
+      if converger.notified.count > i && converger.notified[i] { notified.append(p.id) }
+    }
+    // Notify first: it restarts services that were already running; new ones start fresh.
+    supervisor.notify(notified)
+    supervisor.update(policy, order: order, blocked: blocked)
+    if only == nil {
+      let ms = (monotonicNanoseconds() - t0) / 1_000_000
+      log.info("converged", [("policy", policy.name), ("kept", String(summary.kept)), ("repaired", String(summary.repaired)),
+                             ("failed", String(summary.failed)), ("skipped", String(summary.skipped)), ("ms", String(ms))])
+      rewatch()
+    }
+    if !notifiedReady {
+      notifiedReady = true
+      sdNotify("READY=1")
+    }
+  }
+
+  /// The next full run: every interval, at this host's offset within it.
+  func scheduleNext() {
+    let interval = UInt64(config.intervalMs)
+    let offset = UInt64(splay(hostID, interval))
+    let nowMs = UInt64(wallClockNanoseconds() / 1_000_000)
+    let phase = (nowMs + interval - offset % interval) % interval
+    let delay = interval - phase
+    convergeTimer.start(after: delay < 100 ? delay + interval : delay) { [unowned(unsafe) self] in
+      self.loadPolicy(initial: false)
+      self.converge()
+      self.scheduleNext()
+    }
+  }
+
+  // MARK: drift
+
+  /// Watches the directory of every managed path; a change there re-checks just the promises
+  /// on that name, after a 1 ms debounce (a rename is two events).
+  func rewatch() {
+    guard let policy else { return }
+    var wanted: [String: [String: [Int]]] = [:]
+    for i in order where policy.promises[i].type.managesPath {
+      let pp = prepared[i]
+      let dir = pp.parent.isEmpty ? root : join(root, pp.parent)
+      wanted[dir, default: [:]][pp.name, default: []].append(i)
+    }
+    for (dir, w) in watchers where wanted[dir] == nil && dir != policyDirectory {
+      w.close()
+      watchers[dir] = nil
+    }
+    for dir in wanted.keys where watchers[dir] == nil {
+      let w = FileWatcher(loop, path: dir)
+      do throws(LoopError) {
+        try w.start { [unowned(unsafe) self] name in self.changed(dir, name) }
+        watchers[dir] = w
+      } catch {
+        w.close()   // not there yet: the next run's repair creates it, and rewatches
+      }
+    }
+    watched = wanted
+  }
+
+  var policyDirectory = ""
+  var policyName = ""
+
+  func watchPolicyFile(_ path: String) {
+    let dir = parentPath(path)
+    policyDirectory = dir
+    policyName = String(path.utf8.split(separator: UInt8(ascii: "/")).last.map { String(decoding: $0, as: UTF8.self) } ?? "")
+    if watchers[dir] != nil { return }
+    let w = FileWatcher(loop, path: dir)
+    do throws(LoopError) {
+      try w.start { [unowned(unsafe) self] name in self.changed(dir, name) }
+      watchers[dir] = w
+    } catch {
+      w.close()
+    }
+  }
+
+  func changed(_ dir: String, _ name: String) {
+    if dir == policyDirectory && name == policyName {
+      // Editors write in several steps: let them finish.
+      reloadTimer.start(after: 50) { [unowned(unsafe) self] in
+        self.loadPolicy(initial: false)
+        self.converge()
+      }
+      return
+    }
+    guard let indexes = watched[dir]?[name] else { return }
+    for i in indexes { pendingDrift.insert(i) }
+    driftTimer.start(after: 1) { [unowned(unsafe) self] in
+      let only = Array(self.pendingDrift)
+      self.pendingDrift.removeAll()
+      self.converge(only: only)
+    }
+  }
+
+  // MARK: signals and shutdown
+
+  func watchSignals() {
+    for sig in [Signal.terminate, Signal.interrupt, Signal.power, Signal.hangup, Signal.user1] {
+      let w = SignalWatcher(loop)
+      do throws(LoopError) {
+        try w.start(sig) { [unowned(unsafe) self] n in self.signal(n) }
+      } catch {
+        log.warn("unable to watch a signal", [("signal", String(sig)), ("err", error.description)])
+      }
+      signals.append(w)
+    }
+  }
+
+  func signal(_ n: Int32) {
+    switch n {
+    case Signal.hangup:
+      log.info("SIGHUP: converging now")
+      loadPolicy(initial: false)
+      converge()
+    case Signal.user1:
+      log.info("status", [("orphans_reaped", String(reaper.orphansReaped)), ("runs", String(runs))])
+    default:
+      shutdown(reason: n == Signal.power ? "SIGPWR" : (n == Signal.interrupt ? "SIGINT" : "SIGTERM"))
+    }
+  }
+
+  /// Stops every service in reverse order within their timeouts, then syncs and, as PID 1,
+  /// powers off (in a container: exits with the main service's status).
+  public func shutdown(reason: String) {
+    if shuttingDown { return }
+    shuttingDown = true
+    log.info("shutting down", [("reason", reason)])
+    supervisor.stopAll { [unowned(unsafe) self] in
+      self.log.info("all services stopped")
+      syncAll()
+      self.exitCode = self.config.container ? (self.supervisor.mainExit ?? 0) : 0
+      if self.isInit && !self.config.container {
+        self.log.info("powering off")
+        let e = powerOff()
+        self.log.error("unable to power off", [("err", e.description)])
+      }
+      self.loop.stop()
+    }
+  }
+
+  // MARK: identity
+
+  /// A random 128-bit id made on first start and kept in meta; the splay derives from it.
+  static func loadHostID(_ env: Environment, override: String?) throws(AgentError) -> String {
+    if let override { return override }
+    do throws(StoreError) {
+      return try env.withWrite { (txn) throws(StoreError) -> String in
+        if let id = try txn.value(.meta, "host.id", { raw in raw.map { String(decoding: $0, as: UTF8.self) } }) { return id }
+        let id = randomHex(16)
+        try txn.put(.meta, "host.id", Array(id.utf8))
+        return id
+      }
+    } catch { throw .store(error) }
+  }
+}
+
+/// This host's offset within an interval: the first 8 bytes of sha256(host id), mod interval.
+public func splay(_ hostID: String, _ intervalMs: UInt64) -> UInt64 {
+  guard intervalMs > 0 else { return 0 }
+  return SHA256.hash(Array(hostID.utf8)).w0 % intervalMs
+}

@@ -1,0 +1,159 @@
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+
+/// One supervised service: its machine, the handles that feed it events (restart/stop timer,
+/// health probes, the output pipe), and what carrying out its actions takes.
+final class ServiceRunner {
+  let id: String
+  var promise: Promise
+  var spec: ServiceSpec
+  var machine: ServiceMachine
+  let timer: Timer
+  let probeTimer: Timer
+  var probing = false
+  var output: PipeReader? = nil
+  let log: LogFile
+  /// Set when its health passed (or it has none) since it last started.
+  var ready = false
+  /// When the current process started, wall clock seconds.
+  var startedWall: Int64 = 0
+  /// Started by the supervisor since it was last held back: `restart: never` stays exited.
+  var launched = false
+  /// Restarted in the current convergence (for its outcome).
+  var startedThisRun = false
+  var lastError = ""
+  unowned(unsafe) let supervisor: Supervisor
+
+  init(_ p: Promise, supervisor: Supervisor) {
+    id = p.id
+    promise = p
+    spec = p.service ?? ServiceSpec()
+    machine = ServiceMachine(spec)
+    machine.crashLoopCount = supervisor.crashLoopCount
+    machine.crashLoopWindowMs = UInt64(supervisor.crashLoopWindowMs)
+    self.supervisor = supervisor
+    timer = Timer(supervisor.loop)
+    probeTimer = Timer(supervisor.loop)
+    log = LogFile(path: supervisor.logDirectory + "/" + p.id + ".log")
+  }
+
+  /// Feeds an event and carries out the actions.
+  func send(_ event: ServiceMachine.Event) {
+    let before = machine.phase
+    let actions = machine.handle(event, now: supervisor.loop.now, jitter: supervisor.jitter())
+    for a in actions { perform(a) }
+    if machine.phase != before || !actions.isEmpty { supervisor.changed(self) }
+  }
+
+  func perform(_ action: ServiceMachine.Action) {
+    switch action {
+    case .spawn: start()
+    case .signal(let s):
+      if machine.pid > 0 { signalGroup(machine.pid, s) }
+    case .arm(let ms):
+      timer.start(after: UInt64(ms)) { [unowned(unsafe) self] in self.send(.timer) }
+    case .disarm:
+      timer.stop()
+    case .probe(let on):
+      probing = on
+      if on { scheduleProbe(after: 0) } else { probeTimer.stop() }
+    case .ready:
+      ready = true
+      supervisor.becameReady(self)
+    }
+  }
+
+  func start() {
+    machine.willSpawn()
+    ready = false
+    var r = SpawnRequest(argv: promise.exec, environment: supervisor.environment(for: self))
+    r.cwd = spec.cwd ?? "/"
+    let (uid, gid, problem) = supervisor.ids(for: promise)
+    if let problem {
+      lastError = problem
+      supervisor.log.error("unable to start service", [("service", id), ("err", problem)])
+      send(.spawnFailed)
+      return
+    }
+    r.uid = uid
+    r.gid = gid
+    var pipe: (Int32, Int32)? = nil
+    do { pipe = try makePipe() } catch { supervisor.log.warn("unable to capture output", [("service", id), ("err", error.description)]) }
+    r.outputFD = pipe?.1 ?? -1
+    let pid: Int32
+    do {
+      pid = try spawn(r)
+    } catch {
+      if let pipe { closeFD(pipe.0); closeFD(pipe.1) }
+      lastError = error.description
+      supervisor.log.error("unable to start service", [("service", id), ("err", error.description)])
+      send(.spawnFailed)
+      return
+    }
+    if let pipe {
+      closeFD(pipe.1)
+      attachOutput(pipe.0)
+    }
+    startedWall = wallClockSeconds()
+    startedThisRun = true
+    lastError = ""
+    supervisor.reaper.watch(pid) { [unowned(unsafe) self] status in self.exited(pid: pid, status: status) }
+    supervisor.log.info("started service", [("service", id), ("pid", String(pid)), ("restarts", String(machine.restarts))])
+    send(.spawned(pid: pid))
+  }
+
+  func attachOutput(_ fd: Int32) {
+    guard let reader = try? PipeReader(supervisor.loop, fd: fd) else { closeFD(fd); return }
+    output = reader
+    reader.start { [unowned(unsafe) self] bytes in
+      if let bytes { self.log.append(bytes) }
+    }
+  }
+
+  func exited(pid: Int32, status: Int32) {
+    guard pid == machine.pid else { return }
+    ready = false
+    let how = status < 0 ? "signal \(-status)" : "status \(status)"
+    supervisor.log.info("service exited", [("service", id), ("pid", String(pid)), ("exit", how)])
+    send(.exited(status: status))
+    if machine.crashLooping {
+      supervisor.log.warn("service is crash looping", [("service", id), ("restarts", String(machine.restarts))])
+    }
+    supervisor.exited(self, status: status)
+  }
+
+  func scheduleProbe(after ms: UInt64) {
+    probeTimer.start(after: ms) { [unowned(unsafe) self] in self.probe() }
+  }
+
+  func probe() {
+    guard probing, let h = spec.health else { return }
+    let pidAtStart = machine.pid
+    let report: (Bool) -> Void = { [unowned(unsafe) self] passed in
+      guard self.probing, self.machine.pid == pidAtStart else { return }
+      if passed {
+        if self.machine.phase == .starting { self.send(.healthPassed) }
+      } else if self.machine.phase == .running {
+        self.supervisor.log.warn("health check failed", [("service", self.id)])
+        self.send(.healthFailed)
+      }
+      if self.probing { self.scheduleProbe(after: UInt64(self.machine.phase == .starting ? min(h.intervalMs, 100) : h.intervalMs)) }
+    }
+    switch h.kind {
+    case .tcp, .http:
+      let p = HealthProbe(supervisor.loop)
+      let http = h.kind == .http
+      p.start(hostPort: http ? hostPortOfURL(h.target[0]) : h.target[0], httpPath: http ? pathOfURL(h.target[0]) : nil,
+              timeoutMs: h.timeoutMs, report)
+    case .exec:
+      supervisor.runProbe(h, report)
+    }
+  }
+
+  func close() {
+    timer.close()
+    probeTimer.close()
+    output?.close()
+  }
+}

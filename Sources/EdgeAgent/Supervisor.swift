@@ -1,0 +1,277 @@
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+
+/// Starts the policy's services in dependency order (a service starts once every service it is
+/// `after` is ready), restarts them by their machines' rules, restarts those a repair notified
+/// or whose definition changed, stops those removed, and stops everything in reverse order.
+/// Records each service's state in `services` for `status`, batched per loop turn.
+final class Supervisor {
+  let loop: Loop
+  let reaper: ChildReaper
+  let log: Logger
+  let env: Environment
+  let root: String
+  let logDirectory: String
+  let crashLoopCount: Int
+  let crashLoopWindowMs: UInt32
+  /// In start order.
+  var runners: [ServiceRunner] = []
+  /// Services blocked by a condition or a failed dependency this run: not started.
+  var held: Set<String> = []
+  let flushTimer: Timer
+  var dirty = false
+  var accounts: Accounts? = nil
+  var random = SystemRandomNumberGenerator()
+  /// Called when every service has stopped after `stopAll`.
+  var onAllStopped: (() -> Void)? = nil
+  var stopping = false
+  /// Exit status of the service marked `main` (containers exit with it).
+  var mainExit: Int32? = nil
+
+  init(loop: Loop, reaper: ChildReaper, log: Logger, env: Environment, root: String, stateDir: String,
+       crashLoopCount: Int, crashLoopWindowMs: UInt32) {
+    self.loop = loop
+    self.reaper = reaper
+    self.log = log
+    self.env = env
+    self.root = root
+    self.crashLoopCount = crashLoopCount
+    self.crashLoopWindowMs = crashLoopWindowMs
+    logDirectory = stateDir + "/logs"
+    try? makeDirectory(logDirectory, mode: 0o700)
+    flushTimer = Timer(loop)
+  }
+
+  func jitter() -> Double { Double(UInt16.random(in: 0...UInt16.max, using: &random)) / 65536.0 }
+
+  /// Brings the services to the policy's: new ones are added, removed ones stopped, changed
+  /// ones restarted. `blocked` lists services whose condition is false or whose dependency
+  /// failed. Services then start as their dependencies become ready.
+  func update(_ policy: Policy, order: [Int], blocked: Set<String>) {
+    if stopping { return }
+    held = blocked
+    var next: [ServiceRunner] = []
+    for i in order where policy.promises[i].type == .service {
+      let p = policy.promises[i]
+      if let existing = runners.first(where: { $0.id == p.id }) {
+        if changedDefinition(existing.promise, p) {
+          existing.promise = p
+          existing.spec = p.service ?? ServiceSpec()
+          if !existing.machine.wanted { existing.launched = false }
+          if existing.machine.wanted {
+            log.info("restarting service: definition changed", [("service", p.id)])
+            existing.send(.restart)
+          }
+        }
+        next.append(existing)
+      } else {
+        next.append(ServiceRunner(p, supervisor: self))
+      }
+    }
+    for r in runners where !next.contains(where: { $0 === r }) {
+      log.info("stopping service: removed from the policy", [("service", r.id)])
+      r.send(.stop)
+      retire(r)
+    }
+    runners = next
+    for r in runners where held.contains(r.id) {
+      r.launched = false
+      if r.machine.wanted { r.send(.stop) }
+    }
+    startReady()
+  }
+
+  /// Stopped runners of removed services are closed once their process is gone.
+  var retired: [ServiceRunner] = []
+  func retire(_ r: ServiceRunner) {
+    if r.machine.pid == 0 { r.close() } else { retired.append(r) }
+  }
+
+  func changedDefinition(_ a: Promise, _ b: Promise) -> Bool {
+    a.exec != b.exec || a.service != b.service || a.owner != b.owner || a.group != b.group
+  }
+
+  /// Starts every wanted-but-stopped service whose service dependencies are ready.
+  func startReady() {
+    if stopping { return }
+    for r in runners where !r.launched && r.machine.phase == .stopped && !held.contains(r.id) {
+      if dependenciesReady(r) {
+        r.launched = true
+        r.send(.start)
+      }
+    }
+  }
+
+  func dependenciesReady(_ r: ServiceRunner) -> Bool {
+    for dep in r.promise.after {
+      if let d = runners.first(where: { $0.id == dep }), !d.ready { return false }
+    }
+    return true
+  }
+
+  func becameReady(_ r: ServiceRunner) {
+    log.info("service ready", [("service", r.id)])
+    startReady()
+  }
+
+  func exited(_ r: ServiceRunner, status: Int32) {
+    if r.spec.main { mainExit = status }
+    if let i = retired.firstIndex(where: { $0 === r }), r.machine.pid == 0 {
+      retired.remove(at: i)
+      r.close()
+    }
+    if stopping { continueStopping() }
+  }
+
+  /// Restarts services notified by a repair this run (a stopped one just starts).
+  func notify(_ ids: [String]) {
+    for id in ids {
+      guard let r = runners.first(where: { $0.id == id }), !held.contains(id) else { continue }
+      log.info("restarting service: notified", [("service", id)])
+      r.send(r.machine.phase == .stopped ? .start : .restart)
+    }
+  }
+
+  /// The outcome a service promise reports in a convergence.
+  func outcome(_ p: Promise) -> Outcome {
+    guard let r = runners.first(where: { $0.id == p.id }) else { return Outcome(.repaired, "will start") }
+    defer { r.startedThisRun = false }
+    return current(r)
+  }
+
+  /// What a service's promise says now: kept while it runs healthy, failed in a crash loop or
+  /// when it cannot be started, repaired while it is being (re)started.
+  func current(_ r: ServiceRunner) -> Outcome {
+    if r.machine.crashLooping {
+      return Outcome(.failed, "crash loop: \(r.machine.restarts) restarts, last exit \(r.machine.lastExit.map(exitText) ?? "-")\(r.lastError.isEmpty ? "" : "; " + r.lastError)")
+    }
+    if !r.lastError.isEmpty && r.machine.phase != .running { return Outcome(.failed, r.lastError) }
+    switch r.machine.phase {
+    case .running: return r.startedThisRun ? Outcome(.repaired, "started") : .kept
+    case .starting: return Outcome(.repaired, "starting")
+    case .backoff: return Outcome(.repaired, "restarting after exit \(r.machine.lastExit.map(exitText) ?? "-")")
+    case .stopping: return Outcome(.repaired, "restarting")
+    case .stopped:
+      if r.machine.lastExit != nil && !r.machine.wanted { return Outcome(.kept, "exited with \(exitText(r.machine.lastExit!)), restart \(r.spec.restart == .never ? "never" : "on-failure")") }
+      return held.contains(r.id) ? Outcome(.skipped, "held: condition false or a dependency failed") : Outcome(.repaired, "will start")
+    }
+  }
+
+  /// Stops everything in reverse start order, one at a time, each within its stop timeout
+  /// (then SIGKILL); `done` runs when none is left.
+  func stopAll(_ done: @escaping () -> Void) {
+    stopping = true
+    onAllStopped = done
+    continueStopping()
+  }
+
+  func continueStopping() {
+    for r in runners.reversed() where r.machine.phase != .stopped {
+      if r.machine.phase == .backoff || r.machine.pid == 0 {
+        r.send(.stop)
+        continue
+      }
+      if r.machine.phase != .stopping { r.send(.stop) }
+      return   // wait for this one's exit
+    }
+    for r in retired where r.machine.pid != 0 { return }
+    flush()
+    let done = onAllStopped
+    onAllStopped = nil
+    done?()
+  }
+
+  // MARK: the service's world
+
+  func environment(for r: ServiceRunner) -> [String] {
+    var out = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "EDGEAGENT_SERVICE=\(r.id)"]
+    out.append(contentsOf: r.spec.env)
+    return out
+  }
+
+  /// uid and gid from the root's /etc files; a reason when a name is unknown.
+  func ids(for p: Promise) -> (Int, Int, String?) {
+    if p.owner == nil && p.group == nil { return (-1, -1, nil) }
+    if accounts == nil {
+      let passwd = (try? readWholeFile(join(root, "etc/passwd"), limit: 16 << 20)) ?? []
+      let group = (try? readWholeFile(join(root, "etc/group"), limit: 16 << 20)) ?? []
+      accounts = Accounts(passwd: passwd, group: group)
+    }
+    var uid = -1, gid = -1
+    if let u = p.owner {
+      guard let n = accounts!.uid(u) else { return (-1, -1, "unknown user \"\(u)\"") }
+      uid = Int(n)
+      if p.group == nil, let g = accounts!.primaryGid(u) { gid = Int(g) }
+    }
+    if let g = p.group {
+      guard let n = accounts!.gid(g) else { return (-1, -1, "unknown group \"\(g)\"") }
+      gid = Int(n)
+    }
+    return (uid, gid, nil)
+  }
+
+  /// An exec health probe: runs the argv, passes on exit 0 within the timeout.
+  func runProbe(_ h: HealthCheck, _ report: @escaping (Bool) -> Void) {
+    let r = SpawnRequest(argv: h.target, environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    guard let pid = try? spawn(r) else { report(false); return }
+    let timeout = Timer(loop)
+    var finished = false
+    timeout.start(after: UInt64(h.timeoutMs)) {
+      if finished { return }
+      finished = true
+      signalGroup(pid, 9)
+      timeout.close()
+      report(false)
+    }
+    reaper.watch(pid) { status in
+      if finished { return }
+      finished = true
+      timeout.close()
+      report(status == 0)
+    }
+    reaper.reapAll()
+  }
+
+  // MARK: records
+
+  func changed(_ r: ServiceRunner) {
+    if dirty { return }
+    dirty = true
+    // One write transaction per loop turn, after the actions: a restart never waits for a commit.
+    flushTimer.start(after: 0) { [unowned(unsafe) self] in self.flush() }
+  }
+
+  func flush() {
+    guard dirty else { return }
+    dirty = false
+    let outcomes = runners.map { r in (r.id, current(r)) }
+    let now = wallClockSeconds()
+    let records = runners.map { r in
+      (r.id, ServiceRecord(phase: r.machine.phase, pid: r.machine.pid, startedAt: r.machine.pid > 0 ? r.startedWall : 0,
+                           restarts: r.machine.restarts, lastExit: r.machine.lastExit ?? 0,
+                           hasExited: r.machine.lastExit != nil, ready: r.ready, crashLooping: r.machine.crashLooping).encode())
+    }
+    do throws(StoreError) {
+      try env.withWrite { (txn) throws(StoreError) in
+        try txn.clear(.services)
+        for (id, rec) in records { try txn.put(.services, id, rec) }
+        // The service promises' outcomes follow their state between convergences.
+        for (id, o) in outcomes {
+          let previous: ActualRecord? = try txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }
+          if let previous, previous.status == o.status, previous.reason == o.reason { continue }
+          let rec = ActualRecord(status: o.status, reason: o.reason, checkedAt: now,
+                                 changedAt: previous?.status == o.status ? previous!.changedAt : now,
+                                 repairs: (previous?.repairs ?? 0) + (o.status == .repaired ? 1 : 0),
+                                 failures: o.status == .failed ? (previous?.failures ?? 0) + 1 : 0)
+          try txn.put(.actual, id, rec.encode())
+        }
+      }
+    } catch {
+      log.error("unable to record service state", [("err", error.description)])
+    }
+  }
+}
+
+func exitText(_ s: Int32) -> String { s < 0 ? "signal \(-s)" : "status \(s)" }

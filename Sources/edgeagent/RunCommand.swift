@@ -1,0 +1,60 @@
+import EdgeAgent
+import EdgeCore
+import EdgeHost
+
+/// `edgeagent run [--config FILE] [flags that override it]`
+enum RunCommand {
+  static let usage = """
+    usage: edgeagent run [--config FILE] [--policy FILE] [--root DIR] [--state DIR] [--interval DURATION]
+                         [--label NAME]... [--log-format logfmt|json] [--container] [--relay ADDR:PORT]
+
+    The daemon: converges at start, on a timer with a per-host splay, at once on SIGHUP or a
+    policy file change, and for just the touched promises when a managed path drifts; supervises
+    the policy's services. As PID 1 it mounts /proc, /sys, /dev and /run, reaps every orphan, and
+    on SIGTERM, SIGINT or SIGPWR stops the services in reverse order, syncs and powers off.
+      --config FILE      JSON config (keys: state_dir, root, policy, interval, labels, log_format,
+                         container, host_id, upstreams, trusted_keys, relay, crash_loop_count,
+                         crash_loop_window); flags override it
+      --container        on shutdown, exit with the main service's status instead of powering off
+    Logs go to stderr, one line per event. Exit: 0 after a clean shutdown, 2 bad config, 111 system error.
+
+    """
+
+  static func run(_ args: ArraySlice<String>) -> Int32 {
+    withUsage(usage) { () throws(UsageError) -> Int32 in
+      let o = try Options(args, valued: ["--config", "--policy", "--root", "--state", "--interval", "--label",
+                                         "--log-format", "--relay", "--host-id"], flags: ["--container"])
+      if o.has("--help") { writeStdout(usage); return ExitCode.ok }
+      guard o.positional.isEmpty else { throw UsageError("run takes no arguments") }
+      var config = DaemonConfig()
+      if let path = o.value("--config") {
+        do throws(AgentError) { config = try DaemonConfig.load(path) } catch {
+          writeStderr("edgeagent: run: config rejected:\n\(error)\n")
+          return exitCode(for: error)
+        }
+      }
+      if let v = o.value("--policy") { config.policy = v }
+      if let v = o.value("--root") { config.root = v }
+      if let v = o.value("--state") { config.stateDir = v }
+      if let v = o.value("--host-id") { config.hostID = v }
+      if let v = o.value("--relay") { config.relay = v }
+      if let v = o.value("--interval") {
+        guard let ms = parseMilliseconds(v), ms >= 100 else { throw UsageError("--interval needs a duration of at least 100ms, e.g. 60s") }
+        config.intervalMs = ms
+      }
+      config.labels += o.all("--label")
+      if let f = o.value("--log-format") {
+        guard f == "json" || f == "logfmt" else { throw UsageError("--log-format is logfmt or json") }
+        config.logJSON = f == "json"
+      }
+      if o.has("--container") { config.container = true }
+      do throws(AgentError) {
+        let daemon = try Daemon(config)
+        return daemon.run()
+      } catch {
+        writeStderr("edgeagent: run: \(error)\n")
+        return exitCode(for: error)
+      }
+    }
+  }
+}
