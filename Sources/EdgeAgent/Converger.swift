@@ -74,7 +74,10 @@ public final class Converger {
     statUpdates = []
     indexOfId = [:]
     for (i, p) in policy.promises.enumerated() { indexOfId[p.id] = i }
-    for i in order {
+    // Loops over indices, not `for x in array`: unoptimised builds (the tests') malloc once per
+    // element of an array's iterator, and a kept check must allocate nothing in any build.
+    for k in order.indices {
+      let i = order[k]
       let p = policy.promises[i]
       // A program may read what earlier promises wrote: make staged files visible first.
       if p.type == .command || p.type == .sysctl { publish() }
@@ -95,7 +98,8 @@ public final class Converger {
     if let c = p.condition, !c.evaluate(classes: classes) {
       return Outcome(.skipped, Converger.conditionFalse(p.conditionText))
     }
-    for dep in p.after {
+    for k in p.after.indices {
+      let dep = p.after[k]
       if let d = indexOfId[dep], let o = outcomes[d], o.status == .failed {
         return Outcome(.skipped, "dependency \"\(dep)\" failed")
       }
