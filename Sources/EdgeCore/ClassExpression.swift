@@ -35,8 +35,10 @@ public struct ClassExpression: Sendable, Equatable {
   public func evaluate(_ isDefined: (String) -> Bool) -> Bool {
     var stack: UInt64 = 0
     var depth = 0
-    for op in ops {
-      switch op {
+    // Over indices, not `for op in ops`: an array's iterator mallocs per element in unoptimised
+    // builds (the tests'), and this runs for every promise with an `if` on every run.
+    for k in ops.indices {
+      switch ops[k] {
       case .name(let n):
         let v = n == "any" || isDefined(n)
         stack = stack << 1 | (v ? 1 : 0)
