@@ -1,0 +1,141 @@
+import Foundation
+import XCTest
+@testable import EdgeAgent
+import EdgeCore
+import EdgeHost
+import EdgeStore
+
+final class StatusTests: XCTestCase {
+  var box: Sandbox!
+
+  override func setUpWithError() throws {
+    XCTAssertTrue(cryptoInit())
+    box = try Sandbox()
+  }
+
+  override func tearDown() { box.remove() }
+
+  /// The example plus one promise that always fails (a directory stands where its file goes).
+  private func policyWithAFailure() throws -> String {
+    try FileManager.default.createDirectory(atPath: box.hostPath("/etc/blocked"), withIntermediateDirectories: true)
+    let text = try examplePolicyText().replacingOccurrences(
+      of: #"{"id": "app-dir","#,
+      with: #"{"id": "blocked", "type": "file", "path": "/etc/blocked", "content": "x"},"# + "\n    " + #"{"id": "app-dir","#)
+    return try box.policy(text)
+  }
+
+  func testStatusReflectsTheLastRun() throws {
+    let path = try policyWithAFailure()
+    let start = Int64(Date().timeIntervalSince1970)
+    _ = try box.apply(path)
+    let status = try box.status()
+    XCTAssertEqual(status.policyName, "gateway")
+    XCTAssertGreaterThanOrEqual(status.lastRun, start)
+    XCTAssertLessThanOrEqual(status.lastRun, Int64(Date().timeIntervalSince1970))
+    XCTAssertEqual(status.summary.repaired, 5)
+    XCTAssertEqual(status.summary.kept, 1)
+    XCTAssertEqual(status.summary.failed, 1)
+    XCTAssertEqual(status.summary.skipped, 1)
+    XCTAssertEqual(Set(status.entries.map(\.id)),
+                   ["blocked", "app-dir", "app-conf", "app-env", "motd", "current", "old-conf", "router-only"])
+    XCTAssertEqual(status.entry("app-conf")?.record?.status, .repaired)
+    XCTAssertEqual(status.entry("app-conf")?.record?.reason, "created")
+    XCTAssertEqual(status.entry("app-conf")?.record?.repairs, 1)
+    XCTAssertEqual(status.entry("app-conf")?.type, .file)
+    XCTAssertEqual(status.entry("app-conf")?.subject, "/opt/app/app.conf")
+    XCTAssertEqual(status.entry("blocked")?.record?.status, .failed)
+    XCTAssertEqual(status.entry("blocked")?.record?.failures, 1)
+    XCTAssertEqual(status.entry("router-only")?.record?.status, .skipped)
+    XCTAssertEqual(status.entry("old-conf")?.record?.status, .kept)
+    XCTAssertEqual(status.entry("app-conf")?.record?.fingerprint,
+                   SHA256.hash(Array("port=8080\nlog=/var/log/app.log\n".utf8)))
+  }
+
+  func testCountersAccumulateAcrossRuns() throws {
+    let path = try policyWithAFailure()
+    _ = try box.apply(path)
+    _ = try box.apply(path)
+    var status = try box.status()
+    XCTAssertEqual(status.entry("blocked")?.record?.failures, 2, "failures count the runs in a row")
+    XCTAssertEqual(status.entry("app-conf")?.record?.status, .kept)
+    XCTAssertEqual(status.entry("app-conf")?.record?.repairs, 1, "the repair count stays")
+    XCTAssertEqual(status.summary.kept, 6)
+    XCTAssertEqual(status.summary.repaired, 0)
+    try box.write(box.hostPath("/etc/motd"), "drift\n")
+    _ = try box.apply(path)
+    status = try box.status()
+    XCTAssertEqual(status.entry("motd")?.record?.repairs, 2)
+    XCTAssertEqual(status.entry("motd")?.record?.reason, "content replaced")
+    XCTAssertEqual(status.entry("blocked")?.record?.failures, 3)
+  }
+
+  func testFailureCountResetsWhenThePromiseIsKept() throws {
+    let path = try policyWithAFailure()
+    _ = try box.apply(path)
+    try FileManager.default.removeItem(atPath: box.hostPath("/etc/blocked"))
+    _ = try box.apply(path)
+    let rec = try box.status().entry("blocked")?.record
+    XCTAssertEqual(rec?.status, .repaired)
+    XCTAssertEqual(rec?.failures, 0)
+  }
+
+  func testSinceIsWhenTheStatusLastChanged() throws {
+    let path = try box.policy(try examplePolicyText())
+    _ = try box.apply(path)
+    let first = try box.status().entry("motd")?.record
+    Thread.sleep(forTimeInterval: 1.1)
+    _ = try box.apply(path)
+    let second = try box.status().entry("motd")?.record
+    XCTAssertEqual(second?.status, .kept)
+    XCTAssertGreaterThan(second!.changedAt, first!.changedAt, "repaired -> kept is a change")
+    Thread.sleep(forTimeInterval: 1.1)
+    _ = try box.apply(path)
+    XCTAssertEqual(try box.status().entry("motd")?.record?.changedAt, second?.changedAt, "kept -> kept is not")
+  }
+
+  func testStatusWithoutStateIsNoState() {
+    XCTAssertThrowsError(try readStatus(stateDir: box.state)) { e in
+      guard case .store(.noState(let p))? = e as? AgentError else { return XCTFail("\(e)") }
+      XCTAssertEqual(p, box.state)
+    }
+    XCTAssertFalse(box.exists(box.state), "reading the status creates nothing")
+  }
+
+  func testJSONParsesAndCarriesEachPromise() throws {
+    let path = try policyWithAFailure()
+    _ = try box.apply(path)
+    let json = try box.status().json
+    let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+    XCTAssertEqual(doc["policy"] as? String, "gateway")
+    XCTAssertNotNil(doc["last_run"] as? String)
+    let summary = try XCTUnwrap(doc["summary"] as? [String: Int])
+    XCTAssertEqual(summary, ["kept": 1, "repaired": 5, "failed": 1, "skipped": 1])
+    let promises = try XCTUnwrap(doc["promises"] as? [[String: Any]])
+    var status: [String: String] = [:]
+    for p in promises { status[p["id"] as! String] = p["status"] as? String }
+    XCTAssertEqual(status, ["blocked": "failed", "app-dir": "repaired", "app-conf": "repaired", "app-env": "repaired",
+                            "motd": "repaired", "current": "repaired", "old-conf": "kept", "router-only": "skipped"])
+    let conf = try XCTUnwrap(promises.first { $0["id"] as? String == "app-conf" })
+    XCTAssertEqual(conf["type"] as? String, "file")
+    XCTAssertEqual(conf["subject"] as? String, "/opt/app/app.conf")
+    XCTAssertEqual(conf["repairs"] as? Int, 1)
+    XCTAssertEqual(conf["reason"] as? String, "created")
+    // The strict reader accepts what status writes, too.
+    XCTAssertNoThrow(try JSONReader.parse(Array(json.utf8)))
+  }
+
+  func testTextShowsOneRowPerPromise() throws {
+    let path = try policyWithAFailure()
+    _ = try box.apply(path)
+    let text = try box.status().text
+    let lines = text.split(separator: "\n")
+    XCTAssertTrue(lines[0].hasPrefix("policy gateway  last run "), String(lines[0]))
+    XCTAssertTrue(lines[0].hasSuffix("kept=1 repaired=5 failed=1 skipped=1"), String(lines[0]))
+    XCTAssertTrue(lines[1].hasPrefix("ID "))
+    XCTAssertEqual(lines.count, 2 + 8)
+    let blocked = try XCTUnwrap(lines.first { $0.hasPrefix("blocked ") })
+    XCTAssertTrue(blocked.contains(" failed "))
+    XCTAssertTrue(blocked.contains("/etc/blocked"))
+    XCTAssertFalse(lines.contains { $0.hasSuffix(" ") }, "no trailing blanks")
+  }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import XCTest
+@testable import EdgeAgent
+import EdgeCore
+import EdgeHost
+
+/// The steady state of `apply`: an unchanged policy file, verified in place from `desired`.
+/// The policy file's identity is only trusted once it is two seconds old (a write in the same
+/// timestamp tick would go unnoticed), so these tests wait that long after writing it.
+final class VerifyInPlaceTests: XCTestCase {
+  var box: Sandbox!
+
+  override func setUpWithError() throws {
+    XCTAssertTrue(cryptoInit())
+    box = try Sandbox()
+  }
+
+  override func tearDown() { box.remove() }
+
+  private func waitUntilTrusted() { Thread.sleep(forTimeInterval: 2.2) }
+
+  /// Writes the example, waits, and runs until the next run can be verified in place.
+  private func converged() throws -> String {
+    let path = try box.policy(try examplePolicyText())
+    waitUntilTrusted()
+    XCTAssertFalse(try box.apply(path).verifiedInPlace, "the first run repairs")
+    XCTAssertFalse(try box.apply(path).verifiedInPlace, "the last run repaired: check fully once more")
+    return path
+  }
+
+  func testUnchangedPolicyIsVerifiedInPlaceWithTheSameOutcomes() throws {
+    let path = try converged()
+    let report = try box.apply(path)
+    XCTAssertTrue(report.verifiedInPlace)
+    XCTAssertEqual(report.policyName, "gateway")
+    XCTAssertEqual(report.summary.kept, 6)
+    XCTAssertEqual(report.summary.skipped, 1)
+    XCTAssertEqual(report.statuses, ["app-dir": .kept, "app-conf": .kept, "app-env": .kept, "motd": .kept,
+                                     "current": .kept, "old-conf": .kept, "router-only": .skipped])
+    XCTAssertEqual(report.outcome("router-only"), Outcome(.skipped, #"condition "role_router & !arm" is false"#))
+    let before = box.snapshot(box.root)
+    XCTAssertTrue(try box.apply(path).verifiedInPlace)
+    XCTAssertEqual(box.snapshot(box.root), before)
+    XCTAssertGreaterThan(try box.status().lastRun, 0)
+  }
+
+  func testDriftIsNotVerifiedInPlaceButRepaired() throws {
+    let path = try converged()
+    try box.write(box.hostPath("/opt/app/app.conf"), "port=9090\nlog=/var/log/app.log\n")
+    let report = try box.apply(path)
+    XCTAssertFalse(report.verifiedInPlace)
+    XCTAssertEqual(report.outcome("app-conf")?.status, .repaired)
+    XCTAssertEqual(box.read(box.hostPath("/opt/app/app.conf")), "port=8080\nlog=/var/log/app.log\n")
+  }
+
+  func testEachKindOfDriftIsCaught() throws {
+    // One sandbox per drift, each verified in place before its drift, so that each drift alone
+    // must send the run down the full path.
+    let drifts: [(String, (Sandbox) throws -> Void)] = [
+      ("app-dir", { b in chmod(b.hostPath("/opt/app"), 0o700) }),
+      ("app-env", { b in chmod(b.hostPath("/opt/app/env"), 0o644) }),
+      ("app-conf", { b in try b.write(b.hostPath("/opt/app/app.conf"), "port=9090\nlog=/var/log/app.log\n") }),
+      ("current", { b in
+        try FileManager.default.removeItem(atPath: b.hostPath("/opt/app/current"))
+        try FileManager.default.createSymbolicLink(atPath: b.hostPath("/opt/app/current"), withDestinationPath: "/opt/apq")
+      }),
+      ("old-conf", { b in try b.write(b.hostPath("/opt/app/legacy.conf"), "back") }),
+      ("motd", { b in try FileManager.default.removeItem(atPath: b.hostPath("/etc/motd")) }),
+    ]
+    var boxes: [(Sandbox, String)] = []
+    defer { for (b, _) in boxes { b.remove() } }
+    for _ in drifts {
+      let b = try Sandbox()
+      boxes.append((b, try b.policy(try examplePolicyText())))
+    }
+    waitUntilTrusted()
+    for (b, path) in boxes {
+      _ = try b.apply(path)
+      _ = try b.apply(path)
+      XCTAssertTrue(try b.apply(path).verifiedInPlace)
+    }
+    for ((id, drift), (b, path)) in zip(drifts, boxes) {
+      try drift(b)
+      let report = try b.apply(path)
+      XCTAssertFalse(report.verifiedInPlace, id)
+      XCTAssertEqual(report.outcome(id)?.status, .repaired, id)
+      XCTAssertEqual(report.summary.repaired, 1, id)
+    }
+  }
+
+  func testChangedLabelsAreNotVerifiedInPlace() throws {
+    let path = try converged()
+    let report = try box.apply(path, labels: ["role_router"])
+    XCTAssertFalse(report.verifiedInPlace)
+    XCTAssertEqual(report.outcome("router-only")?.status, .repaired)
+    XCTAssertEqual(box.read(box.hostPath("/etc/router.flag")), "1\n")
+  }
+
+  func testEditedPolicyIsReadAgain() throws {
+    let path = try converged()
+    try box.policy(try examplePolicyText().replacingOccurrences(of: "managed by edgeagent", with: "new motd"))
+    let report = try box.apply(path)
+    XCTAssertFalse(report.verifiedInPlace)
+    XCTAssertTrue(report.desiredReplaced)
+    XCTAssertEqual(box.read(box.hostPath("/etc/motd")), "new motd\n")
+  }
+
+  func testPolicyEditedIntoARejectedOneIsRejected() throws {
+    let path = try converged()
+    let before = box.snapshot(box.root)
+    try box.policy(#"{"policy": "gateway", "promises": [{"id": "x", "type": "file", "path": "/../etc/shadow", "content": ""}]}"#)
+    guard case .policy? = box.applyError(path) else { return XCTFail("the edited policy was not rejected") }
+    XCTAssertEqual(box.snapshot(box.root), before)
+  }
+
+  func testDryRunInPlaceWritesNoState() throws {
+    let path = try converged()
+    let before = try box.status().lastRun
+    let data = box.snapshot(box.state + "/data.mdb")
+    let report = try box.apply(path, dryRun: true)
+    XCTAssertTrue(report.verifiedInPlace)
+    XCTAssertEqual(box.snapshot(box.state + "/data.mdb"), data)
+    XCTAssertEqual(try box.status().lastRun, before)
+  }
+
+  func testVerifyingInPlaceCostsNoAllocationPerPromise() throws {
+    // Two states, one with n kept files and one with 2n: the whole `apply` must cost the same.
+    let n = 100
+    func text(_ count: Int) -> String {
+      var t = #"{"policy": "many", "promises": ["#
+      for i in 0..<count {
+        t += (i > 0 ? ",\n" : "\n") + #"{"id": "f\#(i)", "type": "file", "path": "/srv/f\#(i).conf", "content": "v\#(i)", "mode": "0640"}"#
+      }
+      return t + "\n]}"
+    }
+    let small = box!
+    let large = try Sandbox()
+    defer { large.remove() }
+    let smallPath = try small.policy(text(n))
+    let largePath = try large.policy(text(2 * n))
+    waitUntilTrusted()
+    var best: [UInt64] = [.max, .max]
+    for (k, (sandbox, path)) in [(small, smallPath), (large, largePath)].enumerated() {
+      _ = try sandbox.apply(path)
+      _ = try sandbox.apply(path)
+      var o = sandbox.options(path)
+      o.reportKept = false
+      for _ in 0..<6 {
+        let before = allocationCount()
+        let report = try apply(o)
+        let used = allocationCount() - before
+        XCTAssertTrue(report.verifiedInPlace)
+        XCTAssertEqual(report.summary.kept, (k + 1) * n)
+        best[k] = min(best[k], used)
+      }
+    }
+    print("apply verified in place: \(n) kept files: \(best[0]) allocations, \(2 * n): \(best[1])")
+    XCTAssertEqual(best[1], best[0], "\(n) more kept files cost \(Int(best[1]) - Int(best[0])) allocations")
+  }
+}
