@@ -29,7 +29,7 @@ final class HostClassesTests: XCTestCase {
     let name = currentHostname()
     var buf = [CChar](repeating: 0, count: 256)
     XCTAssertEqual(gethostname(&buf, 255), 0)
-    XCTAssertEqual(name, String(cString: buf))
+    XCTAssertEqual(name, String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     XCTAssertTrue(hostClasses(labels: []).contains("host_" + canonical(name)))
   }
 

@@ -177,7 +177,7 @@ final class EnvironmentTests: XCTestCase {
 
   func testStateInAFileIsAnLMDBError() throws {
     let file = tmp.path + "/file"
-    FileManager.default.createFile(atPath: file, contents: Data([1, 2, 3]))
+    XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data([1, 2, 3])))
     let e = storeError { () throws(StoreError) in _ = try Environment(path: file) }
     guard case .lmdb(let code, let op)? = e else { return XCTFail("expected an LMDB error, got \(String(describing: e))") }
     XCTAssertEqual(code, ENOTDIR)
