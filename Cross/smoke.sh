@@ -26,12 +26,15 @@ if [ "$(uname -m)" != "$native" ]; then
   run=("$qemu")
 fi
 
-bin=$(Cross/build.sh "$target" | tail -1) && [ -x "$bin" ] ||
-  { echo "FAIL $target: build (Cross/build.sh $target)"; echo "smoke $target: 0 passed, 1 failed"; exit 1; }
-bin="$PWD/$bin"
-
 T=$(mktemp -d "${TMPDIR:-/tmp}/edgeagent-smoke-$target.XXXXXX")
 trap 'rm -rf "$T"' EXIT
+
+# build.sh's stdout: its checks, the stripped size, then the binary's path.
+if ! Cross/build.sh "$target" >"$T/build.out" || ! bin=$(tail -1 "$T/build.out") || [ ! -x "$bin" ]; then
+  sed 's/^/    /' "$T/build.out"
+  echo "FAIL $target: build (Cross/build.sh $target)"; echo "smoke $target: 0 passed, 1 failed"; exit 1
+fi
+bin="$PWD/$bin"
 root="$T/root"
 state="$T/state-$target"   # LMDB files are not portable between 32- and 64-bit builds
 mkdir "$root"
@@ -39,6 +42,7 @@ mkdir "$root"
 passed=0 failed=0
 pass() { echo "PASS $target: $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $target: $1"; failed=$((failed + 1)); }
+while read -r line; do pass "build: $line"; done < <(sed '$d' "$T/build.out")
 check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 # ea NAME ARGS...: runs the agent, keeping stdout, stderr and the exit code in $T/NAME.{out,err,rc}.
 ea() {
