@@ -27,9 +27,14 @@ let embeddedLib = "\(toolchainUsr)/lib/swift/embedded/\(triple)"
 var defines: [SwiftSetting] = []
 if isStatic { defines.append(.define("EDGE_STATIC")) }
 
+// object-outliner: Swift 6.3.1's Embedded mode emits each array literal it outlines as a weak
+// global named by its function and a per-copy counter (`...Tv_r`, `...Tv0_r`). A function
+// inlined into another module gets its own copy with its own numbering, the linker keeps one
+// of the same-named globals, and code then reads another literal: `[.spawn]` came back as
+// `[.disarm]`. Cross/check-outlined-globals.sh fails the build if such a duplicate reappears.
 let swiftSettings: [SwiftSetting] = defines + (embedded ? [
   .enableExperimentalFeature("Embedded"),
-  .unsafeFlags(["-Osize", "-Xfrontend", "-function-sections"]),
+  .unsafeFlags(["-Osize", "-Xfrontend", "-function-sections", "-Xllvm", "-sil-disable-pass=object-outliner"]),
   .treatWarning("EmbeddedRestrictions", as: .error),
 ] : [
   .treatWarning("EmbeddedRestrictions", as: .warning),

@@ -71,8 +71,8 @@ public enum PolicyDecoder {
 /// Which keys each type accepts, beyond the common ones, indexed by `PromiseType.rawValue`. The
 /// table is the whole grammar of a promise; the JSON Schema in schema/ mirrors it.
 ///
-/// A table, not a `switch` returning array literals: Swift 6.3.1's Embedded release build
-/// (SwiftPM, -Osize) returned the arrays of that switch in reverse case order.
+/// A table, not a `switch` returning array literals: such literals became outlined globals that
+/// the Embedded build linked to another copy's (see object-outliner in Package.swift).
 private let keysByType: [[String]] = [
   [],                                                                  // 0: unused
   ["path", "content", "source", "mode", "owner", "group", "state"],    // file
