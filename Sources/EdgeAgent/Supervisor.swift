@@ -154,7 +154,10 @@ final class Supervisor {
     case .backoff: return Outcome(.repaired, "restarting after exit \(r.machine.lastExit.map(exitText) ?? "-")")
     case .stopping: return Outcome(.repaired, "restarting")
     case .stopped:
-      if r.machine.lastExit != nil && !r.machine.wanted { return Outcome(.kept, "exited with \(exitText(r.machine.lastExit!)), restart \(r.spec.restart == .never ? "never" : "on-failure")") }
+      if stopping { return Outcome(.kept, "stopped for shutdown") }
+      if let exit = r.machine.lastExit, !r.machine.wanted {
+        return Outcome(.kept, "exited with \(exitText(exit)); restart is \(r.spec.restart == .never ? "never" : "on-failure")")
+      }
       return held.contains(r.id) ? Outcome(.skipped, "held: condition false or a dependency failed") : Outcome(.repaired, "will start")
     }
   }
