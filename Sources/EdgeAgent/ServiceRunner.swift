@@ -23,6 +23,9 @@ final class ServiceRunner {
   /// Restarted in the current convergence (for its outcome).
   var startedThisRun = false
   var lastError = ""
+  /// When the last exit was reaped (monotonic ns): the restart log line reports the agent's
+  /// own reaction time, exit seen to new process running.
+  var reapedAt: UInt64 = 0
   unowned(unsafe) let supervisor: Supervisor
 
   init(_ p: Promise, supervisor: Supervisor) {
@@ -99,7 +102,12 @@ final class ServiceRunner {
     startedThisRun = true
     lastError = ""
     supervisor.reaper.watch(pid) { [unowned(unsafe) self] status in self.exited(pid: pid, status: status) }
-    supervisor.log.info("started service", [("service", id), ("pid", String(pid)), ("restarts", String(machine.restarts))])
+    var fields = [("service", id), ("pid", String(pid)), ("restarts", String(machine.restarts))]
+    if reapedAt > 0 {
+      fields.append(("restart_us", String((monotonicNanoseconds() - reapedAt) / 1000)))
+      reapedAt = 0
+    }
+    supervisor.log.info("started service", fields)
     send(.spawned(pid: pid))
   }
 
@@ -113,6 +121,7 @@ final class ServiceRunner {
 
   func exited(pid: Int32, status: Int32) {
     guard pid == machine.pid else { return }
+    reapedAt = monotonicNanoseconds()
     ready = false
     let how = status < 0 ? "signal \(-status)" : "status \(status)"
     supervisor.log.info("service exited", [("service", id), ("pid", String(pid)), ("exit", how)])
