@@ -299,7 +299,8 @@ public final class Daemon {
   // MARK: signals and shutdown
 
   func watchSignals() {
-    for sig in [Signal.terminate, Signal.interrupt, Signal.power, Signal.hangup, Signal.user1] {
+    // SIGUSR2 is what busybox's `poweroff` sends init.
+    for sig in [Signal.terminate, Signal.interrupt, Signal.power, Signal.hangup, Signal.user1, Signal.user2] {
       let w = SignalWatcher(loop)
       do throws(LoopError) {
         try w.start(sig) { [unowned(unsafe) self] n in self.signal(n) }
@@ -319,7 +320,8 @@ public final class Daemon {
     case Signal.user1:
       log.info("status", [("orphans_reaped", String(reaper.orphansReaped)), ("runs", String(runs))])
     default:
-      shutdown(reason: n == Signal.power ? "SIGPWR" : (n == Signal.interrupt ? "SIGINT" : "SIGTERM"))
+      let names: [Int32: String] = [Signal.power: "SIGPWR", Signal.interrupt: "SIGINT", Signal.user2: "SIGUSR2"]
+      shutdown(reason: names[n] ?? "SIGTERM")
     }
   }
 

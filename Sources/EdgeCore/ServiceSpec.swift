@@ -94,6 +94,7 @@ public enum Signal {
   public static let interrupt: Int32 = 2
   public static let kill: Int32 = 9
   public static let user1: Int32 = 10
+  public static let user2: Int32 = 12
   public static let terminate: Int32 = 15
   public static let power: Int32 = 30
 }
