@@ -106,7 +106,9 @@ public struct ServiceMachine: Sendable {
     case (.backoff, .start), (.backoff, .restart):
       wanted = true
       return [.disarm, .spawn]
-    case (.starting, .spawned(let p)), (.running, .spawned(let p)):
+    // `.spawned` and `.spawnFailed` answer a `.spawn`, after `willSpawn`: only while starting.
+    // Elsewhere they are stale, and must not replace or forget a live pid.
+    case (.starting, .spawned(let p)):
       pid = p
       startedAt = now
       if hasHealth {
@@ -115,7 +117,7 @@ public struct ServiceMachine: Sendable {
       }
       phase = .running
       return [.ready]
-    case (_, .spawnFailed):
+    case (.starting, .spawnFailed):
       pid = 0
       return exitedOrFailed(status: 127, now: now, jitter: jitter)
     case (.starting, .healthPassed):
