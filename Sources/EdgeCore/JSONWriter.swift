@@ -25,6 +25,8 @@ public struct JSONWriter {
   public mutating func int(_ v: Int64) { separate(); bytes.append(contentsOf: String(v).utf8) }
   public mutating func bool(_ v: Bool) { separate(); bytes.append(contentsOf: (v ? "true" : "false").utf8) }
   public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
+  /// A number given as its JSON text (as `JSONValue.number` holds it); the caller ensures it is valid.
+  public mutating func number(_ text: String) { separate(); bytes.append(contentsOf: text.utf8) }
 
   public mutating func member(_ k: String, _ v: String) { key(k); string(v) }
   public mutating func member(_ k: String, _ v: Int64) { key(k); int(v) }

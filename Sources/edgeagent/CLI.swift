@@ -23,6 +23,9 @@ struct CLI {
     case "run": code = RunCommand.run(rest)
     case "version", "--version": code = VersionCommand.run(rest)
     case "bench": code = BenchCommand.run(rest)
+    case "keygen": code = KeygenCommand.run(rest)
+    case "publish": code = PublishCommand.run(rest)
+    case "verify": code = VerifyCommand.run(rest)
     case "help", "--help", "-h":
       writeStdout(usage)
       code = ExitCode.ok
@@ -41,6 +44,9 @@ struct CLI {
       run             the daemon: converge, supervise, repair drift; PID 1 of an edge VM
       status          show each promise's last outcome, from the state
       bench           run the hot path's microbenchmarks (ns/op, allocations/op, RSS)
+      keygen          make an Ed25519 key pair for signing bundles
+      publish         sign a policy into a bundle directory for an origin
+      verify          check a bundle directory's signature, blobs and expiry
       version         show the version, target and library versions
       help            show this text
 

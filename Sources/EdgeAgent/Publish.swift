@@ -1,0 +1,155 @@
+import EdgeCore
+import EdgeHost
+
+/// What `edgeagent publish` is asked to do.
+public struct PublishOptions {
+  public var sourcePolicy: String
+  public var outDir: String
+  public var secretKeyPath: String
+  /// nil: one more than the serial of the bundle already in `outDir`, or 1.
+  public var serial: UInt64? = nil
+  /// Seconds from now until the bundle expires.
+  public var expiresIn: Int64 = 30 * 86_400
+  /// `relays` listed in the bundle, as given.
+  public var relays: [String] = []
+  /// Unix seconds used as `issued` (tests pass a fixed clock).
+  public var now: Int64 = wallClockSeconds()
+
+  public init(sourcePolicy: String, outDir: String, secretKeyPath: String) {
+    self.sourcePolicy = sourcePolicy
+    self.outDir = outDir
+    self.secretKeyPath = secretKeyPath
+  }
+}
+
+public struct PublishReport {
+  public var serial: UInt64
+  public var digest: Digest
+  public var bytes: Int
+  public var blobs: [BundleBlob]
+  public var issued: Int64
+  public var expires: Int64
+  public var policyName: String
+  public var promises: Int
+}
+
+/// Builds, signs and writes a bundle directory an origin can serve as static files.
+///
+/// A source policy is an agent policy in which a file promise may name a local file with
+/// `"source_file": "PATH"` (relative to the policy file's directory). Publishing reads each such
+/// file, stores it as `blobs/<sha256>` and replaces the key by `"source": "sha256:<hex>"`, so the
+/// bundle's policy holds only keys the agent's validator accepts. A `source: "sha256:…"` already
+/// in the policy must have its blob in `OUTDIR/blobs/`. The result is validated as the agent
+/// will validate it before anything is written.
+///
+/// Files are written blobs first, then bundle.json and bundle.json.sig, each replaced
+/// atomically, so an origin never serves a bundle whose blobs are not there yet.
+public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishReport {
+  let secret: [UInt8]
+  do { secret = try Ed25519.readKeyFile(o.secretKeyPath, bytes: Ed25519.secretKeyBytes) } catch { throw .host(error) }
+  let source: [UInt8]
+  do { source = try readWholeFile(o.sourcePolicy) } catch { throw .host(error) }
+  let root: JSONNode
+  do { root = try JSONReader.parse(source) } catch { throw .input("\(o.sourcePolicy):\(error)") }
+  for r in o.relays where UpstreamURL(r)?.scheme != .http {
+    throw .input("--relay \(r): expected http://HOST:PORT")
+  }
+
+  // Resolve source_file keys into blobs.
+  var blobs: [(BundleBlob, [UInt8])] = []
+  let baseDir = parentDirectory(o.sourcePolicy)
+  let policyNode = try resolveSourceFiles(root, baseDir: baseDir, file: o.sourcePolicy, blobs: &blobs)
+  let policy: Policy
+  do { policy = try PolicyDecoder.decode(policyNode) } catch {
+    var s = ""
+    for (i, issue) in error.issues.enumerated() { s += (i > 0 ? "\n" : "") + "\(o.sourcePolicy):\(issue)" }
+    throw .input(s)
+  }
+  // Sources given as digests: their blobs must already be in OUTDIR/blobs.
+  let out = BundleDirectory(o.outDir)
+  for p in policy.promises {
+    guard let d = p.source else { continue }
+    var have = false
+    for (b, _) in blobs where b.digest == d { have = true }
+    if have { continue }
+    let size: Int64
+    do { size = try FileStat.following(o.outDir + "/blobs/" + d.hex)?.identity.size ?? -1 } catch { throw .host(error) }
+    if size < 0 { throw .input("promise \"\(p.id)\": source \(d) is not in \(o.outDir)/blobs (use \"source_file\")") }
+    let content = try out.readBlob(BundleBlob(digest: d, size: size))
+    blobs.append((BundleBlob(digest: d, size: size), content))
+  }
+  var listed: [BundleBlob] = []
+  for (b, _) in blobs where !listed.contains(b) { listed.append(b) }
+  listed.sort { $0.digest.precedes($1.digest) }
+
+  var serial: UInt64 = 1
+  if let s = o.serial {
+    serial = s
+  } else if let previous = try? out.readBundle(), let held = previousSerial(previous) {
+    serial = held + 1
+  }
+  let expires = o.now + o.expiresIn
+  let bytes = PolicyBundle.encode(serial: serial, issued: o.now, expires: expires, policy: policyNode,
+                                  blobs: listed, relays: o.relays)
+  // What agents will do with it, done here first.
+  do { _ = try PolicyBundle.decode(bytes) } catch { throw .input("the bundle does not decode: \(error)") }
+  let signature = Ed25519.sign(bytes, secretKey: secret)
+
+  do throws(HostError) {
+    try makeDirectory(o.outDir)
+    try makeDirectory(o.outDir + "/blobs")
+    let top = try Directory.openRoot(o.outDir)
+    let blobDir = try Directory.openRoot(o.outDir + "/blobs")
+    for (b, content) in blobs {
+      try withBytes(content) { (raw) throws(HostError) in try AtomicWrite.replace(blobDir, b.digest.hex, content: raw, mode: 0o644) }
+    }
+    try withBytes(bytes) { (raw) throws(HostError) in try AtomicWrite.replace(top, "bundle.json", content: raw, mode: 0o644) }
+    try withBytes(signature) { (raw) throws(HostError) in try AtomicWrite.replace(top, "bundle.json.sig", content: raw, mode: 0o644) }
+  } catch { throw .host(error) }
+  return PublishReport(serial: serial, digest: SHA256.hash(bytes), bytes: bytes.count, blobs: listed,
+                       issued: o.now, expires: expires, policyName: policy.name, promises: policy.promises.count)
+}
+
+/// The serial of a bundle.json, read without verifying it (publishing continues the sequence).
+private func previousSerial(_ bytes: [UInt8]) -> UInt64? {
+  guard let root = try? JSONReader.parse(bytes), let members = root.members else { return nil }
+  for m in members where m.key == "serial" {
+    if let n = m.value.integer, n > 0 { return UInt64(n) }
+  }
+  return nil
+}
+
+private func parentDirectory(_ path: String) -> String {
+  let u = Array(path.utf8)
+  guard let slash = u.lastIndex(of: UInt8(ascii: "/")) else { return "." }
+  return slash == 0 ? "/" : String(decoding: u[0..<slash], as: UTF8.self)
+}
+
+/// The policy with each promise's `source_file` replaced by `source: "sha256:…"`; the files'
+/// bytes are appended to `blobs`.
+private func resolveSourceFiles(_ root: JSONNode, baseDir: String, file: String,
+                                blobs: inout [(BundleBlob, [UInt8])]) throws(BundleError) -> JSONNode {
+  guard case .object(var members) = root.value else { return root }
+  for mi in members.indices where members[mi].key == "promises" {
+    guard case .array(var promises) = members[mi].value.value else { continue }
+    for pi in promises.indices {
+      guard case .object(var keys) = promises[pi].value else { continue }
+      for ki in keys.indices where keys[ki].key == "source_file" {
+        let v = keys[ki].value
+        guard let rel = v.string, !rel.isEmpty else { throw .input("\(file):\(v.position): key \"source_file\": expected a file path") }
+        let path = rel.utf8.first == UInt8(ascii: "/") ? rel : baseDir + "/" + rel
+        let content: [UInt8]
+        do { content = try readWholeFile(path, limit: Int(PolicyBundle.maxBlobSize)) } catch {
+          throw .input("\(file):\(v.position): key \"source_file\": \(error)")
+        }
+        let digest = SHA256.hash(content)
+        blobs.append((BundleBlob(digest: digest, size: Int64(content.count)), content))
+        keys[ki] = JSONMember(key: "source", keyPosition: keys[ki].keyPosition,
+                              value: JSONNode(.string("sha256:" + digest.hex), at: v.position))
+      }
+      promises[pi].value = .object(keys)
+    }
+    members[mi].value.value = .array(promises)
+  }
+  return JSONNode(.object(members), at: root.position)
+}

@@ -1,0 +1,56 @@
+/// Why an agent refused a bundle. Each case is a reason an operator can act on; the last good
+/// bundle stays in force whatever the reason (DESIGN.md §8).
+public enum BundleRejection: Error, Equatable, Sendable, CustomStringConvertible {
+  /// bundle.json is not a valid bundle (or its policy does not validate).
+  case format(BundleFormatError)
+  /// The signature does not verify against any trusted key (tampered, or signed by another key).
+  case badSignature
+  /// The serial is not higher than the one held: a replay or a rollback.
+  case notNewer(offered: UInt64, held: UInt64)
+  /// Past its `expires`: an attacker replaying a stale bundle cannot freeze a box.
+  case expired(expires: Int64, now: Int64)
+  /// The clock reads before the bundle was issued: this box's clock is wrong (no RTC?).
+  case clockBeforeIssue(issued: Int64, now: Int64)
+  /// A listed blob is not available.
+  case blobMissing(Digest)
+  /// A blob's bytes do not hash to its name, or its size is not the listed one.
+  case blobMismatch(Digest, String)
+  /// The transfer failed (truncated, oversized, an HTTP error): the upstream's fault.
+  case transfer(String)
+
+  /// A short word for metrics and logfmt (`reason=bad_signature`).
+  public var code: String {
+    switch self {
+    case .format: return "format"
+    case .badSignature: return "bad_signature"
+    case .notNewer: return "not_newer"
+    case .expired: return "expired"
+    case .clockBeforeIssue: return "clock_before_issue"
+    case .blobMissing: return "blob_missing"
+    case .blobMismatch: return "blob_mismatch"
+    case .transfer: return "transfer"
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .format(let e): return "bundle.json is not a valid bundle: \(e)"
+    case .badSignature: return "signature does not verify against any trusted key"
+    case .notNewer(let offered, let held): return "serial \(offered) is not newer than the held serial \(held) (replay or rollback)"
+    case .expired(let expires, let now): return "bundle expired at \(expires), now \(now)"
+    case .clockBeforeIssue(let issued, let now):
+      return "clock reads \(now), before the bundle's issue time \(issued): check this host's clock"
+    case .blobMissing(let d): return "blob \(d.hex) is missing"
+    case .blobMismatch(let d, let why): return "blob \(d.hex): \(why)"
+    case .transfer(let why): return "transfer failed: \(why)"
+    }
+  }
+
+  /// The checks that need only the decoded bundle, the held serial and the clock, in the order
+  /// an operator wants them reported: a wrong clock first (it explains an "expired").
+  public static func checkFreshness(_ b: PolicyBundle, heldSerial: UInt64?, now: Int64) throws(BundleRejection) {
+    if let held = heldSerial, b.serial <= held { throw .notNewer(offered: b.serial, held: held) }
+    if now < b.issued { throw .clockBeforeIssue(issued: b.issued, now: now) }
+    if now >= b.expires { throw .expired(expires: b.expires, now: now) }
+  }
+}

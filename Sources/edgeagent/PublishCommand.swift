@@ -1,0 +1,57 @@
+import EdgeAgent
+import EdgeCore
+import EdgeHost
+
+/// `edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]...`
+enum PublishCommand {
+  static let usage = """
+    usage: edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]...
+
+    Signs SRC_POLICY into a bundle directory that any static web server can serve:
+    OUTDIR/bundle.json, OUTDIR/bundle.json.sig and OUTDIR/blobs/<sha256>. In SRC_POLICY a file
+    promise may say "source_file": "PATH" (relative to SRC_POLICY's directory): the file becomes
+    a blob and the key becomes "source": "sha256:<hex>".
+      --key SECRET       secret key file from `edgeagent keygen`
+      --serial N         the bundle's serial (default: OUTDIR's current serial + 1, or 1)
+      --expires DURATION how long agents accept it, e.g. 30d, 12h, 90m (default 30d)
+      --relay URL        list an agent relay (http://HOST:PORT) in the bundle (repeatable)
+    Exit: 0 written, 2 bad input (nothing written), 111 system error.
+
+    """
+
+  static func run(_ args: ArraySlice<String>) -> Int32 {
+    withUsage(usage) { () throws(UsageError) -> Int32 in
+      let o = try Options(args, valued: ["--key", "--serial", "--expires", "--relay"], flags: [])
+      if o.has("--help") { writeStdout(usage); return ExitCode.ok }
+      guard o.positional.count == 2 else { throw UsageError("publish needs SRC_POLICY and OUTDIR") }
+      guard let key = o.value("--key") else { throw UsageError("publish needs --key SECRET") }
+      var options = PublishOptions(sourcePolicy: o.positional[0], outDir: o.positional[1], secretKeyPath: key)
+      if let s = o.value("--serial") {
+        guard let n = UInt64(s), n >= 1, n <= UInt64(Int64.max) else { throw UsageError("--serial needs a whole number of 1 or more") }
+        options.serial = n
+      }
+      if let e = o.value("--expires") {
+        guard let seconds = parseDuration(e) else { throw UsageError("--expires needs a duration such as 30d, 12h or 90m") }
+        options.expiresIn = seconds
+      }
+      options.relays = o.all("--relay")
+      do throws(BundleError) {
+        let r = try publishBundle(options)
+        writeStdout("published serial \(r.serial) of policy \(r.policyName) (\(r.promises) promises, \(r.blobs.count) blobs) to \(options.outDir)\nbundle.json \(r.bytes) bytes sha256:\(r.digest.hex)\nissued \(isoTime(r.issued)) expires \(isoTime(r.expires))\n")
+        return ExitCode.ok
+      } catch {
+        writeStderr("edgeagent: publish: \(error)\n")
+        return bundleExitCode(error)
+      }
+    }
+  }
+}
+
+/// Exit codes of bundle commands: a refused bundle 1, bad input 2, the host or store 111.
+func bundleExitCode(_ e: BundleError) -> Int32 {
+  switch e {
+  case .rejected: return ExitCode.failed
+  case .input: return ExitCode.usage
+  case .host, .store: return ExitCode.system
+  }
+}
