@@ -95,6 +95,14 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   do { _ = try PolicyBundle.decode(bytes) } catch { throw .input("the bundle does not decode: \(error)") }
   let signature = Ed25519.sign(bytes, secretKey: secret)
 
+  // Static servers derive ETags from mtime (seconds) and size: a bundle rewritten within the
+  // same second at the same size would keep the old ETag and be answered 304. Move it on.
+  var previousMtime: Int64? = nil
+  for name in ["bundle.json", "bundle.json.sig"] {
+    if let st = try? FileStat.following(o.outDir + "/" + name) {
+      previousMtime = max(previousMtime ?? 0, st.identity.mtime / 1_000_000_000)
+    }
+  }
   do throws(HostError) {
     try makeDirectory(o.outDir)
     try makeDirectory(o.outDir + "/blobs")
@@ -105,6 +113,10 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
     }
     try withBytes(bytes) { (raw) throws(HostError) in try AtomicWrite.replace(top, "bundle.json", content: raw, mode: 0o644) }
     try withBytes(signature) { (raw) throws(HostError) in try AtomicWrite.replace(top, "bundle.json.sig", content: raw, mode: 0o644) }
+    if let previousMtime, wallClockSeconds() <= previousMtime {
+      try setModificationTime(o.outDir + "/bundle.json", seconds: previousMtime + 1)
+      try setModificationTime(o.outDir + "/bundle.json.sig", seconds: previousMtime + 1)
+    }
   } catch { throw .host(error) }
   return PublishReport(serial: serial, digest: SHA256.hash(bytes), bytes: bytes.count, blobs: listed,
                        issued: o.now, expires: expires, policyName: policy.name, promises: policy.promises.count)

@@ -1,0 +1,190 @@
+import EdgeCore
+import EdgeHost
+import EdgeStore
+
+/// Meta keys of the bundle in force (see Database.meta). All are written by the one
+/// transaction that accepts a bundle, so they always describe the same bundle.
+enum BundleMetaKey {
+  /// u64: the serial in force; absent until a bundle is accepted.
+  static let serial = "bundle.serial"
+  /// 32 bytes: SHA-256 of bundle.json.
+  static let digest = "bundle.digest"
+  /// The exact bytes of bundle.json and bundle.json.sig, for restarts and for relaying.
+  static let bytes = "bundle.json"
+  static let signature = "bundle.sig"
+  /// i64 Unix seconds of acceptance.
+  static let acceptedAt = "bundle.accepted"
+}
+
+/// A bundle whose signature, format and freshness checked out, waiting for its blobs.
+/// `missing` lists the blobs the store does not hold yet; the rest are already there (stored
+/// by an earlier acceptance, content-addressed, so they need no second check).
+public struct BundleCandidate {
+  public var bundle: PolicyBundle
+  public var bytes: [UInt8]
+  public var signature: [UInt8]
+  public var digest: Digest
+  public var missing: [BundleBlob]
+}
+
+/// The bundle now in force.
+public struct AcceptedBundle {
+  public var serial: UInt64
+  public var digest: Digest
+  public var policy: Policy
+  public var relays: [UpstreamURL]
+}
+
+/// The serial held in the state, nil before the first acceptance.
+public func heldSerial(_ env: Environment) throws(StoreError) -> UInt64? {
+  let txn = try env.read()
+  let s = try txn.value(.meta, BundleMetaKey.serial) { raw -> UInt64? in
+    guard let raw else { return nil }
+    var r = ByteReader(raw)
+    return try? r.u64()
+  }
+  txn.abort()
+  return s
+}
+
+/// First half of acceptance, before any blob is fetched: signature against `trustedKeys`,
+/// format, serial above the held one, clock within [issued, expires). Touches nothing.
+public func checkCandidate(_ env: Environment, bytes: [UInt8], signature: [UInt8], trustedKeys: [[UInt8]],
+                           now: Int64) throws(BundleError) -> BundleCandidate {
+  let bundle: PolicyBundle
+  do { bundle = try verifySignedBundle(bytes, signature: signature, trustedKeys: trustedKeys) } catch { throw .rejected(error) }
+  let held: UInt64?
+  do { held = try heldSerial(env) } catch { throw .store(error) }
+  do { try BundleRejection.checkFreshness(bundle, heldSerial: held, now: now) } catch { throw .rejected(error) }
+  var missing: [BundleBlob] = []
+  do throws(StoreError) {
+    let txn = try env.read()
+    for b in bundle.blobs {
+      let have = try b.digest.withBytes { (k) throws(StoreError) -> Bool in try txn.value(.blobs, k) { $0 != nil } }
+      if !have { missing.append(b) }
+    }
+    txn.abort()
+  } catch { throw .store(error) }
+  return BundleCandidate(bundle: bundle, bytes: bytes, signature: signature, digest: SHA256.hash(bytes), missing: missing)
+}
+
+/// Second half: checks every fetched blob, then in ONE write transaction stores the blobs, the
+/// bundle bytes and signature, the serial and digest, replaces `desired` with the bundle's
+/// policy, and appends an event. On any error nothing is written (the transaction aborts).
+/// `fetched` must hold every blob of `candidate.missing`.
+public func commitCandidate(_ env: Environment, _ c: BundleCandidate, fetched: [(BundleBlob, [UInt8])],
+                            now: Int64) throws(BundleError) -> AcceptedBundle {
+  for b in c.missing {
+    var found = false
+    for (fb, bytes) in fetched where fb.digest == b.digest {
+      do { try checkBlob(b, bytes) } catch { throw .rejected(error) }
+      found = true
+      break
+    }
+    if !found { throw .rejected(.blobMissing(b.digest)) }
+  }
+  let policy = c.bundle.policy
+  let order: [Int]
+  do { order = try Plan.order(policy.promises) } catch {
+    throw .rejected(.format(BundleFormatError("policy: \(error)", at: .none)))
+  }
+  do throws(StoreError) {
+    try env.withWrite { (txn) throws(StoreError) in
+      // The held serial again, inside the writer: another acceptance may have won meanwhile.
+      let held = try txn.value(.meta, BundleMetaKey.serial) { raw -> UInt64? in
+        guard let raw else { return nil }
+        var r = ByteReader(raw)
+        return try? r.u64()
+      }
+      if let held, c.bundle.serial <= held { throw StoreError.record(RecordError("serial \(c.bundle.serial) is not newer than \(held)"), key: BundleMetaKey.serial) }
+      for (b, bytes) in fetched {
+        try b.digest.withBytes { (k) throws(StoreError) in
+          try withBytes(bytes) { (v) throws(StoreError) in try txn.put(.blobs, k, v) }
+        }
+      }
+      try txn.put(.meta, BundleMetaKey.bytes, c.bytes)
+      try txn.put(.meta, BundleMetaKey.signature, c.signature)
+      var s = ByteWriter()
+      s.u64(c.bundle.serial)
+      try txn.put(.meta, BundleMetaKey.serial, s.bytes)
+      var d = ByteWriter()
+      d.digest(c.digest)
+      try txn.put(.meta, BundleMetaKey.digest, d.bytes)
+      var t = ByteWriter()
+      t.i64(now)
+      try txn.put(.meta, BundleMetaKey.acceptedAt, t.bytes)
+      try storeDesired(txn, policy: policy, order: order, digest: c.digest)
+      try appendEvents(txn, [EventRecord(kind: .policy, time: now, status: .repaired, subject: policy.name,
+                                         reason: "accepted bundle serial \(c.bundle.serial) (\(policy.promises.count) promises, \(c.bundle.blobs.count) blobs), sha256:\(c.digest.hex)")])
+    }
+  } catch {
+    if case .record(_, let key) = error, key == BundleMetaKey.serial {
+      throw .rejected(.notNewer(offered: c.bundle.serial, held: (try? heldSerial(env)).flatMap { $0 } ?? 0))
+    }
+    throw .store(error)
+  }
+  return AcceptedBundle(serial: c.bundle.serial, digest: c.digest, policy: policy, relays: c.bundle.relays)
+}
+
+/// Both halves, for sources that lend blobs synchronously (a `file://` upstream, tests).
+/// `blob` returns the bytes of a listed blob, or throws why it cannot.
+public func acceptBundle(_ env: Environment, bytes: [UInt8], signature: [UInt8], trustedKeys: [[UInt8]], now: Int64,
+                         blob: (BundleBlob) throws(BundleError) -> [UInt8]) throws(BundleError) -> AcceptedBundle {
+  let c = try checkCandidate(env, bytes: bytes, signature: signature, trustedKeys: trustedKeys, now: now)
+  var fetched: [(BundleBlob, [UInt8])] = []
+  for b in c.missing { fetched.append((b, try blob(b))) }
+  return try commitCandidate(env, c, fetched: fetched, now: now)
+}
+
+/// Records a refused bundle as a failed `policy` event, in its own transaction; the bundle in
+/// force, `desired` and the blobs are untouched. `source` names where it came from.
+public func recordRejection(_ env: Environment, _ r: BundleRejection, source: String, now: Int64) {
+  _ = try? env.withWrite { (txn) throws(StoreError) in
+    try appendEvents(txn, [EventRecord(kind: .policy, time: now, status: .failed, subject: "bundle",
+                                       reason: "rejected from \(source): \(r)")])
+  }
+}
+
+/// The policy of the bundle in force and its serial, from the stored bundle bytes (their
+/// signature was checked on acceptance); nil before the first acceptance. With no network at
+/// start, the daemon converges from this.
+public func loadAcceptedPolicy(_ env: Environment) -> (Policy, UInt64)? {
+  guard let b = loadAcceptedBundle(env) else { return nil }
+  return (b.policy, b.serial)
+}
+
+/// The bundle in force, decoded, with its digest.
+public func loadAcceptedBundle(_ env: Environment) -> AcceptedBundle? {
+  guard let txn = try? env.read() else { return nil }
+  let bytes: [UInt8]? = (try? txn.value(.meta, BundleMetaKey.bytes) { raw in raw.map { Array($0) } }) ?? nil
+  txn.abort()
+  guard let bytes, let b = try? PolicyBundle.decode(bytes) else { return nil }
+  return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays)
+}
+
+/// Replaces `desired` whole with `policy` in plan order and sets the policy name and digest, as
+/// `record` in Apply.swift does when a policy file changes; the daemon's next `record` with the
+/// same digest then leaves it alone. Outcomes of promises that left the policy go with them.
+func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], digest: Digest) throws(StoreError) {
+  try txn.clear(.desired)
+  for (position, i) in order.enumerated() {
+    let p = policy.promises[i]
+    let value = PromiseRecord.encode(p, digest: PreparedPromise(index: i, promise: p, root: "/").digest ?? .zero)
+    try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
+      try withBytes(value) { (v) throws(StoreError) in try txn.put(.desired, k, v) }
+    }
+  }
+  var d = ByteWriter()
+  d.digest(digest)
+  try txn.put(.meta, MetaKey.policyDigest, d.bytes)
+  try txn.put(.meta, MetaKey.policyName, Array(policy.name.utf8))
+  var ids = Set<String>()
+  for p in policy.promises { ids.insert(p.id) }
+  var stale: [String] = []
+  try txn.forEach(.actual) { key, _ in
+    let id = String(decoding: key, as: UTF8.self)
+    if !ids.contains(id) { stale.append(id) }
+    return true
+  }
+  for id in stale { try txn.delete(.actual, id) }
+}

@@ -1,0 +1,85 @@
+import EdgeCore
+import XCTest
+
+final class PolicyBundleTests: XCTestCase {
+  let policy = #"{"policy": "p", "promises": [{"id": "a", "type": "file", "path": "/a", "source": "sha256:"# + String(repeating: "ab", count: 32) + #""}]}"#
+
+  func bundle(_ extra: String = "", blobs: String? = nil) -> [UInt8] {
+    Array(#"{"serial": 4, "issued": 100, "expires": 200, "policy": \#(policy), "blobs": \#(blobs ?? "{\"" + String(repeating: "ab", count: 32) + "\": 3}")\#(extra)}"#.utf8)
+  }
+
+  func testDecodes() throws {
+    let b = try PolicyBundle.decode(bundle(#", "relays": ["http://127.0.0.1:7070"]"#))
+    XCTAssertEqual(b.serial, 4)
+    XCTAssertEqual(b.issued, 100)
+    XCTAssertEqual(b.expires, 200)
+    XCTAssertEqual(b.policy.promises.count, 1)
+    XCTAssertEqual(b.blobs, [BundleBlob(digest: Digest(hex: String(repeating: "ab", count: 32))!, size: 3)])
+    XCTAssertEqual(b.relays.first?.port, 7070)
+  }
+
+  func testUnknownKeyHasAPosition() {
+    XCTAssertThrowsError(try PolicyBundle.decode(bundle(#", "extra": 1"#))) {
+      let e = $0 as! BundleFormatError
+      XCTAssertEqual(e.position.line, 1)
+      XCTAssertTrue(containsText(e.message, "unknown key \"extra\""))
+    }
+  }
+
+  func testSourceMustBeListed() {
+    XCTAssertThrowsError(try PolicyBundle.decode(bundle(blobs: "{}"))) {
+      XCTAssertTrue(containsText(($0 as! BundleFormatError).message, "not listed"))
+    }
+  }
+
+  func testPolicyErrorsCarryTheirPosition() {
+    let bad = Array(#"{"serial": 1, "issued": 1, "expires": 2,\#n "policy": {"policy": "p", "promises": [{"id": "a", "type": "nope"}]}}"#.utf8)
+    XCTAssertThrowsError(try PolicyBundle.decode(bad)) {
+      let e = $0 as! BundleFormatError
+      XCTAssertEqual(e.position.line, 2)
+      XCTAssertTrue(containsText(e.message, "unknown type"))
+    }
+  }
+
+  func testEncodeRoundTrips() throws {
+    let node = try JSONReader.parse(Array(policy.utf8))
+    let d = Digest(hex: String(repeating: "ab", count: 32))!
+    let bytes = PolicyBundle.encode(serial: 9, issued: 5, expires: 10, policy: node, blobs: [BundleBlob(digest: d, size: 3)],
+                                    relays: ["http://10.0.0.1:7070"])
+    let b = try PolicyBundle.decode(bytes)
+    XCTAssertEqual(b.serial, 9)
+    XCTAssertEqual(b.relays.first?.host, "10.0.0.1")
+  }
+
+  func testFreshnessOrder() {
+    let b = try! PolicyBundle.decode(bundle())
+    XCTAssertThrowsError(try BundleRejection.checkFreshness(b, heldSerial: 4, now: 150)) {
+      XCTAssertEqual($0 as? BundleRejection, .notNewer(offered: 4, held: 4))
+    }
+    XCTAssertThrowsError(try BundleRejection.checkFreshness(b, heldSerial: 3, now: 50)) {
+      XCTAssertEqual($0 as? BundleRejection, .clockBeforeIssue(issued: 100, now: 50))
+    }
+    XCTAssertThrowsError(try BundleRejection.checkFreshness(b, heldSerial: nil, now: 200)) {
+      XCTAssertEqual($0 as? BundleRejection, .expired(expires: 200, now: 200))
+    }
+    XCTAssertNoThrow(try BundleRejection.checkFreshness(b, heldSerial: 3, now: 150))
+  }
+
+  func testUpstreamURLs() {
+    XCTAssertEqual(UpstreamURL("http://127.0.0.1:8080/fleet/")?.path, "/fleet")
+    XCTAssertEqual(UpstreamURL("http://origin")?.port, 80)
+    XCTAssertEqual(UpstreamURL("file:///media/usb")?.scheme, .file)
+    XCTAssertNil(UpstreamURL("https://x"))
+    XCTAssertNil(UpstreamURL("http://u@x"))
+    XCTAssertNil(UpstreamURL("http://x:99999"))
+    XCTAssertNil(UpstreamURL("http://x/?a=b"))
+  }
+
+  func testDurations() {
+    XCTAssertEqual(parseDuration("30d"), 30 * 86_400)
+    XCTAssertEqual(parseDuration("12h"), 43_200)
+    XCTAssertEqual(parseDuration("90"), 90)
+    XCTAssertNil(parseDuration("0s"))
+    XCTAssertNil(parseDuration("1w"))
+  }
+}
