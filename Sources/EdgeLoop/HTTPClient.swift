@@ -1,0 +1,147 @@
+import CEdge
+import EdgeCore
+import EdgeHost
+
+/// A complete response.
+public struct HTTPClientResponse {
+  public var status: Int
+  public var headers: [HTTPHeader]
+  public var body: [UInt8]
+}
+
+/// Why a request got no complete response.
+public enum HTTPClientError: Error, CustomStringConvertible {
+  /// The host name could not be turned into an IPv4 address.
+  case resolve(String)
+  /// connect, read or write failed.
+  case io(LoopError)
+  /// The response broke the protocol or a limit (too many header bytes, body too large,
+  /// truncated).
+  case parse(HTTPParseError)
+  /// No byte for `idleMs`, or the whole exchange took past its deadline.
+  case timeout(String)
+
+  public var description: String {
+    switch self {
+    case .resolve(let h): return "unable to resolve \(h) (IPv4 literals, localhost and /etc/hosts only)"
+    case .io(let e): return e.description
+    case .parse(let e): return "bad response: \(e)"
+    case .timeout(let s): return s
+    }
+  }
+}
+
+/// One HTTP/1.1 GET on its own connection (`Connection: close`), driven by the loop: connect,
+/// write the request, parse the response as it arrives with `limits`, and call `completion`
+/// exactly once. Two timers bound it: `idleMs` without a byte (an upstream that stalls
+/// mid-body) and `deadlineMs` for the whole exchange. Nothing blocks the loop.
+///
+/// The object keeps itself alive until it completes; `cancel()` completes it with a timeout
+/// error at once.
+public final class HTTPGet {
+  public struct Options {
+    public var limits = HTTPLimits()
+    public var idleMs: UInt64 = 10_000
+    public var deadlineMs: UInt64 = 60_000
+    public var headers: [HTTPHeader] = []
+    public init() {}
+  }
+
+  let loop: Loop
+  let connection: TCPConnection
+  let idle: Timer
+  let deadline: Timer
+  var parser: HTTPResponseParser
+  var completion: ((Result<HTTPClientResponse, HTTPClientError>) -> Void)?
+  var selfRef: HTTPGet? = nil
+  let options: Options
+
+  /// Starts `GET path` to `host:port`. Resolution failures complete on the next loop turn, so
+  /// the completion never runs before this returns.
+  @discardableResult
+  public init(_ loop: Loop, host: String, port: UInt16, path: String, options: Options,
+              completion: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
+    self.loop = loop
+    self.options = options
+    self.completion = completion
+    connection = TCPConnection(loop)
+    idle = Timer(loop)
+    deadline = Timer(loop)
+    parser = HTTPResponseParser(limits: options.limits)
+    selfRef = self
+    deadline.start(after: options.deadlineMs) { [unowned(unsafe) self] in
+      self.finish(.failure(.timeout("no complete response within \(self.options.deadlineMs) ms")))
+    }
+    guard let ip = resolveIPv4(host) else {
+      idle.start(after: 0) { [unowned(unsafe) self] in self.finish(.failure(.resolve(host))) }
+      return
+    }
+    armIdle()
+    var request = "GET \(path) HTTP/1.1\r\nHost: \(host)\(port == 80 ? "" : ":\(port)")\r\nUser-Agent: edgeagent\r\nConnection: close\r\n"
+    for h in options.headers { request += "\(h.name): \(h.value)\r\n" }
+    request += "\r\n"
+    let bytes = Array(request.utf8)
+    do throws(LoopError) {
+      try connection.connect(ipv4: ip, port: port) { [unowned(unsafe) self] err in
+        if let err { self.finish(.failure(.io(err))); return }
+        self.connection.setNoDelay()
+        self.connection.write(bytes) { [unowned(unsafe) self] err in
+          if let err, self.completion != nil { self.finish(.failure(.io(err))) }
+        }
+        do throws(LoopError) {
+          try self.connection.startReading({ [unowned(unsafe) self] data in self.received(data) },
+                                           end: { [unowned(unsafe) self] err in self.ended(err) })
+        } catch { self.finish(.failure(.io(error))) }
+      }
+    } catch {
+      let e = error
+      idle.start(after: 0) { [unowned(unsafe) self] in self.finish(.failure(.io(e))) }
+    }
+  }
+
+  /// Completes now with a timeout error (e.g. the puller is stopping).
+  public func cancel() { finish(.failure(.timeout("cancelled"))) }
+
+  func armIdle() {
+    idle.start(after: options.idleMs) { [unowned(unsafe) self] in
+      self.finish(.failure(.timeout("upstream stalled: no data for \(self.options.idleMs) ms (\(self.parser.body.count) body bytes received)")))
+    }
+  }
+
+  func received(_ data: UnsafeRawBufferPointer) {
+    guard completion != nil else { return }
+    armIdle()
+    do throws(HTTPParseError) {
+      if try parser.feed(data), let head = parser.head {
+        finish(.success(HTTPClientResponse(status: head.status, headers: head.headers, body: parser.body)))
+      }
+    } catch {
+      finish(.failure(.parse(error)))
+    }
+  }
+
+  func ended(_ err: LoopError?) {
+    guard completion != nil else { return }
+    if let err { finish(.failure(.io(err))); return }
+    do throws(HTTPParseError) {
+      try parser.finish()
+      if let head = parser.head {
+        finish(.success(HTTPClientResponse(status: head.status, headers: head.headers, body: parser.body)))
+      }
+    } catch {
+      finish(.failure(.parse(error)))
+    }
+  }
+
+  func finish(_ r: Result<HTTPClientResponse, HTTPClientError>) {
+    guard let c = completion else { return }
+    completion = nil
+    idle.stop()
+    deadline.stop()
+    idle.close()
+    deadline.close()
+    connection.close()
+    c(r)
+    selfRef = nil
+  }
+}

@@ -1,0 +1,42 @@
+import EdgeCore
+import EdgeHost
+
+/// Turns an upstream's host into an IPv4 address without NSS (static glibc has no working
+/// resolver): an IPv4 literal as is, "localhost" as 127.0.0.1, else the first IPv4 entry for
+/// the name in /etc/hosts. DNS (/etc/resolv.conf) is not implemented: nil.
+public func resolveIPv4(_ host: String, hostsFile: String = "/etc/hosts") -> String? {
+  if isIPv4Literal(host) { return host }
+  if asciiLowercased(host) == "localhost" { return "127.0.0.1" }
+  guard let bytes = try? readWholeFile(hostsFile, limit: 1 << 20) else { return nil }
+  return lookupHosts(bytes, asciiLowercased(host))
+}
+
+/// The first IPv4 address /etc/hosts text gives for `name` (lowercase).
+public func lookupHosts(_ text: [UInt8], _ name: String) -> String? {
+  for line in text.split(separator: UInt8(ascii: "\n")) {
+    var content = line
+    if let hash = line.firstIndex(of: UInt8(ascii: "#")) { content = line[line.startIndex..<hash] }
+    let fields = content.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
+    guard fields.count >= 2 else { continue }
+    let address = String(decoding: fields[0], as: UTF8.self)
+    guard isIPv4Literal(address) else { continue }
+    for f in fields.dropFirst() where asciiLowercased(String(decoding: f, as: UTF8.self)) == name { return address }
+  }
+  return nil
+}
+
+/// Four decimal octets 0-255 separated by dots.
+public func isIPv4Literal(_ s: String) -> Bool {
+  let parts = s.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+  guard parts.count == 4 else { return false }
+  for p in parts {
+    guard !p.isEmpty, p.count <= 3 else { return false }
+    var v = 0
+    for c in p {
+      guard c >= 0x30 && c <= 0x39 else { return false }
+      v = v * 10 + Int(c - 0x30)
+    }
+    if v > 255 { return false }
+  }
+  return true
+}

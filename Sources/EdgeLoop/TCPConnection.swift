@@ -1,0 +1,128 @@
+import CEdge
+import EdgeHost
+
+/// One TCP stream: an outgoing connection (`connect`) or one a `TCPListener` accepted. Reads
+/// arrive as callbacks into a 64 KiB buffer the connection owns (lent to the callback, valid
+/// only during it); writes copy their bytes, so the caller's buffer is free at once.
+///
+/// Lifetime (the Handle rule): the loop holds the object until the close callback; `close()`
+/// may be called from any callback, once or more. After `close()` no callback of this
+/// connection runs again, except write completions, which report ECANCELED.
+public final class TCPConnection: Handle {
+  let tcp: UnsafeMutablePointer<uv_tcp_t>
+  public let handle: UnsafeMutablePointer<uv_handle_t>
+  /// The read buffer, reused for every read; allocated on first `startReading`.
+  var buffer: UnsafeMutableRawPointer? = nil
+  static let bufferSize = 64 << 10
+  var onData: (UnsafeRawBufferPointer) -> Void = { _ in }
+  /// nil at end of stream (the peer closed its side), else the read error.
+  var onEnd: (LoopError?) -> Void = { _ in }
+  var onConnect: (LoopError?) -> Void = { _ in }
+
+  public init(_ loop: Loop) {
+    (tcp, handle) = allocateHandle(uv_tcp_t.self)
+    uv_tcp_init(loop.raw, tcp)
+    open()
+  }
+
+  deinit { buffer?.deallocate() }
+
+  var stream: UnsafeMutablePointer<uv_stream_t> { UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self) }
+
+  /// Connects to an IPv4 address ("127.0.0.1") and port. `done` runs once: nil when connected.
+  /// Errors: EINVAL for an address that is not IPv4 dotted-quad; else as `uv_tcp_connect`.
+  /// C: `uv_tcp_connect`
+  public func connect(ipv4 address: String, port: UInt16, _ done: @escaping (LoopError?) -> Void) throws(LoopError) {
+    var addr = sockaddr_in()
+    try check(uv_ip4_addr(address, Int32(port), &addr), "parse address \(address)")
+    onConnect = done
+    let req = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+    let rc = withUnsafePointer(to: &addr) { p in
+      p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+        uv_tcp_connect(req, tcp, sa) { req, status in
+          guard let req else { return }
+          let me = owner(req.pointee.handle?.pointee.data, as: TCPConnection.self)
+          req.deallocate()
+          guard let me else { return }
+          me.onConnect(status < 0 ? LoopError(status: status, "connect") : nil)
+        }
+      }
+    }
+    if rc < 0 {
+      req.deallocate()
+      throw LoopError(status: rc, "connect to \(address):\(port)")
+    }
+  }
+
+  /// Starts delivering reads. C: `uv_read_start`
+  public func startReading(_ data: @escaping (UnsafeRawBufferPointer) -> Void, end: @escaping (LoopError?) -> Void) throws(LoopError) {
+    onData = data
+    onEnd = end
+    if buffer == nil { buffer = UnsafeMutableRawPointer.allocate(byteCount: TCPConnection.bufferSize, alignment: 16) }
+    try check(uv_read_start(stream, { h, _, buf in
+      guard let h, let buf, let me = owner(h.pointee.data, as: TCPConnection.self) else { return }
+      buf.pointee = uv_buf_t(base: me.buffer!.assumingMemoryBound(to: CChar.self), len: TCPConnection.bufferSize)
+    }, { s, n, _ in
+      guard let s, let me = owner(s.pointee.data, as: TCPConnection.self) else { return }
+      if n > 0 {
+        me.onData(UnsafeRawBufferPointer(start: me.buffer, count: n))
+      } else if n == Int(UV_EOF.rawValue) {
+        me.onEnd(nil)
+      } else if n < 0 {
+        me.onEnd(LoopError(status: Int32(n), "read"))
+      }
+    }), "start reading")
+  }
+
+  /// Stops delivering reads (back-pressure). C: `uv_read_stop`
+  public func stopReading() { uv_read_stop(stream) }
+
+  /// Queues `bytes` for writing; `done` runs once when they are written or failed.
+  /// C: `uv_write`
+  public func write(_ bytes: UnsafeRawBufferPointer, _ done: @escaping (LoopError?) -> Void = { _ in }) {
+    let w = WriteRequest(bytes, done)
+    var buf = uv_buf_t(base: w.data.assumingMemoryBound(to: CChar.self), len: w.count)
+    w.req.pointee.data = Unmanaged.passRetained(w).toOpaque()
+    let rc = uv_write(w.req, stream, &buf, 1) { req, status in
+      guard let req, let data = req.pointee.data else { return }
+      let w = Unmanaged<WriteRequest>.fromOpaque(data).takeRetainedValue()
+      w.done(status < 0 ? LoopError(status: status, "write") : nil)
+    }
+    if rc < 0 {
+      let w = Unmanaged<WriteRequest>.fromOpaque(w.req.pointee.data!).takeRetainedValue()
+      w.done(LoopError(status: rc, "write"))
+    }
+  }
+
+  public func write(_ bytes: [UInt8], _ done: @escaping (LoopError?) -> Void = { _ in }) {
+    bytes.withUnsafeBytes { write($0, done) }
+  }
+
+  /// Bytes queued and not yet handed to the kernel: what a slow reader costs us.
+  /// C: `uv_stream_get_write_queue_size`
+  public var queuedBytes: Int { uv_stream_get_write_queue_size(stream) }
+
+  /// Sends data as soon as it is written (no Nagle delay). C: `uv_tcp_nodelay`
+  public func setNoDelay() { uv_tcp_nodelay(tcp, 1) }
+}
+
+/// One uv_write: the request and a copy of its bytes, freed when libuv is done with both.
+final class WriteRequest {
+  let req: UnsafeMutablePointer<uv_write_t>
+  let data: UnsafeMutableRawPointer
+  let count: Int
+  let done: (LoopError?) -> Void
+
+  init(_ bytes: UnsafeRawBufferPointer, _ done: @escaping (LoopError?) -> Void) {
+    req = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
+    count = bytes.count
+    data = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+    if let base = bytes.baseAddress { data.copyMemory(from: base, byteCount: bytes.count) }
+    self.done = done
+  }
+
+  deinit {
+    req.deallocate()
+    data.deallocate()
+  }
+}
