@@ -1,0 +1,335 @@
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+
+/// What the puller is told at start.
+public struct PullerConfig {
+  /// The configured origins (http:// or file://), tried after the bundle's relays.
+  public var origins: [UpstreamURL]
+  /// 32-byte Ed25519 public keys.
+  public var trustedKeys: [[UInt8]]
+  public var hostID: String
+  public var intervalMs: UInt64 = 60_000
+  /// Seconds a relay may hold a request open (`?wait=`); 0 disables long-polling.
+  public var longPollSeconds: Int = 30
+  /// Whether to pull from the relays listed in the bundle. An agent that is itself a relay
+  /// pulls from its configured upstreams only, so relays never pull from each other in a loop.
+  public var useBundleRelays = true
+  /// Per request: no byte for this long means the upstream stalled.
+  public var idleTimeoutMs: UInt64 = 10_000
+
+  public init(origins: [UpstreamURL], trustedKeys: [[UInt8]], hostID: String) {
+    self.origins = origins
+    self.trustedKeys = trustedKeys
+    self.hostID = hostID
+  }
+}
+
+/// Counters for /metrics and tests.
+public struct PullStats {
+  public var rounds = 0
+  public var notModified = 0
+  public var accepted = 0
+  public var rejected = 0
+  /// Requests that got no usable answer (connect, timeout, HTTP error, truncated).
+  public var failures = 0
+  /// Unix seconds of the last answer from any upstream; 0 for never.
+  public var lastContact: Int64 = 0
+  public var lastError = ""
+  /// Consecutive failed rounds (drives the backoff).
+  public var failedRounds = 0
+}
+
+/// Pulls signed bundles on the loop (DESIGN.md §8). A round tries the upstreams in order —
+/// the held bundle's relays ranked by rendezvous hashing of the host id, then the configured
+/// origins — and stops at the first that answers: 304 (unchanged), a bundle no newer than the
+/// held one, or a new bundle, which is verified, its missing blobs fetched and checked, and
+/// accepted in one transaction; then `onAccepted` runs. A refused bundle is logged and
+/// recorded, and the round moves to the next upstream; the held bundle stays in force.
+///
+/// Timing: the first round at a per-host splay within a second of `start()`; then every
+/// interval ±10%; at once again after a long-poll answer from a relay; after a round in which
+/// every upstream failed, exponential backoff with jitter (1 s doubling to 5 min).
+public final class Puller {
+  public typealias Log = (_ level: String, _ message: String, _ fields: [(String, String)]) -> Void
+
+  let loop: Loop
+  let env: Environment
+  public let config: PullerConfig
+  let log: Log
+  public var onAccepted: (AcceptedBundle) -> Void = { _ in }
+  public private(set) var stats = PullStats()
+
+  let timer: Timer
+  var current: HTTPGet? = nil
+  var running = false
+  var inRound = false
+  /// ETag of bundle.json per upstream, for If-None-Match.
+  var etags: [String: String] = [:]
+  /// The relays of the held bundle.
+  var relays: [UpstreamURL] = []
+  var heldSerial: UInt64 = 0
+  var heldDigest: Digest = .zero
+  /// The last refusal per upstream ("url serial"), so a lagging or hostile upstream is recorded
+  /// once, not every round.
+  var lastRefusal: [String: String] = [:]
+  /// Whether the upstream that answered last holds long-polls (so the next round starts at once).
+  var upstreamLongPolls = false
+
+  public init(loop: Loop, env: Environment, config: PullerConfig, log: @escaping Log = { _, _, _ in }) {
+    self.loop = loop
+    self.env = env
+    self.config = config
+    self.log = log
+    timer = Timer(loop)
+    if let b = loadAcceptedBundle(env) {
+      relays = b.relays
+      heldSerial = b.serial
+      heldDigest = b.digest
+    }
+  }
+
+  public func start() {
+    running = true
+    schedule(PullSchedule.splay(hostID: config.hostID, intervalMs: min(config.intervalMs, 1000)))
+  }
+
+  public func stop() {
+    running = false
+    timer.stop()
+    timer.close()
+    current?.cancel()
+  }
+
+  /// Starts a round now (SIGHUP, tests), unless one is under way.
+  public func pullNow() {
+    guard running, !inRound else { return }
+    timer.stop()
+    round()
+  }
+
+  func schedule(_ ms: UInt64) {
+    guard running else { return }
+    timer.start(after: ms) { [unowned(unsafe) self] in self.round() }
+  }
+
+  /// The upstreams of a round, in order.
+  public func upstreams() -> [UpstreamURL] {
+    var out: [UpstreamURL] = []
+    if config.useBundleRelays && !relays.isEmpty {
+      var names: [String] = []
+      for r in relays { names.append(r.description) }
+      for i in PullSchedule.rank(names, hostID: config.hostID) where !out.contains(relays[i]) { out.append(relays[i]) }
+    }
+    for o in config.origins where !out.contains(o) { out.append(o) }
+    return out
+  }
+
+  // MARK: a round
+
+  enum Answer {
+    case unchanged(longPoll: Bool)
+    case accepted(AcceptedBundle)
+    /// The upstream answered with something unusable: try the next one.
+    case failed(String)
+  }
+
+  func round() {
+    guard running, !inRound else { return }
+    inRound = true
+    stats.rounds += 1
+    let list = upstreams()
+    if list.isEmpty {
+      inRound = false
+      stats.lastError = "no upstreams configured"
+      schedule(config.intervalMs)
+      return
+    }
+    tryUpstream(list, 0)
+  }
+
+  func tryUpstream(_ list: [UpstreamURL], _ i: Int) {
+    guard running else { inRound = false; return }
+    if i == list.count {
+      inRound = false
+      stats.failedRounds += 1
+      let delay = PullSchedule.backoffMs(failures: stats.failedRounds, random: randomBelow(UInt32.max))
+      log("warn", "unable to pull from any upstream", [("upstreams", String(list.count)), ("err", stats.lastError),
+                                                       ("retry_ms", String(delay))])
+      schedule(delay)
+      return
+    }
+    let u = list[i]
+    pull(from: u) { [unowned(unsafe) self] answer in
+      switch answer {
+      case .failed(let why):
+        self.stats.failures += 1
+        self.stats.lastError = "\(u): \(why)"
+        self.tryUpstream(list, i + 1)
+      case .unchanged(let longPoll):
+        self.stats.notModified += 1
+        self.roundDone(longPoll: longPoll)
+      case .accepted(let b):
+        self.stats.accepted += 1
+        self.relays = b.relays
+        self.heldSerial = b.serial
+        self.heldDigest = b.digest
+        self.log("info", "bundle accepted", [("serial", String(b.serial)), ("policy", b.policy.name),
+                                             ("promises", String(b.policy.promises.count)), ("from", u.description)])
+        self.onAccepted(b)
+        self.roundDone(longPoll: self.upstreamLongPolls)
+      }
+    }
+  }
+
+  func roundDone(longPoll: Bool) {
+    inRound = false
+    stats.failedRounds = 0
+    stats.lastContact = wallClockSeconds()
+    if longPoll && config.longPollSeconds > 0 {
+      // The relay held the request until a change or its timeout: ask again at once (a little
+      // jitter so children of one relay do not reconnect in lockstep).
+      schedule(UInt64(randomBelow(50)))
+    } else {
+      schedule(PullSchedule.jittered(config.intervalMs, random: randomBelow(UInt32.max)))
+    }
+  }
+
+  // MARK: one upstream
+
+  func pull(from u: UpstreamURL, _ done: @escaping (Answer) -> Void) {
+    if u.scheme == .file { done(pullFile(u)); return }
+    var o = HTTPGet.Options()
+    o.idleMs = config.idleTimeoutMs
+    o.limits.maxBodyBytes = PolicyBundle.maxBytes
+    var path = u.path(of: "bundle.json")
+    if config.longPollSeconds > 0 {
+      path += "?wait=\(config.longPollSeconds)&have=\(heldSerial)"
+      o.deadlineMs = UInt64(config.longPollSeconds) * 1000 + 15_000
+      o.idleMs = max(o.idleMs, UInt64(config.longPollSeconds) * 1000 + 5_000)
+    }
+    let key = u.description
+    if let tag = etags[key] { o.headers.append(HTTPHeader("If-None-Match", tag)) }
+    get(u, path, o) { [unowned(unsafe) self] r in
+      switch r {
+      case .failure(let e): done(.failed(e.description))
+      case .success(let resp):
+        let longPoll = resp.headers.value("x-edge-long-poll") != nil
+        self.upstreamLongPolls = longPoll
+        if resp.status == 304 { done(.unchanged(longPoll: longPoll)); return }
+        guard resp.status == 200 else { done(.failed("HTTP \(resp.status) for bundle.json")); return }
+        if SHA256.hash(resp.body) == self.heldDigest {
+          if let tag = resp.headers.value("etag") { self.etags[key] = tag }
+          done(.unchanged(longPoll: longPoll))
+          return
+        }
+        self.fetchSignature(u, resp.body, etag: resp.headers.value("etag"), done)
+      }
+    }
+  }
+
+  func get(_ u: UpstreamURL, _ path: String, _ o: HTTPGet.Options, _ done: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
+    current = HTTPGet(loop, host: u.host, port: u.port, path: path, options: o) { [unowned(unsafe) self] r in
+      self.current = nil
+      done(r)
+    }
+  }
+
+  func fetchSignature(_ u: UpstreamURL, _ bytes: [UInt8], etag: String?, _ done: @escaping (Answer) -> Void) {
+    var o = HTTPGet.Options()
+    o.idleMs = config.idleTimeoutMs
+    o.limits.maxBodyBytes = 1024
+    get(u, u.path(of: "bundle.json.sig"), o) { [unowned(unsafe) self] r in
+      switch r {
+      case .failure(let e): done(.failed("bundle.json.sig: \(e)"))
+      case .success(let resp):
+        guard resp.status == 200 else { done(.failed("HTTP \(resp.status) for bundle.json.sig")); return }
+        let c: BundleCandidate
+        do throws(BundleError) {
+          c = try checkCandidate(self.env, bytes: bytes, signature: resp.body, trustedKeys: self.config.trustedKeys,
+                                 now: wallClockSeconds())
+        } catch {
+          done(self.refused(u, error, etag: etag))
+          return
+        }
+        self.fetchBlobs(u, c, c.missing, [], etag: etag, done)
+      }
+    }
+  }
+
+  func fetchBlobs(_ u: UpstreamURL, _ c: BundleCandidate, _ rest: [BundleBlob], _ got: [(BundleBlob, [UInt8])],
+                  etag: String?, _ done: @escaping (Answer) -> Void) {
+    guard let b = rest.first else {
+      do throws(BundleError) {
+        let accepted = try commitCandidate(env, c, fetched: got, now: wallClockSeconds())
+        if let etag { etags[u.description] = etag }
+        done(.accepted(accepted))
+      } catch {
+        done(refused(u, error, etag: etag))
+      }
+      return
+    }
+    var o = HTTPGet.Options()
+    o.idleMs = config.idleTimeoutMs
+    o.limits.maxBodyBytes = Int(b.size)
+    get(u, u.path(of: "blobs/" + b.digest.hex), o) { [unowned(unsafe) self] r in
+      switch r {
+      case .failure(let e):
+        if case .parse(let pe) = e, pe.kind == .bodyTooLarge {
+          done(self.refused(u, .rejected(.blobMismatch(b.digest, "larger than its listed \(b.size) bytes")), etag: etag))
+        } else {
+          done(.failed("blob \(b.digest.hex): \(e)"))
+        }
+      case .success(let resp):
+        guard resp.status == 200 else { done(.failed("HTTP \(resp.status) for blob \(b.digest.hex)")); return }
+        do throws(BundleRejection) { try checkBlob(b, resp.body) } catch {
+          done(self.refused(u, .rejected(error), etag: etag))
+          return
+        }
+        self.fetchBlobs(u, c, Array(rest.dropFirst()), got + [(b, resp.body)], etag: etag, done)
+      }
+    }
+  }
+
+  /// A refusal: logged and recorded (once per upstream and reason), the round moves on. A
+  /// bundle equal to the held serial is just "unchanged" (an upstream serving the same bundle).
+  func refused(_ u: UpstreamURL, _ e: BundleError, etag: String?) -> Answer {
+    guard case .rejected(let r) = e else {
+      log("error", "unable to accept a bundle", [("from", u.description), ("err", e.description)])
+      return .failed(e.description)
+    }
+    if case .notNewer(let offered, let held) = r, offered == held {
+      if let etag { etags[u.description] = etag }
+      return .unchanged(longPoll: false)
+    }
+    stats.rejected += 1
+    let key = u.description
+    let what = "\(r.code) \(r)"
+    if lastRefusal[key] != what {
+      lastRefusal[key] = what
+      log("warn", "bundle rejected, keeping the last good one", [("from", key), ("reason", r.code), ("err", r.description)])
+      recordRejection(env, r, source: key, now: wallClockSeconds())
+    }
+    return .failed("bundle rejected: \(r)")
+  }
+
+  /// A `file://` upstream (offline media): read and accept synchronously.
+  func pullFile(_ u: UpstreamURL) -> Answer {
+    let d = BundleDirectory(u.path)
+    let bytes: [UInt8], sig: [UInt8]
+    do throws(HostError) {
+      bytes = try d.readBundle()
+      if SHA256.hash(bytes) == heldDigest { return .unchanged(longPoll: false) }
+      sig = try d.readSignature()
+    } catch { return .failed(error.description) }
+    do throws(BundleError) {
+      let b = try acceptBundle(env, bytes: bytes, signature: sig, trustedKeys: config.trustedKeys, now: wallClockSeconds()) {
+        (blob) throws(BundleError) -> [UInt8] in try d.readBlob(blob)
+      }
+      return .accepted(b)
+    } catch {
+      return refused(u, error, etag: nil)
+    }
+  }
+}

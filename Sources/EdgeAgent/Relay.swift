@@ -1,0 +1,315 @@
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+
+/// Serves what this agent verified, from LMDB, in the origin's layout (DESIGN.md §8):
+/// `/bundle.json`, `/bundle.json.sig`, `/blobs/<sha256>`, plus `/metrics` (Prometheus text) and
+/// `/healthz`. Children trust the signature, not the relay, so the relay serves bytes exactly
+/// as accepted.
+///
+/// HTTP: GET and HEAD, one request per connection (`Connection: close`). ETags on everything
+/// and 304 for a matching If-None-Match; bundle.json and its signature may be cached for a
+/// second (`max-age=1`), blobs forever (`immutable`: a blob's name is its hash). Long-poll:
+/// `/bundle.json?wait=SECONDS&have=SERIAL` is held until a bundle newer than SERIAL is accepted
+/// (`notifyAccepted()`) or SECONDS (at most 60) pass; answers carry `X-Edge-Long-Poll: 1`.
+///
+/// Bounds: at most `maxConnections` at once (more are closed on accept); 10 s to send the
+/// request head (8 KiB, 32 fields); 120 s for the whole exchange; a body is written straight
+/// from the LMDB page into libuv's queue, so memory is one response per connection. A slow
+/// client only holds its own connection: the loop never waits for it.
+public final class Relay {
+  let loop: Loop
+  let env: Environment
+  let listener: TCPListener
+  public let maxConnections: Int
+  /// Extra metrics text (the daemon's pulls, services, ...), appended to /metrics.
+  public var extraMetrics: () -> String = { "" }
+  public internal(set) var stats = RelayStats()
+  var connections: [ObjectIdentifier: RelayConnection] = [:]
+  var waiters: [ObjectIdentifier: RelayConnection] = [:]
+
+  public init(loop: Loop, env: Environment, maxConnections: Int = 512) {
+    self.loop = loop
+    self.env = env
+    self.maxConnections = maxConnections
+    listener = TCPListener(loop)
+  }
+
+  /// Binds and listens. `address` is an IPv4 literal.
+  public func start(address: String, port: UInt16) throws(LoopError) {
+    try listener.bind(ipv4: address, port: port)
+    try listener.listen(backlog: 511) { [unowned(unsafe) self] c in self.accepted(c) }
+  }
+
+  public var port: UInt16 { listener.port }
+
+  public func stop() {
+    listener.close()
+    for (_, c) in connections { c.close() }
+  }
+
+  /// A bundle was accepted: answer every held long-poll.
+  public func notifyAccepted() {
+    let held = waiters
+    waiters = [:]
+    for (_, c) in held { c.answerHeld() }
+  }
+
+  func accepted(_ c: TCPConnection) {
+    if connections.count >= maxConnections {
+      stats.refusedConnections += 1
+      c.close()
+      return
+    }
+    let rc = RelayConnection(self, c)
+    connections[ObjectIdentifier(rc)] = rc
+    rc.begin()
+  }
+
+  func closed(_ rc: RelayConnection) {
+    connections[ObjectIdentifier(rc)] = nil
+    waiters[ObjectIdentifier(rc)] = nil
+  }
+
+  func hold(_ rc: RelayConnection) { waiters[ObjectIdentifier(rc)] = rc }
+
+  public var activeConnections: Int { connections.count }
+
+  // MARK: responses
+
+  /// The serial and digest of the bundle in force, or nil.
+  func held() -> (serial: UInt64, digest: Digest)? {
+    guard let txn = try? env.read() else { return nil }
+    let serial: UInt64? = (try? txn.value(.meta, BundleMetaKey.serial) { raw -> UInt64? in
+      guard let raw else { return nil }
+      var r = ByteReader(raw)
+      return try? r.u64()
+    }) ?? nil
+    let digest: Digest? = (try? txn.value(.meta, BundleMetaKey.digest) { raw -> Digest? in
+      guard let raw, raw.count == 32 else { return nil }
+      return Digest(bytes: raw)
+    }) ?? nil
+    txn.abort()
+    guard let serial, let digest else { return nil }
+    return (serial, digest)
+  }
+
+  /// Writes the response to `req` on `c`.
+  func respond(_ req: HTTPRequest, on c: TCPConnection, longPoll: Bool) {
+    stats.requests += 1
+    let head = req.method == "HEAD"
+    let inm = req.headers.value("if-none-match")
+    func send(_ status: Int, _ headers: [(String, String)], _ body: UnsafeRawBufferPointer) {
+      var h = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
+      for (k, v) in headers { h += "\(k): \(v)\r\n" }
+      h += "\r\n"
+      if status == 304 { stats.notModified += 1 }
+      var bytes = Array(h.utf8)
+      if !head && status != 304 { bytes.append(contentsOf: body) }
+      c.write(bytes)
+    }
+    func text(_ status: Int, _ s: String, type: String = "text/plain; charset=utf-8") {
+      let b = Array(s.utf8)
+      b.withUnsafeBytes { send(status, [("Content-Type", type), ("Cache-Control", "no-store")], $0) }
+    }
+    let path = req.path
+    if req.method != "GET" && req.method != "HEAD" { text(405, "method not allowed\n"); return }
+    if path == "/healthz" {
+      if let h = held() { text(200, "ok serial \(h.serial)\n") } else { text(503, "no bundle accepted yet\n") }
+      return
+    }
+    if path == "/metrics" { text(200, metrics(), type: "text/plain; version=0.0.4"); return }
+    guard let h = held() else { text(503, "no bundle accepted yet\n"); return }
+    var key: String
+    var etag: String
+    var cache = "public, max-age=1"
+    var db = Database.meta
+    var blobKey: Digest? = nil
+    if path == "/bundle.json" {
+      key = BundleMetaKey.bytes
+      etag = "\"\(h.digest.hex)\""
+    } else if path == "/bundle.json.sig" {
+      key = BundleMetaKey.signature
+      etag = "\"sig-\(h.digest.hex)\""
+    } else if path.hasPrefix("/blobs/"), let d = Digest(hex: String(decoding: Array(path.utf8)[7...], as: UTF8.self)) {
+      key = ""
+      db = .blobs
+      blobKey = d
+      etag = "\"\(d.hex)\""
+      cache = "public, max-age=31536000, immutable"
+    } else {
+      text(404, "not found\n")
+      return
+    }
+    var headers: [(String, String)] = [("ETag", etag), ("Cache-Control", cache), ("X-Edge-Serial", String(h.serial))]
+    if longPoll { headers.append(("X-Edge-Long-Poll", "1")) }
+    if inm == etag {
+      send(304, headers, UnsafeRawBufferPointer(start: nil, count: 0))
+      return
+    }
+    headers.append(("Content-Type", db == .blobs ? "application/octet-stream" : (key == BundleMetaKey.bytes ? "application/json" : "application/octet-stream")))
+    guard let txn = try? env.read() else { text(500, "unable to read the state\n"); return }
+    var found = false
+    if let blobKey {
+      found = blobKey.withBytes { k in
+        (try? txn.value(.blobs, k) { raw -> Bool in
+          guard let raw else { return false }
+          send(200, headers, raw)
+          return true
+        }) ?? false
+      }
+    } else {
+      found = (try? txn.value(.meta, key) { raw -> Bool in
+        guard let raw else { return false }
+        send(200, headers, raw)
+        return true
+      }) ?? false
+    }
+    txn.abort()
+    if !found { text(404, "not found\n") } else { stats.served += 1 }
+  }
+
+  func metrics() -> String {
+    var m = ""
+    func line(_ name: String, _ help: String, _ type: String, _ samples: [(String, String)]) {
+      m += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+      for (labels, v) in samples { m += labels.isEmpty ? "\(name) \(v)\n" : "\(name){\(labels)} \(v)\n" }
+    }
+    let h = held()
+    line("edgeagent_bundle_serial", "Serial of the bundle in force (0: none).", "gauge", [("", String(h?.serial ?? 0))])
+    if let txn = try? env.read() {
+      let accepted: Int64 = (try? txn.value(.meta, BundleMetaKey.acceptedAt) { raw -> Int64 in
+        guard let raw else { return 0 }
+        var r = ByteReader(raw)
+        return (try? r.i64()) ?? 0
+      }) ?? 0
+      let summary: RunSummary? = (try? txn.value(.meta, MetaKey.lastSummary) { decodeSummary($0) }) ?? nil
+      txn.abort()
+      line("edgeagent_bundle_accepted_timestamp_seconds", "When the bundle in force was accepted.", "gauge", [("", String(accepted))])
+      if let s = summary {
+        line("edgeagent_promises", "Promises by outcome in the last run.", "gauge",
+             [("status=\"kept\"", String(s.kept)), ("status=\"repaired\"", String(s.repaired)),
+              ("status=\"failed\"", String(s.failed)), ("status=\"skipped\"", String(s.skipped))])
+      }
+    }
+    line("edgeagent_relay_requests_total", "Requests answered by the relay.", "counter", [("", String(stats.requests))])
+    line("edgeagent_relay_not_modified_total", "Relay answers that were 304 Not Modified.", "counter", [("", String(stats.notModified))])
+    line("edgeagent_relay_connections", "Open relay connections.", "gauge", [("", String(connections.count))])
+    line("edgeagent_relay_long_polls", "Long-poll requests being held.", "gauge", [("", String(waiters.count))])
+    line("edgeagent_relay_refused_connections_total", "Connections closed at accept (over the limit).", "counter",
+         [("", String(stats.refusedConnections))])
+    line("edgeagent_relay_bad_requests_total", "Requests refused as malformed, too large or too slow.", "counter",
+         [("", String(stats.badRequests))])
+    return m + extraMetrics()
+  }
+}
+
+public struct RelayStats {
+  public var requests = 0
+  public var served = 0
+  public var notModified = 0
+  public var refusedConnections = 0
+  public var badRequests = 0
+}
+
+/// One client of the relay: reads the request head (bounded, timed), answers, closes.
+final class RelayConnection {
+  unowned(unsafe) let relay: Relay
+  let c: TCPConnection
+  let timer: Timer
+  var parser = HTTPRequestParser()
+  var request: HTTPRequest? = nil
+  var closed = false
+
+  init(_ relay: Relay, _ c: TCPConnection) {
+    self.relay = relay
+    self.c = c
+    timer = Timer(relay.loop)
+  }
+
+  func begin() {
+    timer.start(after: 10_000) { [unowned(unsafe) self] in
+      self.relay.stats.badRequests += 1
+      self.close()
+    }
+    do throws(LoopError) {
+      try c.startReading({ [unowned(unsafe) self] data in self.received(data) },
+                         end: { [unowned(unsafe) self] _ in if self.request == nil || self.isHeld { self.close() } })
+    } catch { close() }
+  }
+
+  var isHeld: Bool { relay.waiters[ObjectIdentifier(self)] != nil }
+
+  func received(_ data: UnsafeRawBufferPointer) {
+    guard request == nil, !closed else { return }
+    do throws(HTTPParseError) {
+      guard let r = try parser.feed(data) else { return }
+      request = r
+      c.stopReading()
+      dispatch(r)
+    } catch {
+      relay.stats.badRequests += 1
+      let status = error.kind == .headersTooLarge || error.kind == .tooManyHeaders ? 431 : (error.kind == .bodyTooLarge ? 413 : 400)
+      c.write(Array("HTTP/1.1 \(status) \(reasonPhrase(status))\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8)) { [unowned(unsafe) self] _ in self.close() }
+    }
+  }
+
+  func dispatch(_ r: HTTPRequest) {
+    // Long-poll: hold while the child already has what we have.
+    if r.path == "/bundle.json", let w = r.parameter("wait"), let wait = Int(w), wait > 0,
+       let have = r.parameter("have").flatMap({ UInt64($0) }), have >= (relay.held()?.serial ?? 0) {
+      relay.hold(self)
+      // Reads resume so a client that gives up is noticed (end of stream closes us).
+      try? c.startReading({ _ in }, end: { [unowned(unsafe) self] _ in self.close() })
+      timer.start(after: UInt64(min(wait, 60)) * 1000) { [unowned(unsafe) self] in
+        self.relay.waiters[ObjectIdentifier(self)] = nil
+        self.answer(r, longPoll: true)
+      }
+      return
+    }
+    answer(r, longPoll: r.parameter("wait") != nil)
+  }
+
+  func answerHeld() {
+    guard let r = request, !closed else { return }
+    answer(r, longPoll: true)
+  }
+
+  func answer(_ r: HTTPRequest, longPoll: Bool) {
+    guard !closed else { return }
+    c.stopReading()
+    // The whole answer must drain within 120 s, or the client is too slow to keep.
+    timer.start(after: 120_000) { [unowned(unsafe) self] in
+      self.relay.stats.badRequests += 1
+      self.close()
+    }
+    relay.respond(r, on: c, longPoll: longPoll)
+    // Close once everything queued is written: an empty write completes after the others.
+    c.write([UInt8]()) { [unowned(unsafe) self] _ in self.close() }
+  }
+
+  func close() {
+    if closed { return }
+    closed = true
+    timer.stop()
+    timer.close()
+    c.close()
+    relay.closed(self)
+  }
+}
+
+func reasonPhrase(_ status: Int) -> String {
+  switch status {
+  case 200: return "OK"
+  case 304: return "Not Modified"
+  case 400: return "Bad Request"
+  case 404: return "Not Found"
+  case 405: return "Method Not Allowed"
+  case 413: return "Content Too Large"
+  case 431: return "Request Header Fields Too Large"
+  case 500: return "Internal Server Error"
+  case 503: return "Service Unavailable"
+  default: return "Status"
+  }
+}

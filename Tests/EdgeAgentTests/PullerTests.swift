@@ -1,0 +1,244 @@
+import EdgeAgent
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+import Foundation
+import XCTest
+
+/// The puller on its own loop: nginx as the origin, hostile upstreams written with TCPListener,
+/// an agent relay serving another agent. Everything on 127.0.0.1.
+final class PullerTests: XCTestCase {
+  let loop = Loop()
+
+  func run(until done: () -> Bool, timeoutMs: UInt64 = 10_000) {
+    loop.updateTime()
+    let t0 = loop.now
+    let guardTimer = Timer(loop)
+    guardTimer.start(after: 50, repeat: 50) {}
+    while !done() && loop.now - t0 < timeoutMs { loop.runOnce() }
+    guardTimer.close()
+  }
+
+  override func tearDown() { for _ in 0..<5 { loop.runOnce(wait: false) } }
+
+  func puller(_ f: BundleFixture, _ env: Environment, origins: [String], longPoll: Int = 0, host: String = "h1",
+              log: @escaping Puller.Log = { _, _, _ in }) -> Puller {
+    var c = PullerConfig(origins: origins.map { UpstreamURL($0)! }, trustedKeys: [f.publicKey], hostID: host)
+    c.intervalMs = 60_000
+    c.longPollSeconds = longPoll
+    c.idleTimeoutMs = 500
+    return Puller(loop: loop, env: env, config: c, log: log)
+  }
+
+  func testPullsFromNginxThenGetsA304() throws {
+    let f = try BundleFixture("nginx")
+    try f.publish(serial: 1)
+    let nginx = try NginxOrigin(root: f.out, dir: f.dir + "/nginx")
+    defer { nginx.stop() }
+    let env = try f.environment()
+    let p = puller(f, env, origins: ["http://127.0.0.1:\(nginx.port)"])
+    var accepted: [UInt64] = []
+    p.onAccepted = { accepted.append($0.serial) }
+    p.start()
+    run(until: { accepted == [1] })
+    XCTAssertEqual(accepted, [1])
+    p.pullNow()
+    run(until: { p.stats.notModified == 1 })
+    XCTAssertEqual(p.stats.notModified, 1, "an unchanged bundle is one 304")
+    try f.publish(serial: 2, content: "port=9999\n")
+    p.pullNow()
+    run(until: { accepted == [1, 2] })
+    XCTAssertEqual(accepted, [1, 2])
+    p.stop()
+    XCTAssertTrue(nginx.requests().contains { $0.contains("\"GET /bundle.json HTTP/1.1\" 304") })
+  }
+
+  func testHostileUpstreamsAreRejectedAndTheOriginUsed() throws {
+    let f = try BundleFixture("hostile")
+    try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    try f.publish(serial: 2)
+    let nginx = try NginxOrigin(root: f.out, dir: f.dir + "/nginx")
+    defer { nginx.stop() }
+    // A relay that serves a tampered bundle.json with the real signature.
+    var tampered = try f.read("out/bundle.json")
+    tampered[tampered.firstIndex(of: UInt8(ascii: "2"))!] = UInt8(ascii: "8")
+    let sig = try f.read("out/bundle.json.sig")
+    let evil = try fakeServer { path in path.hasSuffix(".sig") ? sig : tampered }
+    // One that sends endless headers, one that stalls mid-body.
+    let flood = try floodServer()
+    let staller = try fakeServer(stall: true) { _ in [] }
+    var logs: [String] = []
+    let p = puller(f, env, origins: ["http://127.0.0.1:\(flood.port)", "http://127.0.0.1:\(staller.port)",
+                                     "http://127.0.0.1:\(evil.port)", "http://127.0.0.1:\(nginx.port)"],
+                   log: { _, m, fields in logs.append(m + " " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ")) })
+    var accepted: [UInt64] = []
+    p.onAccepted = { accepted.append($0.serial) }
+    p.start()
+    run(until: { accepted == [2] })
+    XCTAssertEqual(accepted, [2])
+    XCTAssertEqual(p.stats.rejected, 1)
+    XCTAssertTrue(logs.contains { $0.contains("reason=bad_signature") }, "\(logs)")
+    XCTAssertEqual(p.stats.failures, 3, p.stats.lastError)
+    let events = try readEvents(stateDir: f.state, count: 10)
+    XCTAssertTrue(events.contains { $0.status == .failed && containsText($0.reason, "signature") })
+    p.stop()
+    flood.close(); staller.close(); evil.close()
+  }
+
+  func testEveryUpstreamDownKeepsTheLastGoodBundleAndBacksOff() throws {
+    let f = try BundleFixture("down")
+    try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let p = puller(f, env, origins: ["http://127.0.0.1:\(freePort())"])
+    p.start()
+    run(until: { p.stats.failedRounds >= 1 })
+    XCTAssertEqual(p.stats.failedRounds, 1)
+    XCTAssertEqual(loadAcceptedPolicy(env)?.1, 1)
+    p.stop()
+  }
+
+  func testFileUpstream() throws {
+    let f = try BundleFixture("file")
+    try f.publish(serial: 4)
+    let env = try f.environment()
+    let p = puller(f, env, origins: ["file://" + f.out])
+    var accepted: [UInt64] = []
+    p.onAccepted = { accepted.append($0.serial) }
+    p.start()
+    run(until: { !accepted.isEmpty })
+    XCTAssertEqual(accepted, [4])
+    p.stop()
+  }
+
+  func testRelayServesAnotherAgentWithLongPoll() throws {
+    let f = try BundleFixture("relay")
+    try f.publish(serial: 1)
+    let nginx = try NginxOrigin(root: f.out, dir: f.dir + "/nginx")
+    defer { nginx.stop() }
+    // Agent A: pulls from nginx, relays.
+    let envA = try f.environment(f.dir + "/stateA")
+    let relay = Relay(loop: loop, env: envA)
+    try relay.start(address: "127.0.0.1", port: 0)
+    let a = puller(f, envA, origins: ["http://127.0.0.1:\(nginx.port)"], host: "a")
+    var acceptedA: [UInt64] = []
+    a.onAccepted = { acceptedA.append($0.serial); relay.notifyAccepted() }
+    a.start()
+    run(until: { acceptedA == [1] })
+    // Agent B: pulls from A's relay only, long-polling.
+    let envB = try f.environment(f.dir + "/stateB")
+    let b = puller(f, envB, origins: ["http://127.0.0.1:\(relay.port)"], longPoll: 30, host: "b")
+    var acceptedB: [(UInt64, UInt64)] = []
+    b.onAccepted = { acceptedB.append(($0.serial, self.loop.now)) }
+    b.start()
+    run(until: { acceptedB.count == 1 })
+    XCTAssertEqual(acceptedB.first?.0, 1)
+    // B's next request is held by the relay; a new serial reaches B as soon as A accepts it.
+    run(until: { relay.stats.requests > 0 && relay.activeConnections > 0 }, timeoutMs: 2000)
+    try f.publish(serial: 2, content: "port=7777\n")
+    a.pullNow()
+    run(until: { acceptedA == [1, 2] })
+    loop.updateTime()
+    let aAt = loop.now
+    run(until: { acceptedB.count == 2 })
+    XCTAssertEqual(acceptedB.last?.0, 2)
+    XCTAssertLessThan(acceptedB.last!.1, aAt + 1000, "long-poll: B has serial 2 within a second of A")
+    XCTAssertEqual(loadAcceptedPolicy(envB)?.1, 2)
+    // B never asked nginx.
+    XCTAssertEqual(nginx.requests().filter { $0.contains("GET /bundle.json ") }.count, 2)
+    // /metrics and /healthz.
+    var metrics = ""
+    HTTPGet(loop, host: "127.0.0.1", port: relay.port, path: "/metrics", options: HTTPGet.Options()) {
+      if case .success(let r) = $0 { metrics = String(decoding: r.body, as: UTF8.self) }
+    }
+    run(until: { !metrics.isEmpty })
+    XCTAssertTrue(metrics.contains("edgeagent_bundle_serial 2"), metrics)
+    a.stop(); b.stop(); relay.stop()
+  }
+
+  func testRelayAnswersETagsAndBoundsConnections() throws {
+    let f = try BundleFixture("relay2")
+    let r = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let relay = Relay(loop: loop, env: env, maxConnections: 2)
+    try relay.start(address: "127.0.0.1", port: 0)
+    func get(_ path: String, _ headers: [HTTPHeader] = []) -> HTTPClientResponse? {
+      var o = HTTPGet.Options()
+      o.headers = headers
+      var out: Result<HTTPClientResponse, HTTPClientError>? = nil
+      HTTPGet(loop, host: "127.0.0.1", port: relay.port, path: path, options: o) { out = $0 }
+      run(until: { out != nil })
+      if case .success(let resp)? = out { return resp }
+      return nil
+    }
+    let bundle = try XCTUnwrap(get("/bundle.json"))
+    XCTAssertEqual(bundle.body, try f.read("out/bundle.json"))
+    let etag = try XCTUnwrap(bundle.headers.value("etag"))
+    XCTAssertEqual(get("/bundle.json", [HTTPHeader("If-None-Match", etag)])?.status, 304)
+    let blob = try XCTUnwrap(get("/blobs/" + r.blobs[0].digest.hex))
+    XCTAssertEqual(blob.body, Array("port=8080\n".utf8))
+    XCTAssertTrue(blob.headers.value("cache-control")!.contains("immutable"))
+    XCTAssertEqual(get("/nothing")?.status, 404)
+    XCTAssertEqual(get("/healthz")?.status, 200)
+    // Two idle clients hold both slots; a third is closed at accept; the idle ones time out
+    // without stalling anything else.
+    let idle1 = TCPConnection(loop), idle2 = TCPConnection(loop)
+    try idle1.connect(ipv4: "127.0.0.1", port: relay.port) { _ in }
+    try idle2.connect(ipv4: "127.0.0.1", port: relay.port) { _ in }
+    run(until: { relay.activeConnections == 2 }, timeoutMs: 2000)
+    XCTAssertNil(get("/bundle.json"))
+    XCTAssertEqual(relay.stats.refusedConnections, 1)
+    idle1.close(); idle2.close()
+    run(until: { relay.activeConnections == 0 }, timeoutMs: 2000)
+    XCTAssertEqual(get("/bundle.json")?.status, 200)
+    relay.stop()
+  }
+
+  // MARK: hostile servers
+
+  /// Answers every request with 200 and `body(path)`; with `stall`, promises 1000 bytes and
+  /// sends 10.
+  func fakeServer(stall: Bool = false, _ body: @escaping (String) -> [UInt8]) throws -> TCPListener {
+    let l = TCPListener(loop)
+    try l.bind(ipv4: "127.0.0.1", port: 0)
+    try l.listen { c in
+      var buf: [UInt8] = []
+      try? c.startReading({ data in
+        buf += data
+        guard let end = String(decoding: buf, as: UTF8.self).range(of: "\r\n\r\n") else { return }
+        _ = end
+        let line = String(decoding: buf, as: UTF8.self).split(separator: " ")
+        let path = line.count > 1 ? String(line[1]) : "/"
+        if stall {
+          c.write(Array("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789".utf8))
+          return
+        }
+        let b = body(path)
+        c.write(Array("HTTP/1.1 200 OK\r\nContent-Length: \(b.count)\r\n\r\n".utf8) + b) { _ in c.close() }
+      }, end: { _ in c.close() })
+    }
+    return l
+  }
+
+  func floodServer() throws -> TCPListener {
+    let l = TCPListener(loop)
+    try l.bind(ipv4: "127.0.0.1", port: 0)
+    var block = Array("HTTP/1.1 200 OK\r\n".utf8)
+    while block.count < 64 << 10 { block += Array("X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".utf8) }
+    try l.listen { c in
+      var sent = 0
+      func more() {
+        guard sent < 100 << 20 else { c.close(); return }
+        sent += block.count
+        c.write(block) { err in if err == nil { more() } else { c.close() } }
+      }
+      try? c.startReading({ _ in }, end: { _ in c.close() })
+      more()
+    }
+    return l
+  }
+}
