@@ -178,7 +178,9 @@ public final class Puller {
         self.log("info", "bundle accepted", [("serial", String(b.serial)), ("policy", b.policy.name),
                                              ("promises", String(b.policy.promises.count)), ("from", u.description)])
         self.onAccepted(b)
-        self.roundDone(longPoll: self.upstreamLongPolls)
+        // Long-polling upstream, or the bundle named relays ranked before the one that
+        // answered (typically: the first pull came from the origin): next round at once.
+        self.roundDone(longPoll: self.upstreamLongPolls || self.upstreams().first != u)
       }
     }
   }
