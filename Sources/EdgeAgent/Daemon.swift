@@ -43,6 +43,9 @@ public final class Daemon {
   var shuttingDown = false
   var notifiedReady = false
   public private(set) var exitCode: Int32 = 0
+  /// Bundles (Daemon+Bundles.swift): nil unless upstreams / a relay are configured.
+  var puller: Puller? = nil
+  var relay: Relay? = nil
   /// Convergences run, full and partial (for tests and metrics).
   public private(set) var runs = 0
 
@@ -60,6 +63,7 @@ public final class Daemon {
     root = try normalisedRoot(config.root)
     do { env = try Environment(path: config.stateDir) } catch { throw .store(error) }
     hostID = try Daemon.loadHostID(env, override: config.hostID)
+    _ = try Daemon.bundleSettings(config)
     classes = hostClasses(labels: config.labels)
     do { reaper = try ChildReaper(loop) } catch { throw .input(error.description) }
     supervisor = Supervisor(loop: loop, reaper: reaper, log: log, env: env, root: root, stateDir: config.stateDir,
@@ -79,6 +83,7 @@ public final class Daemon {
     loadPolicy(initial: true)
     converge()
     scheduleNext()
+    startBundles()
     if let ms = watchdogIntervalMs() {
       let t = Timer(loop)
       t.start(after: ms / 2, repeat: ms / 2) { sdNotify("WATCHDOG=1") }
@@ -331,6 +336,7 @@ public final class Daemon {
     if shuttingDown { return }
     shuttingDown = true
     log.info("shutting down", [("reason", reason)])
+    stopBundles()
     supervisor.stopAll { [unowned(unsafe) self] in
       self.log.info("all services stopped")
       syncAll()

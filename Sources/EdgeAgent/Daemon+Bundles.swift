@@ -1,0 +1,99 @@
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+
+/// The daemon's side of DESIGN.md §8: the puller when `upstreams` are configured, the relay
+/// when `relay` (or `--relay`) is set. An accepted bundle wakes the relay's long-polls and puts
+/// the bundle's policy in force through `replacePolicy`; with every upstream down, the daemon
+/// keeps converging from the last accepted policy in the state.
+extension Daemon {
+  /// What `upstreams`, `trusted_keys` and `relay` mean, checked before the daemon starts.
+  struct BundleSettings {
+    var origins: [UpstreamURL] = []
+    var keys: [[UInt8]] = []
+    var relay: (address: String, port: UInt16)? = nil
+  }
+
+  /// Errors (`.input`): an upstream that is not http:// or file://, a trusted key that is
+  /// neither 64 hex digits nor a readable public key file, upstreams without any trusted key,
+  /// a relay that is not IPv4-ADDR:PORT.
+  static func bundleSettings(_ config: DaemonConfig) throws(AgentError) -> BundleSettings {
+    var s = BundleSettings()
+    for u in config.upstreams {
+      guard let url = UpstreamURL(u) else { throw .input("upstream \"\(u)\": expected http://HOST[:PORT][/PATH] or file:///DIR") }
+      s.origins.append(url)
+    }
+    for k in config.trustedKeys {
+      if let key = Ed25519.parseKey(k, bytes: Ed25519.publicKeyBytes) { s.keys.append(key); continue }
+      do { s.keys.append(try Ed25519.readKeyFile(k, bytes: Ed25519.publicKeyBytes)) } catch {
+        throw .input("trusted key \"\(k)\": neither 64 hex digits nor a public key file (\(error))")
+      }
+    }
+    if !s.origins.isEmpty && s.keys.isEmpty { throw .input("upstreams are set but no trusted_keys: no bundle could be accepted") }
+    if let r = config.relay {
+      let parts = r.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+      let address = parts.count == 2 ? String(decoding: parts[0], as: UTF8.self) : ""
+      guard parts.count == 2, isIPv4Literal(address), let port = UInt16(String(decoding: parts[1], as: UTF8.self)) else {
+        throw .input("relay \"\(r)\": expected IPv4-ADDRESS:PORT, e.g. 0.0.0.0:7070")
+      }
+      s.relay = (address, port)
+    }
+    return s
+  }
+
+  /// Starts the relay and the puller (at daemon start, after the policy in force is loaded).
+  func startBundles() {
+    guard let s = try? Daemon.bundleSettings(config) else { return }   // checked in init
+    if let r = s.relay {
+      let relay = Relay(loop: loop, env: env)
+      do throws(LoopError) {
+        try relay.start(address: r.address, port: r.port)
+        self.relay = relay
+        log.info("relay listening", [("address", "\(r.address):\(relay.port)")])
+      } catch {
+        log.error("unable to start the relay", [("address", "\(r.address):\(r.port)"), ("err", error.description)])
+      }
+    }
+    guard !s.origins.isEmpty else { return }
+    var pc = PullerConfig(origins: s.origins, trustedKeys: s.keys, hostID: hostID)
+    pc.intervalMs = UInt64(config.intervalMs)
+    // A relay pulls from its configured upstreams only: relays never pull from each other.
+    pc.useBundleRelays = s.relay == nil
+    let p = Puller(loop: loop, env: env, config: pc) { [unowned(unsafe) self] level, message, fields in
+      switch level {
+      case "error": self.log.error(message, fields)
+      case "warn": self.log.warn(message, fields)
+      default: self.log.info(message, fields)
+      }
+    }
+    p.onAccepted = { [unowned(unsafe) self] b in
+      self.relay?.notifyAccepted()
+      self.replacePolicy(b.policy, digest: b.digest)
+    }
+    relay?.extraMetrics = { [unowned(unsafe) self] in
+      guard let st = self.puller?.stats else { return "" }
+      return """
+        # HELP edgeagent_pulls_total Pull rounds and their answers.
+        # TYPE edgeagent_pulls_total counter
+        edgeagent_pulls_total{result="round"} \(st.rounds)
+        edgeagent_pulls_total{result="not_modified"} \(st.notModified)
+        edgeagent_pulls_total{result="accepted"} \(st.accepted)
+        edgeagent_pulls_total{result="rejected"} \(st.rejected)
+        edgeagent_pulls_total{result="failed"} \(st.failures)
+        # HELP edgeagent_upstream_last_contact_seconds When an upstream last answered (Unix seconds).
+        # TYPE edgeagent_upstream_last_contact_seconds gauge
+        edgeagent_upstream_last_contact_seconds \(st.lastContact)
+
+        """
+    }
+    puller = p
+    p.start()
+    log.info("pulling bundles", [("upstreams", String(s.origins.count)), ("serial", String((try? heldSerial(env)).flatMap { $0 } ?? 0))])
+  }
+
+  func stopBundles() {
+    puller?.stop()
+    relay?.stop()
+  }
+}
