@@ -5,6 +5,7 @@
 # multiarch, and qemu-user to run the foreign binaries. Safe to run again: it installs only
 # what is missing. Needs root (or sudo).
 # `Cross/setup.sh --host` installs only the host's -dev packages (enough for ./demo.sh).
+# nginx-light (the origin of the bundle integration tests and Benchmarks/fleet) and bc come with --host too.
 set -euo pipefail
 
 host_only=0
@@ -14,7 +15,7 @@ case "${1:-}" in
   *) echo "usage: Cross/setup.sh [--host]" >&2; exit 2 ;;
 esac
 
-host_pkgs="libuv1-dev liblmdb-dev libsodium-dev lmdb-utils pkg-config file binutils"
+host_pkgs="libuv1-dev liblmdb-dev libsodium-dev lmdb-utils pkg-config file binutils nginx-light bc"
 cross_pkgs="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross binutils-arm-linux-gnueabihf
   libuv1-dev:arm64 liblmdb-dev:arm64 libsodium-dev:arm64
