@@ -57,6 +57,10 @@ static inline int edge_openat2(int dirfd, const char *p, int flags, int mode, un
   return -1;
 #endif
 }
+/* finit_module(2) has no glibc wrapper. An init loads the drivers for its own disks with it. */
+static inline int edge_finit_module(int fd, const char *params, int flags) {
+  return (int)syscall(SYS_finit_module, fd, params, flags);
+}
 /* syncfs is declared only under _GNU_SOURCE, which would change fd_set between this module and
  * CEdgeSupport; declare it here instead. */
 extern int syncfs(int fd);

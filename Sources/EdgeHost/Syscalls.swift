@@ -48,3 +48,10 @@ func system_symlinkat(_ target: UnsafePointer<CChar>, _ dir: CInt, _ name: Unsaf
 func system_readlinkat(_ dir: CInt, _ name: UnsafePointer<CChar>, _ buf: UnsafeMutablePointer<CChar>, _ n: Int) -> Int {
   readlinkat(dir, name, buf, n)
 }
+func system_finit_module(_ fd: CInt, _ params: UnsafePointer<CChar>, _ flags: CInt) -> CInt {
+  edge_finit_module(fd, params, flags)
+}
+func system_mount(_ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>, _ type: UnsafePointer<CChar>,
+                  _ flags: UInt, _ data: UnsafePointer<CChar>) -> CInt {
+  mount(source, target, type, flags, data)
+}
