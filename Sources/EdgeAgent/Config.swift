@@ -23,6 +23,11 @@ public struct DaemonConfig {
   /// Where the crash-loop rule trips: exits within a window.
   public var crashLoopCount = 5
   public var crashLoopWindowMs: UInt32 = 60_000
+  /// As PID 1, before the state is opened: kernel modules to load, in order (`.ko` paths; an
+  /// initramfs has no modprobe, so dependencies come first), then filesystems to mount (the
+  /// state disk, a bundle source). A failure is logged and boot goes on.
+  public var modules: [String] = []
+  public var mounts: [MountSpec] = []
 
   public init() {}
 
@@ -71,6 +76,15 @@ public struct DaemonConfig {
         guard let n = m.value.integer, n >= 1, n <= 1000 else { bad(m, "expected a count from 1 to 1000"); continue }
         c.crashLoopCount = Int(n)
       case "labels": if let s = strings(m) { c.labels = s }
+      case "modules":
+        guard let s = strings(m) else { continue }
+        if s.contains(where: { !$0.hasPrefix("/") }) { bad(m, "expected absolute paths to .ko files"); continue }
+        c.modules = s
+      case "mounts":
+        guard let a = m.value.array else { bad(m, "expected an array of mounts"); continue }
+        for item in a {
+          if let spec = mountSpec(item, &issues) { c.mounts.append(spec) }
+        }
       case "upstreams": if let s = strings(m) { c.upstreams = s }
       case "trusted_keys": if let s = strings(m) { c.trustedKeys = s }
       case "container":
@@ -78,10 +92,51 @@ public struct DaemonConfig {
         c.container = b
       case "comment", "$schema": break
       default:
-        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, crash_loop_count, crash_loop_window, comment)", at: m.keyPosition, key: m.key))
+        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
       }
     }
     if !issues.isEmpty { throw .policy(PolicyError(issues), file: path) }
     return c
   }
+}
+
+/// One `mounts` entry: `{"device": "/dev/vda", "path": "/var/lib/edgeagent", "type": "ext4",
+/// "options": "noatime", "wait": "1s"}`; options and wait are optional.
+func mountSpec(_ node: JSONNode, _ issues: inout [PolicyIssue]) -> MountSpec? {
+  guard let members = node.members else {
+    issues.append(PolicyIssue("a mount is an object with device, path and type", at: node.position, key: "mounts"))
+    return nil
+  }
+  var device: String? = nil, path: String? = nil, type: String? = nil, options = "", waitMs: UInt32 = 1000
+  var ok = true
+  for m in members {
+    if m.key == "wait" {
+      if let n = m.value.integer, n >= 0, n <= 600 { waitMs = UInt32(n) * 1000 } else if let s = m.value.string, let ms = parseMilliseconds(s), ms <= 600_000 { waitMs = ms } else {
+        issues.append(PolicyIssue("expected a duration up to 10 minutes: seconds, or a string like \"500ms\"", at: m.value.position, key: m.key))
+        ok = false
+      }
+      continue
+    }
+    guard let s = m.value.string else {
+      issues.append(PolicyIssue("expected string, found \(m.value.typeName)", at: m.value.position, key: m.key))
+      ok = false
+      continue
+    }
+    switch m.key {
+    case "device": device = s
+    case "path":
+      if !s.hasPrefix("/") { issues.append(PolicyIssue("expected an absolute path", at: m.value.position, key: m.key)); ok = false }
+      path = s
+    case "type": type = s
+    case "options": options = s
+    default:
+      issues.append(PolicyIssue("unknown key (allowed: device, path, type, options, wait)", at: m.keyPosition, key: m.key))
+      ok = false
+    }
+  }
+  guard let device, let path, let type else {
+    issues.append(PolicyIssue("a mount needs device, path and type", at: node.position, key: "mounts"))
+    return nil
+  }
+  return ok ? MountSpec(device: device, path: path, type: type, options: options, waitMs: waitMs) : nil
 }

@@ -48,6 +48,9 @@ public final class Daemon {
   var relay: Relay? = nil
   /// Convergences run, full and partial (for tests and metrics).
   public private(set) var runs = 0
+  /// When the process started (monotonic ns; the CLI sets it at entry): the first `converged`
+  /// line reports exec-to-converged from it, and the uptime, to compare with the kernel's log.
+  public var startedNs: UInt64 = monotonicNanoseconds()
 
   public init(_ config: DaemonConfig) throws(AgentError) {
     self.config = config
@@ -56,6 +59,8 @@ public final class Daemon {
     if isInit {
       attachConsole()
       for line in mountPseudoFilesystems() { Logger(json: config.logJSON).info(line) }
+      attachConsole()   // an initramfs without /dev/console: now devtmpfs has one
+      Daemon.prepareDisks(config, log: Logger(json: config.logJSON))
     } else {
       // Orphans of our services come to us, not to the host's init.
       becomeSubreaper()
@@ -213,9 +218,14 @@ public final class Daemon {
     supervisor.notify(notified)
     supervisor.update(policy, order: order, blocked: blocked)
     if only == nil {
-      let ms = (monotonicNanoseconds() - t0) / 1_000_000
-      log.info("converged", [("policy", policy.name), ("kept", String(summary.kept)), ("repaired", String(summary.repaired)),
-                             ("failed", String(summary.failed)), ("skipped", String(summary.skipped)), ("ms", String(ms))])
+      let now = monotonicNanoseconds()
+      var fields = [("policy", policy.name), ("kept", String(summary.kept)), ("repaired", String(summary.repaired)),
+                    ("failed", String(summary.failed)), ("skipped", String(summary.skipped)), ("ms", String((now - t0) / 1_000_000))]
+      if !notifiedReady {
+        fields.append(("since_start_ms", String((now - startedNs) / 1_000_000)))
+        fields.append(("uptime_ms", String(now / 1_000_000)))
+      }
+      log.info("converged", fields)
       rewatch()
     }
     if !notifiedReady {
@@ -347,6 +357,29 @@ public final class Daemon {
         self.log.error("unable to power off", [("err", e.description)])
       }
       self.loop.stop()
+    }
+  }
+
+  // MARK: boot
+
+  /// As PID 1, before the state is opened: loads the configured kernel modules in order, then
+  /// mounts the configured filesystems. A failure is logged and boot goes on: without its state
+  /// disk the agent still converges, with its state in memory.
+  static func prepareDisks(_ config: DaemonConfig, log: Logger) {
+    for path in config.modules {
+      do throws(HostError) {
+        log.info(try loadKernelModule(path) ? "loaded module" : "module already loaded", [("module", path)])
+      } catch {
+        log.error("unable to load module", [("module", path), ("err", error.description)])
+      }
+    }
+    for m in config.mounts {
+      do throws(HostError) {
+        let done = try mountFilesystem(m)
+        log.info(done ? "mounted" : "already mounted", [("device", m.device), ("path", m.path), ("type", m.type)])
+      } catch {
+        log.error("unable to mount", [("device", m.device), ("path", m.path), ("type", m.type), ("err", error.description)])
+      }
     }
   }
 

@@ -5,11 +5,21 @@ import EdgeHost
 /// their own options; this file knows only their names.
 @main
 struct CLI {
+  /// The config an init reads: the kernel runs /init with no arguments.
+  static let initConfig = "/etc/edgeagent/config.json"
+
   static func main() {
-    let args = commandLineArguments()
+    let started = monotonicNanoseconds()
+    var args = commandLineArguments()
+    // The kernel runs /init with no arguments; a container's PID 1 is given its command.
+    let isInit = processID() == 1 && args.count == 1
+    if isInit {
+      attachConsole()   // so that even a rejected config is seen on the console
+      args += ["run", "--config", initConfig]
+    }
     guard cryptoInit() else {
       writeStderr("edgeagent: fatal: unable to initialise libsodium\n")
-      exitProcess(ExitCode.system)
+      exit(ExitCode.system, isInit: isInit)
     }
     guard args.count >= 2 else {
       writeStderr(usage)
@@ -20,7 +30,7 @@ struct CLI {
     switch args[1] {
     case "apply": code = ApplyCommand.run(rest)
     case "status": code = StatusCommand.run(rest)
-    case "run": code = RunCommand.run(rest)
+    case "run": code = RunCommand.run(rest, started: started)
     case "version", "--version": code = VersionCommand.run(rest)
     case "bench": code = BenchCommand.run(rest)
     case "keygen": code = KeygenCommand.run(rest)
@@ -32,6 +42,17 @@ struct CLI {
     default:
       writeStderr("edgeagent: unknown command \"\(args[1])\"\n" + usage)
       code = ExitCode.usage
+    }
+    exit(code, isInit: isInit)
+  }
+
+  /// The kernel's init must not exit (the kernel would panic): it says why, syncs and powers off.
+  static func exit(_ code: Int32, isInit: Bool) -> Never {
+    if isInit {
+      writeStderr("edgeagent: PID 1 is ending (exit \(code)): powering off\n")
+      syncAll()
+      let e = powerOff()
+      writeStderr("edgeagent: unable to power off: \(e)\n")
     }
     exitProcess(code)
   }

@@ -14,13 +14,16 @@ enum RunCommand {
     on SIGTERM, SIGINT or SIGPWR stops the services in reverse order, syncs and powers off.
       --config FILE      JSON config (keys: state_dir, root, policy, interval, labels, log_format,
                          container, host_id, upstreams, trusted_keys, relay, crash_loop_count,
-                         crash_loop_window); flags override it
+                         crash_loop_window, modules, mounts); flags override it
       --container        on shutdown, exit with the main service's status instead of powering off
+    As PID 1 with no arguments (the kernel's /init), it runs with --config /etc/edgeagent/config.json,
+    loads the config's kernel modules and mounts its filesystems before opening the state.
     Logs go to stderr, one line per event. Exit: 0 after a clean shutdown, 2 bad config, 111 system error.
 
     """
 
-  static func run(_ args: ArraySlice<String>) -> Int32 {
+  /// `started`: monotonic ns at the process's entry, for the first `converged` line.
+  static func run(_ args: ArraySlice<String>, started: UInt64) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
       let o = try Options(args, valued: ["--config", "--policy", "--root", "--state", "--interval", "--label",
                                          "--log-format", "--relay", "--host-id"], flags: ["--container"])
@@ -50,6 +53,7 @@ enum RunCommand {
       if o.has("--container") { config.container = true }
       do throws(AgentError) {
         let daemon = try Daemon(config)
+        daemon.startedNs = started
         return daemon.run()
       } catch {
         writeStderr("edgeagent: run: \(error)\n")
