@@ -48,7 +48,8 @@ public struct PullStats {
 /// accepted in one transaction; then `onAccepted` runs. A refused bundle is logged and
 /// recorded, and the round moves to the next upstream; the held bundle stays in force.
 ///
-/// Timing: the first round at a per-host splay within a second of `start()`; then every
+/// Timing: the first round at a per-host splay within a second of `start()` (at once when no
+/// bundle is held yet); then every
 /// interval ±10%; at once again after a long-poll answer from a relay; after a round in which
 /// every upstream failed, exponential backoff with jitter (1 s doubling to 5 min).
 public final class Puller {
@@ -92,7 +93,9 @@ public final class Puller {
 
   public func start() {
     running = true
-    schedule(PullSchedule.splay(hostID: config.hostID, intervalMs: min(config.intervalMs, 1000)))
+    // A box that holds no bundle yet (first boot) has nothing to converge until it has one:
+    // no splay then, it is boot time.
+    schedule(heldSerial == 0 ? 0 : PullSchedule.splay(hostID: config.hostID, intervalMs: min(config.intervalMs, 1000)))
   }
 
   public func stop() {
@@ -154,6 +157,7 @@ public final class Puller {
     if i == list.count {
       inRound = false
       stats.failedRounds += 1
+      noteReachable(false)
       let delay = PullSchedule.backoffMs(failures: stats.failedRounds, random: randomBelow(UInt32.max))
       log("warn", "unable to pull from any upstream", [("upstreams", String(list.count)), ("err", stats.lastError),
                                                        ("retry_ms", String(delay))])
@@ -189,6 +193,7 @@ public final class Puller {
     inRound = false
     stats.failedRounds = 0
     stats.lastContact = wallClockSeconds()
+    noteReachable(true)
     if longPoll && config.longPollSeconds > 0 {
       // The relay held the request until a change or its timeout: ask again at once (a little
       // jitter so children of one relay do not reconnect in lockstep).
@@ -334,4 +339,32 @@ public final class Puller {
       return refused(u, error, etag: nil)
     }
   }
+
+  /// Whether the last round reached an upstream; nil before the first round.
+  var reachable: Bool? = nil
+
+  /// Records reachability in meta when it changes, not on every round: an unchanged bundle
+  /// costs one 304 and no write, yet `status` can say since when the upstreams are reachable
+  /// or unreachable, and when one last answered.
+  func noteReachable(_ ok: Bool) {
+    if reachable == ok { return }
+    reachable = ok
+    var w = ByteWriter()
+    w.u8(ok ? 1 : 0)
+    w.i64(wallClockSeconds())
+    w.i64(stats.lastContact)
+    w.string(ok ? "" : stats.lastError)
+    let record = w.bytes
+    do throws(StoreError) {
+      try env.withWrite { (txn) throws(StoreError) in try txn.put(.meta, PullMetaKey.reachability, record) }
+    } catch {
+      log("warn", "unable to record upstream reachability", [("err", error.description)])
+    }
+  }
+}
+
+/// Meta keys the puller writes.
+enum PullMetaKey {
+  /// u8 reachable, i64 since (Unix s), i64 last contact (Unix s, 0: never), string last error.
+  static let reachability = "pull.reachability"
 }

@@ -21,6 +21,22 @@ public struct StatusReport {
   public var entries: [StatusEntry]
   /// Services as the daemon last recorded them, with their log's last lines.
   public var services: [ServiceStatus] = []
+  /// The signed bundle in force, if policies come as bundles.
+  public var bundle: BundleStatus? = nil
+}
+
+/// The bundle in force and how the upstreams were last seen.
+public struct BundleStatus {
+  public var serial: UInt64
+  /// Unix seconds: when it was accepted here, and when its publisher issued it.
+  public var acceptedAt: Int64
+  public var issued: Int64
+  /// nil before the first pull round.
+  public var reachable: Bool?
+  /// Since when the upstreams have been (un)reachable, when one last answered, the last error.
+  public var since: Int64 = 0
+  public var lastContact: Int64 = 0
+  public var lastError = ""
 }
 
 public struct ServiceStatus {
@@ -43,8 +59,8 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
       var s = RunSummary()
       guard let raw else { return s }
       var r = ByteReader(raw)
-      s.kept = Int((try? r.u32()) ?? 0); s.repaired = Int((try? r.u32()) ?? 0)
-      s.failed = Int((try? r.u32()) ?? 0); s.skipped = Int((try? r.u32()) ?? 0)
+      s.kept = Int(truncatingIfNeeded: (try? r.u32()) ?? 0); s.repaired = Int(truncatingIfNeeded: (try? r.u32()) ?? 0)
+      s.failed = Int(truncatingIfNeeded: (try? r.u32()) ?? 0); s.skipped = Int(truncatingIfNeeded: (try? r.u32()) ?? 0)
       return s
     }
     var promises: [Promise] = []
@@ -78,9 +94,11 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
       }
       return true
     }
+    let bundle = try readBundleStatus(txn)
     txn.abort()
     if let badService { throw badService }
-    return StatusReport(policyName: name, lastRun: lastRun, summary: summary, entries: entries, services: services)
+    return StatusReport(policyName: name, lastRun: lastRun, summary: summary, entries: entries, services: services,
+                        bundle: bundle)
   } catch {
     throw .store(error)
   }
@@ -90,6 +108,17 @@ extension StatusReport {
   /// Aligned text for a terminal.
   public var text: String {
     var out = "policy \(policyName.isEmpty ? "(none)" : policyName)  last run \(lastRun == 0 ? "never" : isoTime(lastRun))  \(summary)\n"
+    if let b = bundle {
+      let now = wallClockSeconds()
+      out += "bundle serial \(b.serial)  issued \(isoTime(b.issued)) (age \(duration(now - b.issued)))  accepted \(isoTime(b.acceptedAt))\n"
+      switch b.reachable {
+      case .some(true): out += "upstreams reachable since \(isoTime(b.since))\n"
+      case .some(false):
+        out += "upstreams UNREACHABLE since \(isoTime(b.since)); last reached \(b.lastContact == 0 ? "never" : isoTime(b.lastContact))"
+        out += b.lastError.isEmpty ? "\n" : "; last error: \(b.lastError)\n"
+      case .none: out += "upstreams not contacted yet\n"
+      }
+    }
     var rows: [[String]] = [["ID", "TYPE", "STATUS", "SINCE", "REPAIRS", "SUBJECT", "REASON"]]
     for e in entries {
       let r = e.record
@@ -120,6 +149,21 @@ extension StatusReport {
     w.beginObject()
     w.member("policy", policyName)
     w.key("last_run"); if lastRun == 0 { w.null() } else { w.string(isoTime(lastRun)) }
+    w.key("bundle")
+    if let b = bundle {
+      w.beginObject()
+      w.member("serial", Int64(b.serial))
+      w.member("issued", isoTime(b.issued))
+      w.member("age_seconds", wallClockSeconds() - b.issued)
+      w.member("accepted", isoTime(b.acceptedAt))
+      w.key("upstreams_reachable"); if let r = b.reachable { w.bool(r) } else { w.null() }
+      w.member("since", b.since == 0 ? "" : isoTime(b.since))
+      w.member("last_contact", b.lastContact == 0 ? "" : isoTime(b.lastContact))
+      w.member("last_error", b.lastError)
+      w.endObject()
+    } else {
+      w.null()
+    }
     w.key("summary")
     w.beginObject()
     w.member("kept", Int64(summary.kept)); w.member("repaired", Int64(summary.repaired))
@@ -207,4 +251,43 @@ public func eventsJSON(_ events: [EventRecord]) -> String {
   }
   w.endArray()
   return w.text + "\n"
+}
+
+/// The bundle in force and the puller's reachability record, from meta; nil without a bundle.
+func readBundleStatus(_ txn: borrowing Transaction) throws(StoreError) -> BundleStatus? {
+  let serial = try txn.value(.meta, BundleMetaKey.serial) { raw -> UInt64? in
+    guard let raw else { return nil }
+    var r = ByteReader(raw)
+    return try? r.u64()
+  }
+  guard let serial else { return nil }
+  let accepted = try txn.value(.meta, BundleMetaKey.acceptedAt) { raw -> Int64 in
+    guard let raw else { return 0 }
+    var r = ByteReader(raw)
+    return (try? r.i64()) ?? 0
+  }
+  let issued = try txn.value(.meta, BundleMetaKey.bytes) { raw -> Int64 in
+    guard let raw, let b = try? PolicyBundle.decode(Array(raw)) else { return 0 }
+    return b.issued
+  }
+  var status = BundleStatus(serial: serial, acceptedAt: accepted, issued: issued)
+  try txn.value(.meta, PullMetaKey.reachability) { raw in
+    guard let raw else { return }
+    var r = ByteReader(raw)
+    guard let ok = try? r.u8(), let since = try? r.i64(), let last = try? r.i64(), let err = try? r.string() else { return }
+    status.reachable = ok == 1
+    status.since = since
+    status.lastContact = last
+    status.lastError = err
+  }
+  return status
+}
+
+/// "3d4h", "2h5m", "40s": a coarse age for humans.
+func duration(_ seconds: Int64) -> String {
+  if seconds < 0 { return "in the future (clock behind?)" }
+  if seconds < 120 { return "\(seconds)s" }
+  if seconds < 7200 { return "\(seconds / 60)m" }
+  if seconds < 172_800 { return "\(seconds / 3600)h\((seconds % 3600) / 60)m" }
+  return "\(seconds / 86_400)d\((seconds % 86_400) / 3600)h"
 }
