@@ -2,8 +2,9 @@
 # Installs, idempotently, everything edgeagent's builds and tests need from Debian:
 # the host's -dev packages (libuv, LMDB, libsodium), cross compilers and C libraries for
 # aarch64 and armv7 (hard-float), the same -dev packages for those architectures through
-# multiarch, and qemu-user to run the foreign binaries. Safe to run again: it installs only
-# what is missing. Needs root (or sudo).
+# multiarch, qemu-user to run the foreign binaries, and qemu-system, cpio and mke2fs for the
+# boot tests (Cross/image.sh downloads the kernels and busybox itself, into out/boot). Safe to
+# run again: it installs only what is missing. Needs root (or sudo).
 # `Cross/setup.sh --host` installs only the host's -dev packages (enough for ./demo.sh).
 # nginx-light (the origin of the bundle integration tests and Benchmarks/fleet) and bc come with --host too.
 set -euo pipefail
@@ -19,7 +20,8 @@ host_pkgs="libuv1-dev liblmdb-dev libsodium-dev lmdb-utils pkg-config file binut
 cross_pkgs="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross binutils-arm-linux-gnueabihf
   libuv1-dev:arm64 liblmdb-dev:arm64 libsodium-dev:arm64
-  libuv1-dev:armhf liblmdb-dev:armhf libsodium-dev:armhf"
+  libuv1-dev:armhf liblmdb-dev:armhf libsodium-dev:armhf
+  qemu-system-x86 qemu-system-arm cpio e2fsprogs"
 
 if [ "$host_only" = 1 ]; then cross_pkgs=""; fi
 
