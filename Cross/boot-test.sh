@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Cross/boot-test.sh TARGET: boots the Cross/image.sh image of TARGET (x86_64, aarch64) under
+# qemu-system (TCG, -nographic, serial console, no network device) with edgeagent as /init, twice
+# on one persistent state disk, and checks the serial console:
+#   boot 1 (bundle disk attached): the agent is PID 1, mounts the pseudo-filesystems, loads its
+#     disk drivers and mounts its state disk, accepts the signed bundle from its file:// upstream,
+#     converges every promise, starts the web service and sees its HTTP health check pass; the
+#     chaos service kills it, the agent restarts it and it passes again; chaos asks for a
+#     poweroff (busybox poweroff: SIGUSR2 to PID 1) and the agent stops chaos then web (reverse
+#     order), syncs and powers off: qemu exits 0, no kernel panic, no "Attempted to kill init".
+#   boot 2 (bundle disk gone): the same, converging from the last accepted bundle in LMDB.
+# Reports the boot figures: kernel start to /init, /init to first convergence (console
+# timestamps: printk.time=1 and the agent's uptime_ms), and the agent's exec-to-converged.
+# Prints one PASS/FAIL line per check and exits 1 if any failed. BOOT_TIMEOUT (seconds, 240)
+# bounds each boot; KEEP=1 keeps the console logs (their folder is printed).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { echo "usage: Cross/boot-test.sh TARGET    (TARGET: x86_64, aarch64)" >&2; exit 2; }
+[ $# -eq 1 ] || usage
+target=$1
+case "$target" in
+  # -cpu max: RDRAND, so the kernel's random pool is ready at boot (else the first
+  # getrandom(2), libsodium's, waits about a second for jitter entropy under TCG).
+  x86_64)  qemu=(qemu-system-x86_64 -M pc -cpu max) ;;
+  # QEMU's virt machine hands the kernel an rng-seed in the device tree.
+  aarch64) qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57) ;;
+  *) usage ;;
+esac
+command -v "${qemu[0]}" >/dev/null || { echo "Cross/boot-test.sh: ${qemu[0]} not found: run Cross/setup.sh" >&2; exit 1; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/edgeagent-boot-$target.XXXXXX")
+[ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$T"' EXIT
+
+passed=0 failed=0
+pass() { echo "PASS $target: $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $target: $1"; failed=$((failed + 1)); }
+finish() { echo "boot-test $target: $passed passed, $failed failed"; [ "$failed" = 0 ]; exit $?; }
+
+if ! Cross/image.sh "$target" >"$T/image.out" 2>&1; then
+  sed 's/^/    /' "$T/image.out" | tail -30
+  fail "image (Cross/image.sh $target)"; finish
+fi
+img=$(tail -1 "$T/image.out")
+grep '^image ' "$T/image.out"
+cp "$img/state.img" "$T/state.img"   # the VM's persistent disk, kept across both boots
+
+# boot N [source]: one boot, its console in $T/bootN.log; returns qemu's exit status.
+boot() {
+  local n=$1 disks=(-drive "file=$T/state.img,if=none,id=state,format=raw" -device virtio-blk-pci,drive=state)
+  [ "${2:-}" = source ] &&
+    disks+=(-drive "file=$img/source.img,if=none,id=source,format=raw,readonly=on" -device virtio-blk-pci,drive=source)
+  local start=$SECONDS rc
+  timeout "${BOOT_TIMEOUT:-240}" "${qemu[@]}" -m 256M -smp 1 -nographic -no-reboot -nic none \
+    -kernel "$img/vmlinuz" -initrd "$img/initramfs.cpio.gz" -append "$(cat "$img/cmdline")" \
+    "${disks[@]}" </dev/null >"$T/boot$n.log" 2>&1
+  rc=$?
+  tr -d '\r' < "$T/boot$n.log" > "$T/boot$n.txt"
+  echo "boot $n: qemu exited $rc after $((SECONDS - start)) s (console: $(wc -l < "$T/boot$n.txt") lines)"
+  return $rc
+}
+
+# expect LOG WHAT PATTERN...: each extended regex must match a line, in this order.
+expect() {
+  local log=$1 what=$2 line=0 p found
+  shift 2
+  for p in "$@"; do
+    found=$(tail -n +$((line + 1)) "$log" | grep -n -E -m1 -- "$p" | cut -d: -f1)
+    if [ -z "$found" ]; then fail "$what (no line matching /$p/ after line $line)"; return 1; fi
+    line=$((line + found))
+  done
+  pass "$what"
+}
+
+# The checks both boots share: PID 1 duties, services, restart, ordered shutdown, clean poweroff.
+check_boot() {
+  local n=$1 rc=$2 log=$T/boot$1.txt
+  [ "$rc" = 0 ] && pass "boot $n: qemu exited 0" || fail "boot $n: qemu exited $rc (124: timed out)"
+  grep -q 'Kernel panic' "$log" && fail "boot $n: kernel panic" || pass "boot $n: no kernel panic"
+  grep -qi 'Attempted to kill init' "$log" && fail "boot $n: attempted to kill init" || pass "boot $n: init never exited"
+  expect "$log" "boot $n: the kernel ran edgeagent as /init, PID 1" 'Run /init as init process' 'msg=starting .*pid1=yes'
+  expect "$log" "boot $n: mounted /proc, /sys, /dev, /run" 'msg="mounted proc on /proc"' 'msg="mounted sysfs on /sys"' \
+    'msg="mounted devtmpfs on /dev"' 'msg="mounted tmpfs on /run"'
+  expect "$log" "boot $n: loaded virtio_blk and ext4, mounted the state disk" 'msg="loaded module" module=/lib/modules/virtio_blk.ko' \
+    'msg="loaded module" module=/lib/modules/ext4.ko' 'msg=mounted device=/dev/vda path=/var/lib/edgeagent type=ext4'
+  expect "$log" "boot $n: converged every promise (failed=0)" 'msg=converged policy=boot-test kept=[0-9]+ repaired=[0-9]+ failed=0 skipped=0 .*since_start_ms='
+  expect "$log" "boot $n: web started and passed its HTTP health check" 'msg="started service" service=web .*restarts=0' \
+    'msg="service ready" service=web'
+  expect "$log" "boot $n: web killed, restarted by the agent, healthy again" 'msg="service exited" service=web .*exit="signal 9"' \
+    'msg="started service" service=web .*restarts=1' 'msg="service ready" service=web'
+  expect "$log" "boot $n: poweroff stopped chaos then web (reverse order), synced, powered off" \
+    'msg="shutting down" reason=SIGUSR2' 'msg="service exited" service=chaos ' 'msg="service exited" service=web .*exit="signal 15"' \
+    'msg="all services stopped"' 'msg="powering off"' 'reboot: Power down'
+  grep -E 'level=(error|warn)' "$log" | grep -v 'device=/dev/vdb\|unable to pull' | sed "s/^/    boot $n: /" || true
+}
+
+# timing N: the boot figures, from the console. Kernel timestamps (printk.time=1) give the
+# hand-over to /init and when the state disk was mounted (the drivers the agent loaded, probed,
+# and ext4 mounted); the agent's first `converged` line gives its uptime_ms (CLOCK_MONOTONIC,
+# the clock printk's timestamps follow) and since_start_ms (its own exec to converged).
+timing() {
+  local log=$T/boot$1.txt handover mounted conv up since
+  handover=$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' "$log" | head -1)
+  mounted=$(sed -n 's/^\[ *\([0-9.]*\)\] EXT4-fs (vda): mounted.*/\1/p' "$log" | head -1)
+  conv=$(grep -m1 'msg=converged' "$log")
+  up=${conv##*uptime_ms=} since=${conv##*since_start_ms=}
+  up=${up%% *}; since=${since%% *}
+  [ -n "$handover" ] && [ -n "$mounted" ] && [ -n "$conv" ] || { echo "boot-time $target boot $1: not found in the console"; return 0; }
+  awk -v h="$handover" -v m="$mounted" -v u="$up" -v s="$since" -v t="$target" -v n="$1" 'BEGIN {
+    printf "boot-time %s boot %s: kernel start -> /init %.0f ms; /init -> first convergence complete %.0f ms ", t, n, h * 1000, u - h * 1000
+    printf "(modules, probes and state disk mount %.0f ms, then the agent %.0f ms); agent exec -> converged %d ms\n", (m - h) * 1000, u - m * 1000, s }'
+}
+
+boot 1 source; rc=$?
+check_boot 1 $rc
+expect "$T/boot1.txt" "boot 1: accepted the signed bundle from the file:// upstream, then converged to it" \
+  'msg="no policy yet' 'msg="bundle accepted" serial=1 policy=boot-test' 'msg=converged policy=boot-test'
+timing 1
+
+boot 2; rc=$?
+check_boot 2 $rc
+expect "$T/boot2.txt" "boot 2: bundle disk gone, converged from the last good policy in LMDB" \
+  'msg="unable to mount" device=/dev/vdb' 'msg="converging to the last good policy from the state" policy=boot-test' \
+  'msg=converged policy=boot-test'
+grep -q 'msg="bundle accepted"' "$T/boot2.txt" && fail "boot 2: accepted a bundle with no bundle disk" ||
+  pass "boot 2: no bundle accepted (no source)"
+timing 2
+
+[ "${KEEP:-0}" = 1 ] && echo "console logs: $T/boot1.txt $T/boot2.txt"
+finish
