@@ -262,7 +262,9 @@ func decodeSummary(_ raw: UnsafeRawBufferPointer?) -> RunSummary? {
   var r = ByteReader(raw)
   var s = RunSummary()
   do throws(RecordError) {
-    s.kept = Int(try r.u32()); s.repaired = Int(try r.u32()); s.failed = Int(try r.u32()); s.skipped = Int(try r.u32())
+    // truncatingIfNeeded: a u32 past Int32.max must not trap on armv7's 32-bit Int.
+    s.kept = Int(truncatingIfNeeded: try r.u32()); s.repaired = Int(truncatingIfNeeded: try r.u32())
+    s.failed = Int(truncatingIfNeeded: try r.u32()); s.skipped = Int(truncatingIfNeeded: try r.u32())
   } catch { return nil }
   return s
 }

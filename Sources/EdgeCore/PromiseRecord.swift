@@ -86,7 +86,11 @@ public enum PromiseRecord {
     if v.flags & PromiseView.contentFlag != 0 { p.content = content }
     p.exec = try r.strings()
     p.unless = try r.strings()
-    p.timeout = Int(try r.u32())
+    // Bounded as the decoder bounds them: a corrupt record is an error, not a trap (a u32 past
+    // Int32.max does not fit armv7's Int or a signal number).
+    let timeout = try r.u32()
+    guard timeout <= 86_400 else { throw RecordError("timeout out of range") }
+    p.timeout = Int(timeout)
     p.after = try r.strings()
     p.notify = try r.strings()
     if try r.u8() == 1 {
@@ -96,7 +100,9 @@ public enum PromiseRecord {
       svc.cwd = cwd.isEmpty ? nil : cwd
       guard let restart = ServiceSpec.Restart(rawValue: try r.u8()) else { throw RecordError("unknown restart policy") }
       svc.restart = restart
-      svc.stopSignal = Int32(try r.u32())
+      let signal = try r.u32()
+      guard signal < 128 else { throw RecordError("stop signal out of range") }
+      svc.stopSignal = Int32(signal)
       svc.stopTimeoutMs = try r.u32()
       svc.main = try r.u8() == 1
       let kind = try r.u8()
