@@ -18,6 +18,8 @@ public struct JSONError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct JSONReader {
   /// The deepest nesting accepted; policies need 4 or 5 levels.
   public static let defaultMaxDepth = 64
+  /// Objects with up to this many members find duplicate keys by scanning; larger ones by index.
+  static let scanLimit = 16
 
   public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONError) -> JSONNode {
     var parser = Parser(maxDepth: maxDepth)
@@ -89,6 +91,9 @@ private struct Parser {
     try enter()
     at += 1
     var members: [JSONMember] = []
+    // Duplicate keys: a scan while the object is small (policies' objects are), an index past
+    // that, so a hostile object of 10^5 keys costs 10^5 lookups, not 10^10 comparisons.
+    var index: [String: Int] = [:]
     skipWhitespace()
     if at < buf.count && buf[at] == UInt8(ascii: "}") { at += 1; depth -= 1; return members }
     while true {
@@ -97,8 +102,16 @@ private struct Parser {
       guard buf[at] == quote else { throw fail("unexpected \(describe(buf[at])), expected a string key") }
       let keyPosition = position
       let key = try string()
-      for m in members where m.key == key {
-        throw JSONError("duplicate key \"\(key)\" (first at \(m.keyPosition))", at: keyPosition)
+      if members.count < JSONReader.scanLimit {
+        for m in members where m.key == key {
+          throw JSONError("duplicate key \"\(key)\" (first at \(m.keyPosition))", at: keyPosition)
+        }
+      } else {
+        if index.isEmpty { for i in members.indices { index[members[i].key] = i } }
+        if let first = index[key] {
+          throw JSONError("duplicate key \"\(key)\" (first at \(members[first].keyPosition))", at: keyPosition)
+        }
+        index[key] = members.count
       }
       skipWhitespace()
       guard at < buf.count, buf[at] == UInt8(ascii: ":") else { throw fail("expected ':' after key \"\(key)\"") }

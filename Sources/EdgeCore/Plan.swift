@@ -17,6 +17,11 @@ public enum Plan {
     var successors = [[Int32]](repeating: [], count: n)
     var indegree = [Int32](repeating: 0, count: n)
     var issues: [PolicyIssue] = []
+    var dropped = 0
+    // As the decoder does: the first maxIssues are kept, the rest counted.
+    func note(_ issue: PolicyIssue) {
+      if issues.count < PolicyDecoder.maxIssues { issues.append(issue) } else { dropped += 1 }
+    }
     func edge(_ from: Int, _ to: Int) {
       successors[from].append(Int32(to))
       indegree[to] += 1
@@ -25,22 +30,22 @@ public enum Plan {
       let p = promises[i]
       for dep in p.after {
         guard let d = indexOfId[dep] else {
-          issues.append(PolicyIssue("\"after\" names unknown promise \"\(dep)\"", at: p.position, promise: p.id, key: "after"))
+          note(PolicyIssue("\"after\" names unknown promise \"\(dep)\"", at: p.position, promise: p.id, key: "after"))
           continue
         }
         if d == i {
-          issues.append(PolicyIssue("a promise cannot be after itself", at: p.position, promise: p.id, key: "after"))
+          note(PolicyIssue("a promise cannot be after itself", at: p.position, promise: p.id, key: "after"))
           continue
         }
         edge(d, i)
       }
       for target in p.notify {
         guard let t = indexOfId[target] else {
-          issues.append(PolicyIssue("\"notify\" names unknown promise \"\(target)\"", at: p.position, promise: p.id, key: "notify"))
+          note(PolicyIssue("\"notify\" names unknown promise \"\(target)\"", at: p.position, promise: p.id, key: "notify"))
           continue
         }
         if t == i {
-          issues.append(PolicyIssue("a promise cannot notify itself", at: p.position, promise: p.id, key: "notify"))
+          note(PolicyIssue("a promise cannot notify itself", at: p.position, promise: p.id, key: "notify"))
           continue
         }
         edge(i, t)
@@ -56,6 +61,7 @@ public enum Plan {
         }
       }
     }
+    if dropped > 0 { issues.append(PolicyIssue("and \(dropped) more issues", at: .none)) }
     if !issues.isEmpty { throw PolicyError(issues) }
 
     var order: [Int] = []

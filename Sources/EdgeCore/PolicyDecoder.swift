@@ -88,10 +88,15 @@ private func allowedKeys(_ type: PromiseType) -> [String] { keysByType[Int(type.
 private let commonKeys = ["id", "type", "after", "notify", "if", "comment"]
 
 private struct Decoding {
+  /// The first `maxIssues` issues; the rest are only counted, so a hostile policy of a million
+  /// bad keys costs a counter, not a million messages.
   var issues: [PolicyIssue] = []
+  /// Every issue found, kept or not.
+  var count = 0
 
   mutating func issue(_ message: String, _ at: SourcePosition, _ promise: String?, _ key: String?) {
-    issues.append(PolicyIssue(message, at: at, promise: promise, key: key))
+    count += 1
+    if issues.count < PolicyDecoder.maxIssues { issues.append(PolicyIssue(message, at: at, promise: promise, key: key)) }
   }
 
   func hasIssue(key: String) -> Bool {
@@ -100,9 +105,9 @@ private struct Decoding {
   }
 
   func finished() -> [PolicyIssue] {
-    if issues.count <= PolicyDecoder.maxIssues { return issues }
-    var out = Array(issues[0..<PolicyDecoder.maxIssues])
-    out.append(PolicyIssue("and \(issues.count - PolicyDecoder.maxIssues) more issues", at: .none))
+    if count == issues.count { return issues }
+    var out = issues
+    out.append(PolicyIssue("and \(count - issues.count) more issues", at: .none))
     return out
   }
 
@@ -158,7 +163,7 @@ private struct Decoding {
       return nil
     }
 
-    let before = issues.count
+    let before = count
     var p = Promise(id: id, type: type)
     p.position = node.position
     let allowed = allowedKeys(type)
@@ -282,7 +287,7 @@ private struct Decoding {
       require("key")
       require("value")
     }
-    return issues.count == before ? p : nil
+    return count == before ? p : nil
   }
 }
 
