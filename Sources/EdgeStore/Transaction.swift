@@ -22,11 +22,16 @@ public struct Transaction: ~Copyable {
   deinit { mdb_txn_abort(txn) }
 
   /// Commits. Errors: MDB_MAP_FULL (the caller grows the map and retries), ENOSPC, EIO.
-  /// The transaction is gone either way.
+  /// The transaction is gone either way; on any error the last committed state is untouched.
+  /// LMDB reports a short write as EIO, and a filesystem that fills mid-write gives a short
+  /// write: when the state's filesystem then has under 1 MiB free, the error is ENOSPC.
   public consuming func commit() throws(StoreError) {
     let t = txn
+    let path = environment.path
     discard self
-    try check(mdb_txn_commit(t), "commit the state")
+    var rc = mdb_txn_commit(t)
+    if rc == EIO, let free = freeBytes(path), free < 1 << 20 { rc = ENOSPC }
+    try check(rc, "commit the state")
   }
 
   public consuming func abort() {
@@ -141,3 +146,10 @@ private func result<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> 
   do { return .success(try body(v)) } catch { return .failure(error) }
 }
 
+
+/// Bytes available to unprivileged writers on the filesystem holding `path`; nil if unknown.
+func freeBytes(_ path: String) -> UInt64? {
+  var st = statvfs()
+  guard statvfs(path, &st) == 0 else { return nil }
+  return UInt64(st.f_bavail) * UInt64(st.f_frsize)
+}
