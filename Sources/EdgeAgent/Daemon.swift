@@ -49,8 +49,10 @@ public final class Daemon {
   /// Convergences run, full and partial (for tests and metrics).
   public private(set) var runs = 0
   /// When the process started (monotonic ns; the CLI sets it at entry): the first `converged`
-  /// line reports exec-to-converged from it, and the uptime, to compare with the kernel's log.
+  /// line reports exec-to-converged from it.
   public var startedNs: UInt64 = monotonicNanoseconds()
+  /// The kernel ran us as /init (not a PID namespace's init): boot milestones go to the kernel log.
+  public var kernelInit = false
 
   public init(_ config: DaemonConfig) throws(AgentError) {
     self.config = config
@@ -221,11 +223,10 @@ public final class Daemon {
       let now = monotonicNanoseconds()
       var fields = [("policy", policy.name), ("kept", String(summary.kept)), ("repaired", String(summary.repaired)),
                     ("failed", String(summary.failed)), ("skipped", String(summary.skipped)), ("ms", String((now - t0) / 1_000_000))]
-      if !notifiedReady {
-        fields.append(("since_start_ms", String((now - startedNs) / 1_000_000)))
-        fields.append(("uptime_ms", String(now / 1_000_000)))
-      }
+      if !notifiedReady { fields.append(("since_start_ms", String((now - startedNs) / 1_000_000))) }
       log.info("converged", fields)
+      // The boot milestone, stamped by the kernel's clock like its own messages.
+      if !notifiedReady && kernelInit { kernelLog("edgeagent: first convergence complete (\(summary.failed) failed)") }
       rewatch()
     }
     if !notifiedReady {

@@ -49,3 +49,14 @@ public func attachConsole() {
   _ = dup2(fd, 0); _ = dup2(fd, 1); _ = dup2(fd, 2)
   if fd > 2 { _ = close(fd) }
 }
+
+/// Writes one line to the kernel's log at info level (it reaches the console with the kernel's
+/// timestamp, so boot milestones line up with the kernel's own). Best effort: no /dev/kmsg, no
+/// line. C: `write` to /dev/kmsg
+public func kernelLog(_ message: String) {
+  let fd = edge_open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY, 0)
+  guard fd >= 0 else { return }
+  let line = "<6>" + message + "\n"
+  _ = line.withCString { p in write(fd, p, strlen(p)) }
+  _ = close(fd)
+}

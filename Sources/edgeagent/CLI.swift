@@ -30,7 +30,7 @@ struct CLI {
     switch args[1] {
     case "apply": code = ApplyCommand.run(rest)
     case "status": code = StatusCommand.run(rest)
-    case "run": code = RunCommand.run(rest, started: started)
+    case "run": code = RunCommand.run(rest, started: started, kernelInit: isInit)
     case "version", "--version": code = VersionCommand.run(rest)
     case "bench": code = BenchCommand.run(rest)
     case "keygen": code = KeygenCommand.run(rest)

@@ -22,8 +22,9 @@ enum RunCommand {
 
     """
 
-  /// `started`: monotonic ns at the process's entry, for the first `converged` line.
-  static func run(_ args: ArraySlice<String>, started: UInt64) -> Int32 {
+  /// `started`: monotonic ns at the process's entry, for the first `converged` line;
+  /// `kernelInit`: the kernel ran us as /init.
+  static func run(_ args: ArraySlice<String>, started: UInt64, kernelInit: Bool = false) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
       let o = try Options(args, valued: ["--config", "--policy", "--root", "--state", "--interval", "--label",
                                          "--log-format", "--relay", "--host-id"], flags: ["--container"])
@@ -54,6 +55,7 @@ enum RunCommand {
       do throws(AgentError) {
         let daemon = try Daemon(config)
         daemon.startedNs = started
+        daemon.kernelInit = kernelInit
         return daemon.run()
       } catch {
         writeStderr("edgeagent: run: \(error)\n")
