@@ -3,6 +3,7 @@
 #   1. swift-test      full Swift: `swift test` (Tests/)
 #   2. embedded-host   Embedded build for the host (.build-emb) and an apply/status on a sandbox
 #   3-5. smoke-TARGET  static Embedded binary for x86_64, aarch64, armv7 (Cross/smoke.sh; qemu-user)
+#   6. boot            edgeagent as /init of x86_64 and aarch64 VMs under qemu-system (Cross/boot-test.sh)
 # Every stage runs even if one before it failed. Prints each stage's time, and ends with
 # "stages: N passed, M failed"; exits 1 if any stage failed. Needs what Cross/setup.sh installs.
 set -uo pipefail
@@ -33,6 +34,13 @@ embedded_host() {
   return $rc
 }
 
+# Both architectures' VMs, each booted twice (bundle, then offline from the state).
+boot_tests() {
+  local rc=0
+  for target in x86_64 aarch64; do Cross/boot-test.sh "$target" || rc=1; done
+  return $rc
+}
+
 names=() times=() results=()
 passed=0 failed=0
 stage() {
@@ -51,6 +59,7 @@ stage embedded-host embedded_host
 for target in x86_64 aarch64 armv7; do
   stage "smoke-$target" Cross/smoke.sh "$target"
 done
+stage boot boot_tests
 
 echo
 echo "=== summary"
