@@ -351,7 +351,10 @@ public final class Daemon {
     supervisor.stopAll { [unowned(unsafe) self] in
       self.log.info("all services stopped")
       syncAll()
-      self.exitCode = self.config.container ? (self.supervisor.mainExit ?? 0) : 0
+      // A main service ended by a signal exits 128 + the signal, as sh and container runtimes
+      // report it (exit(-15) would show as 241).
+      let main = self.supervisor.mainExit ?? 0
+      self.exitCode = self.config.container ? (main < 0 ? 128 - main : main) : 0
       if self.isInit && !self.config.container {
         self.log.info("powering off")
         let e = powerOff()
