@@ -1,0 +1,47 @@
+import Foundation
+import XCTest
+@testable import EdgeAgent
+import EdgeCore
+import EdgeHost
+
+final class DaemonConfigTests: XCTestCase {
+  var dir: String!
+
+  override func setUpWithError() throws {
+    dir = FileManager.default.temporaryDirectory.path + "/edgeconfig-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+  }
+
+  override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+  private func load(_ text: String) throws -> Result<DaemonConfig, AgentError> {
+    let path = dir + "/config.json"
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    do { return .success(try DaemonConfig.load(path)) } catch { return .failure(error) }
+  }
+
+  func testModulesAndMountsOfABootstrapConfig() throws {
+    let c = try load("""
+      {"modules": ["/lib/modules/virtio_blk.ko", "/lib/modules/ext4.ko"],
+       "mounts": [{"device": "/dev/vda", "path": "/var/lib/edgeagent", "type": "ext4", "options": "noatime"},
+                  {"device": "/dev/vdb", "path": "/srv/source", "type": "ext4", "options": "ro", "wait": "200ms"}]}
+      """).get()
+    XCTAssertEqual(c.modules, ["/lib/modules/virtio_blk.ko", "/lib/modules/ext4.ko"])
+    XCTAssertEqual(c.mounts, [MountSpec(device: "/dev/vda", path: "/var/lib/edgeagent", type: "ext4", options: "noatime", waitMs: 1000),
+                              MountSpec(device: "/dev/vdb", path: "/srv/source", type: "ext4", options: "ro", waitMs: 200)])
+  }
+
+  func testBadMountsAreRejectedWithTheirPositions() throws {
+    guard case .failure(let e) = try load("""
+      {"modules": ["virtio_blk.ko"],
+       "mounts": [{"device": "/dev/vda", "path": "state", "type": "ext4"},
+                  {"device": "/dev/vdb", "type": "ext4"},
+                  {"device": "/dev/vdc", "path": "/x", "type": "ext4", "fstype": "ext4"}]}
+      """) else { return XCTFail("accepted") }
+    let text = e.description
+    XCTAssertTrue(text.contains("1:13: key \"modules\": expected absolute paths"), text)
+    XCTAssertTrue(text.contains("2:44: key \"path\": expected an absolute path"), text)
+    XCTAssertTrue(text.contains("a mount needs device, path and type"), text)
+    XCTAssertTrue(text.contains("key \"fstype\": unknown key"), text)
+  }
+}
