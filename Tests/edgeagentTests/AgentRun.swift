@@ -107,7 +107,9 @@ final class AgentRun {
 
   func start(_ extra: [String] = []) throws {
     let bin = try Edgeagent.binary.path
-    let args = ["run", "--policy", policyPath, "--root", root, "--state", state, "--interval", "30s"] + extra
+    // A day between full runs: none lands within a test by chance to repair what drift repair
+    // missed (SIGHUP asks for one).
+    let args = ["run", "--policy", policyPath, "--root", root, "--state", state, "--interval", "24h"] + extra
     let p = Process()
     if namespace {
       p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
