@@ -291,17 +291,3 @@ func freeLoopbackPort() throws -> UInt16 {
   guard rc == 0 else { throw AgentRunError("bind 127.0.0.1:0: \(errno)") }
   return UInt16(bigEndian: addr.sin_port)
 }
-
-/// Whether something accepts connections on 127.0.0.1:port.
-func loopbackAnswers(_ port: UInt16) -> Bool {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  guard fd >= 0 else { return false }
-  defer { close(fd) }
-  var addr = sockaddr_in()
-  addr.sin_family = sa_family_t(AF_INET)
-  addr.sin_port = port.bigEndian
-  addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-  return withUnsafePointer(to: &addr) { a in
-    a.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-  }
-}
