@@ -41,6 +41,8 @@ public final class Converger {
     var name: String
     var hostPath: [CChar]
     var digest: Digest
+    /// The staged file as written (rename keeps inode, size and mtime; it changes ctime).
+    var written: FileIdentity
   }
 
   /// Errors: the root cannot be opened as a directory.
@@ -148,9 +150,13 @@ public final class Converger {
       do { try d.dir.sync() } catch { writeStderr("edgeagent: warning: \(error)\n") }
     }
     for s in staged where outcomes[s.index]?.status != .failed {
-      if let st = try? s.hostPath.withUnsafeBufferPointer({ (b) throws(HostError) -> FileStat? in try FileStat.lstat(b.baseAddress!) }) {
-        statUpdates.append((Array(s.hostPath.dropLast().map { UInt8(bitPattern: $0) }), StatRecord(identity: st.identity, digest: s.digest)))
-      }
+      // Vouch for the content only if the published file is still the one written: an edit
+      // between the rename and this lstat changes size or mtime (or the inode), and then the
+      // next check hashes what is really there instead of trusting what was written.
+      guard let st = try? s.hostPath.withUnsafeBufferPointer({ (b) throws(HostError) -> FileStat? in try FileStat.lstat(b.baseAddress!) }),
+            st.identity.inode == s.written.inode, st.identity.device == s.written.device,
+            st.identity.size == s.written.size, st.identity.mtime == s.written.mtime else { continue }
+      statUpdates.append((Array(s.hostPath.dropLast().map { UInt8(bitPattern: $0) }), StatRecord(identity: st.identity, digest: s.digest)))
     }
     staged.removeAll(keepingCapacity: true)
   }

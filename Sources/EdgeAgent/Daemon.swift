@@ -303,14 +303,34 @@ public final class Daemon {
       }
       return
     }
-    guard let indexes = watched[dir]?[name] else { return }
-    for i in indexes { pendingDrift.insert(i) }
+    // A watched directory itself changed (removed, renamed, replaced): its watch is gone or
+    // follows the old inode. Drop it and converge everything: the promises under it need a
+    // check, and the new directory a new watch (rewatch runs after full runs).
+    let child = join(dir, name)
+    if child != dir, let w = watchers[child] {
+      w.close()
+      watchers[child] = nil
+      fullPending = true
+    }
+    if let indexes = watched[dir]?[name] {
+      for i in indexes { pendingDrift.insert(i) }
+    } else if !fullPending {
+      return
+    }
     driftTimer.start(after: 1) { [unowned(unsafe) self] in
       let only = Array(self.pendingDrift)
       self.pendingDrift.removeAll()
-      self.converge(only: only)
+      if self.fullPending {
+        self.fullPending = false
+        self.converge()
+      } else {
+        self.converge(only: only)
+      }
     }
   }
+
+  /// Set when a watched directory was replaced: the next drift run is a full run.
+  var fullPending = false
 
   // MARK: signals and shutdown
 

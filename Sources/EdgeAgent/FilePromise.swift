@@ -74,24 +74,26 @@ extension Converger {
   func stageContent(_ p: Promise, _ pp: PreparedPromise, digest: Digest, mode: UInt32, uid: Int, gid: Int,
                     blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void, reason: String) throws(HostError) -> Outcome {
     let dir = try directory(pp.parent, create: true)
+    let written: FileStat
     if let content = p.content {
-      try withBytes(content) { (raw) throws(HostError) in
+      written = try withBytes(content) { (raw) throws(HostError) -> FileStat in
         try AtomicWrite.stage(dir.dir, pp.name, content: raw, mode: mode, uid: uid, gid: gid, sync: false)
       }
     } else {
-      var result: Result<Bool, HostError> = .success(false)
+      var result: Result<FileStat?, HostError> = .success(nil)
       blob(digest) { raw in
         guard let raw else { return }
         do throws(HostError) {
-          try AtomicWrite.stage(dir.dir, pp.name, content: raw, mode: mode, uid: uid, gid: gid, sync: false)
-          result = .success(true)
+          result = .success(try AtomicWrite.stage(dir.dir, pp.name, content: raw, mode: mode, uid: uid, gid: gid, sync: false))
         } catch {
           result = .failure(error)
         }
       }
-      guard try result.get() else { return Outcome(.failed, "blob \(digest) is not in the store") }
+      guard let st = try result.get() else { return Outcome(.failed, "blob \(digest) is not in the store") }
+      written = st
     }
-    staged.append(Staged(index: pp.index, directory: dir, name: pp.name, hostPath: pp.hostPath, digest: digest))
+    staged.append(Staged(index: pp.index, directory: dir, name: pp.name, hostPath: pp.hostPath, digest: digest,
+                         written: written.identity))
     return Outcome(.repaired, reason)
   }
 

@@ -14,10 +14,12 @@ public enum AtomicWrite {
   public static func temporaryName(_ name: String) -> String { "." + name + ".edgeagent-new" }
 
   /// Writes `content` to the temporary file for `name` in `dir`, with mode and owner set before
-  /// any data, so the new file is never visible with looser permissions. Returns nothing; the
-  /// caller publishes later. `uid`/`gid` of -1 leave them as the agent's.
+  /// any data, so the new file is never visible with looser permissions. Returns the staged
+  /// file's status after the write: what the file must still look like once published for its
+  /// content to be the one written. `uid`/`gid` of -1 leave them as the agent's.
+  @discardableResult
   public static func stage(_ dir: borrowing Directory, _ name: String, content: UnsafeRawBufferPointer,
-                           mode: UInt32, uid: Int, gid: Int, sync: Bool) throws(HostError) {
+                           mode: UInt32, uid: Int, gid: Int, sync: Bool) throws(HostError) -> FileStat {
     let tmp = temporaryName(name)
     // A temporary left by a crash: remove it, the content is written again.
     do { try dir.remove(tmp, directory: false) } catch where error.errno == .noEntry {} catch { throw error }
@@ -32,6 +34,7 @@ public enum AtomicWrite {
       try f.setMode(mode)
       try f.writeAll(content)
       if sync { try f.sync() }
+      return try f.stat()
     } catch {
       try? dir.remove(tmp, directory: false)
       throw HostError(error.errno, error.operation, join(dir.path, name))
