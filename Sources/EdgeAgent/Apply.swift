@@ -60,7 +60,11 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   }
 
   let bytes: [UInt8]
-  do { bytes = try readWholeFile(options.policyPath) } catch { throw .host(error) }
+  do { bytes = try readWholeFile(options.policyPath) } catch {
+    // A policy past the size limit is bad input (exit 2), not a failing host.
+    if error.errno == .tooLarge { throw .input(error.description) }
+    throw .host(error)
+  }
   let policy: Policy
   let order: [Int]
   do throws(PolicyError) {

@@ -18,6 +18,7 @@ public struct Errno: RawRepresentable, Hashable, Error, Sendable, CustomStringCo
   public static let notEmpty = Errno(rawValue: ENOTEMPTY)         // C: ENOTEMPTY
   public static let tooManyLinks = Errno(rawValue: ELOOP)         // C: ELOOP (O_NOFOLLOW hit a symlink)
   public static let noSpace = Errno(rawValue: ENOSPC)             // C: ENOSPC
+  public static let tooLarge = Errno(rawValue: EFBIG)             // C: EFBIG (past readWholeFile's limit)
   public static let noSys = Errno(rawValue: ENOSYS)               // C: ENOSYS
   public static let crossDevice = Errno(rawValue: EXDEV)          // C: EXDEV
   public static let badFile = Errno(rawValue: EBADF)              // C: EBADF

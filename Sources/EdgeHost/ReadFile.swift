@@ -8,7 +8,7 @@ public func readWholeFile(_ path: String, limit: Int = 64 << 20) throws(HostErro
   let st: FileStat
   do throws(HostError) { st = try f.stat() } catch { throw HostError(error.errno, "stat", path) }
   if st.kind == .directory { throw HostError(.isDirectory, "read", path) }
-  if st.identity.size > Int64(limit) { throw HostError(Errno(rawValue: EFBIG), "read (larger than \(limit >> 20) MiB)", path) }
+  if st.identity.size > Int64(limit) { throw HostError(.tooLarge, "read (larger than \(limit >> 20) MiB)", path) }
   var out = [UInt8](repeating: 0, count: Int(st.identity.size))
   var filled = 0
   while true {
@@ -22,7 +22,7 @@ public func readWholeFile(_ path: String, limit: Int = 64 << 20) throws(HostErro
     } catch { throw HostError(error.errno, "read", path) }
     if n == 0 { break }
     filled += n
-    if filled > limit { throw HostError(Errno(rawValue: EFBIG), "read (larger than \(limit >> 20) MiB)", path) }
+    if filled > limit { throw HostError(.tooLarge, "read (larger than \(limit >> 20) MiB)", path) }
   }
   out.removeSubrange(filled...)
   return out
