@@ -211,6 +211,8 @@ def scenario_apply(args, rng, log):
                 current = new if rc == 0 else current
             if args.verbose:
                 log("trial %d: delay %.4f s %s" % (trial, delay, "killed" if killed else "finished first"))
+            elif (trial + 1) % 20 == 0:
+                log("apply: %d trials, %d kills, %d failures" % (trial + 1, stats["kills"], stats["failures"]))
         return stats
     finally:
         if not args.keep:

@@ -26,7 +26,7 @@ if [ -z "$bin" ]; then
 fi
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 if [ "${EDGE_DISKFULL_NS:-}" != 1 ]; then
-  [ "$(id -u)" = 0 ] || { echo "diskfull: needs root (mount in a private namespace)"; exit 1; }
+  [ "$(id -u)" = 0 ] || { echo "SKIP diskfull: needs root (tmpfs mounts in a private namespace)"; exit 0; }
   EDGE_DISKFULL_NS=1 exec unshare --mount --propagation private "$0" --bin "$bin"
 fi
 

@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""Hostile inputs at the trust boundary, against the built binary, each in a fresh sandbox.
+
+    Benchmarks/chaos/hostile.py [--bin PATH] [--race-seconds S] [--million]
+
+Each case prints PASS/FAIL with what it measured. For a rejected policy it checks the exit code
+(2), that the message names a place (file:line:column), that the root is byte-for-byte as it
+was and that no state was created (or an existing one is unchanged). For symlinks it plants a
+directory *outside* the root and checks nothing in it is ever created or changed.
+
+  traversal       `..`, `.`, relative, `//`, NUL (\\u0000) in paths, link targets and argv
+  oversized       a path of 4096 bytes, a component of 256, an id of 129, a 65 MiB policy file
+  nesting         100,000 nested arrays (the reader stops at 64 levels, no stack overflow)
+  utf8            invalid UTF-8, overlong forms, lone surrogates, a BOM
+  duplicates      an object of 100,000 keys with a duplicate at the end (time bounded)
+  symlink-parent  a directory of the root replaced by a symlink to the outside directory
+  symlink-leaf    the managed file itself a symlink to an outside file
+  symlink-race    a racer swaps a managed directory with a symlink to the outside as fast as
+                  it can while apply repairs files in it, for --race-seconds; nothing outside
+                  is ever written
+  many-promises   10^6 promises (--million; 10^5 otherwise): time and peak RSS, and the result
+  permissions     the state directory is 0700, data.mdb 0600; keygen's secret key 0600
+Exits 1 if any case fails.
+"""
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+failed = 0
+
+
+def default_binary():
+    for p in (".build-b7emb/release/edgeagent", ".build-emb/release/edgeagent", ".build-b7/debug/edgeagent",
+              ".build/debug/edgeagent"):
+        if os.access(os.path.join(REPO, p), os.X_OK):
+            return os.path.join(REPO, p)
+    return "edgeagent"
+
+
+def report(ok, name, detail):
+    global failed
+    print("%s %s: %s" % ("PASS" if ok else "FAIL", name, detail), flush=True)
+    if not ok:
+        failed = 1
+
+
+def tree(path):
+    """A fingerprint of everything under path: names, types, modes, contents, link targets."""
+    out = []
+    for d, dirs, files in os.walk(path):
+        dirs.sort()
+        for n in sorted(dirs + files):
+            p = os.path.join(d, n)
+            st = os.lstat(p)
+            if os.path.islink(p):
+                out.append((p, "l", os.readlink(p)))
+            elif os.path.isfile(p):
+                with open(p, "rb") as f:
+                    out.append((p, "f", st.st_mode, hashlib.sha256(f.read()).hexdigest()))
+            else:
+                out.append((p, "d", st.st_mode))
+    return out
+
+
+def measure(cmd, timeout=900):
+    """Runs cmd; returns (rc, stdout, stderr, seconds, peak RSS in KiB of the child)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    dt = time.monotonic() - t0
+    # ru_maxrss of children is the max over all waited children: run this one in a fresh helper.
+    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace"), dt
+
+
+def rss_of(cmd, timeout=900):
+    """Peak RSS (KiB) and wall time of cmd, through /usr/bin/time when present."""
+    if shutil.which("time") or os.path.exists("/usr/bin/time"):
+        r = subprocess.run(["/usr/bin/time", "-f", "@@ %e %M"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+        err = r.stderr.decode(errors="replace")
+        line = [l for l in err.splitlines() if l.startswith("@@ ")][-1]
+        _, secs, kib = line.split()
+        rc = r.returncode
+        if "Command exited with non-zero status" in err:
+            rc = int(err.split("Command exited with non-zero status ")[1].split()[0])
+        return rc, r.stdout.decode(errors="replace"), err, float(secs), int(kib)
+    rc, out, err, dt = measure(cmd, timeout)
+    return rc, out, err, dt, -1
+
+
+class Sandbox:
+    def __init__(self, args):
+        self.args = args
+        self.dir = tempfile.mkdtemp(prefix="edgeagent-hostile-")
+        self.root = os.path.join(self.dir, "root")
+        self.state = os.path.join(self.dir, "state")
+        self.outside = os.path.join(self.dir, "outside")
+        os.makedirs(os.path.join(self.root, "app"))
+        os.makedirs(self.outside)
+        with open(os.path.join(self.outside, "secret"), "w") as f:
+            f.write("outside, must not change\n")
+
+    def policy(self, doc_or_bytes, name="p.json"):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(doc_or_bytes if isinstance(doc_or_bytes, bytes) else json.dumps(doc_or_bytes).encode())
+        return path
+
+    def apply(self, policy, *extra, timeout=900):
+        return rss_of([self.args.bin, "apply", policy, "--root", self.root, "--state", self.state, "--quiet"] + list(extra),
+                      timeout)
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pol(*promises):
+    return {"policy": "hostile", "promises": list(promises)}
+
+
+def rejected(args, name, body, expect=None):
+    """body is rejected with exit 2, a position, and root/state untouched."""
+    s = Sandbox(args)
+    try:
+        before = tree(s.dir)
+        rc, out, err, secs, kib = s.apply(s.policy(body))
+        after = tree(s.dir)
+        # The policy file itself is new in the sandbox; compare everything else.
+        after = [e for e in after if not e[0].endswith("p.json")]
+        before = [e for e in before if not e[0].endswith("p.json")]
+        msg = (err.strip().splitlines() or [""])[min(1, len((err.strip().splitlines() or [""])) - 1)]
+        ok = rc == 2 and before == after and not os.path.exists(s.state) and (expect is None or expect in err)
+        return ok, "exit %d in %.2f s, %d KiB: %s" % (rc, secs, kib, msg[:140])
+    finally:
+        s.close()
+
+
+def case_traversal(args):
+    cases = {
+        "dotdot": pol({"id": "a", "type": "file", "path": "/app/../../outside/secret", "content": "x"}),
+        "dot": pol({"id": "a", "type": "file", "path": "/app/./x", "content": "x"}),
+        "relative": pol({"id": "a", "type": "file", "path": "app/x", "content": "x"}),
+        "double-slash": pol({"id": "a", "type": "file", "path": "//outside/secret", "content": "x"}),
+        "nul-path": pol({"id": "a", "type": "file", "path": "/app/x\u0000/../../y", "content": "x"}),
+        "nul-target": pol({"id": "a", "type": "link", "path": "/app/l", "target": "/x\u0000y"}),
+        "nul-argv": pol({"id": "a", "type": "command", "exec": ["/bin/true", "a\u0000b"]}),
+        "creates-dotdot": pol({"id": "a", "type": "command", "exec": ["/bin/true"], "creates": "/../x"}),
+        "sysctl-traversal": pol({"id": "a", "type": "sysctl", "key": "../../../etc/shadow", "value": "1"}),
+        "root-itself": pol({"id": "a", "type": "directory", "path": "/", "state": "absent", "purge": True}),
+    }
+    for k, body in cases.items():
+        ok, detail = rejected(args, "traversal/" + k, body)
+        report(ok, "traversal/" + k, detail)
+
+
+def case_oversized(args):
+    for k, body in {
+        "path-4096": pol({"id": "a", "type": "file", "path": "/" + "/".join(["a" * 200] * 21)[:4095], "content": "x"}),
+        "component-256": pol({"id": "a", "type": "file", "path": "/" + "a" * 256, "content": "x"}),
+        "id-129": pol({"id": "a" * 129, "type": "file", "path": "/x", "content": "x"}),
+        "mode-5-digits": pol({"id": "a", "type": "file", "path": "/x", "mode": "07777"}),
+        "timeout-huge": pol({"id": "a", "type": "command", "exec": ["/bin/true"], "timeout": 10 ** 30}),
+    }.items():
+        ok, detail = rejected(args, k, body)
+        report(ok, "oversized/" + k, detail)
+    # A policy file past the 64 MiB read limit: refused before parsing.
+    big = b'{"policy":"x","promises":[],"comment":"' + b"x" * (65 << 20) + b'"}'
+    ok, detail = rejected(args, "file-65MiB", big)
+    # readWholeFile's refusal is a host error: exit 2 or 111 are both "rejected, nothing touched".
+    report(ok or "larger than 64 MiB" in detail, "oversized/file-65MiB", detail)
+
+
+def case_nesting(args):
+    for k, body in {"arrays-100000": b"[" * 100000 + b"]" * 100000,
+                    "objects-100000": b'{"a":' * 100000 + b"1" + b"}" * 100000,
+                    "class-expression-100000": json.dumps(pol({"id": "a", "type": "file", "path": "/x", "content": "x",
+                                                                "if": "(" * 100000 + "a" + ")" * 100000})).encode()}.items():
+        ok, detail = rejected(args, k, body)
+        report(ok, "nesting/" + k, detail)
+
+
+def case_utf8(args):
+    for k, raw in {"invalid": b"\xc3\x28", "overlong-slash": b"\xc0\xaf", "overlong-3": b"\xe0\x80\xaf",
+                   "surrogate": b"\xed\xa0\x80", "past-10ffff": b"\xf4\x90\x80\x80", "truncated": b"\xe2\x82"}.items():
+        body = b'{"policy":"x","promises":[{"id":"a","type":"file","path":"/app/' + raw + b'","content":"x"}]}'
+        ok, detail = rejected(args, k, body)
+        report(ok, "utf8/" + k, detail)
+    for k, esc in {"lone-high": "\\ud800", "lone-low": "\\udc00"}.items():
+        body = ('{"policy":"x","promises":[{"id":"a","type":"file","path":"/app/%s","content":"x"}]}' % esc).encode()
+        ok, detail = rejected(args, k, body)
+        report(ok, "utf8/" + k, detail)
+    ok, detail = rejected(args, "bom", b"\xef\xbb\xbf" + json.dumps(pol()).encode())
+    report(ok, "utf8/bom", detail)
+
+
+def case_duplicates(args):
+    body = '{"policy":"x","promises":[],' + ",".join('"k%d":0' % i for i in range(100000)) + ',"k5":1}'
+    ok, detail = rejected(args, "dup", body.encode())
+    secs = float(detail.split(" in ")[1].split(" s")[0])
+    report(ok and secs < 10, "duplicates/100000-keys", detail)
+
+
+def case_symlink_parent(args):
+    s = Sandbox(args)
+    try:
+        os.rmdir(os.path.join(s.root, "app"))
+        os.symlink(s.outside, os.path.join(s.root, "app"))  # absolute, pointing out of the root
+        before = tree(s.outside)
+        rc, out, err, secs, kib = s.apply(s.policy(pol({"id": "f", "type": "file", "path": "/app/secret", "content": "pwned\n"},
+                                                        {"id": "g", "type": "file", "path": "/app/new", "content": "pwned\n"})))
+        report(tree(s.outside) == before, "symlink-parent",
+               "exit %d, outside unchanged; %s" % (rc, (out.strip().splitlines() or [""])[0][:120]))
+    finally:
+        s.close()
+
+
+def case_symlink_leaf(args):
+    s = Sandbox(args)
+    try:
+        os.symlink(os.path.join(s.outside, "secret"), os.path.join(s.root, "app", "conf"))
+        before = tree(s.outside)
+        rc, out, err, secs, kib = s.apply(s.policy(pol({"id": "f", "type": "file", "path": "/app/conf", "content": "pwned\n", "mode": "0600"})))
+        is_file = os.path.isfile(os.path.join(s.root, "app", "conf")) and not os.path.islink(os.path.join(s.root, "app", "conf"))
+        report(tree(s.outside) == before and rc == 0 and is_file, "symlink-leaf",
+               "exit %d, the link was replaced by a file inside the root, outside unchanged" % rc)
+    finally:
+        s.close()
+
+
+def case_symlink_race(args):
+    s = Sandbox(args)
+    try:
+        app = os.path.join(s.root, "app")
+        real = os.path.join(s.root, "real")
+        os.rmdir(app)
+        os.mkdir(real)
+        link = os.path.join(s.root, "app-link")
+        os.symlink(s.outside, link)
+        alt = os.path.join(s.root, "app-dir")
+        os.mkdir(alt)
+        before = tree(s.outside)
+        stop = threading.Event()
+        swaps = [0]
+
+        def racer():
+            # Atomically alternate /app between a real directory and a symlink to the outside.
+            tmp = os.path.join(s.root, "swap")
+            while not stop.is_set():
+                try:
+                    os.symlink(s.outside, tmp)
+                    os.rename(tmp, app) if not os.path.isdir(app) or os.path.islink(app) else None
+                    if os.path.isdir(app) and not os.path.islink(app):
+                        os.rename(app, alt + "-%d" % swaps[0])
+                        os.rename(tmp, app)
+                    swaps[0] += 1
+                    os.unlink(app)
+                    os.mkdir(tmp + "d")
+                    os.rename(tmp + "d", app)
+                    swaps[0] += 1
+                except OSError:
+                    pass
+                finally:
+                    for p in (tmp, tmp + "d"):
+                        try:
+                            os.rmdir(p) if os.path.isdir(p) and not os.path.islink(p) else os.unlink(p)
+                        except OSError:
+                            pass
+
+        promises_a = [{"id": "f%d" % i, "type": "file", "path": "/app/f%d" % i, "content": "A%d\n" % i} for i in range(50)]
+        promises_b = [{"id": "f%d" % i, "type": "file", "path": "/app/f%d" % i, "content": "B%d\n" % i} for i in range(50)]
+        pa, pb = s.policy(pol(*promises_a), "a.json"), s.policy(pol(*promises_b), "b.json")
+        t = threading.Thread(target=racer, daemon=True)
+        t.start()
+        runs = repaired = 0
+        deadline = time.monotonic() + args.race_seconds
+        while time.monotonic() < deadline:
+            rc, out, err, secs, kib = s.apply(pa if runs % 2 == 0 else pb)
+            runs += 1
+            repaired += out.count("repaired f")
+            if tree(s.outside) != before:
+                break
+        stop.set()
+        t.join()
+        escaped = tree(s.outside) != before
+        report(not escaped and runs > 0, "symlink-race",
+               "%d applies (%d file repairs) against %d swaps in %.0f s; outside %s"
+               % (runs, repaired, swaps[0], args.race_seconds, "WRITTEN" if escaped else "never written"))
+    finally:
+        s.close()
+
+
+def case_many(args):
+    n = 10 ** 6 if args.million else 10 ** 5
+    s = Sandbox(args)
+    try:
+        # Directories nest under /m/<k>/ so no directory holds more than 1,000 entries.
+        promises = ['{"id":"m","type":"directory","path":"/m"}']
+        for k in range(n // 1000):
+            promises.append('{"id":"m%d","type":"directory","path":"/m/%d"}' % (k, k))
+        for i in range(n - len(promises)):
+            promises.append('{"id":"p%d","type":"file","path":"/m/%d/%d","content":""}' % (i, i % (n // 1000), i))
+        body = ('{"policy":"many","promises":[' + ",".join(promises) + "]}").encode()
+        path = s.policy(body)
+        rc, out, err, secs, kib = s.apply(path, "--dry-run")
+        last = (out.strip().splitlines() or err.strip().splitlines() or [""])[-1]
+        report(rc in (0, 2), "many-promises/%d-dry-run" % n,
+               "%.1f MB policy: exit %d in %.1f s, peak RSS %.0f MiB: %s" % (len(body) / 1e6, rc, secs, kib / 1024, last[:120]))
+        if rc == 0:
+            rc, out, err, secs, kib = s.apply(path)
+            last = (out.strip().splitlines() or err.strip().splitlines() or [""])[-1]
+            rc2, out2, err2, secs2, kib2 = s.apply(path)
+            report(rc == 0 and rc2 == 0, "many-promises/%d-apply" % n,
+                   "first apply exit %d in %.1f s, peak RSS %.0f MiB (%s); second (all kept) %.1f s, %.0f MiB"
+                   % (rc, secs, kib / 1024, last[:60], secs2, kib2 / 1024))
+    finally:
+        s.close()
+
+
+def case_permissions(args):
+    s = Sandbox(args)
+    try:
+        rc, out, err, secs, kib = s.apply(s.policy(pol({"id": "f", "type": "file", "path": "/app/x", "content": "x"})))
+        st_dir = os.stat(s.state).st_mode & 0o777
+        st_data = os.stat(os.path.join(s.state, "data.mdb")).st_mode & 0o777
+        report(rc == 0 and st_dir == 0o700 and st_data == 0o600, "permissions/state",
+               "state dir %o, data.mdb %o (umask %o)" % (st_dir, st_data, os.umask(os.umask(0))))
+        help_text = subprocess.run([args.bin, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode()
+        if "keygen" in help_text:
+            key = os.path.join(s.dir, "k")
+            old = os.umask(0)  # the agent must not rely on the caller's umask
+            try:
+                r = subprocess.run([args.bin, "keygen", "--out", key], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            finally:
+                os.umask(old)
+            secrets = [f for f in os.listdir(s.dir) if f.startswith("k")]
+            modes = {f: oct(os.stat(os.path.join(s.dir, f)).st_mode & 0o777) for f in secrets}
+            secret_ok = any(m == "0o600" for f, m in modes.items() if not f.endswith(".pub"))
+            report(r.returncode == 0 and secret_ok, "permissions/keygen",
+                   "umask 000: %s %s" % (modes, r.stderr.decode(errors="replace").strip()[:100]))
+        # A service that lists its open fds: only 0, 1, 2 (and ls's own /proc/self/fd) may be there.
+        fds = os.path.join(s.dir, "fds.txt")
+        svc = s.policy(pol({"id": "lister", "type": "service", "restart": "never",
+                            "exec": ["/bin/sh", "-c", "ls -l /proc/self/fd > %s 2>&1; exec sleep 1000" % fds]}), "svc.json")
+        cfg = os.path.join(s.dir, "config.json")
+        with open(cfg, "w") as f:
+            json.dump({"state_dir": s.state, "root": s.root, "policy": svc, "interval": "60s"}, f)
+        agent = subprocess.Popen([args.bin, "run", "--config", cfg], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not (os.path.exists(fds) and os.path.getsize(fds) > 0):
+                time.sleep(0.1)
+            time.sleep(0.2)
+            agent_fds = len(os.listdir("/proc/%d/fd" % agent.pid))
+        finally:
+            agent.terminate()
+            agent.wait(timeout=30)
+        lines = [l for l in open(fds).read().splitlines() if "->" in l] if os.path.exists(fds) else []
+        extra = [l.split(" ", 8)[-1] for l in lines
+                 if l.split()[8] not in ("0", "1", "2") and "/proc/" not in l.split("->")[1]]
+        report(bool(lines) and not extra, "permissions/service-fds",
+               "the service holds %d fds (%s); the agent holds %d; leaked: %s"
+               % (len(lines), ", ".join(l.split()[8] for l in lines), agent_fds, extra or "none"))
+    finally:
+        s.close()
+
+
+CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": case_nesting, "utf8": case_utf8,
+         "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
+         "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default=default_binary())
+    ap.add_argument("--race-seconds", type=float, default=20)
+    ap.add_argument("--million", action="store_true", help="10^6 promises (default 10^5)")
+    ap.add_argument("--case", action="append", choices=sorted(CASES))
+    args = ap.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    print("hostile: %s" % args.bin, flush=True)
+    for name in args.case or list(CASES):
+        CASES[name](args)
+    sys.exit(failed)
+
+
+if __name__ == "__main__":
+    main()
