@@ -41,6 +41,17 @@ boot_tests() {
   return $rc
 }
 
+# The crash, fault and hostile-input suite, short pass (Benchmarks/RELIABILITY.md has the full
+# runs): 20 SIGKILL trials, the disk-full cases, the hostile inputs, the fuzz seed corpora and
+# 15 s of fuzzing per target. Uses embedded-host's binary.
+reliability() {
+  local bin=.build-emb/release/edgeagent
+  python3 Benchmarks/chaos/chaos.py --seed 1 --trials 20 --scenario apply --bin "$bin" &&
+    Benchmarks/chaos/diskfull.sh --bin "$bin" &&
+    python3 Benchmarks/chaos/hostile.py --bin "$bin" --race-seconds 10 &&
+    Fuzz/run.sh 15
+}
+
 names=() times=() results=()
 passed=0 failed=0
 stage() {
@@ -56,6 +67,7 @@ stage() {
 t0=$(date +%s)
 stage swift-test full_tests
 stage embedded-host embedded_host
+stage reliability reliability
 for target in x86_64 aarch64 armv7; do
   stage "smoke-$target" Cross/smoke.sh "$target"
 done
