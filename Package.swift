@@ -44,14 +44,18 @@ let swiftSettings: [SwiftSetting] = defines + (embedded ? [
 // process (the Swift runtime is a shared library there); the Embedded build has the runtime linked
 // in, so --wrap at link time sees every allocation, static libuv/LMDB/libsodium included.
 let wrapped = ["malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "free"]
-let supportC: [CSetting] = embedded ? [] : [.define("EDGE_INTERPOSE_MALLOC")]
+let supportC: [CSetting] = (embedded ? [] : [.define("EDGE_INTERPOSE_MALLOC")])
+  + (isStatic ? [.define("EDGE_TRIM_LIBC")] : [])
 
 let agentLinker: [LinkerSetting] = embedded ? [
   // Embedded does not autolink the module map's `link` lines. Debian's static libuv is libuv_a.a.
   .linkedLibrary(isStatic ? "uv_a" : "uv"), .linkedLibrary("lmdb"), .linkedLibrary("sodium"),
   .linkedLibrary("m"),
   .unsafeFlags(["\(embeddedLib)/libswiftUnicodeDataTables.a"]
-    + wrapped.flatMap { ["-Xlinker", "--wrap=\($0)"] }),
+    + wrapped.flatMap { ["-Xlinker", "--wrap=\($0)"] }
+    // Static builds: fold identical functions (glibc's gettext, gconv and NSS are kept out by
+    // CSupport/CEdgeSupport/libc_trim.c, which says why each is safe).
+    + (isStatic ? ["-Xlinker", "--icf=all"] : [])),
 ] : []
 
 let package = Package(

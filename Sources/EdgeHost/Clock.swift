@@ -14,13 +14,23 @@ public func monotonicNanoseconds() -> UInt64 {
   return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
-/// `2026-11-24T21:19:47Z` for Unix seconds (UTC; no time zone database in a static binary).
+/// `2026-11-24T21:19:47Z` for Unix seconds, always UTC. Computed here (days to civil date, Howard
+/// Hinnant's algorithm) rather than with gmtime_r, which in a static glibc brings in the whole
+/// time-zone machinery for an answer that never needs a zone.
 public func isoTime(_ seconds: Int64) -> String {
-  var t = time_t(seconds)
-  var tm = CEdge.tm()
-  guard gmtime_r(&t, &tm) != nil else { return "\(seconds)" }
-  func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-  return "\(tm.tm_year + 1900)-\(two(tm.tm_mon + 1))-\(two(tm.tm_mday))T\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec))Z"
+  let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+  let secs = seconds - days * 86_400
+  let z = days + 719_468
+  let era = (z >= 0 ? z : z - 146_096) / 146_097
+  let doe = z - era * 146_097
+  let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+  let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+  let mp = (5 * doy + 2) / 153
+  let day = doy - (153 * mp + 2) / 5 + 1
+  let month = mp < 10 ? mp + 3 : mp - 9
+  let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+  func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+  return "\(year)-\(two(month))-\(two(day))T\(two(secs / 3600)):\(two((secs % 3600) / 60)):\(two(secs % 60))Z"
 }
 
 /// libsodium's version.
