@@ -11,7 +11,11 @@ cd "$(dirname "$0")"
 
 full_tests() {
   if find Tests -name '*.swift' 2>/dev/null | grep -q .; then
-    swift test
+    swift test || return 1
+    # Every example policy against the JSON Schema (the Swift tests check the schema against
+    # the decoder's grammar).
+    python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install --quiet jsonschema || return 1
+    python3 schema/check-examples.py
   else
     # `swift test` refuses to run with no tests at all; still prove the full-Swift build.
     echo "NOTE: no test sources under Tests/ yet: building in full mode only"
@@ -21,6 +25,8 @@ full_tests() {
 
 embedded_host() {
   EDGE_EMBEDDED=1 swift build -c release --scratch-path .build-emb || return 1
+  # A duplicated outlined global is a silent miscompile (see Package.swift): fail on one.
+  Cross/check-outlined-globals.sh .build-emb || return 1
   local bin=.build-emb/release/edgeagent t rc=0
   t=$(mktemp -d "${TMPDIR:-/tmp}/edgeagent-host.XXXXXX")
   mkdir "$t/root"
