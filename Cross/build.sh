@@ -48,6 +48,7 @@ echo "build $target: swift build -c release --triple $triple --toolset Cross/too
 EDGE_EMBEDDED=1 EDGE_STATIC=1 EDGE_TRIPLE=$triple \
   swift build -c release --triple "$triple" --toolset "$PWD/Cross/toolset-$target.json" \
   --scratch-path ".build-$target" >&2 || { echo "Cross/build.sh: swift build for $target failed" >&2; exit 1; }
+Cross/check-outlined-globals.sh ".build-$target" >&2 || { echo "Cross/build.sh: $target build has a duplicated outlined global" >&2; exit 1; }
 
 built=".build-$target/release/edgeagent"
 bin="out/edgeagent-$target"
