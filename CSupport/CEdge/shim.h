@@ -57,6 +57,18 @@ static inline int edge_openat2(int dirfd, const char *p, int flags, int mode, un
   return -1;
 #endif
 }
+/* ioctl(2) is variadic and struct ifreq a union: get (set = 0) or set an interface's flags. */
+#include <net/if.h>
+#include <sys/ioctl.h>
+static inline int edge_ifflags(int fd, const char *name, int set, short *flags) {
+  struct ifreq r;
+  memset(&r, 0, sizeof r);
+  strncpy(r.ifr_name, name, IFNAMSIZ - 1);
+  if (set) r.ifr_flags = *flags;
+  int rc = ioctl(fd, set ? SIOCSIFFLAGS : SIOCGIFFLAGS, &r);
+  if (rc == 0 && !set) *flags = r.ifr_flags;
+  return rc;
+}
 /* finit_module(2) has no glibc wrapper. An init loads the drivers for its own disks with it. */
 static inline int edge_finit_module(int fd, const char *params, int flags) {
   return (int)syscall(SYS_finit_module, fd, params, flags);

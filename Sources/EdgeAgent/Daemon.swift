@@ -6,7 +6,8 @@ import EdgeStore
 /// `edgeagent run`: one thread, one libuv loop. Converges at start, then on a timer aligned to
 /// a per-host splay (so a fleet spreads evenly), at once on SIGHUP or when the policy file
 /// changes, and for just the touched promises when a watched path drifts. Supervises the
-/// policy's services. As PID 1 it also mounts the pseudo-filesystems, reaps every orphan, and
+/// policy's services. As PID 1 it also mounts the pseudo-filesystems, brings up loopback, loads
+/// the configured modules and mounts the configured disks, reaps every orphan, and
 /// turns SIGTERM/SIGINT/SIGPWR into an ordered shutdown and a poweroff.
 ///
 /// Bad input never stops it: a broken policy file is logged with its line:column and the last
@@ -62,6 +63,11 @@ public final class Daemon {
       attachConsole()
       for line in mountPseudoFilesystems() { Logger(json: config.logJSON).info(line) }
       attachConsole()   // an initramfs without /dev/console: now devtmpfs has one
+      do throws(HostError) {
+        if try bringUpLoopback() { Logger(json: config.logJSON).info("loopback up") }
+      } catch {
+        Logger(json: config.logJSON).error("unable to bring up loopback", [("err", error.description)])
+      }
       Daemon.prepareDisks(config, log: Logger(json: config.logJSON))
     } else {
       // Orphans of our services come to us, not to the host's init.

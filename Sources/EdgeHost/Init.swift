@@ -1,8 +1,8 @@
 import CEdge
 import EdgeCore
 
-/// What an init must do that a service manager need not: the pseudo-filesystems, and the final
-/// poweroff. Used only when the agent is PID 1.
+/// What an init must do that a service manager need not: the pseudo-filesystems, loopback, and
+/// the final poweroff. Used only when the agent is PID 1.
 
 /// Mounts /proc, /sys, /dev (devtmpfs), /run (tmpfs) where nothing is mounted yet. Returns one
 /// line per mount done or failed, for the log.
@@ -28,6 +28,22 @@ public func isMountPoint(_ path: String) -> Bool {
   var a = stat(), b = stat()
   guard stat(path, &a) == 0, stat(path + "/..", &b) == 0 else { return false }
   return a.st_dev != b.st_dev || a.st_ino == b.st_ino
+}
+
+/// Brings the loopback interface up, as an init does before any service: 127.0.0.1 answers
+/// from the first service on. Returns false when it was up already.
+/// Errors: socket, ioctl (EPERM without CAP_NET_ADMIN; ENODEV without a loopback device).
+/// C: `ioctl(SIOCGIFFLAGS)`, `ioctl(SIOCSIFFLAGS)`
+public func bringUpLoopback() throws(HostError) -> Bool {
+  let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+  guard fd >= 0 else { throw HostError(.current, "open a socket for", "lo") }
+  let sock = FileDescriptor(adopting: fd)
+  var flags: Int16 = 0
+  if edge_ifflags(sock.raw, "lo", 0, &flags) != 0 { throw HostError(.current, "read the flags of", "lo") }
+  if flags & Int16(IFF_UP) != 0 { return false }
+  flags |= Int16(IFF_UP)
+  if edge_ifflags(sock.raw, "lo", 1, &flags) != 0 { throw HostError(.current, "bring up", "lo") }
+  return true
 }
 
 /// Flushes every filesystem. C: `sync`
