@@ -83,6 +83,13 @@ check_boot() {
     'msg="mounted devtmpfs on /dev"' 'msg="mounted tmpfs on /run"'
   expect "$log" "boot $n: loaded virtio_blk and ext4, mounted the state disk" 'msg="loaded module" module=/lib/modules/virtio_blk.ko' \
     'msg="loaded module" module=/lib/modules/ext4.ko' 'msg=mounted device=/dev/vda path=/var/lib/edgeagent type=ext4'
+  expect "$log" "boot $n: brought up loopback" 'msg="loopback up"'
+  local p missing=""
+  for p in 'stamp type=command' 'www type=directory' 'index type=file' 'current type=link'; do
+    grep -q "msg=repaired promise=$p" "$log" || missing="$missing ${p%% *}"
+  done
+  [ -z "$missing" ] && pass "boot $n: command, directory, file and link promises repaired" ||
+    fail "boot $n: not repaired:$missing"
   expect "$log" "boot $n: converged every promise (failed=0)" 'msg=converged policy=boot-test kept=[0-9]+ repaired=[0-9]+ failed=0 skipped=0 .*since_start_ms='
   expect "$log" "boot $n: web started and passed its HTTP health check" 'msg="started service" service=web .*restarts=0' \
     'msg="service ready" service=web'
