@@ -80,29 +80,14 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { throw .host(error) }
   let prepared = converger.prepare(policy)
   let outcomes: [Outcome?]
-  do throws(StoreError) {
-    if let env {
-      let txn = try env.read()
-      outcomes = converger.run(policy, prepared, order: order, cachedStat: { key in
-        (try? txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) }) ?? nil
-      }, blob: { digest, body in
-        let found: Bool = digest.withBytes { key in
-          (try? txn.value(.blobs, key) { raw -> Bool in
-            guard let raw else { return false }
-            body(raw)
-            return true
-          }) ?? false
-        }
-        if !found { body(nil) }
-      }, previous: { id in
-        (try? txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }) ?? nil
-      })
-      txn.abort()
-    } else {
-      outcomes = converger.run(policy, prepared, order: order, cachedStat: { _ in nil },
-                               blob: { _, body in body(nil) }, previous: { _ in nil })
+  if let env {
+    do throws(StoreError) { outcomes = try runConverger(converger, env, policy, prepared, order: order) } catch {
+      throw .store(error)
     }
-  } catch { throw .store(error) }
+  } else {
+    outcomes = converger.run(policy, prepared, order: order, cachedStat: { _ in nil },
+                             blob: { _, body in body(nil) }, previous: { _ in nil })
+  }
 
   var summary = RunSummary()
   var results: [PromiseResult] = []
@@ -121,6 +106,29 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   }
   return ApplyReport(policyName: policy.name, results: results, summary: summary, desiredReplaced: replaced,
                      verifiedInPlace: false)
+}
+
+/// Runs the converger in one read transaction of the state: its stat cache, its blobs, and each
+/// promise's previous outcome. `apply` and the daemon both converge through here.
+func runConverger(_ converger: Converger, _ env: Environment, _ policy: Policy, _ prepared: [PreparedPromise],
+                  order: [Int]) throws(StoreError) -> [Outcome?] {
+  let txn = try env.read()
+  let outcomes = converger.run(policy, prepared, order: order, cachedStat: { key in
+    (try? txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) }) ?? nil
+  }, blob: { digest, body in
+    let found: Bool = digest.withBytes { key in
+      (try? txn.value(.blobs, key) { raw -> Bool in
+        guard let raw else { return false }
+        body(raw)
+        return true
+      }) ?? false
+    }
+    if !found { body(nil) }
+  }, previous: { id in
+    (try? txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }) ?? nil
+  })
+  txn.abort()
+  return outcomes
 }
 
 /// The state, or nil for a dry run on a host that has none (a dry run never creates it).

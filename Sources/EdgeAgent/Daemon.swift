@@ -175,22 +175,7 @@ public final class Daemon {
     let runOrder = only.map { set in order.filter { set.contains($0) } } ?? order
     let result: [Outcome?]
     do throws(StoreError) {
-      let txn = try env.read()
-      result = converger.run(policy, prepared, order: runOrder, cachedStat: { key in
-        (try? txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) }) ?? nil
-      }, blob: { digest, body in
-        let found: Bool = digest.withBytes { key in
-          (try? txn.value(.blobs, key) { raw -> Bool in
-            guard let raw else { return false }
-            body(raw)
-            return true
-          }) ?? false
-        }
-        if !found { body(nil) }
-      }, previous: { id in
-        (try? txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }) ?? nil
-      })
-      txn.abort()
+      result = try runConverger(converger, env, policy, prepared, order: runOrder)
     } catch {
       log.error("unable to read the state", [("err", error.description)])
       return

@@ -1,5 +1,4 @@
 import CEdge
-import CEdgeSupport
 import EdgeCore
 
 /// How a command ended.
@@ -23,38 +22,23 @@ public struct CommandResult: Sendable {
 /// /dev/null, stdout and stderr into a pipe we drain), waiting at most `timeout` seconds (0: no
 /// limit), then kills its whole process group.
 ///
-/// This waits for its own pid. Under the daemon, whose reaper owns waitpid(-1), commands go
-/// through the loop instead.
+/// It blocks the caller for the command's run and waits for its own pid only, so under the
+/// daemon (whose reaper waits for any child) the command's exit is seen here and never there.
 public func runCommand(_ argv: [String], environment: [String], cwd: String, timeout: Int) throws(HostError) -> CommandResult {
   var fds: [CInt] = [-1, -1]
   if edge_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) != 0 { throw HostError(.current, "create a pipe for", argv[0]) }
   defer { _ = close(fds[0]) }
-  var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-  var cEnv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-  defer {
-    for p in cArgs { free(p) }
-    for p in cEnv { free(p) }
-  }
-  let pid: pid_t = cwd.withCString { cwdPtr in
-    cArgs.withUnsafeMutableBufferPointer { a in
-      cEnv.withUnsafeMutableBufferPointer { e in
-        var o = edge_spawn_opts()
-        o.path = UnsafePointer(a[0])
-        o.argv = UnsafePointer(a.baseAddress!)
-        o.envp = UnsafePointer(e.baseAddress!)
-        o.cwd = cwdPtr
-        o.stdin_fd = -1
-        o.stdout_fd = fds[1]
-        o.stderr_fd = fds[1]
-        o.setsid = 1
-        o.uid = -1
-        o.gid = -1
-        return edge_spawn(&o)
-      }
-    }
+  var request = SpawnRequest(argv: argv, environment: environment)
+  request.cwd = cwd
+  request.outputFD = fds[1]
+  let pid: Int32
+  do throws(HostError) {
+    pid = try spawn(request)
+  } catch {
+    _ = close(fds[1])
+    throw error
   }
   _ = close(fds[1])
-  if pid < 0 { throw HostError(Errno(rawValue: -pid), "run", argv[0]) }
 
   var tail: [UInt8] = []
   var chunk = [UInt8](repeating: 0, count: 4096)
