@@ -61,8 +61,11 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
 
   let bytes: [UInt8]
   do { bytes = try readWholeFile(options.policyPath) } catch {
-    // A policy past the size limit is bad input (exit 2), not a failing host.
-    if error.errno == .tooLarge { throw .input(error.description) }
+    // A policy that is missing, a directory, or past the size limit is bad input (exit 2), not
+    // a failing host.
+    if error.errno == .tooLarge || error.errno == .noEntry || error.errno == .isDirectory || error.errno == .notDirectory {
+      throw .input(error.description)
+    }
     throw .host(error)
   }
   let policy: Policy

@@ -113,9 +113,9 @@ final class ApplyCommandTests: XCTestCase {
     XCTAssertTrue(r.stderr.hasPrefix("edgeagent: apply: unable to open the state in \(notADirectory): "), r.stderr)
   }
 
-  func testMissingPolicyFileFailsNamingIt() throws {
+  func testMissingPolicyFileIsBadInputNamingIt() throws {
     let r = try box.apply(box.base + "/missing.json")
-    XCTAssertNotEqual(r.status, 0)
+    XCTAssertEqual(r.status, 2, r.stderr)
     XCTAssertTrue(r.stderr.contains(box.base + "/missing.json: No such file or directory"), r.stderr)
   }
 
