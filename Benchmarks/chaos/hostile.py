@@ -173,11 +173,10 @@ def case_oversized(args):
     }.items():
         ok, detail = rejected(args, k, body)
         report(ok, "oversized/" + k, detail)
-    # A policy file past the 64 MiB read limit: refused before parsing.
-    big = b'{"policy":"x","promises":[],"comment":"' + b"x" * (65 << 20) + b'"}'
-    ok, detail = rejected(args, "file-65MiB", big)
-    # readWholeFile's refusal is a host error: exit 2 or 111 are both "rejected, nothing touched".
-    report(ok or "larger than 64 MiB" in detail, "oversized/file-65MiB", detail)
+    # A policy file past the 8 MiB policy limit (maxPolicyBytes): refused before parsing, exit 2.
+    big = b'{"policy":"x","promises":[],"comment":"' + b"x" * (9 << 20) + b'"}'
+    ok, detail = rejected(args, "file-9MiB", big)
+    report(ok and "larger than 8 MiB" in detail, "oversized/file-9MiB", detail)
 
 
 def case_nesting(args):

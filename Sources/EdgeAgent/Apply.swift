@@ -2,6 +2,11 @@ import EdgeCore
 import EdgeHost
 import EdgeStore
 
+/// The largest policy file accepted: about 120,000 promises. Decoding holds roughly 1 KiB per
+/// promise (the JSON tree and the validated promises), so 8 MiB of policy is about 120 MB of
+/// memory at its peak, which a 256 MiB box can still afford; 64 MiB (10^6 promises) took 1.5 GB.
+public let maxPolicyBytes = 8 << 20
+
 /// What `apply` is asked to do.
 public struct ApplyOptions {
   public var policyPath: String
@@ -60,7 +65,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   }
 
   let bytes: [UInt8]
-  do { bytes = try readWholeFile(options.policyPath) } catch {
+  do { bytes = try readWholeFile(options.policyPath, limit: maxPolicyBytes) } catch {
     // A policy that is missing, a directory, or past the size limit is bad input (exit 2), not
     // a failing host.
     if error.errno == .tooLarge || error.errno == .noEntry || error.errno == .isDirectory || error.errno == .notDirectory {

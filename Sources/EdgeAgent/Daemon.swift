@@ -114,7 +114,7 @@ public final class Daemon {
     if let path = config.policy {
       do throws(AgentError) {
         let bytes: [UInt8]
-        do { bytes = try readWholeFile(path) } catch { throw AgentError.host(error) }
+        do { bytes = try readWholeFile(path, limit: maxPolicyBytes) } catch { throw AgentError.host(error) }
         let digest = SHA256.hash(bytes)
         if digest == policyDigest && policy != nil { return }
         let p: Policy
