@@ -206,29 +206,7 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
       raw.flatMap { $0.count == 32 ? Digest(bytes: $0) : nil }
     }
     let replace = stored != digest
-    if replace {
-      try txn.clear(.desired)
-      for (position, i) in order.enumerated() {
-        let value = PromiseRecord.encode(policy.promises[i], digest: prepared[i].digest ?? .zero)
-        try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
-          try withBytes(value) { (v) throws(StoreError) in try txn.put(.desired, k, v) }
-        }
-      }
-      var d = ByteWriter()
-      d.digest(digest)
-      try txn.put(.meta, MetaKey.policyDigest, d.bytes)
-      try txn.put(.meta, MetaKey.policyName, Array(policy.name.utf8))
-      // Outcomes of promises that left the policy go with it.
-      var stale: [String] = []
-      var ids = Set<String>()
-      for p in policy.promises { ids.insert(p.id) }
-      try txn.forEach(.actual) { key, _ in
-        let id = String(decoding: key, as: UTF8.self)
-        if !ids.contains(id) { stale.append(id) }
-        return true
-      }
-      for id in stale { try txn.delete(.actual, id) }
-    }
+    if replace { try storeDesired(txn, policy: policy, order: order, digest: digest, prepared: prepared) }
     var events: [EventRecord] = []
     if replace {
       events.append(EventRecord(kind: .policy, time: now, status: .repaired, subject: policy.name,

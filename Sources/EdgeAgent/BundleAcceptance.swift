@@ -165,11 +165,13 @@ public func loadAcceptedBundle(_ env: Environment) -> AcceptedBundle? {
 /// Replaces `desired` whole with `policy` in plan order and sets the policy name and digest, as
 /// `record` in Apply.swift does when a policy file changes; the daemon's next `record` with the
 /// same digest then leaves it alone. Outcomes of promises that left the policy go with them.
-func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], digest: Digest) throws(StoreError) {
+func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], digest: Digest,
+                  prepared: [PreparedPromise]? = nil) throws(StoreError) {
   try txn.clear(.desired)
   for (position, i) in order.enumerated() {
     let p = policy.promises[i]
-    let value = PromiseRecord.encode(p, digest: PreparedPromise(index: i, promise: p, root: "/").digest ?? .zero)
+    let promiseDigest = (prepared?[i] ?? PreparedPromise(index: i, promise: p, root: "/")).digest
+    let value = PromiseRecord.encode(p, digest: promiseDigest ?? .zero)
     try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
       try withBytes(value) { (v) throws(StoreError) in try txn.put(.desired, k, v) }
     }
@@ -178,6 +180,7 @@ func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], di
   d.digest(digest)
   try txn.put(.meta, MetaKey.policyDigest, d.bytes)
   try txn.put(.meta, MetaKey.policyName, Array(policy.name.utf8))
+  // Outcomes of promises that left the policy go with it.
   var ids = Set<String>()
   for p in policy.promises { ids.insert(p.id) }
   var stale: [String] = []
