@@ -173,10 +173,14 @@ def case_oversized(args):
     }.items():
         ok, detail = rejected(args, k, body)
         report(ok, "oversized/" + k, detail)
-    # A policy file past the 8 MiB policy limit (maxPolicyBytes): refused before parsing, exit 2.
-    big = b'{"policy":"x","promises":[],"comment":"' + b"x" * (9 << 20) + b'"}'
-    ok, detail = rejected(args, "file-9MiB", big, expect="larger than 8 MiB")
-    report(ok, "oversized/file-9MiB", detail)
+    # A policy file past the 64 MiB read limit (maxPolicyBytes): refused before parsing, exit 2.
+    big = b'{"policy":"x","promises":[],"comment":"' + b"x" * (65 << 20) + b'"}'
+    ok, detail = rejected(args, "file-65MiB", big, expect="larger than 64 MiB")
+    report(ok, "oversized/file-65MiB", detail)
+    # More values than JSONReader.defaultMaxValues: refused while parsing, with the position.
+    many = b'{"policy":"x","promises":[],"comment":[' + b",".join([b"0"] * 900000) + b']}'
+    ok, detail = rejected(args, "values-900k", many, expect="more than 800000 values")
+    report(ok, "oversized/values-900k", detail)
 
 
 def case_nesting(args):

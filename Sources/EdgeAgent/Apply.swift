@@ -2,10 +2,10 @@ import EdgeCore
 import EdgeHost
 import EdgeStore
 
-/// The largest policy file accepted: about 120,000 promises. Decoding holds roughly 1 KiB per
-/// promise (the JSON tree and the validated promises), so 8 MiB of policy is about 120 MB of
-/// memory at its peak, which a 256 MiB box can still afford; 64 MiB (10^6 promises) took 1.5 GB.
-public let maxPolicyBytes = 8 << 20
+/// The largest policy file read. Inline contents can make a policy of few promises large, so
+/// this bounds bytes only; the number of promises (what costs memory when decoding) is bounded
+/// by JSONReader.defaultMaxValues.
+public let maxPolicyBytes = 64 << 20
 
 /// What `apply` is asked to do.
 public struct ApplyOptions {

@@ -21,8 +21,14 @@ public struct JSONReader {
   /// Objects with up to this many members find duplicate keys by scanning; larger ones by index.
   static let scanLimit = 16
 
-  public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONError) -> JSONNode {
-    var parser = Parser(maxDepth: maxDepth)
+  /// The most values accepted in one document. A parsed value costs about 150 bytes, so this
+  /// bounds the tree near 120 MB whatever the input; a policy needs about 7 values per promise,
+  /// so it allows some 115,000 promises. (10^6 promises took 1.5 GB before this bound.)
+  public static let defaultMaxValues = 800_000
+
+  public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth,
+                           maxValues: Int = defaultMaxValues) throws(JSONError) -> JSONNode {
+    var parser = Parser(maxDepth: maxDepth, maxValues: maxValues)
     return try bytes.withUnsafeBufferPointer { (buf) throws(JSONError) -> JSONNode in
       try parser.document(buf)
     }
@@ -33,13 +39,18 @@ private let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), newline 
 
 private struct Parser {
   let maxDepth: Int
+  let maxValues: Int
+  var values = 0
   var at = 0
   var line = 1
   var lineStart = 0
   var depth = 0
   var buf = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
 
-  init(maxDepth: Int) { self.maxDepth = maxDepth }
+  init(maxDepth: Int, maxValues: Int) {
+    self.maxDepth = maxDepth
+    self.maxValues = maxValues
+  }
 
   var position: SourcePosition { SourcePosition(line: line, column: at - lineStart + 1) }
 
@@ -68,6 +79,8 @@ private struct Parser {
   }
 
   mutating func value() throws(JSONError) -> JSONNode {
+    values += 1
+    if values > maxValues { throw fail("more than \(maxValues) values: too large for this agent") }
     let start = position
     guard at < buf.count else { throw fail("unexpected end of input, expected a value") }
     switch buf[at] {

@@ -260,4 +260,14 @@ final class JSONReaderTests: XCTestCase {
     let e = error("[1,]")
     XCTAssertEqual(e?.description, "1:4: trailing comma before ']'")
   }
+
+  func testMoreValuesThanTheLimitAreRejectedWhereTheLimitIsPassed() {
+    let doc = Array("[1, 2, 3, 4]".utf8)
+    XCTAssertNoThrow(try JSONReader.parse(doc, maxValues: 5))
+    XCTAssertThrowsError(try JSONReader.parse(doc, maxValues: 4)) { e in
+      guard let e = e as? JSONError else { return XCTFail("\(e)") }
+      XCTAssertEqual(e.position, SourcePosition(line: 1, column: 11))
+      XCTAssertTrue(e.message.hasPrefix("more than 4 values"), e.message)
+    }
+  }
 }
