@@ -215,18 +215,10 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
 
     for (i, p) in policy.promises.enumerated() {
       guard let o = outcomes[i] else { continue }
-      let previous: ActualRecord? = try txn.value(.actual, p.id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }
-      // A kept promise that was kept before writes nothing: a steady-state run costs no writes.
-      if let previous, previous.status == o.status, previous.reason == o.reason, o.status != .repaired, o.status != .failed {
-        continue
-      }
-      let rec = ActualRecord(
-        status: o.status, reason: o.reason, fingerprint: prepared[i].digest ?? .zero, checkedAt: now,
-        changedAt: previous?.status == o.status ? previous!.changedAt : now,
-        repairs: (previous?.repairs ?? 0) + (o.status == .repaired ? 1 : 0),
-        failures: o.status == .failed ? (previous?.failures ?? 0) + 1 : 0)
-      try txn.put(.actual, p.id, rec.encode())
-      if o.status == .repaired || o.status == .failed {
+      // Every repair and failure of a run counts; a kept promise kept before writes nothing.
+      let acted = o.status == .repaired || o.status == .failed
+      try storeOutcome(txn, id: p.id, o, fingerprint: prepared[i].digest ?? .zero, now: now, evenIfUnchanged: acted)
+      if acted {
         events.append(EventRecord(kind: .outcome, time: now, status: o.status, subject: p.id, reason: o.reason))
       }
     }
@@ -253,6 +245,23 @@ func recordRun(_ txn: borrowing Transaction, now: Int64, summary: RunSummary) th
   var s = ByteWriter()
   s.u32(UInt32(summary.kept)); s.u32(UInt32(summary.repaired)); s.u32(UInt32(summary.failed)); s.u32(UInt32(summary.skipped))
   try txn.put(.meta, MetaKey.lastSummary, s.bytes)
+}
+
+/// Records a promise's outcome in `actual`, keeping when it last changed and how often it was
+/// repaired or failed in a row. An outcome equal to the stored one is written only with
+/// `evenIfUnchanged`, so a steady state costs no writes. Returns whether it wrote.
+@discardableResult
+func storeOutcome(_ txn: borrowing Transaction, id: String, _ o: Outcome, fingerprint: Digest, now: Int64,
+                  evenIfUnchanged: Bool) throws(StoreError) -> Bool {
+  let previous: ActualRecord? = try txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }
+  if !evenIfUnchanged, let previous, previous.status == o.status, previous.reason == o.reason { return false }
+  let rec = ActualRecord(
+    status: o.status, reason: o.reason, fingerprint: fingerprint, checkedAt: now,
+    changedAt: previous?.status == o.status ? previous!.changedAt : now,
+    repairs: (previous?.repairs ?? 0) + (o.status == .repaired ? 1 : 0),
+    failures: o.status == .failed ? (previous?.failures ?? 0) + 1 : 0)
+  try txn.put(.actual, id, rec.encode())
+  return true
 }
 
 func decodeSummary(_ raw: UnsafeRawBufferPointer?) -> RunSummary? {

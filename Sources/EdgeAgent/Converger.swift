@@ -193,9 +193,7 @@ public final class Converger {
 
   func accounts() -> Accounts {
     if let a = accountsCache { return a }
-    let passwd = (try? readWholeFile(join(root, "etc/passwd"), limit: 16 << 20)) ?? []
-    let group = (try? readWholeFile(join(root, "etc/group"), limit: 16 << 20)) ?? []
-    let a = Accounts(passwd: passwd, group: group)
+    let a = readAccounts(root: root)
     accountsCache = a
     return a
   }

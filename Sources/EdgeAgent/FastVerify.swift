@@ -139,11 +139,7 @@ struct InPlaceVerifier {
 
   mutating func ownerKept(_ v: PromiseView, _ st: FileStat) -> Bool {
     if !v.hasOwner && !v.hasGroup { return true }
-    if accounts == nil {
-      let passwd = (try? readWholeFile(join(root, "etc/passwd"), limit: 16 << 20)) ?? []
-      let group = (try? readWholeFile(join(root, "etc/group"), limit: 16 << 20)) ?? []
-      accounts = Accounts(passwd: passwd, group: group)
-    }
+    if accounts == nil { accounts = readAccounts(root: root) }
     if v.hasOwner {
       guard let uid = accounts!.uid(String(decoding: v.owner, as: UTF8.self)), uid == st.uid else { return false }
     }

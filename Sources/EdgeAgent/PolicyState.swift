@@ -6,9 +6,18 @@ import EdgeStore
 public func loadDesiredPolicy(_ env: Environment) throws(StoreError) -> Policy? {
   let txn = try env.read()
   let name = try txn.value(.meta, MetaKey.policyName) { raw in raw.map { String(decoding: $0, as: UTF8.self) } }
+  let promises = try readDesired(txn)
+  txn.abort()
+  guard let name, !promises.isEmpty else { return nil }
+  return Policy(name: name, promises: promises)
+}
+
+/// Every promise in `desired`, in plan order. A record that does not decode is an error naming
+/// its position: the state is then corrupt, and guessing around it would converge the wrong way.
+func readDesired(_ txn: borrowing Transaction) throws(StoreError) -> [Promise] {
   var promises: [Promise] = []
   var bad: StoreError? = nil
-  try txn.forEach(.desired) { key, value in
+  try txn.forEach(.desired) { _, value in
     do throws(RecordError) {
       promises.append(try PromiseRecord.decode(value))
     } catch {
@@ -17,8 +26,6 @@ public func loadDesiredPolicy(_ env: Environment) throws(StoreError) -> Policy? 
     }
     return true
   }
-  txn.abort()
   if let bad { throw bad }
-  guard let name, !promises.isEmpty else { return nil }
-  return Policy(name: name, promises: promises)
+  return promises
 }

@@ -55,26 +55,8 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
       var r = ByteReader(raw)
       return (try? r.i64()) ?? 0
     }
-    let summary = try txn.value(.meta, MetaKey.lastSummary) { raw -> RunSummary in
-      var s = RunSummary()
-      guard let raw else { return s }
-      var r = ByteReader(raw)
-      s.kept = Int(truncatingIfNeeded: (try? r.u32()) ?? 0); s.repaired = Int(truncatingIfNeeded: (try? r.u32()) ?? 0)
-      s.failed = Int(truncatingIfNeeded: (try? r.u32()) ?? 0); s.skipped = Int(truncatingIfNeeded: (try? r.u32()) ?? 0)
-      return s
-    }
-    var promises: [Promise] = []
-    var bad: StoreError? = nil
-    try txn.forEach(.desired) { key, value in
-      do throws(RecordError) {
-        promises.append(try PromiseRecord.decode(value))
-      } catch {
-        bad = .record(error, key: String(decoding: key, as: UTF8.self))
-        return false
-      }
-      return true
-    }
-    if let bad { throw bad }
+    let summary = try txn.value(.meta, MetaKey.lastSummary) { decodeSummary($0) ?? RunSummary() }
+    let promises = try readDesired(txn)
     var entries: [StatusEntry] = []
     for p in promises {
       let rec: ActualRecord? = try txn.value(.actual, p.id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }

@@ -197,11 +197,7 @@ final class Supervisor {
   /// uid and gid from the root's /etc files; a reason when a name is unknown.
   func ids(for p: Promise) -> (Int, Int, String?) {
     if p.owner == nil && p.group == nil { return (-1, -1, nil) }
-    if accounts == nil {
-      let passwd = (try? readWholeFile(join(root, "etc/passwd"), limit: 16 << 20)) ?? []
-      let group = (try? readWholeFile(join(root, "etc/group"), limit: 16 << 20)) ?? []
-      accounts = Accounts(passwd: passwd, group: group)
-    }
+    if accounts == nil { accounts = readAccounts(root: root) }
     var uid = -1, gid = -1
     if let u = p.owner {
       guard let n = accounts!.uid(u) else { return (-1, -1, "unknown user \"\(u)\"") }
@@ -261,14 +257,9 @@ final class Supervisor {
         try txn.clear(.services)
         for (id, rec) in records { try txn.put(.services, id, rec) }
         // The service promises' outcomes follow their state between convergences.
+        // A service stays "repaired" across flushes while it starts: count that once.
         for (id, o) in outcomes {
-          let previous: ActualRecord? = try txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }
-          if let previous, previous.status == o.status, previous.reason == o.reason { continue }
-          let rec = ActualRecord(status: o.status, reason: o.reason, checkedAt: now,
-                                 changedAt: previous?.status == o.status ? previous!.changedAt : now,
-                                 repairs: (previous?.repairs ?? 0) + (o.status == .repaired ? 1 : 0),
-                                 failures: o.status == .failed ? (previous?.failures ?? 0) + 1 : 0)
-          try txn.put(.actual, id, rec.encode())
+          try storeOutcome(txn, id: id, o, fingerprint: .zero, now: now, evenIfUnchanged: false)
         }
       }
     } catch {
