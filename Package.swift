@@ -23,6 +23,7 @@ let toolchainUsr: String = env["EDGE_TOOLCHAIN_USR"] ?? {
   return "/usr"
 }()
 let embeddedLib = "\(toolchainUsr)/lib/swift/embedded/\(triple)"
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
 
 var defines: [SwiftSetting] = []
 if isStatic { defines.append(.define("EDGE_STATIC")) }
@@ -53,9 +54,10 @@ let agentLinker: [LinkerSetting] = embedded ? [
   .linkedLibrary("m"),
   .unsafeFlags(["\(embeddedLib)/libswiftUnicodeDataTables.a"]
     + wrapped.flatMap { ["-Xlinker", "--wrap=\($0)"] }
-    // Static builds: fold identical functions (glibc's gettext, gconv and NSS are kept out by
-    // CSupport/CEdgeSupport/libc_trim.c, which says why each is safe).
-    + (isStatic ? ["-Xlinker", "--icf=all"] : [])),
+    // Static builds: fold identical functions, drop unwind tables (CSupport/no-unwind.ld says
+    // why); glibc's stdio, gettext, gconv, NSS and dynamic loader are kept out by
+    // CSupport/CEdgeSupport/*_trim.c, which say why each is safe.
+    + (isStatic ? ["-Xlinker", "--icf=all", "-Xlinker", "-T", "-Xlinker", "\(packageRoot)/CSupport/no-unwind.ld"] : [])),
 ] : []
 
 let package = Package(

@@ -67,6 +67,12 @@ if [ "$target" = armv7 ]; then
     fail "not hard-float (readelf -A has no 'Tag_ABI_VFP_args: VFP registers')"
   echo "$bin: hard-float (Tag_ABI_VFP_args: VFP registers)"
 fi
+# CSupport/CEdgeSupport/locale_trim.c leaves the C locale with no multibyte converter: a linked
+# wide-character function would reach that empty table, so refuse the binary (the unstripped one
+# still has the names).
+syms=$(nm "$built") || fail "nm cannot read $built"
+wide=$(echo "$syms" | grep -owE '(__)?(mbrtowc|wcrtomb|mbsrtowcs|wcsrtombs|btowc|wctob)|_IO_wfile_jumps|__gconv_open' | sort -u | tr '\n' ' ' || true)
+[ -z "$wide" ] || fail "links wide-character code that the trimmed libc cannot serve: $wide"
 echo "$bin: statically linked, $file_arch"
 echo "$bin: $(stat -c %s "$bin") bytes stripped"
 echo "$bin"

@@ -3,7 +3,8 @@
 # what changed) and puts it through real work, under qemu-user when TARGET is foreign:
 # version, apply of examples/gateway.json to a temporary root, the files it must have written,
 # a second apply that must keep everything and write nothing, status and status --json, and a
-# policy with a duplicate id that must be rejected (exit 2) without touching root or state.
+# policy with a duplicate id that must be rejected (exit 2) without touching root or state;
+# also the trimmed libc's formatting (Cross/check-libc-trim.sh) and, for aarch64, the 1.5 MB budget.
 # Prints one PASS/FAIL line per check; exits 1 if any check failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +61,16 @@ if [ "$(rc version)" = 0 ] && has version.out "target $gnu (embedded, static)"; 
   pass "version says $(grep '^target' "$T/version.out")"
 else
   fail "version should say \"target $gnu (embedded, static)\""; show version
+fi
+
+# The static binary's own snprintf/fprintf/strtol (CSupport/CEdgeSupport/stdio_trim.c), built
+# and run for this target: every format the agent, libuv and LMDB use comes out as glibc's.
+check "trimmed libc formats as glibc does" eval 'Cross/check-libc-trim.sh "$target" >"$T/trim.out" 2>&1 || { sed "s/^/    /" "$T/trim.out"; false; }'
+
+# The foundation issue's budget: the stripped aarch64 binary is at most 1.5 MB.
+if [ "$target" = aarch64 ]; then
+  size=$(stat -c %s "$bin")
+  check "stripped size $size bytes is at most 1,500,000" test "$size" -le 1500000
 fi
 
 # First apply: converges the empty root.
