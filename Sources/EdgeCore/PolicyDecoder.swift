@@ -47,12 +47,15 @@ public enum PolicyDecoder {
     var firstById: [String: SourcePosition] = [:]
     var firstByPath: [String: String] = [:]
     for node in list ?? [] {
-      guard let p = d.promise(node) else { continue }
-      if let first = firstById[p.id] {
-        d.issue("duplicate id (first at \(first))", p.position, p.id, "id")
+      let decoded = d.promise(node)
+      // A promise with other issues still claims its id, so one run reports a duplicate of it too.
+      guard let id = decoded?.id ?? Decoding.validID(node) else { continue }
+      if let first = firstById[id] {
+        d.issue("duplicate id (first at \(first))", node.position, id, "id")
         continue
       }
-      firstById[p.id] = p.position
+      firstById[id] = node.position
+      guard let p = decoded else { continue }
       if p.type.managesPath {
         if let other = firstByPath[p.path] {
           d.issue("path \"\(p.path)\" is already managed by promise \"\(other)\"", p.position, p.id, "path")
@@ -131,6 +134,12 @@ private struct Decoding {
       out.append(s)
     }
     return out
+  }
+
+  /// The promise's id when it is a well-formed one, whatever else is wrong with the promise.
+  static func validID(_ node: JSONNode) -> String? {
+    guard let m = node.members?.first(where: { $0.key == "id" }), let s = m.value.string else { return nil }
+    return idProblem(s) == nil ? s : nil
   }
 
   mutating func promise(_ node: JSONNode) -> Promise? {

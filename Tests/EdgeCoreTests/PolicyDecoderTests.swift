@@ -167,6 +167,24 @@ final class PolicyDecoderTests: XCTestCase {
     XCTAssertTrue(issue?.message.contains("first at 2:3") ?? false, issue?.message ?? "")
   }
 
+  func testDuplicateOfAPromiseWithOtherIssuesIsReportedInTheSameRun() {
+    let text = PolicyText(
+      #"{"policy": "t", "promises": ["#,
+      #"  {"id": "a", "type": "file", "path": "rel", "content": "x"},"#,
+      #"  {"id": "a", "type": "directory", "path": "/c"},"#,
+      #"  {"id": "b", "type": "directory", "path": "/b", "mode": "9"},"#,
+      #"  {"id": "b", "type": "directory", "path": "/d"}"#,
+      "]}")
+    let found = issues(text)
+    XCTAssertEqual(found.count, 4, "\(found)")
+    let duplicates = found.filter { $0.message.contains("duplicate id") }
+    XCTAssertEqual(duplicates.map(\.promise), ["a", "b"])
+    XCTAssertEqual(duplicates.map(\.position), [SourcePosition(line: 3, column: 3), SourcePosition(line: 5, column: 3)])
+    XCTAssertTrue(duplicates[0].message.contains("first at 2:3"), duplicates[0].message)
+    XCTAssertTrue(found.contains { $0.promise == "a" && $0.key == "path" })
+    XCTAssertTrue(found.contains { $0.promise == "b" && $0.key == "mode" })
+  }
+
   func testRelativePathIsRejected() {
     let text = single(#"{"id": "r", "type": "file", "path": "etc/motd", "content": "x"}"#)
     let issue = one(text)
