@@ -1,17 +1,4 @@
-import EdgeCore
-import EdgeHost
-
-/// Turns an upstream's host into an IPv4 address without NSS (static glibc has no working
-/// resolver): an IPv4 literal as is, "localhost" as 127.0.0.1, else the first IPv4 entry for
-/// the name in /etc/hosts. DNS (/etc/resolv.conf) is not implemented: nil.
-public func resolveIPv4(_ host: String, hostsFile: String = "/etc/hosts") -> String? {
-  if isIPv4Literal(host) { return host }
-  if asciiLowercased(host) == "localhost" { return "127.0.0.1" }
-  guard let bytes = try? readWholeFile(hostsFile, limit: 1 << 20) else { return nil }
-  return lookupHosts(bytes, asciiLowercased(host))
-}
-
-/// The first IPv4 address /etc/hosts text gives for `name` (lowercase).
+/// The first IPv4 address /etc/hosts text gives for `name` (lowercase), or nil.
 public func lookupHosts(_ text: [UInt8], _ name: String) -> String? {
   for line in text.split(separator: UInt8(ascii: "\n")) {
     var content = line

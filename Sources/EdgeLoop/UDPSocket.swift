@@ -1,0 +1,77 @@
+import CEdge
+import EdgeHost
+
+/// One IPv4 UDP socket for request/response exchanges (DNS): bound to an ephemeral port the
+/// kernel picks at random, datagrams sent without queueing, and received datagrams lent to a
+/// callback together with their source. The receive buffer (4 KiB) is owned by the socket and
+/// valid only during the callback; a datagram that did not fit arrives with `partial` set.
+///
+/// Lifetime (the Handle rule): the loop holds the object until the close callback.
+public final class UDPSocket: Handle {
+  let udp: UnsafeMutablePointer<uv_udp_t>
+  public let handle: UnsafeMutablePointer<uv_handle_t>
+  var buffer: UnsafeMutableRawPointer? = nil
+  static let bufferSize = 4096
+  var onDatagram: (_ data: UnsafeRawBufferPointer, _ from: UDPSource, _ partial: Bool) -> Void = { _, _, _ in }
+
+  public init(_ loop: Loop) {
+    (udp, handle) = allocateHandle(uv_udp_t.self)
+    uv_udp_init(loop.raw, udp)
+    open()
+  }
+
+  deinit { buffer?.deallocate() }
+
+  /// Binds to 0.0.0.0 and a port the kernel chooses. C: `uv_udp_bind`
+  public func bindAnyPort() throws(LoopError) {
+    var addr = sockaddr_in()
+    try check(uv_ip4_addr("0.0.0.0", 0, &addr), "parse address 0.0.0.0")
+    let rc = withUnsafePointer(to: &addr) { p in
+      p.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_udp_bind(udp, $0, 0) }
+    }
+    try check(rc, "bind a UDP socket")
+  }
+
+  /// Sends one datagram now or fails (EAGAIN when the socket buffer is full).
+  /// C: `uv_udp_try_send`
+  public func send(_ bytes: [UInt8], toIPv4 address: String, port: UInt16) throws(LoopError) {
+    var addr = sockaddr_in()
+    try check(uv_ip4_addr(address, Int32(port), &addr), "parse address \(address)")
+    let rc = bytes.withUnsafeBytes { raw in
+      var buf = uv_buf_t(base: UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: CChar.self)), len: raw.count)
+      return withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_udp_try_send(udp, &buf, 1, $0) }
+      }
+    }
+    try check(rc, "send to \(address):\(port)")
+  }
+
+  /// Delivers each datagram that arrives. C: `uv_udp_recv_start`
+  public func startReceiving(_ body: @escaping (_ data: UnsafeRawBufferPointer, _ from: UDPSource, _ partial: Bool) -> Void) throws(LoopError) {
+    onDatagram = body
+    if buffer == nil { buffer = UnsafeMutableRawPointer.allocate(byteCount: UDPSocket.bufferSize, alignment: 16) }
+    try check(uv_udp_recv_start(udp, { h, _, buf in
+      guard let h, let buf, let me = owner(h.pointee.data, as: UDPSocket.self) else { return }
+      buf.pointee = uv_buf_t(base: me.buffer!.assumingMemoryBound(to: CChar.self), len: UDPSocket.bufferSize)
+    }, { u, n, _, addr, flags in
+      // n == 0 without an address: nothing more to read now (not an empty datagram).
+      guard let u, let addr, n >= 0, let me = owner(u.pointee.data, as: UDPSocket.self) else { return }
+      guard addr.pointee.sa_family == sa_family_t(AF_INET) else { return }
+      let source = addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+        UDPSource(address: UInt32(bigEndian: sin.pointee.sin_addr.s_addr), port: UInt16(bigEndian: sin.pointee.sin_port))
+      }
+      me.onDatagram(UnsafeRawBufferPointer(start: me.buffer, count: n), source, flags & UInt32(UV_UDP_PARTIAL.rawValue) != 0)
+    }), "receive on a UDP socket")
+  }
+}
+
+/// Where a datagram came from: an IPv4 address (host order) and port.
+public struct UDPSource: Equatable {
+  public var address: UInt32
+  public var port: UInt16
+
+  /// The address as a dotted quad.
+  public var dottedQuad: String {
+    "\(address >> 24).\((address >> 16) & 0xFF).\((address >> 8) & 0xFF).\(address & 0xFF)"
+  }
+}
