@@ -40,10 +40,10 @@ public enum DNSMessage {
   public static func parseResponse(_ packet: [UInt8], id: UInt16, name: String) throws(DNSError) -> DNSAnswer {
     var r = DNSReader(packet)
     let gotID = try r.u16()
+    guard gotID == id else { throw .mismatch("ID \(gotID), expected \(id)") }
     let flags = try r.u16()
     let qd = try r.u16(), an = try r.u16()
     _ = try r.u16(); _ = try r.u16()
-    guard gotID == id else { throw .mismatch("ID \(gotID), expected \(id)") }
     guard flags & 0x8000 != 0 else { throw .mismatch("a query, not a response") }
     guard flags & 0x7800 == 0 else { throw .malformed("opcode \((flags >> 11) & 0xF) in a response to a standard query") }
     guard qd == 1 else { throw .mismatch("\(qd) questions, expected 1") }

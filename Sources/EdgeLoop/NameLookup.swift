@@ -67,7 +67,7 @@ public final class NameLookup {
     let s = UDPSocket(loop)
     socket = s
     do throws(LoopError) {
-      try s.bindAnyPort()
+      try s.bind()
       try s.startReceiving { [unowned(unsafe) self] data, from, partial in self.received(data, from, partial) }
     } catch { fail(error.description); return }
     send()
@@ -96,6 +96,8 @@ public final class NameLookup {
 
   func received(_ data: UnsafeRawBufferPointer, _ from: UDPSource, _ partial: Bool) {
     guard completion != nil, stream == nil, from.port == settings.port, from.dottedQuad == server else { return }
+    // Shorter than a header: noise, not an answer anyone could be held to (glibc waits on too).
+    guard data.count >= 12 else { return }
     guard !partial else { answered(.failure(.malformed("a datagram larger than \(UDPSocket.bufferSize) bytes"))); return }
     do throws(DNSError) {
       let a = try DNSMessage.parseResponse(Array(data), id: id, name: names[nameIndex])
@@ -118,8 +120,8 @@ public final class NameLookup {
     case .success(let a):
       if let first = a.addresses.first { finish(.success(first)); return }
       switch a.rcode {
-      case 0: lastReason = "no A record for \(names[nameIndex]) (\(server))"; nextName()
-      case 3: lastReason = "no such name \(names[nameIndex]) (NXDOMAIN from \(server))"; nextName()
+      case 0: lastReason = "no A record (\(server))"; nextName()
+      case 3: lastReason = "no such name (NXDOMAIN from \(server))"; nextName()
       default: lastReason = "\(rcodeName(a.rcode)) from \(server) for \(names[nameIndex])"; nextServer()
       }
     }
@@ -140,7 +142,7 @@ public final class NameLookup {
     nameIndex += 1
     serverIndex = 0
     attempt = 0
-    if nameIndex == names.count { fail(lastReason); return }
+    if nameIndex == names.count { fail(names.count > 1 ? lastReason + "; tried " + names.joined(separator: ", ") : lastReason); return }
     send()
   }
 

@@ -22,14 +22,25 @@ public final class UDPSocket: Handle {
 
   deinit { buffer?.deallocate() }
 
-  /// Binds to 0.0.0.0 and a port the kernel chooses. C: `uv_udp_bind`
-  public func bindAnyPort() throws(LoopError) {
+  /// Binds to an IPv4 address and port; port 0 lets the kernel pick one at random (what a
+  /// resolver wants). C: `uv_udp_bind`
+  public func bind(ipv4 address: String = "0.0.0.0", port: UInt16 = 0) throws(LoopError) {
     var addr = sockaddr_in()
-    try check(uv_ip4_addr("0.0.0.0", 0, &addr), "parse address 0.0.0.0")
+    try check(uv_ip4_addr(address, Int32(port), &addr), "parse address \(address)")
     let rc = withUnsafePointer(to: &addr) { p in
       p.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_udp_bind(udp, $0, 0) }
     }
-    try check(rc, "bind a UDP socket")
+    try check(rc, "bind a UDP socket to \(address):\(port)")
+  }
+
+  /// The bound port (0 before `bind`). C: `uv_udp_getsockname`
+  public var port: UInt16 {
+    var addr = sockaddr_in()
+    var len = Int32(MemoryLayout<sockaddr_in>.size)
+    let rc = withUnsafeMutablePointer(to: &addr) { p in
+      p.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_udp_getsockname(udp, $0, &len) }
+    }
+    return rc == 0 ? UInt16(bigEndian: addr.sin_port) : 0
   }
 
   /// Sends one datagram now or fails (EAGAIN when the socket buffer is full).
