@@ -22,10 +22,10 @@ public enum DNSMessage {
   static func encodeName(_ name: String) throws(DNSError) -> [UInt8] {
     var bytes = Array(name.utf8)
     if bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
-    guard !bytes.isEmpty, bytes.count <= 253 else { throw .badName("\"\(name)\" is empty or longer than 253 bytes") }
+    guard !bytes.isEmpty, bytes.count <= 253 else { throw .badName(name) }
     var out: [UInt8] = []
     for label in bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
-      guard !label.isEmpty, label.count <= 63 else { throw .badName("\"\(name)\" has an empty label or one longer than 63 bytes") }
+      guard !label.isEmpty, label.count <= 63 else { throw .badName(name) }
       out.append(UInt8(label.count))
       out += label
     }
@@ -40,17 +40,17 @@ public enum DNSMessage {
   public static func parseResponse(_ packet: [UInt8], id: UInt16, name: String) throws(DNSError) -> DNSAnswer {
     var r = DNSReader(packet)
     let gotID = try r.u16()
-    guard gotID == id else { throw .mismatch("ID \(gotID), expected \(id)") }
+    guard gotID == id else { throw .mismatch("another ID") }
     let flags = try r.u16()
     let qd = try r.u16(), an = try r.u16()
     _ = try r.u16(); _ = try r.u16()
-    guard flags & 0x8000 != 0 else { throw .mismatch("a query, not a response") }
-    guard flags & 0x7800 == 0 else { throw .malformed("opcode \((flags >> 11) & 0xF) in a response to a standard query") }
-    guard qd == 1 else { throw .mismatch("\(qd) questions, expected 1") }
+    guard flags & 0x8000 != 0 else { throw .mismatch("a query") }
+    guard flags & 0x7800 == 0 else { throw .malformed("not a standard query's opcode") }
+    guard qd == 1 else { throw .mismatch("not one question") }
     let qname = try r.name()
     let qtype = try r.u16(), qclass = try r.u16()
     let wanted = try canonical(name)
-    guard qname == wanted, qtype == 1, qclass == 1 else { throw .mismatch("question \(qname) type \(qtype) class \(qclass), expected \(wanted) A IN") }
+    guard qname == wanted, qtype == 1, qclass == 1 else { throw .mismatch("another question") }
 
     var answer = DNSAnswer(rcode: UInt8(flags & 0xF), truncated: flags & 0x0200 != 0)
     // Collected first, then walked: servers may list the chain's links in any order.
@@ -64,7 +64,7 @@ public enum DNSMessage {
       let end = r.offset + length
       guard end <= packet.count else { throw .malformed("record data runs past the end of the packet") }
       if klass == 1 && type == 1 {
-        guard length == 4 else { throw .malformed("an A record of \(length) bytes") }
+        guard length == 4 else { throw .malformed("an A record not of 4 bytes") }
         if records.count < maxAddresses {
           records.append((owner, "\(packet[r.offset]).\(packet[r.offset + 1]).\(packet[r.offset + 2]).\(packet[r.offset + 3])"))
         }
@@ -123,9 +123,9 @@ public enum DNSError: Error, Equatable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .badName(let s): return "bad name: \(s)"
-    case .malformed(let s): return "malformed DNS response: \(s)"
-    case .mismatch(let s): return "not the answer to our query: \(s)"
+    case .badName(let s): return "not a name DNS can carry: " + s
+    case .malformed(let s): return "malformed DNS response: " + s
+    case .mismatch(let s): return "not the answer to our query: " + s
     }
   }
 }
@@ -138,7 +138,7 @@ struct DNSReader {
   init(_ packet: [UInt8]) { self.packet = packet }
 
   mutating func u16() throws(DNSError) -> UInt16 {
-    guard packet.count - offset >= 2 else { throw .malformed("truncated at byte \(offset)") }
+    guard packet.count - offset >= 2 else { throw .malformed("truncated") }
     defer { offset += 2 }
     return UInt16(packet[offset]) << 8 | UInt16(packet[offset + 1])
   }
@@ -162,12 +162,12 @@ struct DNSReader {
         guard at + 1 < packet.count else { throw .malformed("a name runs past the end of the packet") }
         let target = (len & 0x3F) << 8 | Int(packet[at + 1])
         // Only backwards: every jump lowers `at`, so a chain of pointers cannot loop.
-        guard target < at else { throw .malformed("a compression pointer at byte \(at) does not point backwards") }
+        guard target < at else { throw .malformed("a compression pointer does not point backwards") }
         if !jumped { offset = at + 2; jumped = true }
         at = target
         continue
       }
-      guard len & 0xC0 == 0 else { throw .malformed("label type \(len >> 6) at byte \(at)") }
+      guard len & 0xC0 == 0 else { throw .malformed("a reserved label type") }
       if len == 0 {
         if !jumped { offset = at + 1 }
         return String(decoding: out, as: UTF8.self)

@@ -13,17 +13,22 @@ public func lookupHosts(_ text: [UInt8], _ name: String) -> String? {
 }
 
 /// Four decimal octets 0-255 separated by dots.
-public func isIPv4Literal(_ s: String) -> Bool {
+public func isIPv4Literal(_ s: String) -> Bool { ipv4Value(s) != nil }
+
+/// The address a dotted quad names, in host order; nil for anything else.
+public func ipv4Value(_ s: String) -> UInt32? {
   let parts = s.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-  guard parts.count == 4 else { return false }
+  guard parts.count == 4 else { return nil }
+  var address: UInt32 = 0
   for p in parts {
-    guard !p.isEmpty, p.count <= 3 else { return false }
-    var v = 0
+    guard !p.isEmpty, p.count <= 3 else { return nil }
+    var v: UInt32 = 0
     for c in p {
-      guard c >= 0x30 && c <= 0x39 else { return false }
-      v = v * 10 + Int(c - 0x30)
+      guard c >= 0x30 && c <= 0x39 else { return nil }
+      v = v * 10 + UInt32(c - 0x30)
     }
-    if v > 255 { return false }
+    if v > 255 { return nil }
+    address = address << 8 | v
   }
-  return true
+  return address
 }

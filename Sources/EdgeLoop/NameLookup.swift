@@ -13,7 +13,7 @@ public struct ResolverSettings: Sendable {
 public struct ResolveError: Error, CustomStringConvertible {
   public var host: String
   public var reason: String
-  public var description: String { "unable to resolve \(host): \(reason)" }
+  public var description: String { "unable to resolve " + host + ": " + reason }
 }
 
 /// Turns a host name into an IPv4 address without NSS (static glibc has none that works), on
@@ -95,10 +95,10 @@ public final class NameLookup {
   }
 
   func received(_ data: UnsafeRawBufferPointer, _ from: UDPSource, _ partial: Bool) {
-    guard completion != nil, stream == nil, from.port == settings.port, from.dottedQuad == server else { return }
+    guard completion != nil, stream == nil, from.port == settings.port, from.address == ipv4Value(server) else { return }
     // Shorter than a header: noise, not an answer anyone could be held to (glibc waits on too).
     guard data.count >= 12 else { return }
-    guard !partial else { answered(.failure(.malformed("a datagram larger than \(UDPSocket.bufferSize) bytes"))); return }
+    guard !partial else { answered(.failure(.malformed("a datagram too large"))); return }
     do throws(DNSError) {
       let a = try DNSMessage.parseResponse(Array(data), id: id, name: names[nameIndex])
       if a.truncated && a.rcode == 0 && a.addresses.isEmpty { askOverTCP(); return }
@@ -115,14 +115,14 @@ public final class NameLookup {
     stream = nil
     switch r {
     case .failure(let e):
-      lastReason = "\(e) from \(server)"
+      lastReason = e.description + " from " + server
       nextServer()
     case .success(let a):
       if let first = a.addresses.first { finish(.success(first)); return }
       switch a.rcode {
-      case 0: lastReason = "no A record (\(server))"; nextName()
-      case 3: lastReason = "no such name (NXDOMAIN from \(server))"; nextName()
-      default: lastReason = "\(rcodeName(a.rcode)) from \(server) for \(names[nameIndex])"; nextServer()
+      case 0: lastReason = "no A record (" + server + ")"; nextName()
+      case 3: lastReason = "no such name (NXDOMAIN from " + server + ")"; nextName()
+      default: lastReason = rcodeName(a.rcode) + " from " + server; nextServer()
       }
     }
   }
@@ -155,12 +155,12 @@ public final class NameLookup {
     framed += query
     var got: [UInt8] = []
     timer.start(after: conf.timeoutMs) { [unowned(unsafe) self] in
-      self.answered(.failure(.malformed("no answer over TCP within \(self.conf.timeoutMs) ms")))
+      self.answered(.failure(.malformed("no answer over TCP")))
     }
     do throws(LoopError) {
       try c.connect(ipv4: server, port: settings.port) { [unowned(unsafe) self] err in
         guard self.stream === c else { return }
-        if let err { self.answered(.failure(.malformed("TCP: \(err)"))); return }
+        if let err { self.answered(.failure(.malformed(err.description))); return }
         c.write(framed)
         do throws(LoopError) {
           try c.startReading({ [unowned(unsafe) self] data in
@@ -174,11 +174,11 @@ public final class NameLookup {
             } catch { self.answered(.failure(error)) }
           }, end: { [unowned(unsafe) self] _ in
             guard self.stream === c else { return }
-            self.answered(.failure(.malformed("TCP connection closed after \(got.count) bytes")))
+            self.answered(.failure(.malformed("TCP connection closed early")))
           })
-        } catch { self.answered(.failure(.malformed("TCP: \(error)"))) }
+        } catch { self.answered(.failure(.malformed(error.description))) }
       }
-    } catch { answered(.failure(.malformed("TCP: \(error)"))) }
+    } catch { answered(.failure(.malformed(error.description))) }
   }
 
   func fail(_ reason: String) { finish(.failure(ResolveError(host: host, reason: reason))) }

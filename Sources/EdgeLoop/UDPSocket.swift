@@ -26,11 +26,11 @@ public final class UDPSocket: Handle {
   /// resolver wants). C: `uv_udp_bind`
   public func bind(ipv4 address: String = "0.0.0.0", port: UInt16 = 0) throws(LoopError) {
     var addr = sockaddr_in()
-    try check(uv_ip4_addr(address, Int32(port), &addr), "parse address \(address)")
+    try check(uv_ip4_addr(address, Int32(port), &addr), "parse address " + address)
     let rc = withUnsafePointer(to: &addr) { p in
       p.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_udp_bind(udp, $0, 0) }
     }
-    try check(rc, "bind a UDP socket to \(address):\(port)")
+    try check(rc, "bind a UDP socket")
   }
 
   /// The bound port (0 before `bind`). C: `uv_udp_getsockname`
@@ -47,14 +47,14 @@ public final class UDPSocket: Handle {
   /// C: `uv_udp_try_send`
   public func send(_ bytes: [UInt8], toIPv4 address: String, port: UInt16) throws(LoopError) {
     var addr = sockaddr_in()
-    try check(uv_ip4_addr(address, Int32(port), &addr), "parse address \(address)")
+    try check(uv_ip4_addr(address, Int32(port), &addr), "parse address " + address)
     let rc = bytes.withUnsafeBytes { raw in
       var buf = uv_buf_t(base: UnsafeMutablePointer(mutating: raw.baseAddress!.assumingMemoryBound(to: CChar.self)), len: raw.count)
       return withUnsafePointer(to: &addr) { p in
         p.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_udp_try_send(udp, &buf, 1, $0) }
       }
     }
-    try check(rc, "send to \(address):\(port)")
+    try check(rc, "send a datagram")
   }
 
   /// Delivers each datagram that arrives. C: `uv_udp_recv_start`

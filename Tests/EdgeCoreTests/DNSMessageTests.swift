@@ -147,11 +147,11 @@ final class DNSMessageTests: XCTestCase {
 
   func testARecordOfWrongSizeIsRefused() {
     let p = header(an: 1) + question("origin.example") + [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 5, 1, 2, 3, 4, 5]
-    assertMalformed(p, "A record of 5 bytes")
+    assertMalformed(p, "A record not of 4 bytes")
   }
 
   func testReservedLabelTypeIsRefused() {
-    assertMalformed(header(an: 0) + [0x80, 0, 0, 1, 0, 1], "label type")
+    assertMalformed(header(an: 0) + [0x80, 0, 0, 1, 0, 1], "reserved label type")
   }
 
   func testManyAddressesAreCapped() throws {

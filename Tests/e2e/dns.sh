@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tests/e2e/dns.sh [BIN]: the agent (default .build-emb/release/edgeagent) pulls a signed bundle
+# Tests/e2e/dns.sh [BIN]: the agent (default .build-emb/release/edgeagent; an aarch64 or armv7
+# binary from Cross/build.sh runs under qemu-user) pulls a signed bundle
 # from an upstream named by host name only, through DNS. Runs in a new user + network namespace
 # (`unshare -rn`, loopback only), so a tiny DNS server written here (Python, stdlib) can bind
 # 127.0.0.1:53 without touching the machine; the bundle is served by `python3 -m http.server`
@@ -15,6 +16,12 @@ if [ -z "${EDGE_DNS_E2E_NS:-}" ]; then
   exec unshare -rn env EDGE_DNS_E2E_NS=1 "$0" "$bin"
 fi
 ip link set lo up
+# A foreign static binary (Cross/build.sh aarch64, armv7) runs under qemu-user.
+run=("$bin")
+case "$(uname -m) $(file -b "$bin")" in
+  x86_64*aarch64*) run=(qemu-aarch64 "$bin") ;;
+  x86_64*"ARM, EABI5"*) run=(qemu-arm "$bin") ;;
+esac
 T=$(mktemp -d "${TMPDIR:-/tmp}/edgeagent-dns.XXXXXX")
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
@@ -47,10 +54,10 @@ while True:
 PY
 python3 "$T/dns.py" "$T/queries.txt" 2> "$T/dns.log" & pids+=($!)
 
-"$bin" keygen --out "$T/k" > /dev/null
+"${run[@]}" keygen --out "$T/k" > /dev/null
 mkdir -p "$T/src" "$T/root/etc"
 echo '{"policy": "dns", "promises": [{"id": "serial", "type": "file", "path": "/etc/serial", "content": "by-name\n"}]}' > "$T/src/policy.json"
-"$bin" publish "$T/src/policy.json" "$T/out" --key "$T/k.key" --serial 1 > /dev/null
+"${run[@]}" publish "$T/src/policy.json" "$T/out" --key "$T/k.key" --serial 1 > /dev/null
 python3 -m http.server 8080 --bind 127.0.0.1 --directory "$T/out" > "$T/http.log" 2>&1 & pids+=($!)
 
 printf 'nameserver 127.0.0.1\nsearch test\noptions timeout:1 attempts:2\n' > "$T/resolv.conf"
@@ -61,7 +68,7 @@ agent() {   # NAME UPSTREAM
 {"state_dir": "$T/$1/state", "root": "$T/$1/root", "interval": "1s", "upstreams": ["$2"],
  "trusted_keys": ["$(cat "$T/k.pub")"], "resolv_conf": "$T/resolv.conf", "hosts_file": "$T/hosts"}
 EOC
-  "$bin" run --config "$T/$1.json" 2> "$T/$1.log" & pids+=($!)
+  "${run[@]}" run --config "$T/$1.json" 2> "$T/$1.log" & pids+=($!)
 }
 agent good "http://origin:8080/"
 agent missing "http://missing.test:8080/"
