@@ -89,7 +89,7 @@ public final class NameLookup {
       return
     }
     timer.start(after: conf.timeoutMs) { [unowned(unsafe) self] in
-      self.lastReason = "no answer from \(self.conf.nameservers.joined(separator: ", ")) (\(self.conf.attempts) attempts, \(self.conf.timeoutMs) ms each)"
+      self.lastReason = "no answer from " + commaList(self.conf.nameservers) + " (\(self.conf.attempts) attempts, \(self.conf.timeoutMs) ms each)"
       self.nextServer()
     }
   }
@@ -142,7 +142,7 @@ public final class NameLookup {
     nameIndex += 1
     serverIndex = 0
     attempt = 0
-    if nameIndex == names.count { fail(names.count > 1 ? lastReason + "; tried " + names.joined(separator: ", ") : lastReason); return }
+    if nameIndex == names.count { fail(names.count > 1 ? lastReason + "; tried " + commaList(names) : lastReason); return }
     send()
   }
 
@@ -207,11 +207,11 @@ public func resolveWithoutDNS(_ host: String, hostsPath: String = "/etc/hosts") 
 }
 
 func rcodeName(_ rcode: UInt8) -> String {
-  switch rcode {
-  case 1: return "format error"
-  case 2: return "server failure"
-  case 4: return "not implemented"
-  case 5: return "refused"
-  default: return "response code \(rcode)"
-  }
+  rcode == 2 ? "server failure" : rcode == 5 ? "refused" : "response code \(rcode)"
+}
+
+func commaList(_ items: [String]) -> String {
+  var out = ""
+  for i in items { out += out.isEmpty ? i : ", " + i }
+  return out
 }

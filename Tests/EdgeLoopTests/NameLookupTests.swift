@@ -94,6 +94,16 @@ final class NameLookupTests: XCTestCase {
     XCTAssertEqual(try lookup("origin.test").get(), "10.1.2.3")
   }
 
+  func testServerFailureMovesToTheNextServer() throws {
+    let failing = try server("127.0.0.1") { q in [reply(q, a: [], rcode: 2)] }
+    try write("resolv.conf", "nameserver 127.0.0.1\noptions attempts:1\n")
+    guard case .failure(let e) = lookup("origin.test") else { return XCTFail() }
+    XCTAssertEqual(e.description, "unable to resolve origin.test: server failure from 127.0.0.1")
+    try server("127.0.0.2", port: failing.port) { q in [reply(q, a: [10, 1, 2, 7])] }
+    try write("resolv.conf", "nameserver 127.0.0.1\nnameserver 127.0.0.2\noptions attempts:1\n")
+    XCTAssertEqual(try lookup("origin.test").get(), "10.1.2.7")
+  }
+
   func testSilentServerTimesOutToTheNext() throws {
     let silent = try server("127.0.0.1") { _ in [] }
     try server("127.0.0.2", port: silent.port) { q in [reply(q, a: [10, 1, 2, 4])] }
