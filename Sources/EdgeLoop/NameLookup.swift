@@ -98,33 +98,38 @@ public final class NameLookup {
     guard completion != nil, stream == nil, from.port == settings.port, from.address == ipv4Value(server) else { return }
     // Shorter than a header: noise, not an answer anyone could be held to (glibc waits on too).
     guard data.count >= 12 else { return }
-    guard !partial else { answered(.failure(.malformed("a datagram too large"))); return }
+    guard !partial else { failed("a datagram too large"); return }
     do throws(DNSError) {
       let a = try DNSMessage.parseResponse(Array(data), id: id, name: names[nameIndex])
       if a.truncated && a.rcode == 0 && a.addresses.isEmpty { askOverTCP(); return }
-      answered(.success(a))
+      answered(a)
     } catch {
       if case .mismatch = error { return }   // not ours (late or forged): keep waiting
-      answered(.failure(error))
+      failed(error.description)
     }
   }
 
-  func answered(_ r: Result<DNSAnswer, DNSError>) {
+  /// The server asked gave no usable answer: the next one.
+  func failed(_ reason: String) {
+    endQuery()
+    lastReason = reason + " from " + server
+    nextServer()
+  }
+
+  func answered(_ a: DNSAnswer) {
+    endQuery()
+    if let first = a.addresses.first { finish(.success(first)); return }
+    switch a.rcode {
+    case 0: lastReason = "no A record (" + server + ")"; nextName()
+    case 3: lastReason = "no such name (NXDOMAIN from " + server + ")"; nextName()
+    default: lastReason = rcodeName(a.rcode) + " from " + server; nextServer()
+    }
+  }
+
+  func endQuery() {
     timer.stop()
     stream?.close()
     stream = nil
-    switch r {
-    case .failure(let e):
-      lastReason = e.description + " from " + server
-      nextServer()
-    case .success(let a):
-      if let first = a.addresses.first { finish(.success(first)); return }
-      switch a.rcode {
-      case 0: lastReason = "no A record (" + server + ")"; nextName()
-      case 3: lastReason = "no such name (NXDOMAIN from " + server + ")"; nextName()
-      default: lastReason = rcodeName(a.rcode) + " from " + server; nextServer()
-      }
-    }
   }
 
   func nextServer() {
@@ -155,12 +160,12 @@ public final class NameLookup {
     framed += query
     var got: [UInt8] = []
     timer.start(after: conf.timeoutMs) { [unowned(unsafe) self] in
-      self.answered(.failure(.malformed("no answer over TCP")))
+      self.failed("no answer over TCP")
     }
     do throws(LoopError) {
       try c.connect(ipv4: server, port: settings.port) { [unowned(unsafe) self] err in
         guard self.stream === c else { return }
-        if let err { self.answered(.failure(.malformed(err.description))); return }
+        if let err { self.failed(err.description); return }
         c.write(framed)
         do throws(LoopError) {
           try c.startReading({ [unowned(unsafe) self] data in
@@ -170,15 +175,15 @@ public final class NameLookup {
             let length = Int(got[0]) << 8 | Int(got[1])
             guard got.count >= 2 + length else { return }
             do throws(DNSError) {
-              self.answered(.success(try DNSMessage.parseResponse(Array(got[2..<(2 + length)]), id: self.id, name: self.names[self.nameIndex])))
-            } catch { self.answered(.failure(error)) }
+              self.answered(try DNSMessage.parseResponse(Array(got[2..<(2 + length)]), id: self.id, name: self.names[self.nameIndex]))
+            } catch { self.failed(error.description) }
           }, end: { [unowned(unsafe) self] _ in
             guard self.stream === c else { return }
-            self.answered(.failure(.malformed("TCP connection closed early")))
+            self.failed("TCP connection closed early")
           })
-        } catch { self.answered(.failure(.malformed(error.description))) }
+        } catch { self.failed(error.description) }
       }
-    } catch { answered(.failure(.malformed(error.description))) }
+    } catch { failed(error.description) }
   }
 
   func fail(_ reason: String) { finish(.failure(ResolveError(host: host, reason: reason))) }

@@ -133,9 +133,9 @@ final class NameLookupTests: XCTestCase {
   }
 
   func testTruncatedAnswerIsAskedAgainOverTCP() throws {
-    let udp = try server { q in [reply(q, a: [], truncated: true)] }
+    // TCP first: its port is the one more likely taken, so the kernel picks it.
     let tcp = TCPListener(loop)
-    try tcp.bind(ipv4: "127.0.0.1", port: udp.port)
+    try tcp.bind(ipv4: "127.0.0.1", port: 0)
     try tcp.listen { c in
       var got: [UInt8] = []
       try? c.startReading({ data in
@@ -146,8 +146,16 @@ final class NameLookupTests: XCTestCase {
       }, end: { _ in c.close() })
     }
     defer { tcp.close() }
+    try server(port: tcp.port) { q in [reply(q, a: [], truncated: true)] }
     try write("resolv.conf", "nameserver 127.0.0.1\n")
     XCTAssertEqual(try lookup("origin.test").get(), "10.1.2.6")
+  }
+
+  func testTruncatedAnswerWithoutTCPIsAFailureOfThatServer() throws {
+    try server { q in [reply(q, a: [], truncated: true)] }
+    try write("resolv.conf", "nameserver 127.0.0.1\noptions attempts:1\n")
+    guard case .failure(let e) = lookup("origin.test") else { return XCTFail() }
+    XCTAssertEqual(e.description, "unable to resolve origin.test: unable to connect: Connection refused from 127.0.0.1")
   }
 
   func testHTTPGetReachesAnUpstreamByName() throws {
