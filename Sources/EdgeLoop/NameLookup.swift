@@ -23,7 +23,8 @@ public struct ResolveError: Error, CustomStringConvertible {
 /// UDP socket on a random port with a random ID; only an answer from the server asked, with
 /// that ID and question, counts; a truncated one is asked again over TCP. NXDOMAIN or no A
 /// record moves to the next search name; a server failure, refusal or silence to the next
-/// server.
+/// server. The hosts file (up to 1 MiB) and resolv.conf (64 KiB) are read at each lookup, so an
+/// edit (DHCP) applies at once; they are small local files, the one synchronous step.
 ///
 /// `completion` runs exactly once, never before `init` returns; `cancel()` ends the lookup at
 /// once with an error. The object keeps itself alive until then.
