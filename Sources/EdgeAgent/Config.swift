@@ -20,6 +20,9 @@ public struct DaemonConfig {
   public var upstreams: [String] = []
   public var trustedKeys: [String] = []
   public var relay: String? = nil
+  /// Where upstream host names are looked up (a box may keep them elsewhere, and tests do).
+  public var hostsFile = "/etc/hosts"
+  public var resolvConf = "/etc/resolv.conf"
   /// Where the crash-loop rule trips: exits within a window.
   public var crashLoopCount = 5
   public var crashLoopWindowMs: UInt32 = 60_000
@@ -56,7 +59,7 @@ public struct DaemonConfig {
     }
     for m in members {
       switch m.key {
-      case "state_dir", "root", "policy", "host_id", "relay", "log_format":
+      case "state_dir", "root", "policy", "host_id", "relay", "log_format", "hosts_file", "resolv_conf":
         guard let s = m.value.string else { bad(m, "expected string, found \(m.value.typeName)"); continue }
         switch m.key {
         case "state_dir": c.stateDir = s
@@ -64,6 +67,8 @@ public struct DaemonConfig {
         case "policy": c.policy = s
         case "host_id": c.hostID = s
         case "relay": c.relay = s
+        case "hosts_file": c.hostsFile = s
+        case "resolv_conf": c.resolvConf = s
         default:
           if s == "json" { c.logJSON = true } else if s != "logfmt" { bad(m, "expected \"logfmt\" or \"json\"") }
         }
@@ -92,7 +97,7 @@ public struct DaemonConfig {
         c.container = b
       case "comment", "$schema": break
       default:
-        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
+        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
       }
     }
     if !issues.isEmpty { throw .policy(PolicyError(issues), file: path) }

@@ -58,6 +58,8 @@ extension Daemon {
     guard !s.origins.isEmpty else { return }
     var pc = PullerConfig(origins: s.origins, trustedKeys: s.keys, hostID: hostID)
     pc.intervalMs = UInt64(config.intervalMs)
+    pc.resolver.hostsPath = config.hostsFile
+    pc.resolver.resolvConfPath = config.resolvConf
     // A relay pulls from its configured upstreams only: relays never pull from each other.
     pc.useBundleRelays = s.relay == nil
     let p = Puller(loop: loop, env: env, config: pc) { [unowned(unsafe) self] level, message, fields in

@@ -18,6 +18,8 @@ public struct PullerConfig {
   public var useBundleRelays = true
   /// Per request: no byte for this long means the upstream stalled.
   public var idleTimeoutMs: UInt64 = 10_000
+  /// Where upstream host names are looked up.
+  public var resolver = ResolverSettings()
 
   public init(origins: [UpstreamURL], trustedKeys: [[UInt8]], hostID: String) {
     self.origins = origins
@@ -236,7 +238,9 @@ public final class Puller {
     }
   }
 
-  func get(_ u: UpstreamURL, _ path: String, _ o: HTTPGet.Options, _ done: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
+  func get(_ u: UpstreamURL, _ path: String, _ options: HTTPGet.Options, _ done: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
+    var o = options
+    o.resolver = config.resolver
     current = HTTPGet(loop, host: u.host, port: u.port, path: path, options: o) { [unowned(unsafe) self] r in
       self.current = nil
       done(r)

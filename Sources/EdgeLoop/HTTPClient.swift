@@ -11,8 +11,8 @@ public struct HTTPClientResponse {
 
 /// Why a request got no complete response.
 public enum HTTPClientError: Error, CustomStringConvertible {
-  /// The host name could not be turned into an IPv4 address.
-  case resolve(String)
+  /// The host name could not be turned into an IPv4 address (hosts file, then DNS).
+  case resolve(ResolveError)
   /// connect, read or write failed.
   case io(LoopError)
   /// The response broke the protocol or a limit (too many header bytes, body too large,
@@ -23,7 +23,7 @@ public enum HTTPClientError: Error, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .resolve(let h): return "unable to resolve \(h) (IPv4 literals, localhost and /etc/hosts only)"
+    case .resolve(let e): return e.description
     case .io(let e): return e.description
     case .parse(let e): return "bad response: \(e)"
     case .timeout(let s): return s
@@ -44,6 +44,8 @@ public final class HTTPGet {
     public var idleMs: UInt64 = 10_000
     public var deadlineMs: UInt64 = 60_000
     public var headers: [HTTPHeader] = []
+    /// Where the host name is looked up (hosts file, resolv.conf).
+    public var resolver = ResolverSettings()
     public init() {}
   }
 
@@ -55,9 +57,10 @@ public final class HTTPGet {
   var completion: ((Result<HTTPClientResponse, HTTPClientError>) -> Void)?
   var selfRef: HTTPGet? = nil
   let options: Options
+  var lookup: NameLookup? = nil
 
-  /// Starts `GET path` to `host:port`. Resolution failures complete on the next loop turn, so
-  /// the completion never runs before this returns.
+  /// Starts `GET path` to `host:port` once `host` resolves (`NameLookup`, within the deadline).
+  /// The completion never runs before this returns.
   @discardableResult
   public init(_ loop: Loop, host: String, port: UInt16, path: String, options: Options,
               completion: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
@@ -72,10 +75,16 @@ public final class HTTPGet {
     deadline.start(after: options.deadlineMs) { [unowned(unsafe) self] in
       self.finish(.failure(.timeout("no complete response within \(self.options.deadlineMs) ms")))
     }
-    guard let ip = resolveIPv4(host) else {
-      idle.start(after: 0) { [unowned(unsafe) self] in self.finish(.failure(.resolve(host))) }
-      return
+    lookup = NameLookup(loop, host: host, settings: options.resolver) { [unowned(unsafe) self] r in
+      self.lookup = nil
+      switch r {
+      case .failure(let e): self.finish(.failure(.resolve(e)))
+      case .success(let ip): self.connect(ip, host: host, port: port, path: path)
+      }
     }
+  }
+
+  func connect(_ ip: String, host: String, port: UInt16, path: String) {
     armIdle()
     var request = "GET \(path) HTTP/1.1\r\nHost: \(host)\(port == 80 ? "" : ":\(port)")\r\nUser-Agent: edgeagent\r\nConnection: close\r\n"
     for h in options.headers { request += "\(h.name): \(h.value)\r\n" }
@@ -95,7 +104,7 @@ public final class HTTPGet {
       }
     } catch {
       let e = error
-      idle.start(after: 0) { [unowned(unsafe) self] in self.finish(.failure(.io(e))) }
+      finish(.failure(.io(e)))
     }
   }
 
@@ -136,6 +145,9 @@ public final class HTTPGet {
   func finish(_ r: Result<HTTPClientResponse, HTTPClientError>) {
     guard let c = completion else { return }
     completion = nil
+    let pending = lookup
+    lookup = nil
+    pending?.cancel()
     idle.stop()
     deadline.stop()
     idle.close()

@@ -20,6 +20,17 @@ final class DaemonConfigTests: XCTestCase {
     do { return .success(try DaemonConfig.load(path)) } catch { return .failure(error) }
   }
 
+  func testResolverFilesDefaultToTheHostsAndCanBeMovedByTheConfig() throws {
+    let d = try load("{}").get()
+    XCTAssertEqual(d.hostsFile, "/etc/hosts")
+    XCTAssertEqual(d.resolvConf, "/etc/resolv.conf")
+    let c = try load(#"{"hosts_file": "/run/hosts", "resolv_conf": "/run/systemd/resolve/resolv.conf"}"#).get()
+    XCTAssertEqual(c.hostsFile, "/run/hosts")
+    XCTAssertEqual(c.resolvConf, "/run/systemd/resolve/resolv.conf")
+    guard case .failure(let e) = try load(#"{"resolv_conf": 53}"#) else { return XCTFail() }
+    XCTAssertTrue(containsText(e.description, "resolv_conf"), e.description)
+  }
+
   func testModulesAndMountsOfABootstrapConfig() throws {
     let c = try load("""
       {"modules": ["/lib/modules/virtio_blk.ko", "/lib/modules/ext4.ko"],

@@ -89,8 +89,8 @@ final class HTTPGetTests: XCTestCase {
   }
 
   func testNameResolutionWithoutNSS() {
-    XCTAssertEqual(resolveIPv4("127.0.0.1"), "127.0.0.1")
-    XCTAssertEqual(resolveIPv4("localhost"), "127.0.0.1")
+    XCTAssertEqual(resolveWithoutDNS("127.0.0.1"), "127.0.0.1")
+    XCTAssertEqual(resolveWithoutDNS("localhost"), "127.0.0.1")
     XCTAssertEqual(lookupHosts(Array("# c\n10.0.0.5  origin origin.lan # x\n::1 v6\n".utf8), "origin.lan"), "10.0.0.5")
     XCTAssertNil(lookupHosts(Array("::1 v6\n".utf8), "v6"))
     XCTAssertFalse(isIPv4Literal("256.0.0.1"))
