@@ -83,7 +83,10 @@ public final class Daemon {
     // One fdatasync per commit: `converge` syncs after recording its outcomes, and shutdown
     // closes the state, so what must be durable is; the rest (host id, an accepted bundle,
     // service states) reaches the disk with the next sync, or is undone whole by a crash.
-    do { env = try Environment(path: config.stateDir, deferredMetaSync: true) } catch { throw .store(error) }
+    do {
+      env = try Environment(path: config.stateDir, deferredMetaSync: true,
+                            initialMeta: config.hostID == nil ? [(Daemon.hostIDKey, Array(randomHex(16).utf8))] : [])
+    } catch { throw .store(error) }
     hostID = try Daemon.loadHostID(env, override: config.hostID)
     if kernelInit { boot.info("state opened", [("state", config.stateDir)]) }
     _ = try Daemon.bundleSettings(config)
@@ -433,19 +436,23 @@ public final class Daemon {
 
   // MARK: identity
 
+  /// The meta key of the host id.
+  static let hostIDKey = "host.id"
+
   /// A random 128-bit id made on first start and kept in meta; the splay derives from it.
+  /// The environment's `initialMeta` writes it with the databases on first start; this reads it.
   static func loadHostID(_ env: Environment, override: String?) throws(AgentError) -> String {
     if let override { return override }
     do throws(StoreError) {
       // Read first: a write transaction is not free on a slow disk, and it is there after boot 1.
       let txn = try env.read()
-      let held = try txn.value(.meta, "host.id", { raw in raw.map { String(decoding: $0, as: UTF8.self) } })
+      let held = try txn.value(.meta, Daemon.hostIDKey, { raw in raw.map { String(decoding: $0, as: UTF8.self) } })
       txn.abort()
       if let held { return held }
       return try env.withWrite { (txn) throws(StoreError) -> String in
-        if let id = try txn.value(.meta, "host.id", { raw in raw.map { String(decoding: $0, as: UTF8.self) } }) { return id }
+        if let id = try txn.value(.meta, Daemon.hostIDKey, { raw in raw.map { String(decoding: $0, as: UTF8.self) } }) { return id }
         let id = randomHex(16)
-        try txn.put(.meta, "host.id", Array(id.utf8))
+        try txn.put(.meta, Daemon.hostIDKey, Array(id.utf8))
         return id
       }
     } catch { throw .store(error) }

@@ -29,8 +29,10 @@ public final class Environment {
   /// it so calls `sync()` where a commit must be durable.
   /// Errors: `.noState` when read-only and nothing is there; `.lmdb` for any LMDB failure,
   /// e.g. EACCES, or MDB_INVALID for a file from another word size.
+  /// `initialMeta`: meta keys written when absent, in the transaction that opens the databases
+  /// (a host id made on first start costs no commit of its own).
   public init(path: String, readOnly: Bool = false, mapSize: Int = Environment.initialMapSize,
-              deferredMetaSync: Bool = false) throws(StoreError) {
+              deferredMetaSync: Bool = false, initialMeta: [(String, [UInt8])] = []) throws(StoreError) {
     self.path = path
     self.readOnly = readOnly
     var st = stat()
@@ -53,7 +55,7 @@ public final class Environment {
     // are short and the loop is single-threaded.
     let flags = UInt32(MDB_NOTLS) | (readOnly ? UInt32(MDB_RDONLY) : 0) | (deferredMetaSync ? UInt32(MDB_NOMETASYNC) : 0)
     try check(mdb_env_open(env, path, flags, 0o600), "open the state in \(path)")
-    try openDatabases()
+    try openDatabases(initialMeta: readOnly ? [] : initialMeta)
   }
 
   deinit { if !isClosed { mdb_env_close(env) } }
@@ -67,7 +69,7 @@ public final class Environment {
     isClosed = true
   }
 
-  private func openDatabases() throws(StoreError) {
+  private func openDatabases(initialMeta: [(String, [UInt8])]) throws(StoreError) {
     var txn: OpaquePointer?
     try check(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "begin a transaction")
     for db in Database.allCases {
@@ -79,6 +81,21 @@ public final class Environment {
         throw .lmdb(code: rc, operation: "open database \(db.name)")
       }
       handles[db.rawValue] = dbi
+    }
+    for (key, value) in initialMeta {
+      // MDB_NOOVERWRITE finds an existing key without dirtying a page: no commit cost then.
+      var kb = Array(key.utf8), vb = value
+      let rc = kb.withUnsafeMutableBytes { k in
+        vb.withUnsafeMutableBytes { v in
+          var kv = MDB_val(mv_size: k.count, mv_data: k.baseAddress)
+          var vv = MDB_val(mv_size: v.count, mv_data: v.baseAddress)
+          return mdb_put(txn, handles[Database.meta.rawValue], &kv, &vv, UInt32(MDB_NOOVERWRITE))
+        }
+      }
+      if rc != 0 && rc != MDB_KEYEXIST {
+        mdb_txn_abort(txn)
+        throw .lmdb(code: rc, operation: "write meta \(key)")
+      }
     }
     try check(mdb_txn_commit(txn), "open the databases")
   }
