@@ -7,10 +7,13 @@
 #     converges every promise, starts the web service and sees its HTTP health check pass; the
 #     chaos service kills it, the agent restarts it and it passes again; chaos asks for a
 #     poweroff (busybox poweroff: SIGUSR2 to PID 1) and the agent stops chaos then web (reverse
-#     order), syncs and powers off: qemu exits 0, no kernel panic, no "Attempted to kill init".
-#   boot 2 (bundle disk gone): the same, converging from the last accepted bundle in LMDB.
+#     order), closes its state, unmounts its disks, syncs and powers off: qemu exits 0, no kernel
+#     panic, no "Attempted to kill init", and the state disk is clean (dumpe2fs).
+#   boot 2 (bundle disk gone): the same, converging from the last accepted bundle in LMDB; the
+#     kernel mounts the state disk without replaying its journal.
 # Reports the boot figures: kernel start to /init, /init to first convergence (the kernel's
-# console timestamps, printk.time=1), and the agent's own exec-to-converged.
+# console timestamps, printk.time=1), and the agent's own exec-to-converged, split by the t_ms
+# of its log lines into loading modules and mounting disks (kernel work) and the agent's own.
 # Prints one PASS/FAIL line per check and exits 1 if any failed. BOOT_TIMEOUT (seconds, 240)
 # bounds each boot; KEEP=1 keeps the console logs (their folder is printed).
 set -uo pipefail
@@ -27,7 +30,9 @@ case "$target" in
   aarch64) qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57) ;;
   *) usage ;;
 esac
-command -v "${qemu[0]}" >/dev/null || { echo "Cross/boot-test.sh: ${qemu[0]} not found: run Cross/setup.sh" >&2; exit 1; }
+for tool in "${qemu[0]}" dumpe2fs; do
+  command -v "$tool" >/dev/null || { echo "Cross/boot-test.sh: $tool not found: run Cross/setup.sh" >&2; exit 1; }
+done
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/edgeagent-boot-$target.XXXXXX")
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$T"' EXIT
@@ -98,6 +103,16 @@ check_boot() {
   expect "$log" "boot $n: poweroff stopped chaos then web (reverse order), synced, powered off" \
     'msg="shutting down" reason=SIGUSR2' 'msg="service exited" service=chaos ' 'msg="service exited" service=web .*exit="signal 15"' \
     'msg="all services stopped"' 'msg="powering off"' 'reboot: Power down'
+  expect "$log" "boot $n: closed the state and unmounted the state disk before powering off" \
+    'msg="all services stopped"' 'EXT4-fs \(vda\): unmounting filesystem' 'msg=unmounted path=/var/lib/edgeagent' 'msg="powering off"'
+  # The next mount must find the state disk clean: no journal to replay, no orphans to clean up.
+  local state
+  state=$(dumpe2fs -h "$T/state.img" 2>/dev/null | sed -n 's/^Filesystem state: *//p')
+  if [ "$state" = clean ] && ! dumpe2fs -h "$T/state.img" 2>/dev/null | grep -q '^Filesystem features:.*needs_recovery'; then
+    pass "boot $n: state disk left clean (dumpe2fs: state clean, no needs_recovery)"
+  else
+    fail "boot $n: state disk not clean after poweroff (dumpe2fs: state \"$state\", features:$(dumpe2fs -h "$T/state.img" 2>/dev/null | grep -o ' needs_recovery'))"
+  fi
   grep -E 'level=(error|warn)' "$log" | grep -v 'device=/dev/vdb\|unable to pull' | sed "s/^/    boot $n: /" || true
 }
 
@@ -106,17 +121,26 @@ check_boot() {
 # mounted), and the agent's "first convergence complete", which it writes to /dev/kmsg as PID 1.
 # The agent's own exec-to-converged is since_start_ms in its first `converged` line.
 timing() {
-  local log=$T/boot$1.txt handover mounted done since
+  local log=$T/boot$1.txt handover mounted done since conv prep0 prep1
   stamp() { sed -n "s/^\[ *\([0-9.]*\)\] $1.*/\1/p" "$log" | head -1; }
   handover=$(stamp 'Run \/init as init process')
   mounted=$(stamp 'EXT4-fs (vda): mounted')
   done=$(stamp 'edgeagent: first convergence complete')
   since=$(grep -m1 'msg=converged' "$log" | sed -n 's/.*since_start_ms=\([0-9]*\).*/\1/p')
+  conv=$(grep -m1 'msg=converged' "$log" | sed -n 's/.* ms=\([0-9]*\).*/\1/p')
+  # The agent's log lines carry t_ms (since its exec) as /init: loading the modules and mounting
+  # the disks is the kernel's work (finit_module, driver probes, mount), from "loopback up" to
+  # the last mount line; the rest of exec -> converged is the agent's own.
+  prep0=$(grep -m1 'msg="loopback up"' "$log" | sed -n 's/.* t_ms=\([0-9.]*\).*/\1/p')
+  prep1=$(grep -E 'msg=mounted device=|msg="unable to mount"' "$log" | tail -1 | sed -n 's/.* t_ms=\([0-9.]*\).*/\1/p')
   [ -n "$handover" ] && [ -n "$mounted" ] && [ -n "$done" ] && [ -n "$since" ] ||
     { fail "boot $1: boot figures not found in the console"; return 0; }
-  awk -v h="$handover" -v m="$mounted" -v d="$done" -v s="$since" -v t="$target" -v n="$1" 'BEGIN {
+  awk -v h="$handover" -v m="$mounted" -v d="$done" -v s="$since" -v c="${conv:-0}" -v p0="${prep0:-0}" -v p1="${prep1:-0}" \
+    -v t="$target" -v n="$1" 'BEGIN {
     printf "boot-time %s boot %s: kernel start -> /init %.0f ms; /init -> first convergence complete %.0f ms ", t, n, h * 1000, (d - h) * 1000
-    printf "(drivers, probes and state disk mount %.0f ms, then the agent %.0f ms); agent exec -> converged %d ms\n", (m - h) * 1000, (d - m) * 1000, s }'
+    printf "(drivers, probes and state disk mount %.0f ms, then the agent %.0f ms); agent exec -> converged %d ms ", (m - h) * 1000, (d - m) * 1000, s
+    if (p1 > 0) printf "= modules and mounts %.0f ms + the agent'"'"'s own %.0f ms (of which the first convergence %d ms)", p1 - p0, s - (p1 - p0), c
+    printf "\n" }'
 }
 
 boot 1 source; rc=$?
@@ -132,6 +156,11 @@ expect "$T/boot2.txt" "boot 2: bundle disk gone, converged from the last good po
   'msg=converged policy=boot-test'
 grep -q 'msg="bundle accepted"' "$T/boot2.txt" && fail "boot 2: accepted a bundle with no bundle disk" ||
   pass "boot 2: no bundle accepted (no source)"
+if grep -E 'EXT4-fs \(vda\).*(recovery complete|recovering journal|orphan)' "$T/boot2.txt" | sed 's/^/    /' | grep .; then
+  fail "boot 2: the kernel replayed the state disk's journal (boot 1 did not unmount it cleanly)"
+else
+  pass "boot 2: the state disk mounted without journal recovery (boot 1 unmounted it cleanly)"
+fi
 timing 2
 
 [ "${KEEP:-0}" = 1 ] && echo "console logs: $T/boot1.txt $T/boot2.txt"

@@ -105,7 +105,7 @@ mkdir -p "$tree"/{bin,dev,proc,sys,run,tmp,srv,etc/edgeagent,lib/modules,var/lib
 cp "$bin" "$tree/init"
 chmod 0755 "$tree/init"
 cp "$boot/pkg-busybox-$deb_arch/bin/busybox" "$tree/bin/busybox"
-for applet in sh ash ip grep httpd pidof kill wget sleep poweroff echo cat ls ps mount test true false; do
+for applet in sh ash ip grep httpd pidof kill wget sleep poweroff echo cat ls ps mount test touch true false; do
   ln -s busybox "$tree/bin/$applet"
 done
 mods_json=""
@@ -152,7 +152,9 @@ EOF
 
 # Disks: a blank state disk, and the source disk with the bundle.
 rm -f "$dir/state.img" "$dir/source.img"
-mke2fs -q -t ext4 -L edgestate -F "$dir/state.img" 32M >/dev/null
+# 4 KiB blocks (LMDB's page size; mke2fs would pick 1 KiB for so small a disk) and inode tables
+# and journal initialised now, not by the kernel's ext4lazyinit thread during the first boot.
+mke2fs -q -t ext4 -b 4096 -E lazy_itable_init=0,lazy_journal_init=0 -L edgestate -F "$dir/state.img" 32M >/dev/null
 mke2fs -q -t ext4 -L edgesource -d "$dir/source" -F "$dir/source.img" 8M >/dev/null
 
 echo "console=$console printk.time=1 panic=-1 rdinit=/init" > "$dir/cmdline"

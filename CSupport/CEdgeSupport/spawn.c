@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -40,7 +41,44 @@ static void close_from(int lowfd, int keep) {
   for (int fd = lowfd; fd < max; fd++) if (fd != keep) close(fd);
 }
 
+/* The common case (no uid/gid change, no source fd among 0-2 but its own): glibc's posix_spawn,
+ * which starts the child with CLONE_VM|CLONE_VFORK. A fork copies the agent's page tables and
+ * then takes a copy-on-write fault on every page either side touches before the exec: under an
+ * emulated CPU (qemu TCG) that was the larger part of starting a service. Returns 0 when it does
+ * not apply (the caller forks), else the pid or -errno. */
+static pid_t spawn_vfork(const struct edge_spawn_opts *o) {
+  if (o->uid >= 0 || o->gid >= 0) return 0;
+  int fds[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
+  for (int i = 0; i < 3; i++) if (fds[i] >= 0 && fds[i] <= 2 && fds[i] != i) return 0;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  if (posix_spawn_file_actions_init(&fa) != 0) return 0;
+  if (posix_spawnattr_init(&at) != 0) { posix_spawn_file_actions_destroy(&fa); return 0; }
+  int bad = 0;
+  for (int i = 0; i < 3; i++) {
+    if (fds[i] < 0) bad |= posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDWR, 0);
+    else bad |= posix_spawn_file_actions_adddup2(&fa, fds[i], i); /* same fd: drops CLOEXEC */
+  }
+  bad |= posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  if (o->cwd) bad |= posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  bad |= posix_spawnattr_setsigmask(&at, &none);
+  bad |= posix_spawnattr_setsigdefault(&at, &all);
+  bad |= posix_spawnattr_setflags(&at, (short)(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                               (o->setsid ? POSIX_SPAWN_SETSID : 0)));
+  pid_t pid = 0;
+  int e = bad ? -1 : posix_spawn(&pid, o->path, &fa, &at, o->argv, o->envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  if (e < 0) return 0;
+  return e == 0 ? pid : -e;
+}
+
 pid_t edge_spawn(const struct edge_spawn_opts *o) {
+  pid_t vp = spawn_vfork(o);
+  if (vp != 0) return vp;
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return -errno;
   /* Block all signals across fork so the child cannot run one of our handlers before it resets them. */

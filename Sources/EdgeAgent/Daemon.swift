@@ -51,31 +51,44 @@ public final class Daemon {
   public private(set) var runs = 0
   /// When the process started (monotonic ns; the CLI sets it at entry): the first `converged`
   /// line reports exec-to-converged from it.
-  public var startedNs: UInt64 = monotonicNanoseconds()
+  public let startedNs: UInt64
   /// The kernel ran us as /init (not a PID namespace's init): boot milestones go to the kernel log.
-  public var kernelInit = false
+  public let kernelInit: Bool
 
-  public init(_ config: DaemonConfig) throws(AgentError) {
+  /// `startedNs`: monotonic ns at the process's entry (the CLI's first line); `kernelInit`: the
+  /// kernel ran us as /init, so boot milestones go to the kernel log and log lines carry `t_ms`.
+  public init(_ config: DaemonConfig, startedNs: UInt64 = monotonicNanoseconds(), kernelInit: Bool = false) throws(AgentError) {
     self.config = config
-    log = Logger(json: config.logJSON)
+    self.startedNs = startedNs
+    self.kernelInit = kernelInit
+    let boot = Logger(json: config.logJSON, startedNs: kernelInit ? startedNs : nil)
+    log = boot
     isInit = processID() == 1
     if isInit {
       attachConsole()
-      for line in mountPseudoFilesystems() { Logger(json: config.logJSON).info(line) }
+      for line in mountPseudoFilesystems() { boot.info(line) }
       attachConsole()   // an initramfs without /dev/console: now devtmpfs has one
+      if kernelInit { kernelLog("edgeagent: /init started \(elapsedMilliseconds(since: startedNs)) ms ago") }
       do throws(HostError) {
-        if try bringUpLoopback() { Logger(json: config.logJSON).info("loopback up") }
+        if try bringUpLoopback() { boot.info("loopback up") }
       } catch {
-        Logger(json: config.logJSON).error("unable to bring up loopback", [("err", error.description)])
+        boot.error("unable to bring up loopback", [("err", error.description)])
       }
-      Daemon.prepareDisks(config, log: Logger(json: config.logJSON))
+      Daemon.prepareDisks(config, log: boot)
     } else {
       // Orphans of our services come to us, not to the host's init.
       becomeSubreaper()
     }
     root = try normalisedRoot(config.root)
-    do { env = try Environment(path: config.stateDir) } catch { throw .store(error) }
+    // One fdatasync per commit: `converge` syncs after recording its outcomes, and shutdown
+    // closes the state, so what must be durable is; the rest (host id, an accepted bundle,
+    // service states) reaches the disk with the next sync, or is undone whole by a crash.
+    do {
+      env = try Environment(path: config.stateDir, deferredMetaSync: true,
+                            initialMeta: config.hostID == nil ? [(Daemon.hostIDKey, Array(randomHex(16).utf8))] : [])
+    } catch { throw .store(error) }
     hostID = try Daemon.loadHostID(env, override: config.hostID)
+    if kernelInit { boot.info("state opened", [("state", config.stateDir)]) }
     _ = try Daemon.bundleSettings(config)
     classes = hostClasses(labels: config.labels)
     do { reaper = try ChildReaper(loop) } catch { throw .input(error.description) }
@@ -180,6 +193,7 @@ public final class Daemon {
       log.error("unable to read the state", [("err", error.description)])
       return
     }
+    let t1 = monotonicNanoseconds()
     var summary = RunSummary()
     for i in runOrder {
       guard let o = result[i] else { continue }
@@ -196,9 +210,11 @@ public final class Daemon {
       _ = try record(env, policy: policy, order: order, digest: policyDigest, prepared: prepared, outcomes: result,
                      statUpdates: converger.statUpdates, summary: only == nil ? summary : nil,
                      classes: classDigest(classes), policyFile: "")
+      try env.sync()
     } catch {
       log.error("unable to record outcomes", [("err", error.description)])
     }
+    let t2 = monotonicNanoseconds()
     // Services follow the files: blocked ones (false condition, failed dependency) are held.
     var blocked = Set<String>()
     var notified: [String] = []
@@ -213,7 +229,8 @@ public final class Daemon {
     if only == nil {
       let now = monotonicNanoseconds()
       var fields = [("policy", policy.name), ("kept", String(summary.kept)), ("repaired", String(summary.repaired)),
-                    ("failed", String(summary.failed)), ("skipped", String(summary.skipped)), ("ms", String((now - t0) / 1_000_000))]
+                    ("failed", String(summary.failed)), ("skipped", String(summary.skipped)), ("ms", String((now - t0) / 1_000_000)),
+                    ("check_ms", String((t1 - t0) / 1_000_000)), ("record_ms", String((t2 - t1) / 1_000_000))]
       if !notifiedReady { fields.append(("since_start_ms", String((now - startedNs) / 1_000_000))) }
       log.info("converged", fields)
       // The boot milestone, stamped by the kernel's clock like its own messages.
@@ -361,11 +378,14 @@ public final class Daemon {
     stopBundles()
     supervisor.stopAll { [unowned(unsafe) self] in
       self.log.info("all services stopped")
-      syncAll()
       // A main service ended by a signal exits 128 + the signal, as sh and container runtimes
       // report it (exit(-15) would show as 241).
       let main = self.supervisor.mainExit ?? 0
       self.exitCode = self.config.container ? (main < 0 ? 128 - main : main) : 0
+      self.supervisor.closeLogs()
+      self.env.close()
+      if self.isInit && !self.config.container { self.releaseDisks() }
+      syncAll()
       if self.isInit && !self.config.container {
         self.log.info("powering off")
         let e = powerOff()
@@ -398,16 +418,41 @@ public final class Daemon {
     }
   }
 
+  /// As PID 1, after the state is closed: unmounts the configured filesystems in reverse order
+  /// (read-only when still busy), so the next boot mounts them clean, with no journal replay.
+  func releaseDisks() {
+    for m in config.mounts.reversed() {
+      do throws(HostError) {
+        switch try unmountFilesystem(m.path) {
+        case .unmounted: log.info("unmounted", [("path", m.path)])
+        case .remountedReadOnly: log.warn("busy, remounted read-only", [("path", m.path)])
+        case .notMounted: break
+        }
+      } catch {
+        log.error("unable to unmount", [("path", m.path), ("err", error.description)])
+      }
+    }
+  }
+
   // MARK: identity
 
+  /// The meta key of the host id.
+  static let hostIDKey = "host.id"
+
   /// A random 128-bit id made on first start and kept in meta; the splay derives from it.
+  /// The environment's `initialMeta` writes it with the databases on first start; this reads it.
   static func loadHostID(_ env: Environment, override: String?) throws(AgentError) -> String {
     if let override { return override }
     do throws(StoreError) {
+      // Read first: a write transaction is not free on a slow disk, and it is there after boot 1.
+      let txn = try env.read()
+      let held = try txn.value(.meta, Daemon.hostIDKey, { raw in raw.map { String(decoding: $0, as: UTF8.self) } })
+      txn.abort()
+      if let held { return held }
       return try env.withWrite { (txn) throws(StoreError) -> String in
-        if let id = try txn.value(.meta, "host.id", { raw in raw.map { String(decoding: $0, as: UTF8.self) } }) { return id }
+        if let id = try txn.value(.meta, Daemon.hostIDKey, { raw in raw.map { String(decoding: $0, as: UTF8.self) } }) { return id }
         let id = randomHex(16)
-        try txn.put(.meta, "host.id", Array(id.utf8))
+        try txn.put(.meta, Daemon.hostIDKey, Array(id.utf8))
         return id
       }
     } catch { throw .store(error) }

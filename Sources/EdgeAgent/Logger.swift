@@ -5,8 +5,14 @@ import EdgeHost
 /// with `--log-format json`. Messages say what was done, or what the agent was unable to do.
 public struct Logger {
   public var json: Bool
+  /// Monotonic ns of the process's start; when set (the kernel's /init), every line carries
+  /// `t_ms`, the milliseconds since then, so each boot phase can be timed from the console.
+  public var startedNs: UInt64?
 
-  public init(json: Bool) { self.json = json }
+  public init(json: Bool, startedNs: UInt64? = nil) {
+    self.json = json
+    self.startedNs = startedNs
+  }
 
   public func info(_ msg: String, _ fields: [(String, String)] = []) { emit("info", msg, fields) }
   public func warn(_ msg: String, _ fields: [(String, String)] = []) { emit("warn", msg, fields) }
@@ -14,6 +20,8 @@ public struct Logger {
 
   func emit(_ level: String, _ msg: String, _ fields: [(String, String)]) {
     let ts = isoTime(wallClockSeconds())
+    var fields = fields
+    if let s = startedNs { fields.append(("t_ms", elapsedMilliseconds(since: s))) }
     var line: String
     if json {
       var w = JSONWriter()
@@ -48,4 +56,11 @@ public struct Logger {
     }
     return out + "\""
   }
+}
+
+/// Milliseconds since `start` (monotonic ns) with one decimal: `12.3`.
+public func elapsedMilliseconds(since start: UInt64) -> String {
+  let now = monotonicNanoseconds()
+  let tenths = now > start ? (now - start) / 100_000 : 0
+  return "\(tenths / 10).\(tenths % 10)"
 }

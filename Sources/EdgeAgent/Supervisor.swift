@@ -186,6 +186,12 @@ final class Supervisor {
     done?()
   }
 
+  /// Closes every service's log file (after `stopAll`, before the state disk is unmounted).
+  func closeLogs() {
+    for r in runners { r.log.close() }
+    for r in retired { r.log.close() }
+  }
+
   // MARK: the service's world
 
   func environment(for r: ServiceRunner) -> [String] {

@@ -102,3 +102,27 @@ func makeDirectories(_ path: String) throws(HostError) {
     try makeDirectory(prefix)
   }
 }
+
+/// How `unmountFilesystem` left a mount.
+public enum UnmountResult: Equatable, Sendable {
+  case unmounted
+  /// Still busy (a process holds a file open on it): remounted read-only, which also leaves
+  /// the filesystem clean for the next mount.
+  case remountedReadOnly
+  case notMounted
+}
+
+/// Unmounts `path` before a poweroff, so that the next boot mounts a clean filesystem (no
+/// journal replay); when something still holds it, remounts it read-only instead.
+/// Errors: umount and the read-only remount both refused (EBUSY: a file is still open for
+/// writing; EPERM: not allowed in this process).
+/// C: `umount2`, `mount(MS_REMOUNT | MS_RDONLY)`
+public func unmountFilesystem(_ path: String) throws(HostError) -> UnmountResult {
+  if !isMountPoint(path) { return .notMounted }
+  let r = path.withCString { p in valueOrErrno { system_umount(p) } }
+  guard case .failure = r else { return .unmounted }
+  let flags = UInt(MS_REMOUNT | MS_RDONLY)
+  let ro = path.withCString { p in "".withCString { none in valueOrErrno { system_mount(none, p, none, flags, none) } } }
+  if case .failure(let e) = ro { throw HostError(e, "unmount or remount read-only", path) }
+  return .remountedReadOnly
+}

@@ -14,14 +14,20 @@ public final class LogFile {
     self.limit = limit
   }
 
-  deinit { if fd >= 0 { _ = close(fd) } }
+  deinit { if fd >= 0 { _ = system_close(fd) } }
+
+  /// Closes the file now (before its disk is unmounted); a later `append` opens it again.
+  public func close() {
+    if fd >= 0 { _ = system_close(fd) }
+    fd = -1
+  }
 
   public func append(_ bytes: UnsafeRawBufferPointer) {
     if fd < 0 { reopen() }
     if fd < 0 { return }
     if size + bytes.count > limit {
       _ = rename(path, path + ".1")
-      _ = close(fd)
+      _ = system_close(fd)
       fd = -1
       reopen()
       if fd < 0 { return }

@@ -55,3 +55,4 @@ func system_mount(_ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
                   _ flags: UInt, _ data: UnsafePointer<CChar>) -> CInt {
   mount(source, target, type, flags, data)
 }
+func system_umount(_ target: UnsafePointer<CChar>) -> CInt { umount2(target, 0) }

@@ -53,9 +53,7 @@ enum RunCommand {
       }
       if o.has("--container") { config.container = true }
       do throws(AgentError) {
-        let daemon = try Daemon(config)
-        daemon.startedNs = started
-        daemon.kernelInit = kernelInit
+        let daemon = try Daemon(config, startedNs: started, kernelInit: kernelInit)
         return daemon.run()
       } catch {
         writeStderr("edgeagent: run: \(error)\n")

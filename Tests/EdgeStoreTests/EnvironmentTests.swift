@@ -38,6 +38,26 @@ final class EnvironmentTests: XCTestCase {
     XCTAssertEqual(try tmp.permissions("state"), 0o750)
   }
 
+  func testInitialMetaIsWrittenWhenAbsentAndNeverOverwritten() throws {
+    let dir = tmp.path + "/s"
+    do { _ = try Environment(path: dir, initialMeta: [("host.id", [1])]) }
+    let again = try Environment(path: dir, initialMeta: [("host.id", [2]), ("other", [3])])
+    XCTAssertEqual(try read(again, .meta, "host.id"), [1])
+    XCTAssertEqual(try read(again, .meta, "other"), [3])
+  }
+
+  func testCloseRefusesLaterTransactionsAndKeepsWhatWasCommitted() throws {
+    let dir = tmp.path + "/s"
+    let env = try Environment(path: dir, deferredMetaSync: true)
+    try env.withWrite { (txn) throws(StoreError) in try txn.put(.meta, "k", [7]) }
+    env.close()
+    XCTAssertTrue(env.isClosed)
+    XCTAssertNotNil(storeError { () throws(StoreError) in _ = try env.read() })
+    XCTAssertNotNil(storeError { () throws(StoreError) in try env.withWrite { (txn) throws(StoreError) in try txn.put(.meta, "k", [8]) } })
+    env.close()   // twice is harmless
+    XCTAssertEqual(try read(try Environment(path: dir, readOnly: true), .meta, "k"), [7])
+  }
+
   func testDataSurvivesClosingAndReopening() throws {
     let dir = tmp.path + "/s"
     do {
