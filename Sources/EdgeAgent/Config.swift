@@ -20,6 +20,10 @@ public struct DaemonConfig {
   public var upstreams: [String] = []
   public var trustedKeys: [String] = []
   public var relay: String? = nil
+  /// The URL under which bundles list this relay (`http://HOST:PORT`), when it differs from
+  /// `http://` + `relay` (a relay listening on 0.0.0.0, behind NAT, or by name). It places the
+  /// relay in the bundle's relay tree.
+  public var relayURL: String? = nil
   /// Where the crash-loop rule trips: exits within a window.
   public var crashLoopCount = 5
   public var crashLoopWindowMs: UInt32 = 60_000
@@ -56,7 +60,7 @@ public struct DaemonConfig {
     }
     for m in members {
       switch m.key {
-      case "state_dir", "root", "policy", "host_id", "relay", "log_format":
+      case "state_dir", "root", "policy", "host_id", "relay", "relay_url", "log_format":
         guard let s = m.value.string else { bad(m, "expected string, found \(m.value.typeName)"); continue }
         switch m.key {
         case "state_dir": c.stateDir = s
@@ -64,6 +68,7 @@ public struct DaemonConfig {
         case "policy": c.policy = s
         case "host_id": c.hostID = s
         case "relay": c.relay = s
+        case "relay_url": c.relayURL = s
         default:
           if s == "json" { c.logJSON = true } else if s != "logfmt" { bad(m, "expected \"logfmt\" or \"json\"") }
         }
@@ -92,7 +97,7 @@ public struct DaemonConfig {
         c.container = b
       case "comment", "$schema": break
       default:
-        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
+        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
       }
     }
     if !issues.isEmpty { throw .policy(PolicyError(issues), file: path) }
