@@ -10,6 +10,9 @@ public struct DaemonConfig {
   public var policy: String? = nil
   /// Milliseconds between convergences (besides those a file change or SIGHUP starts).
   public var intervalMs: UInt32 = 60_000
+  /// Milliseconds between bundle pulls when no upstream long-polls; nil: `intervalMs`. Only the
+  /// relays of the first tier talk to the origin, so they can afford to ask often.
+  public var pullIntervalMs: UInt32? = nil
   public var labels: [String] = []
   public var logJSON = false
   /// In a container: exit with the main service's status instead of powering off.
@@ -72,11 +75,15 @@ public struct DaemonConfig {
         default:
           if s == "json" { c.logJSON = true } else if s != "logfmt" { bad(m, "expected \"logfmt\" or \"json\"") }
         }
-      case "interval", "crash_loop_window":
+      case "interval", "pull_interval", "crash_loop_window":
         let ms: UInt32?
         if let n = m.value.integer, n > 0, n <= 86_400 { ms = UInt32(n) * 1000 } else if let s = m.value.string { ms = parseMilliseconds(s) } else { ms = nil }
         guard let ms, ms >= 100 else { bad(m, "expected a duration of at least 100ms: seconds, or a string like \"30s\""); continue }
-        if m.key == "interval" { c.intervalMs = ms } else { c.crashLoopWindowMs = ms }
+        switch m.key {
+        case "interval": c.intervalMs = ms
+        case "pull_interval": c.pullIntervalMs = ms
+        default: c.crashLoopWindowMs = ms
+        }
       case "crash_loop_count":
         guard let n = m.value.integer, n >= 1, n <= 1000 else { bad(m, "expected a count from 1 to 1000"); continue }
         c.crashLoopCount = Int(n)
@@ -97,7 +104,7 @@ public struct DaemonConfig {
         c.container = b
       case "comment", "$schema": break
       default:
-        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
+        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, pull_interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
       }
     }
     if !issues.isEmpty { throw .policy(PolicyError(issues), file: path) }

@@ -65,7 +65,7 @@ extension Daemon {
     relay?.extraMetrics = { [unowned(unsafe) self] in self.daemonMetrics() }
     guard !s.origins.isEmpty else { return }
     var pc = PullerConfig(origins: s.origins, trustedKeys: s.keys, hostID: hostID)
-    pc.intervalMs = UInt64(config.intervalMs)
+    pc.intervalMs = UInt64(config.pullIntervalMs ?? config.intervalMs)
     // A relay pulls from its ancestors in the bundle's relay tree, found by the URL the bundle
     // lists it under: relay_url, or else its listening address unless that is a wildcard.
     if let r = s.relay {

@@ -12,9 +12,9 @@ enum RunCommand {
     policy file change, and for just the touched promises when a managed path drifts; supervises
     the policy's services. As PID 1 it mounts /proc, /sys, /dev and /run, reaps every orphan, and
     on SIGTERM, SIGINT or SIGPWR stops the services in reverse order, syncs and powers off.
-      --config FILE      JSON config (keys: state_dir, root, policy, interval, labels, log_format,
-                         container, host_id, upstreams, trusted_keys, relay, relay_url, crash_loop_count,
-                         crash_loop_window, modules, mounts); flags override it
+      --config FILE      JSON config (keys: state_dir, root, policy, interval, pull_interval, labels,
+                         log_format, container, host_id, upstreams, trusted_keys, relay, relay_url,
+                         crash_loop_count, crash_loop_window, modules, mounts); flags override it
       --container        on shutdown, exit with the main service's status instead of powering off
     As PID 1 with no arguments (the kernel's /init), it runs with --config /etc/edgeagent/config.json,
     loads the config's kernel modules and mounts its filesystems before opening the state.

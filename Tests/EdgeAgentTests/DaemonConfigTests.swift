@@ -54,6 +54,8 @@ final class DaemonConfigTests: XCTestCase {
     c.relay = "0.0.0.0:7070"
     c.relayURL = "file:///srv/bundles"
     XCTAssertThrowsError(try Daemon.bundleSettings(c)) { XCTAssertTrue("\($0)".contains("expected http://HOST:PORT"), "\($0)") }
+    XCTAssertEqual(try load(#"{"interval": "60s", "pull_interval": "500ms"}"#).get().pullIntervalMs, 500)
+    XCTAssertNil(try load(#"{"interval": "60s"}"#).get().pullIntervalMs)
     guard case .failure(let e) = try load(#"{"relay_url": 7070}"#) else { return XCTFail("accepted") }
     XCTAssertTrue(e.description.contains("1:15: key \"relay_url\": expected string"), e.description)
   }
