@@ -4,23 +4,34 @@
 #
 #   Benchmarks/fleet/run.sh N MODE [FANOUT]
 #     MODE direct  every agent pulls from the origin (nginx, no long-poll: interval polling)
-#          relay   N/FANOUT agents run --relay and pull from the origin; the bundle lists them;
-#                  the others pull from their rendezvous-ranked relay with long-poll
+#          relay   N/FANOUT agents run with `relay`; the bundle lists them with relay_fanout
+#                  FANOUT, a tree: the first FANOUT relays pull from the origin, relay i >= FANOUT
+#                  from relay i/FANOUT - 1 (long-poll); the other agents pull from their
+#                  rendezvous-ranked relay with long-poll
 #          cache   every agent pulls through an nginx proxy_cache tier in front of the origin
-#   EDGEAGENT=path/to/binary (default .build-b5emb/release/edgeagent, the Embedded build)
+#   EDGEAGENT=path/to/binary (default .build-emb/release/edgeagent, the Embedded build)
 #   INTERVAL=2s  the agents' convergence and poll interval
+#   RELAY_PULL_INTERVAL=  relays' `pull_interval` (how often the first tier asks the origin;
+#                default: INTERVAL)
+#   STEADY=6     seconds of steady state measured after the rollout (0: skip)
+#   FLEET_DIR=/tmp  where the agents' state dirs and roots go (/dev/shm: no shared disk, whose
+#                fsyncs all N agents otherwise queue on)
 #
 # Prints one line of key=value figures: origin requests and bytes for the rollout of the new
 # serial (from the origin's access log), seconds from publish until every agent has the new
-# file on disk, and peak RSS per agent (VmHWM). Loopback only.
+# file on disk (and until the first one has it), peak RSS per agent (VmHWM), and the origin's
+# requests, 304s and bundle downloads in STEADY seconds of an unchanged bundle afterwards.
+# Loopback only.
 set -euo pipefail
 N=${1:?usage: run.sh N direct|relay|cache [FANOUT]}
 MODE=${2:?mode}
 FANOUT=${3:-10}
 here=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${EDGEAGENT:-$here/.build-b5emb/release/edgeagent}
+BIN=${EDGEAGENT:-$here/.build-emb/release/edgeagent}
 INTERVAL=${INTERVAL:-2s}
-T=$(mktemp -d /tmp/edgefleet.XXXXXX)
+STEADY=${STEADY:-6}
+RELAY_PULL_INTERVAL=${RELAY_PULL_INTERVAL:-}
+T=$(mktemp -d "${FLEET_DIR:-/tmp}/edgefleet.XXXXXX")
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -30,7 +41,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-base=$((20000 + RANDOM % 20000))
+base=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768-), so no relay port is taken
 ORIGIN=$base
 CACHE=$((base + 1))
 RELAY0=$((base + 10))
@@ -71,6 +82,7 @@ R=0
 if [ "$MODE" = relay ]; then
   R=$(( (N + FANOUT - 1) / FANOUT ))
   for i in $(seq 0 $((R - 1))); do relays+=(--relay "http://127.0.0.1:$((RELAY0 + i))"); done
+  relays+=(--relay-fanout "$FANOUT")
 fi
 policy 1
 "$BIN" publish src/policy.json out --key k.key --serial 1 "${relays[@]}" >/dev/null
@@ -85,7 +97,10 @@ PUB=$(cat k.pub)
 for i in $(seq 0 $((N - 1))); do
   mkdir -p "a$i/root/etc"
   relay=""
-  if [ "$i" -lt "$R" ]; then relay=", \"relay\": \"127.0.0.1:$((RELAY0 + i))\""; fi
+  if [ "$i" -lt "$R" ]; then
+    relay=", \"relay\": \"127.0.0.1:$((RELAY0 + i))\""
+    [ -n "$RELAY_PULL_INTERVAL" ] && relay="$relay, \"pull_interval\": \"$RELAY_PULL_INTERVAL\""
+  fi
   cat > "a$i/config.json" <<EOC
 {"state_dir": "$T/a$i/state", "root": "$T/a$i/root", "interval": "$INTERVAL", "upstreams": ["$UP"], "trusted_keys": ["$PUB"]$relay}
 EOC
@@ -98,12 +113,16 @@ done
 converged() {   # serial -> count of agents holding it on disk
   grep -lx "$1" a*/root/etc/serial 2>/dev/null | wc -l
 }
-wait_all() {   # serial timeout_s
-  local deadline=$(( $(date +%s) + $2 ))
-  while [ "$(converged "$1")" -lt "$N" ]; do
+wait_all() {   # serial timeout_s; sets t_first when the first agent has it
+  local deadline=$(( $(date +%s) + $2 )) c
+  t_first=""
+  while c=$(converged "$1"); [ "$c" -lt "$N" ]; do
+    [ -z "$t_first" ] && [ "$c" -gt 0 ] && t_first=$(date +%s.%N)
     [ "$(date +%s)" -ge $deadline ] && return 1
     sleep 0.05
   done
+  [ -z "$t_first" ] && t_first=$(date +%s.%N)
+  return 0
 }
 wait_all 1 120 || { echo "only $(converged 1)/$N agents reached serial 1" >&2; exit 1; }
 sleep 1
@@ -114,13 +133,25 @@ t0=$(date +%s.%N)
 ok=yes
 wait_all 2 120 || ok="no ($(converged 2)/$N)"
 t1=$(date +%s.%N)
-# Settle one interval so steady-state polling shows in the log too.
+cp "$T/origin/access.log" "$T/rollout.log"
 rss=$(for p in "${PIDS[@]}"; do awk '/VmHWM/ {print $2}' /proc/$p/status 2>/dev/null; done | sort -n)
 max_rss=$(echo "$rss" | tail -1)
 med_rss=$(echo "$rss" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-reqs=$(wc -l < "$T/origin/access.log")
-bundles=$(grep -c '"GET /bundle.json[? ].* 200 ' "$T/origin/access.log" || true)
-notmod=$(grep -c ' 304 ' "$T/origin/access.log" || true)
-bytes=$(awk '{s += $10} END {print s + 0}' "$T/origin/access.log")
-printf 'N=%s mode=%s fanout=%s relays=%s all_converged=%s seconds=%.2f origin_requests=%s origin_bundle_200=%s origin_304=%s origin_body_bytes=%s rss_kib_median=%s rss_kib_max=%s\n' \
-  "$N" "$MODE" "$FANOUT" "$R" "$ok" "$(echo "$t1 - $t0" | bc)" "$reqs" "$bundles" "$notmod" "$bytes" "$med_rss" "$max_rss"
+reqs=$(wc -l < "$T/rollout.log")
+bundles=$(grep -c '"GET /bundle.json[? ].* 200 ' "$T/rollout.log" || true)
+notmod=$(grep -c '" 304 ' "$T/rollout.log" || true)
+bytes=$(awk '{s += $10} END {print s + 0}' "$T/rollout.log")
+# Steady state: the bundle no longer changes; what does the origin see?
+steady=""
+if [ "$STEADY" -gt 0 ]; then
+  sleep 2
+  : > "$T/origin/access.log"
+  sleep "$STEADY"
+  cp "$T/origin/access.log" "$T/steady.log"
+  s_reqs=$(wc -l < "$T/steady.log")
+  s_304=$(grep -c '" 304 ' "$T/steady.log" || true)
+  s_200=$(grep -c '"GET /bundle.json[? ].* 200 ' "$T/steady.log" || true)
+  steady=" steady_seconds=$STEADY steady_origin_requests=$s_reqs steady_origin_304=$s_304 steady_origin_bundle_200=$s_200"
+fi
+printf 'N=%s mode=%s fanout=%s relays=%s all_converged=%s first_seconds=%.2f seconds=%.2f origin_requests=%s origin_bundle_200=%s origin_304=%s origin_body_bytes=%s rss_kib_median=%s rss_kib_max=%s%s\n' \
+  "$N" "$MODE" "$FANOUT" "$R" "$ok" "$(echo "$t_first - $t0" | bc)" "$(echo "$t1 - $t0" | bc)" "$reqs" "$bundles" "$notmod" "$bytes" "$med_rss" "$max_rss" "$steady"

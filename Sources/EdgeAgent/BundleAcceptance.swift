@@ -33,6 +33,7 @@ public struct AcceptedBundle {
   public var digest: Digest
   public var policy: Policy
   public var relays: [UpstreamURL]
+  public var relayFanout: Int = RelayTree.defaultFanout
 }
 
 /// The serial held in the state, nil before the first acceptance.
@@ -123,7 +124,8 @@ public func commitCandidate(_ env: Environment, _ c: BundleCandidate, fetched: [
     }
     throw .store(error)
   }
-  return AcceptedBundle(serial: c.bundle.serial, digest: c.digest, policy: policy, relays: c.bundle.relays)
+  return AcceptedBundle(serial: c.bundle.serial, digest: c.digest, policy: policy, relays: c.bundle.relays,
+                        relayFanout: c.bundle.relayFanout)
 }
 
 /// Both halves, for sources that lend blobs synchronously (a `file://` upstream, tests).
@@ -159,7 +161,7 @@ public func loadAcceptedBundle(_ env: Environment) -> AcceptedBundle? {
   let bytes: [UInt8]? = (try? txn.value(.meta, BundleMetaKey.bytes) { raw in raw.map { Array($0) } }) ?? nil
   txn.abort()
   guard let bytes, let b = try? PolicyBundle.decode(bytes) else { return nil }
-  return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays)
+  return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays, relayFanout: b.relayFanout)
 }
 
 /// Replaces `desired` whole with `policy` in plan order and sets the policy name and digest, as

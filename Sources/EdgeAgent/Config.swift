@@ -10,6 +10,9 @@ public struct DaemonConfig {
   public var policy: String? = nil
   /// Milliseconds between convergences (besides those a file change or SIGHUP starts).
   public var intervalMs: UInt32 = 60_000
+  /// Milliseconds between bundle pulls when no upstream long-polls; nil: `intervalMs`. Only the
+  /// relays of the first tier talk to the origin, so they can afford to ask often.
+  public var pullIntervalMs: UInt32? = nil
   public var labels: [String] = []
   public var logJSON = false
   /// In a container: exit with the main service's status instead of powering off.
@@ -23,6 +26,10 @@ public struct DaemonConfig {
   /// Where upstream host names are looked up (a box may keep them elsewhere, and tests do).
   public var hostsFile = "/etc/hosts"
   public var resolvConf = "/etc/resolv.conf"
+  /// The URL under which bundles list this relay (`http://HOST:PORT`), when it differs from
+  /// `http://` + `relay` (a relay listening on 0.0.0.0, behind NAT, or by name). It places the
+  /// relay in the bundle's relay tree.
+  public var relayURL: String? = nil
   /// Where the crash-loop rule trips: exits within a window.
   public var crashLoopCount = 5
   public var crashLoopWindowMs: UInt32 = 60_000
@@ -59,7 +66,7 @@ public struct DaemonConfig {
     }
     for m in members {
       switch m.key {
-      case "state_dir", "root", "policy", "host_id", "relay", "log_format", "hosts_file", "resolv_conf":
+      case "state_dir", "root", "policy", "host_id", "relay", "relay_url", "log_format", "hosts_file", "resolv_conf":
         guard let s = m.value.string else { bad(m, "expected string, found \(m.value.typeName)"); continue }
         switch m.key {
         case "state_dir": c.stateDir = s
@@ -69,14 +76,19 @@ public struct DaemonConfig {
         case "relay": c.relay = s
         case "hosts_file": c.hostsFile = s
         case "resolv_conf": c.resolvConf = s
+        case "relay_url": c.relayURL = s
         default:
           if s == "json" { c.logJSON = true } else if s != "logfmt" { bad(m, "expected \"logfmt\" or \"json\"") }
         }
-      case "interval", "crash_loop_window":
+      case "interval", "pull_interval", "crash_loop_window":
         let ms: UInt32?
         if let n = m.value.integer, n > 0, n <= 86_400 { ms = UInt32(n) * 1000 } else if let s = m.value.string { ms = parseMilliseconds(s) } else { ms = nil }
         guard let ms, ms >= 100 else { bad(m, "expected a duration of at least 100ms: seconds, or a string like \"30s\""); continue }
-        if m.key == "interval" { c.intervalMs = ms } else { c.crashLoopWindowMs = ms }
+        switch m.key {
+        case "interval": c.intervalMs = ms
+        case "pull_interval": c.pullIntervalMs = ms
+        default: c.crashLoopWindowMs = ms
+        }
       case "crash_loop_count":
         guard let n = m.value.integer, n >= 1, n <= 1000 else { bad(m, "expected a count from 1 to 1000"); continue }
         c.crashLoopCount = Int(n)
@@ -97,7 +109,7 @@ public struct DaemonConfig {
         c.container = b
       case "comment", "$schema": break
       default:
-        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
+        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, pull_interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
       }
     }
     if !issues.isEmpty { throw .policy(PolicyError(issues), file: path) }

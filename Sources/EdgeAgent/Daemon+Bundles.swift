@@ -13,11 +13,13 @@ extension Daemon {
     var origins: [UpstreamURL] = []
     var keys: [[UInt8]] = []
     var relay: (address: String, port: UInt16)? = nil
+    var relayURL: UpstreamURL? = nil
   }
 
   /// Errors (`.input`): an upstream that is not http:// or file://, a trusted key that is
   /// neither 64 hex digits nor a readable public key file, upstreams without any trusted key,
-  /// a relay that is not IPv4-ADDR:PORT.
+  /// a relay that is not IPv4-ADDR:PORT, a relay_url that is not http://HOST:PORT or comes
+  /// without a relay.
   static func bundleSettings(_ config: DaemonConfig) throws(AgentError) -> BundleSettings {
     var s = BundleSettings()
     for u in config.upstreams {
@@ -39,6 +41,11 @@ extension Daemon {
       }
       s.relay = (address, port)
     }
+    if let u = config.relayURL {
+      guard let url = UpstreamURL(u), url.scheme == .http else { throw .input("relay_url \"\(u)\": expected http://HOST:PORT") }
+      guard s.relay != nil else { throw .input("relay_url \"\(u)\" is set but relay is not: this agent serves no relay") }
+      s.relayURL = url
+    }
     return s
   }
 
@@ -55,13 +62,21 @@ extension Daemon {
         log.error("unable to start the relay", [("address", "\(r.address):\(r.port)"), ("err", error.description)])
       }
     }
+    relay?.extraMetrics = { [unowned(unsafe) self] in self.daemonMetrics() }
     guard !s.origins.isEmpty else { return }
     var pc = PullerConfig(origins: s.origins, trustedKeys: s.keys, hostID: hostID)
-    pc.intervalMs = UInt64(config.intervalMs)
+    pc.intervalMs = UInt64(config.pullIntervalMs ?? config.intervalMs)
     pc.resolver.hostsPath = config.hostsFile
     pc.resolver.resolvConfPath = config.resolvConf
-    // A relay pulls from its configured upstreams only: relays never pull from each other.
-    pc.useBundleRelays = s.relay == nil
+    // A relay pulls from its ancestors in the bundle's relay tree, found by the URL the bundle
+    // lists it under: relay_url, or else its listening address unless that is a wildcard.
+    if let r = s.relay {
+      pc.isRelay = true
+      pc.relayURL = s.relayURL
+      if pc.relayURL == nil && r.address != "0.0.0.0", let port = relay?.port {
+        pc.relayURL = UpstreamURL("http://\(r.address):\(port)")
+      }
+    }
     let p = Puller(loop: loop, env: env, config: pc) { [unowned(unsafe) self] level, message, fields in
       switch level {
       case "error": self.log.error(message, fields)
@@ -72,22 +87,6 @@ extension Daemon {
     p.onAccepted = { [unowned(unsafe) self] b in
       self.relay?.notifyAccepted()
       self.replacePolicy(b.policy, digest: b.digest)
-    }
-    relay?.extraMetrics = { [unowned(unsafe) self] in
-      guard let st = self.puller?.stats else { return "" }
-      return """
-        # HELP edgeagent_pulls_total Pull rounds and their answers.
-        # TYPE edgeagent_pulls_total counter
-        edgeagent_pulls_total{result="round"} \(st.rounds)
-        edgeagent_pulls_total{result="not_modified"} \(st.notModified)
-        edgeagent_pulls_total{result="accepted"} \(st.accepted)
-        edgeagent_pulls_total{result="rejected"} \(st.rejected)
-        edgeagent_pulls_total{result="failed"} \(st.failures)
-        # HELP edgeagent_upstream_last_contact_seconds When an upstream last answered (Unix seconds).
-        # TYPE edgeagent_upstream_last_contact_seconds gauge
-        edgeagent_upstream_last_contact_seconds \(st.lastContact)
-
-        """
     }
     puller = p
     p.start()

@@ -44,6 +44,8 @@ public final class Daemon {
   var shuttingDown = false
   var notifiedReady = false
   public private(set) var exitCode: Int32 = 0
+  /// A bundle was accepted, so the policy file no longer counts (said once).
+  var policyFileSuperseded = false
   /// Bundles (Daemon+Bundles.swift): nil unless upstreams / a relay are configured.
   var puller: Puller? = nil
   var relay: Relay? = nil
@@ -123,8 +125,18 @@ public final class Daemon {
 
   /// Reads the policy file; on any problem keeps the policy in force (or the last good one
   /// from the state at start) and says why.
+  ///
+  /// With both a policy file and upstreams, the file is the bootstrap: it is in force until the
+  /// first bundle is accepted, and from then on bundles win, across restarts: the file is
+  /// ignored (said once), since a signed serial must not be undone by a local edit, nor flip
+  /// back and forth with it at every interval.
   func loadPolicy(initial: Bool) {
-    if let path = config.policy {
+    if let path = config.policy, !config.upstreams.isEmpty, let serial = (try? heldSerial(env)) ?? nil {
+      if !policyFileSuperseded {
+        policyFileSuperseded = true
+        log.info("policy file ignored: a signed bundle is in force", [("file", path), ("serial", String(serial))])
+      }
+    } else if let path = config.policy {
       do throws(AgentError) {
         let bytes: [UInt8]
         do { bytes = try readWholeFile(path, limit: maxPolicyBytes) } catch { throw AgentError.host(error) }

@@ -12,6 +12,8 @@ public struct PublishOptions {
   public var expiresIn: Int64 = 30 * 86_400
   /// `relays` listed in the bundle, as given.
   public var relays: [String] = []
+  /// The relay tree's fan-out (`relay_fanout`); nil leaves it out (agents use 10).
+  public var relayFanout: Int? = nil
   /// Unix seconds used as `issued` (tests pass a fixed clock).
   public var now: Int64 = wallClockSeconds()
 
@@ -54,6 +56,9 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   for r in o.relays where UpstreamURL(r)?.scheme != .http {
     throw .input("--relay \(r): expected http://HOST:PORT")
   }
+  if let f = o.relayFanout, f < 1 || f > RelayTree.maxFanout {
+    throw .input("--relay-fanout \(f): expected a whole number from 1 to \(RelayTree.maxFanout)")
+  }
 
   // Resolve source_file keys into blobs.
   var blobs: [(BundleBlob, [UInt8])] = []
@@ -90,7 +95,7 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   }
   let expires = o.now + o.expiresIn
   let bytes = PolicyBundle.encode(serial: serial, issued: o.now, expires: expires, policy: policyNode,
-                                  blobs: listed, relays: o.relays)
+                                  blobs: listed, relays: o.relays, relayFanout: o.relayFanout)
   // What agents will do with it, done here first.
   do { _ = try PolicyBundle.decode(bytes) } catch { throw .input("the bundle does not decode: \(error)") }
   let signature = Ed25519.sign(bytes, secretKey: secret)

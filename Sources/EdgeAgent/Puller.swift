@@ -13,9 +13,14 @@ public struct PullerConfig {
   public var intervalMs: UInt64 = 60_000
   /// Seconds a relay may hold a request open (`?wait=`); 0 disables long-polling.
   public var longPollSeconds: Int = 30
-  /// Whether to pull from the relays listed in the bundle. An agent that is itself a relay
-  /// pulls from its configured upstreams only, so relays never pull from each other in a loop.
-  public var useBundleRelays = true
+  /// Whether this agent is a relay. A relay pulls from its ancestors in the bundle's relay
+  /// tree (`RelayTree`: parent, grandparent, ...), then the origins, so relays never pull from
+  /// each other in a loop and the origin feeds only the first tier.
+  public var isRelay = false
+  /// The URL under which bundles list this relay (`relay_url`, or its `relay` address). A
+  /// relay the held bundle does not list pulls from the origins only: ranked like other agents
+  /// it could pick its own descendant.
+  public var relayURL: UpstreamURL? = nil
   /// Per request: no byte for this long means the upstream stalled.
   public var idleTimeoutMs: UInt64 = 10_000
   /// Where upstream host names are looked up.
@@ -44,10 +49,10 @@ public struct PullStats {
 }
 
 /// Pulls signed bundles on the loop (DESIGN.md §8). A round tries the upstreams in order —
-/// the held bundle's relays ranked by rendezvous hashing of the host id, then the configured
-/// origins — and stops at the first that answers: 304 (unchanged), a bundle no newer than the
-/// held one, or a new bundle, which is verified, its missing blobs fetched and checked, and
-/// accepted in one transaction; then `onAccepted` runs. A refused bundle is logged and
+/// the held bundle's relays ranked by rendezvous hashing of the host id (for a relay: its
+/// ancestors in the bundle's relay tree), then the configured origins — and stops at the first
+/// that answers: 304 (unchanged), a bundle no newer than the held one, or a new bundle, which is
+/// verified, its missing blobs fetched and checked, and accepted in one transaction; then `onAccepted` runs. A refused bundle is logged and
 /// recorded, and the round moves to the next upstream; the held bundle stays in force.
 ///
 /// Timing: the first round at a per-host splay within a second of `start()` (at once when no
@@ -70,8 +75,9 @@ public final class Puller {
   var inRound = false
   /// ETag of bundle.json per upstream, for If-None-Match.
   var etags: [String: String] = [:]
-  /// The relays of the held bundle.
+  /// The relays of the held bundle, and its relay tree's fan-out.
   var relays: [UpstreamURL] = []
+  var relayFanout = RelayTree.defaultFanout
   var heldSerial: UInt64 = 0
   var heldDigest: Digest = .zero
   /// The last refusal per upstream ("url serial"), so a lagging or hostile upstream is recorded
@@ -88,6 +94,7 @@ public final class Puller {
     timer = Timer(loop)
     if let b = loadAcceptedBundle(env) {
       relays = b.relays
+      relayFanout = b.relayFanout
       heldSerial = b.serial
       heldDigest = b.digest
     }
@@ -95,6 +102,7 @@ public final class Puller {
 
   public func start() {
     running = true
+    notePlace()
     // A box that holds no bundle yet (first boot) has nothing to converge until it has one:
     // no splay then, it is boot time.
     schedule(heldSerial == 0 ? 0 : PullSchedule.splay(hostID: config.hostID, intervalMs: min(config.intervalMs, 1000)))
@@ -122,7 +130,11 @@ public final class Puller {
   /// The upstreams of a round, in order.
   public func upstreams() -> [UpstreamURL] {
     var out: [UpstreamURL] = []
-    if config.useBundleRelays && !relays.isEmpty {
+    if config.isRelay {
+      if let me = config.relayURL, let i = relays.firstIndex(of: me) {
+        for a in RelayTree.ancestors(of: i, fanout: relayFanout) { out.append(relays[a]) }
+      }
+    } else if !relays.isEmpty {
       var names: [String] = []
       for r in relays { names.append(r.description) }
       for i in PullSchedule.rank(names, hostID: config.hostID) where !out.contains(relays[i]) { out.append(relays[i]) }
@@ -179,8 +191,10 @@ public final class Puller {
       case .accepted(let b):
         self.stats.accepted += 1
         self.relays = b.relays
+        self.relayFanout = b.relayFanout
         self.heldSerial = b.serial
         self.heldDigest = b.digest
+        self.notePlace()
         self.log("info", "bundle accepted", [("serial", String(b.serial)), ("policy", b.policy.name),
                                              ("promises", String(b.policy.promises.count)), ("from", u.description)])
         self.onAccepted(b)
@@ -341,6 +355,29 @@ public final class Puller {
       return .accepted(b)
     } catch {
       return refused(u, error, etag: nil)
+    }
+  }
+
+  /// Where the held bundle puts this relay ("origins", a parent's URL, "unlisted").
+  var place = ""
+
+  /// A relay logs its place in the relay tree when a bundle moves it.
+  func notePlace() {
+    guard config.isRelay, !relays.isEmpty else { return }
+    if let me = config.relayURL, let i = relays.firstIndex(of: me) {
+      let a = RelayTree.ancestors(of: i, fanout: relayFanout)
+      let now = a.first.map { relays[$0].description } ?? "origins"
+      if now != place {
+        log("info", "relay tree", [("index", String(i)), ("tier", String(a.count)), ("fanout", String(relayFanout)),
+                                   ("pulls_from", now)])
+      }
+      place = now
+    } else {
+      if place != "unlisted" {
+        log("warn", "this relay is not among the bundle's relays: pulling from the origins only",
+            [("relay_url", config.relayURL?.description ?? "none (set relay_url)")])
+      }
+      place = "unlisted"
     }
   }
 

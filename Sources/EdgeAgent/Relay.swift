@@ -75,6 +75,8 @@ public final class Relay {
   func hold(_ rc: RelayConnection) { waiters[ObjectIdentifier(rc)] = rc }
 
   public var activeConnections: Int { connections.count }
+  /// Long-polls being held until a new bundle or their timeout.
+  public var heldLongPolls: Int { waiters.count }
 
   // MARK: responses
 

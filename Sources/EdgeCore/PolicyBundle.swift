@@ -4,13 +4,14 @@
 /// ```
 /// {"serial": 42, "issued": 1767139200, "expires": 1767225600,
 ///  "policy": {"policy": "gateway", "promises": [...]},
-///  "blobs": {"<sha256 hex>": 1234}, "relays": ["http://10.0.0.5:7070"]}
+///  "blobs": {"<sha256 hex>": 1234}, "relays": ["http://10.0.0.5:7070"], "relay_fanout": 10}
 /// ```
 /// `serial` (1 or more) only ever grows: an agent refuses a serial it has already passed.
 /// `issued` and `expires` are Unix seconds: a bundle past `expires` is refused (no freeze), and
 /// a box whose clock reads before `issued` says so and keeps its last good bundle. `blobs` lists
 /// every file content the policy names by `source: "sha256:…"`, with its size; `relays` is
-/// optional. Decoding is strict: unknown keys, wrong types and a policy that does not validate
+/// optional, each URL at most once, and in its order is the relay tree of fan-out
+/// `relay_fanout` (1 to 1,000, default 10; see `RelayTree`). Decoding is strict: unknown keys, wrong types and a policy that does not validate
 /// are errors with their line:column.
 public struct PolicyBundle: Sendable {
   public var serial: UInt64
@@ -20,6 +21,8 @@ public struct PolicyBundle: Sendable {
   /// Sorted by digest.
   public var blobs: [BundleBlob]
   public var relays: [UpstreamURL]
+  /// How many relays each relay (and the origin) feeds: the shape of the relay tree.
+  public var relayFanout: Int
 
   /// The largest bundle.json an agent reads, and the most blobs one may list.
   public static let maxBytes = 16 << 20
@@ -27,13 +30,15 @@ public struct PolicyBundle: Sendable {
   /// The largest single blob.
   public static let maxBlobSize: Int64 = 1 << 30
 
-  public init(serial: UInt64, issued: Int64, expires: Int64, policy: Policy, blobs: [BundleBlob], relays: [UpstreamURL]) {
+  public init(serial: UInt64, issued: Int64, expires: Int64, policy: Policy, blobs: [BundleBlob], relays: [UpstreamURL],
+              relayFanout: Int = RelayTree.defaultFanout) {
     self.serial = serial
     self.issued = issued
     self.expires = expires
     self.policy = policy
     self.blobs = blobs
     self.relays = relays
+    self.relayFanout = relayFanout
   }
 
   public static func decode(_ bytes: [UInt8]) throws(BundleFormatError) -> PolicyBundle {
@@ -51,6 +56,7 @@ public struct PolicyBundle: Sendable {
     var policy: Policy? = nil
     var blobs: [BundleBlob] = []
     var relays: [UpstreamURL] = []
+    var fanout = RelayTree.defaultFanout
     for m in members {
       let v = m.value
       switch m.key {
@@ -86,12 +92,19 @@ public struct PolicyBundle: Sendable {
           guard let s = r.string, let url = UpstreamURL(s), url.scheme == .http else {
             throw BundleFormatError("key \"relays\": expected \"http://HOST:PORT\" URLs", at: r.position)
           }
+          // Twice in the list would put one relay at two places in the tree.
+          if relays.contains(url) { throw BundleFormatError("key \"relays\": \"\(s)\" is listed twice", at: r.position) }
           relays.append(url)
         }
+      case "relay_fanout":
+        guard let n = v.integer, n >= 1, n <= Int64(RelayTree.maxFanout) else {
+          throw BundleFormatError("key \"relay_fanout\": expected a whole number from 1 to \(RelayTree.maxFanout)", at: v.position)
+        }
+        fanout = Int(n)
       case "comment":
         guard v.string != nil else { throw BundleFormatError("key \"comment\": expected string", at: v.position) }
       default:
-        throw BundleFormatError("unknown key \"\(m.key)\" (allowed: serial, issued, expires, policy, blobs, relays, comment)", at: m.keyPosition)
+        throw BundleFormatError("unknown key \"\(m.key)\" (allowed: serial, issued, expires, policy, blobs, relays, relay_fanout, comment)", at: m.keyPosition)
       }
     }
     guard let serial else { throw BundleFormatError("missing key \"serial\"", at: root.position) }
@@ -111,13 +124,13 @@ public struct PolicyBundle: Sendable {
       for b in blobs where b.digest == s { listed = true; break }
       if !listed { throw BundleFormatError("promise \"\(p.id)\": source \(s) is not listed in \"blobs\"", at: p.position) }
     }
-    return PolicyBundle(serial: serial, issued: issued, expires: expires, policy: policy, blobs: blobs, relays: relays)
+    return PolicyBundle(serial: serial, issued: issued, expires: expires, policy: policy, blobs: blobs, relays: relays, relayFanout: fanout)
   }
 
   /// The bytes of a bundle.json for these values, `policy` written as given (compact JSON, one
-  /// trailing newline). The result decodes to the same bundle.
+  /// trailing newline); `relay_fanout` only when given. The result decodes to the same bundle.
   public static func encode(serial: UInt64, issued: Int64, expires: Int64, policy: JSONNode,
-                            blobs: [BundleBlob], relays: [String]) -> [UInt8] {
+                            blobs: [BundleBlob], relays: [String], relayFanout: Int? = nil) -> [UInt8] {
     var w = JSONWriter()
     w.beginObject()
     w.member("serial", Int64(serial))
@@ -133,6 +146,7 @@ public struct PolicyBundle: Sendable {
     w.beginArray()
     for r in relays { w.string(r) }
     w.endArray()
+    if let relayFanout { w.member("relay_fanout", Int64(relayFanout)) }
     w.endObject()
     var out = w.bytes
     out.append(UInt8(ascii: "\n"))

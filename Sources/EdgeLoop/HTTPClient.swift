@@ -94,7 +94,9 @@ public final class HTTPGet {
       try connection.connect(ipv4: ip, port: port) { [unowned(unsafe) self] err in
         if let err { self.finish(.failure(.io(err))); return }
         self.connection.setNoDelay()
-        self.connection.write(bytes) { [unowned(unsafe) self] err in
+        // Held strongly: a write still queued when the request finishes completes later
+        // (ECANCELED), after finish() let go of this object.
+        self.connection.write(bytes) { [self] err in
           if let err, self.completion != nil { self.finish(.failure(.io(err))) }
         }
         do throws(LoopError) {

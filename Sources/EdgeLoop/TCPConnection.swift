@@ -43,7 +43,9 @@ public final class TCPConnection: Handle {
           guard let req else { return }
           let me = owner(req.pointee.handle?.pointee.data, as: TCPConnection.self)
           req.deallocate()
-          guard let me else { return }
+          // Closed while connecting: libuv still calls back (ECANCELED), but by the Handle rule
+          // no callback runs after close(), and its owner may be gone.
+          guard let me, uv_is_closing(me.handle) == 0 else { return }
           me.onConnect(status < 0 ? LoopError(status: status, "connect") : nil)
         }
       }

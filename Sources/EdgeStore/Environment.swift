@@ -163,6 +163,14 @@ public final class Environment {
     try check(mdb_env_sync(env, 1), "sync the state")
   }
 
+  /// The id of the last committed write transaction: unchanged means nothing was written
+  /// (how tests check that an unchanged bundle costs no write).
+  public var lastCommittedTransaction: Int {
+    var info = MDB_envinfo()
+    guard mdb_env_info(env, &info) == 0 else { return -1 }
+    return Int(info.me_last_txnid)
+  }
+
   func handle(_ db: Database) -> MDB_dbi { handles[db.rawValue] }
 }
 

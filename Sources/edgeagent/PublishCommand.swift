@@ -2,10 +2,11 @@ import EdgeAgent
 import EdgeCore
 import EdgeHost
 
-/// `edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]...`
+/// `edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]... [--relay-fanout N]`
 enum PublishCommand {
   static let usage = """
-    usage: edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]...
+    usage: edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION]
+                             [--relay URL]... [--relay-fanout N]
 
     Signs SRC_POLICY into a bundle directory that any static web server can serve:
     OUTDIR/bundle.json, OUTDIR/bundle.json.sig and OUTDIR/blobs/<sha256>. In SRC_POLICY a file
@@ -14,14 +15,17 @@ enum PublishCommand {
       --key SECRET       secret key file from `edgeagent keygen`
       --serial N         the bundle's serial (default: OUTDIR's current serial + 1, or 1)
       --expires DURATION how long agents accept it, e.g. 30d, 12h, 90m (default 30d)
-      --relay URL        list an agent relay (http://HOST:PORT) in the bundle (repeatable)
+      --relay URL        list an agent relay (http://HOST:PORT) in the bundle (repeatable); in
+                         this order the relays form a tree: the first N pull from the origin,
+                         relay i >= N from relay i/N - 1
+      --relay-fanout N   N of that tree, 1 to 1000 (default 10)
     Exit: 0 written, 2 bad input (nothing written), 111 system error.
 
     """
 
   static func run(_ args: ArraySlice<String>) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
-      let o = try Options(args, valued: ["--key", "--serial", "--expires", "--relay"], flags: [])
+      let o = try Options(args, valued: ["--key", "--serial", "--expires", "--relay", "--relay-fanout"], flags: [])
       if o.has("--help") { writeStdout(usage); return ExitCode.ok }
       guard o.positional.count == 2 else { throw UsageError("publish needs SRC_POLICY and OUTDIR") }
       guard let key = o.value("--key") else { throw UsageError("publish needs --key SECRET") }
@@ -35,6 +39,10 @@ enum PublishCommand {
         options.expiresIn = seconds
       }
       options.relays = o.all("--relay")
+      if let f = o.value("--relay-fanout") {
+        guard let n = Int(f), n >= 1, n <= RelayTree.maxFanout else { throw UsageError("--relay-fanout needs a whole number from 1 to \(RelayTree.maxFanout)") }
+        options.relayFanout = n
+      }
       do throws(BundleError) {
         let r = try publishBundle(options)
         writeStdout("published serial \(r.serial) of policy \(r.policyName) (\(r.promises) promises, \(r.blobs.count) blobs) to \(options.outDir)\nbundle.json \(r.bytes) bytes sha256:\(r.digest.hex)\nissued \(isoTime(r.issued)) expires \(isoTime(r.expires))\n")

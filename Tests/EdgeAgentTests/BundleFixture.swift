@@ -33,7 +33,8 @@ final class BundleFixture {
   /// Publishes a policy named `name` with a file from a blob; returns the report.
   @discardableResult
   func publish(serial: UInt64, name: String = "demo", content: String = "port=8080\n", now: Int64 = wallClockSeconds(),
-               expiresIn: Int64 = 3600, relays: [String] = [], to outDir: String? = nil) throws -> PublishReport {
+               expiresIn: Int64 = 3600, relays: [String] = [], relayFanout: Int? = nil,
+               to outDir: String? = nil) throws -> PublishReport {
     try write("src/app.conf", content)
     try write("src/policy.json", """
       {"policy": "\(name)", "promises": [
@@ -46,6 +47,7 @@ final class BundleFixture {
     o.now = now
     o.expiresIn = expiresIn
     o.relays = relays
+    o.relayFanout = relayFanout
     do { return try publishBundle(o) } catch { throw error }
   }
 

@@ -55,4 +55,19 @@ final class DaemonConfigTests: XCTestCase {
     XCTAssertTrue(text.contains("a mount needs device, path and type"), text)
     XCTAssertTrue(text.contains("key \"fstype\": unknown key"), text)
   }
+
+  func testRelayURLPlacesTheRelayAndNeedsARelay() throws {
+    var c = try load(#"{"relay": "0.0.0.0:7070", "relay_url": "http://edge-12.example:7070"}"#).get()
+    XCTAssertEqual(c.relayURL, "http://edge-12.example:7070")
+    XCTAssertEqual(try Daemon.bundleSettings(c).relayURL?.description, "http://edge-12.example:7070")
+    c.relay = nil
+    XCTAssertThrowsError(try Daemon.bundleSettings(c)) { XCTAssertTrue("\($0)".contains("relay is not"), "\($0)") }
+    c.relay = "0.0.0.0:7070"
+    c.relayURL = "file:///srv/bundles"
+    XCTAssertThrowsError(try Daemon.bundleSettings(c)) { XCTAssertTrue("\($0)".contains("expected http://HOST:PORT"), "\($0)") }
+    XCTAssertEqual(try load(#"{"interval": "60s", "pull_interval": "500ms"}"#).get().pullIntervalMs, 500)
+    XCTAssertNil(try load(#"{"interval": "60s"}"#).get().pullIntervalMs)
+    guard case .failure(let e) = try load(#"{"relay_url": 7070}"#) else { return XCTFail("accepted") }
+    XCTAssertTrue(e.description.contains("1:15: key \"relay_url\": expected string"), e.description)
+  }
 }

@@ -43,9 +43,11 @@ final class PullerTests: XCTestCase {
     p.start()
     run(until: { accepted == [1] })
     XCTAssertEqual(accepted, [1])
+    let txn = env.lastCommittedTransaction
     p.pullNow()
     run(until: { p.stats.notModified == 1 })
     XCTAssertEqual(p.stats.notModified, 1, "an unchanged bundle is one 304")
+    XCTAssertEqual(env.lastCommittedTransaction, txn, "and no write")
     try f.publish(serial: 2, content: "port=9999\n")
     p.pullNow()
     run(until: { accepted == [1, 2] })
@@ -157,6 +159,102 @@ final class PullerTests: XCTestCase {
     run(until: { !metrics.isEmpty })
     XCTAssertTrue(metrics.contains("edgeagent_bundle_serial 2"), metrics)
     a.stop(); b.stop(); relay.stop()
+  }
+
+  func relayPuller(_ f: BundleFixture, _ env: Environment, origin: String, me: String, host: String) -> Puller {
+    var c = PullerConfig(origins: [UpstreamURL(origin)!], trustedKeys: [f.publicKey], hostID: host)
+    c.intervalMs = 60_000
+    c.longPollSeconds = 30
+    c.idleTimeoutMs = 500
+    c.isRelay = true
+    c.relayURL = UpstreamURL(me)
+    return Puller(loop: loop, env: env, config: c)
+  }
+
+  func testARelayPullsFromItsAncestorsThenTheOriginsAndAnUnlistedOneFromTheOriginsOnly() throws {
+    let f = try BundleFixture("tree-order")
+    let relays = (0..<25).map { "http://10.0.0.\($0 + 1):7070" }
+    try f.publish(serial: 1, relays: relays, relayFanout: 2)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let origin = "http://192.0.2.1:8080"
+    func order(_ me: String) -> [String] {
+      relayPuller(f, env, origin: origin, me: me, host: "h").upstreams().map(\.description)
+    }
+    XCTAssertEqual(order(relays[0]), [origin])
+    XCTAssertEqual(order(relays[1]), [origin])
+    // Fan-out 2: relay 24's parent is 24/2 - 1 = 11, then 4, then 1 (first tier), then the origin.
+    XCTAssertEqual(order(relays[24]), [relays[11], relays[4], relays[1], origin])
+    XCTAssertEqual(order("http://10.0.0.99:7070"), [origin])
+    // Not a relay: every relay, rendezvous-ranked, then the origin.
+    let leaf = puller(f, env, origins: [origin], host: "leaf").upstreams().map(\.description)
+    XCTAssertEqual(Set(leaf.prefix(25)), Set(relays))
+    XCTAssertEqual(leaf.last, origin)
+  }
+
+  func testNewSerialCrossesARelayTreeWithOneOriginDownload() throws {
+    let f = try BundleFixture("tree")
+    // A chain (fan-out 1): relay 0 pulls from the origin, 1 from 0, 2 from 1, and a leaf from
+    // whichever relay ranks first for it.
+    var servers: [Relay] = []
+    var envs: [Environment] = []
+    for i in 0..<3 {
+      let env = try f.environment(f.dir + "/state\(i)")
+      let r = Relay(loop: loop, env: env)
+      try r.start(address: "127.0.0.1", port: 0)
+      servers.append(r)
+      envs.append(env)
+    }
+    let urls = servers.map { "http://127.0.0.1:\($0.port)" }
+    try f.publish(serial: 1, relays: urls, relayFanout: 1)
+    let nginx = try NginxOrigin(root: f.out, dir: f.dir + "/nginx")
+    defer { nginx.stop() }
+    let origin = "http://127.0.0.1:\(nginx.port)"
+    var pullers: [Puller] = []
+    var held = [UInt64](repeating: 0, count: 4)
+    for i in 0..<3 {
+      let p = relayPuller(f, envs[i], origin: origin, me: urls[i], host: "r\(i)")
+      let server = servers[i]
+      p.onAccepted = { held[i] = $0.serial; server.notifyAccepted() }
+      pullers.append(p)
+    }
+    let leafEnv = try f.environment(f.dir + "/leaf")
+    let leaf = puller(f, leafEnv, origins: [origin], longPoll: 30, host: "leaf")
+    leaf.onAccepted = { held[3] = $0.serial }
+    pullers.append(leaf)
+    for p in pullers { p.start() }
+    run(until: { held == [1, 1, 1, 1] })
+    XCTAssertEqual(held, [1, 1, 1, 1])
+    XCTAssertEqual(pullers[2].upstreams().map(\.description), [urls[1], urls[0], origin])
+    // Everyone is now held in a long-poll by its parent (relay 0 polls the origin).
+    run(until: { servers[0].heldLongPolls + servers[1].heldLongPolls + servers[2].heldLongPolls == 3 }, timeoutMs: 3000)
+    func originDownloads() -> Int {
+      nginx.requests().filter { $0.contains("GET /bundle.json") && !$0.contains(".sig") && $0.contains(" 200 ") }.count
+    }
+    let before = originDownloads()
+
+    try f.publish(serial: 2, content: "port=7777\n", relays: urls, relayFanout: 1)
+    pullers[0].pullNow()
+    run(until: { held == [2, 2, 2, 2] })
+    XCTAssertEqual(held, [2, 2, 2, 2])
+    XCTAssertEqual(originDownloads() - before, 1, "only the first tier downloads from the origin")
+    XCTAssertEqual(loadAcceptedPolicy(envs[2])?.1, 2)
+
+    // Relay 1 goes away: relay 2 falls back to its grandparent, still not to the origin.
+    pullers[1].stop()
+    servers[1].stop()
+    run(until: { servers[0].heldLongPolls >= 1 && pullers[2].stats.failures > 0 }, timeoutMs: 3000)
+    try f.publish(serial: 3, content: "port=7778\n", relays: urls, relayFanout: 1)
+    pullers[0].pullNow()
+    run(until: { held[0] == 3 && held[2] == 3 && held[3] == 3 })
+    XCTAssertEqual([held[0], held[2], held[3]], [3, 3, 3])
+    XCTAssertEqual(originDownloads() - before, 2)
+    for (i, p) in pullers.enumerated() where i != 1 { p.stop() }
+    servers[0].stop(); servers[2].stop()
+    // Cancelled requests and closed connections call back on later turns: drain them while
+    // the pullers and relays they call are still alive.
+    for _ in 0..<20 { loop.runOnce(wait: false) }
+    withExtendedLifetime((pullers, servers, envs)) {}
   }
 
   func testRelayAnswersETagsAndBoundsConnections() throws {

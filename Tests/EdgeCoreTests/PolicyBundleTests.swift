@@ -51,6 +51,35 @@ final class PolicyBundleTests: XCTestCase {
     XCTAssertEqual(b.relays.first?.host, "10.0.0.1")
   }
 
+  func testRelayFanoutDefaultsToTenAndIsBounded() throws {
+    XCTAssertEqual(try PolicyBundle.decode(bundle()).relayFanout, 10)
+    XCTAssertEqual(try PolicyBundle.decode(bundle(#", "relay_fanout": 3"#)).relayFanout, 3)
+    for bad in ["0", "1001", "2.5", "\"10\""] {
+      XCTAssertThrowsError(try PolicyBundle.decode(bundle(#", "relay_fanout": "# + bad)), bad) {
+        XCTAssertTrue(containsText(($0 as! BundleFormatError).message, "relay_fanout"), bad)
+      }
+    }
+  }
+
+  func testARelayListedTwiceIsRefused() {
+    XCTAssertThrowsError(try PolicyBundle.decode(bundle(#", "relays": ["http://10.0.0.1:7070", "http://10.0.0.2:7070", "http://10.0.0.1:7070/"]"#))) {
+      let e = $0 as! BundleFormatError
+      XCTAssertTrue(containsText(e.message, "listed twice"), e.message)
+      XCTAssertEqual(e.position.line, 1)
+    }
+  }
+
+  func testEncodeWritesTheFanoutOnlyWhenGiven() throws {
+    let node = try JSONReader.parse(Array(policy.utf8))
+    let d = Digest(hex: String(repeating: "ab", count: 32))!
+    let with = PolicyBundle.encode(serial: 9, issued: 5, expires: 10, policy: node, blobs: [BundleBlob(digest: d, size: 3)],
+                                   relays: [], relayFanout: 4)
+    XCTAssertEqual(try PolicyBundle.decode(with).relayFanout, 4)
+    let without = PolicyBundle.encode(serial: 9, issued: 5, expires: 10, policy: node, blobs: [BundleBlob(digest: d, size: 3)],
+                                      relays: [])
+    XCTAssertFalse(containsText(String(decoding: without, as: UTF8.self), "relay_fanout"))
+  }
+
   func testFreshnessOrder() {
     let b = try! PolicyBundle.decode(bundle())
     XCTAssertThrowsError(try BundleRejection.checkFreshness(b, heldSerial: 4, now: 150)) {

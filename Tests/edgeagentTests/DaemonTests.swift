@@ -128,6 +128,49 @@ final class DaemonTests: XCTestCase {
     XCTAssertEqual(run.lines("starts").count, 7, "retried before the cap")
   }
 
+  /// A crash-looping service's restarts show on the relay's /metrics, with its state.
+  func testMetricsCountServiceRestarts() throws {
+    let python = try AgentRun.requirePython()
+    let run = try AgentRun.make(self)
+    let config = try run.file("config.json", "{\"crash_loop_count\": 3, \"crash_loop_window\": \"60s\"}\n")
+    try run.writePolicy("metrics", [
+      try run.service("crashy", script: "echo start >> \(run.base)/starts\nexit 1\n"),
+      try run.service("steady", script: "exec sleep 600\n"),
+    ])
+    try run.startConverged(["--config", config, "--relay", "127.0.0.1:0"])
+    guard let line = run.logLines.first(where: { $0.contains("msg=\"relay listening\"") }),
+          let port = line.split(separator: ":").last.flatMap({ UInt16($0.prefix { $0.isNumber }) }) else {
+      return XCTFail("no relay port in the log:\n\(run.log)")
+    }
+    func metrics() -> String {
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: python)
+      p.arguments = ["-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())",
+                     "http://127.0.0.1:\(port)/metrics"]
+      let out = Pipe()
+      p.standardOutput = out
+      p.standardError = FileHandle.nullDevice
+      guard (try? p.run()) != nil else { return "" }
+      let data = out.fileHandleForReading.readDataToEndOfFile()
+      p.waitUntilExit()
+      return String(decoding: data, as: UTF8.self)
+    }
+    // Three exits in the window: two restarts, then the crash-loop rule.
+    var text = ""
+    XCTAssertTrue(pollUntil(15) {
+      text = metrics()
+      return text.contains("edgeagent_service_crash_looping{service=\"crashy\"} 1")
+    }, "metrics:\n\(text)\nlog:\n\(run.log)")
+    let lines = text.split(separator: "\n").map(String.init)
+    let restarts = lines.first { $0.hasPrefix("edgeagent_service_restarts_total{service=\"crashy\"} ") }
+    XCTAssertEqual(restarts.flatMap { Int($0.split(separator: " ").last!) }, run.lines("starts").count - 1, text)
+    XCTAssertGreaterThanOrEqual(run.lines("starts").count, 3)
+    XCTAssertTrue(lines.contains("edgeagent_service_restarts_total{service=\"steady\"} 0"), text)
+    XCTAssertTrue(lines.contains("edgeagent_service_up{service=\"steady\"} 1"), text)
+    XCTAssertTrue(lines.contains("edgeagent_service_up{service=\"crashy\"} 0"), text)
+    XCTAssertTrue(lines.contains("# TYPE edgeagent_service_restarts_total counter"), text)
+  }
+
   // MARK: health gating
 
   func testHTTPHealthCheckGatesDependents() throws {
@@ -328,6 +371,40 @@ final class DaemonTests: XCTestCase {
   }
 
   // MARK: policy reloads
+
+  /// A policy file and upstreams: the file is in force until the first bundle is accepted, then
+  /// bundles win, across edits, intervals and restarts.
+  func testAcceptedBundleSupersedesThePolicyFile() throws {
+    let run = try AgentRun.make(self)
+    XCTAssertEqual(try Edgeagent.run(["keygen", "--out", run.base + "/k"]).status, 0)
+    try run.file("bundle-policy.json", """
+      {"policy": "signed", "promises": [{"id": "b", "type": "file", "path": "/etc/from-bundle", "content": "bundle\\n"}]}
+      """)
+    let published = try Edgeagent.run(["publish", run.base + "/bundle-policy.json", run.base + "/out", "--key", run.base + "/k.key"])
+    XCTAssertEqual(published.status, 0, published.stderr)
+    let config = try run.file("config.json", """
+      {"upstreams": ["file://\(run.base)/out"], "trusted_keys": ["\(run.base)/k.pub"]}
+      """)
+    try run.writePolicy("local", ["{\"id\": \"f\", \"type\": \"file\", \"path\": \"/etc/from-file\", \"content\": \"file\\n\"}"])
+    try run.start(["--config", config])
+    XCTAssertTrue(run.waitForLog("msg=\"bundle accepted\" serial=1", timeout: 10), run.log)
+    XCTAssertTrue(pollUntil(5) { FileManager.default.fileExists(atPath: run.root + "/etc/from-bundle") }, run.log)
+    // An edit of the file is not put in force, nor is the file at a SIGHUP.
+    try run.writePolicy("edited", ["{\"id\": \"e\", \"type\": \"file\", \"path\": \"/etc/edited\", \"content\": \"x\\n\"}"])
+    XCTAssertTrue(run.waitForLog("msg=\"policy file ignored: a signed bundle is in force\"", timeout: 5), run.log)
+    let runs = run.log.components(separatedBy: "msg=converged").count - 1
+    run.signal(SIGHUP)
+    XCTAssertTrue(run.waitForLog("msg=converged", count: runs + 1, timeout: 5), run.log)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: run.root + "/etc/edited"), run.log)
+    XCTAssertFalse(run.log.contains("policy=edited"), run.log)
+    // After a restart too: the bundle's policy from the state, the file ignored.
+    run.signal(SIGTERM)
+    XCTAssertEqual(run.waitForExit(timeout: 10)?.status, 0)
+    try run.startConverged(["--config", config])
+    XCTAssertTrue(run.log.contains("msg=\"policy file ignored: a signed bundle is in force\""), run.log)
+    XCTAssertTrue(run.log.contains("msg=\"converging to the last good policy from the state\" policy=signed"), run.log)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: run.root + "/etc/edited"), run.log)
+  }
 
   func testBrokenPolicyEditKeepsTheLastGoodOneAndAValidEditIsPickedUp() throws {
     let run = try AgentRun.make(self)

@@ -1,0 +1,50 @@
+import EdgeCore
+
+/// The daemon's part of the relay's `/metrics` (the relay adds the bundle, the last run's
+/// promise outcomes and its own requests): pull rounds and their answers, and each service's
+/// state and restarts, so a fleet's dashboards see a crash-looping service without `status`.
+extension Daemon {
+  func daemonMetrics() -> String {
+    var m = ""
+    if let st = puller?.stats {
+      m += """
+        # HELP edgeagent_pulls_total Pull rounds and their answers.
+        # TYPE edgeagent_pulls_total counter
+        edgeagent_pulls_total{result="round"} \(st.rounds)
+        edgeagent_pulls_total{result="not_modified"} \(st.notModified)
+        edgeagent_pulls_total{result="accepted"} \(st.accepted)
+        edgeagent_pulls_total{result="rejected"} \(st.rejected)
+        edgeagent_pulls_total{result="failed"} \(st.failures)
+        # HELP edgeagent_upstream_last_contact_seconds When an upstream last answered (Unix seconds).
+        # TYPE edgeagent_upstream_last_contact_seconds gauge
+        edgeagent_upstream_last_contact_seconds \(st.lastContact)
+
+        """
+    }
+    let runners = supervisor.runners
+    m += "# HELP edgeagent_service_restarts_total Restarts of each service since the agent started.\n"
+    m += "# TYPE edgeagent_service_restarts_total counter\n"
+    for r in runners { m += "edgeagent_service_restarts_total{service=\"\(labelValue(r.id))\"} \(r.machine.restarts)\n" }
+    m += "# HELP edgeagent_service_up Whether each service is running (1) or not (0): starting, backing off or stopped.\n"
+    m += "# TYPE edgeagent_service_up gauge\n"
+    for r in runners { m += "edgeagent_service_up{service=\"\(labelValue(r.id))\"} \(r.machine.phase == .running ? 1 : 0)\n" }
+    m += "# HELP edgeagent_service_crash_looping Whether each service tripped the crash-loop rule (1) or not (0).\n"
+    m += "# TYPE edgeagent_service_crash_looping gauge\n"
+    for r in runners { m += "edgeagent_service_crash_looping{service=\"\(labelValue(r.id))\"} \(r.machine.crashLooping ? 1 : 0)\n" }
+    return m
+  }
+}
+
+/// A Prometheus label value: backslash, double quote and newline escaped.
+func labelValue(_ s: String) -> String {
+  var out = ""
+  for c in s.unicodeScalars {
+    switch c {
+    case "\\": out += "\\\\"
+    case "\"": out += "\\\""
+    case "\n": out += "\\n"
+    default: out.unicodeScalars.append(c)
+    }
+  }
+  return out
+}
