@@ -292,12 +292,14 @@ public final class Daemon {
         watchers[dir] = w
       } catch {
         w.close()   // not there yet: the next run's repair creates it, and rewatches
+        if error.errno != .noEntry && error.errno != .notDirectory { watchFailed(dir, error) }
       }
     }
     watched = wanted
   }
 
   var policyDirectory = ""
+  var watchWarnings: Set<String> = []
   var policyName = ""
 
   func watchPolicyFile(_ path: String) {
@@ -311,7 +313,17 @@ public final class Daemon {
       watchers[dir] = w
     } catch {
       w.close()
+      watchFailed(dir, error)
     }
+  }
+
+  /// Without a watch (inotify's per-user instance or watch limit, say), edits and drift are
+  /// still found, at the next interval: say so, once per directory and cause.
+  func watchFailed(_ dir: String, _ error: LoopError) {
+    let key = dir + "\u{0}" + error.errno.description
+    guard !watchWarnings.contains(key) else { return }
+    watchWarnings.insert(key)
+    log.warn("unable to watch, changes are seen at the next interval", [("path", dir), ("err", error.errno.description)])
   }
 
   func changed(_ dir: String, _ name: String) {
