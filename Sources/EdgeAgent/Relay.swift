@@ -29,7 +29,13 @@ public final class Relay {
   var connections: [ObjectIdentifier: RelayConnection] = [:]
   var waiters: [ObjectIdentifier: RelayConnection] = [:]
 
-  public init(loop: Loop, env: Environment, maxConnections: Int = 512) {
+  /// Children one relay serves at once: a fleet's fan-out (DESIGN.md §8) with headroom for
+  /// reconnects and bad clients. Each costs a descriptor, a timer and at most one response.
+  public static let defaultMaxConnections = 4096
+  /// Descriptors kept for the agent itself (LMDB, inotify, the loop, services' pipes and logs).
+  public static let reservedFiles = 128
+
+  public init(loop: Loop, env: Environment, maxConnections: Int = Relay.defaultMaxConnections) {
     self.loop = loop
     self.env = env
     self.maxConnections = maxConnections

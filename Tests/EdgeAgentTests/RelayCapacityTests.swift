@@ -1,0 +1,66 @@
+@testable import EdgeAgent
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+import XCTest
+
+/// A fan-out relay holds one long-poll per child. It used to close every connection past 512 at
+/// accept, so in a fleet of 1,000 children behind one relay (Benchmarks/chaos/relayload.py) half
+/// of them were refused over and over and learned of a new serial only from their backoff.
+final class RelayCapacityTests: XCTestCase {
+  let loop = Loop()
+
+  func run(until done: () -> Bool, timeoutMs: UInt64 = 20_000) {
+    loop.updateTime()
+    let t0 = loop.now
+    let guardTimer = Timer(loop)
+    guardTimer.start(after: 50, repeat: 50) {}
+    while !done() && loop.now - t0 < timeoutMs { loop.runOnce() }
+    guardTimer.close()
+  }
+
+  override func tearDown() { for _ in 0..<5 { loop.runOnce(wait: false) } }
+
+  func testOpenFileLimitIsRaisedWithinTheHardLimitAndNeverLowered() {
+    let now = raiseOpenFileLimit(to: 0)
+    XCTAssertGreaterThan(now, 0)
+    XCTAssertEqual(raiseOpenFileLimit(to: 1), now, "asking for less never lowers the limit")
+    XCTAssertGreaterThanOrEqual(raiseOpenFileLimit(to: now + 16), now)
+  }
+
+  func testDefaultRelayHoldsAThousandLongPolls() throws {
+    // Both ends of each connection are in this process.
+    guard raiseOpenFileLimit(to: 2_300) >= 2_300 else { throw XCTSkip("needs 2,300 open files") }
+    XCTAssertGreaterThanOrEqual(Relay.defaultMaxConnections, 1_000)
+    let f = try BundleFixture("relaycap")
+    _ = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let relay = Relay(loop: loop, env: env)
+    try relay.start(address: "127.0.0.1", port: 0)
+    let request = Array("GET /bundle.json?wait=60&have=1 HTTP/1.1\r\nHost: r\r\n\r\n".utf8)
+    var clients: [TCPConnection] = []
+    for _ in 0..<1_000 {
+      let c = TCPConnection(loop)
+      try c.connect(ipv4: "127.0.0.1", port: relay.port) { err in if err == nil { c.write(request) } }
+      clients.append(c)
+    }
+    run(until: { relay.activeConnections == 1_000 && relay.stats.requests == 0 && heldPolls(relay) == 1_000 })
+    XCTAssertEqual(relay.activeConnections, 1_000)
+    XCTAssertEqual(relay.stats.refusedConnections, 0)
+    XCTAssertEqual(heldPolls(relay), 1_000, "every child's long-poll is held")
+    for c in clients { c.close() }
+    run(until: { relay.activeConnections == 0 })
+    XCTAssertEqual(relay.activeConnections, 0, "a child that gives up frees its slot")
+    relay.stop()
+  }
+
+  /// The long-polls being held, as /metrics reports them.
+  func heldPolls(_ relay: Relay) -> Int {
+    for line in relay.metrics().split(separator: "\n") where line.hasPrefix("edgeagent_relay_long_polls ") {
+      return Int(line.split(separator: " ")[1]) ?? -1
+    }
+    return -1
+  }
+}
