@@ -15,9 +15,10 @@ import EdgeStore
 /// (`notifyAccepted()`) or SECONDS (at most 60) pass; answers carry `X-Edge-Long-Poll: 1`.
 ///
 /// Bounds: at most `maxConnections` at once (more are closed on accept); 10 s to send the
-/// request head (8 KiB, 32 fields); 120 s for the whole exchange; a body is written straight
-/// from the LMDB page into libuv's queue, so memory is one response per connection. A slow
-/// client only holds its own connection: the loop never waits for it.
+/// request head (8 KiB, 32 fields); 120 s for the whole exchange; a body is copied from its LMDB
+/// page once and shared by every connection sent the same answer meanwhile (`inFlight`), so a
+/// burst of children costs one copy. A slow client only holds its own connection: the loop
+/// never waits for it.
 public final class Relay {
   let loop: Loop
   let env: Environment
@@ -28,6 +29,11 @@ public final class Relay {
   public internal(set) var stats = RelayStats()
   var connections: [ObjectIdentifier: RelayConnection] = [:]
   var waiters: [ObjectIdentifier: RelayConnection] = [:]
+  /// The last answer with an ETag, while some connection is still writing it: every request
+  /// that gets the same head (so the same bytes) shares it instead of holding its own copy.
+  /// When a publish answers 1,000 held long-polls with a 1 MiB bundle.json, or 1,000 children
+  /// then fetch the same new blob, the relay holds one copy instead of 1,000 (it reached 1 GB).
+  let inFlight = InFlightAnswer()
 
   /// Children one relay serves at once: a fleet's fan-out (DESIGN.md §8) with headroom for
   /// reconnects and bad clients. Each costs a descriptor, a timer and at most one response.
@@ -106,11 +112,25 @@ public final class Relay {
     stats.requests += 1
     let head = req.method == "HEAD"
     let inm = req.headers.value("if-none-match")
-    func send(_ status: Int, _ headers: [(String, String)], _ body: UnsafeRawBufferPointer) {
+    func send(_ status: Int, _ headers: [(String, String)], _ body: UnsafeRawBufferPointer, shared: Bool = false) {
       var h = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
       for (k, v) in headers { h += "\(k): \(v)\r\n" }
       h += "\r\n"
       if status == 304 { stats.notModified += 1 }
+      if shared && !head {
+        // The head names the bytes (ETag), so an equal head means an equal answer.
+        if let sb = inFlight.bytes, inFlight.head == h, sb.pending > 0 {
+          inFlight.write(sb, on: c)
+          return
+        }
+        var bytes = Array(h.utf8)
+        bytes.append(contentsOf: body)
+        let sb = SharedBytes(bytes)
+        inFlight.head = h
+        inFlight.bytes = sb
+        inFlight.write(sb, on: c)
+        return
+      }
       var bytes = Array(h.utf8)
       if !head && status != 304 { bytes.append(contentsOf: body) }
       c.write(bytes)
@@ -161,14 +181,14 @@ public final class Relay {
       found = blobKey.withBytes { k in
         (try? txn.value(.blobs, k) { raw -> Bool in
           guard let raw else { return false }
-          send(200, headers, raw)
+          send(200, headers, raw, shared: true)
           return true
         }) ?? false
       }
     } else {
       found = (try? txn.value(.meta, key) { raw -> Bool in
         guard let raw else { return false }
-        send(200, headers, raw)
+        send(200, headers, raw, shared: true)
         return true
       }) ?? false
     }
@@ -208,6 +228,20 @@ public final class Relay {
     line("edgeagent_relay_bad_requests_total", "Requests refused as malformed, too large or too slow.", "counter",
          [("", String(stats.badRequests))])
     return m + extraMetrics()
+  }
+}
+
+/// The answer being shared (see `Relay.inFlight`); a box the write completions hold, so they
+/// never reach back into a relay that may be gone.
+final class InFlightAnswer {
+  var head = ""
+  var bytes: SharedBytes? = nil
+
+  /// Writes `sb` on `c`; the last write of it to complete lets it go.
+  func write(_ sb: SharedBytes, on c: TCPConnection) {
+    c.write(sb) { [self] _ in
+      if sb.pending == 0 && self.bytes === sb { self.bytes = nil }
+    }
   }
 }
 

@@ -56,6 +56,45 @@ final class RelayCapacityTests: XCTestCase {
     relay.stop()
   }
 
+  /// A publish answers every held long-poll at once. Each answer used to be its own copy of
+  /// bundle.json (1,000 children and a 1 MiB bundle took the relay to 1 GB); now they share one.
+  func testHeldLongPollsAreAnsweredFromOneSharedCopy() throws {
+    guard raiseOpenFileLimit(to: 1_000) >= 1_000 else { throw XCTSkip("needs 1,000 open files") }
+    let f = try BundleFixture("relayshare")
+    _ = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let relay = Relay(loop: loop, env: env)
+    try relay.start(address: "127.0.0.1", port: 0)
+    let request = Array("GET /bundle.json?wait=60&have=1 HTTP/1.1\r\nHost: r\r\n\r\n".utf8)
+    let n = 300
+    var received = [[UInt8]](repeating: [], count: n)
+    var ended = 0
+    for i in 0..<n {
+      let c = TCPConnection(loop)
+      try c.connect(ipv4: "127.0.0.1", port: relay.port) { err in
+        guard err == nil else { return }
+        c.write(request)
+        try? c.startReading({ received[i] += $0 }, end: { _ in ended += 1; c.close() })
+      }
+    }
+    run(until: { heldPolls(relay) == n })
+    XCTAssertEqual(heldPolls(relay), n)
+    try f.publish(serial: 2)
+    _ = try f.accept(env)
+    relay.notifyAccepted()
+    XCTAssertEqual(relay.inFlight.bytes?.pending, n, "every held answer is a write of the one shared copy")
+    run(until: { ended == n })
+    let bundle = try f.read("out/bundle.json")
+    for r in received {
+      let text = String(decoding: r, as: UTF8.self)
+      XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n") && text.contains("X-Edge-Serial: 2\r\n"), String(text.prefix(200)))
+      XCTAssertEqual(Array(r.suffix(bundle.count)), bundle)
+    }
+    XCTAssertNil(relay.inFlight.bytes, "the copy goes with the last write")
+    relay.stop()
+  }
+
   /// The long-polls being held, as /metrics reports them.
   func heldPolls(_ relay: Relay) -> Int {
     for line in relay.metrics().split(separator: "\n") where line.hasPrefix("edgeagent_relay_long_polls ") {
