@@ -173,10 +173,11 @@ class Agent:
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
+        """Resident KiB now (VmRSS) or the process's high-water mark (VmHWM)."""
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 

@@ -313,6 +313,7 @@ async def main_async(args, work, log):
         await asyncio.sleep(0.3)
         result["fds_after"] = agent.fds()
         result["rss_kib_after"] = agent.rss_kib()
+        result["rss_kib_high_water"] = agent.rss_kib("VmHWM")
         result["connections_after"] = relay_connections(port) - 1
         result["refused_connections"] = relay_metric(port, "edgeagent_relay_refused_connections_total")
         result["bad_requests"] = relay_metric(port, "edgeagent_relay_bad_requests_total")
