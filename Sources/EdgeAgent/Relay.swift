@@ -260,6 +260,8 @@ final class RelayConnection {
   let timer: Timer
   var parser = HTTPRequestParser()
   var request: HTTPRequest? = nil
+  /// The head was malformed and answered with an error status.
+  var refused = false
   var closed = false
 
   init(_ relay: Relay, _ c: TCPConnection) {
@@ -282,16 +284,22 @@ final class RelayConnection {
   var isHeld: Bool { relay.waiters[ObjectIdentifier(self)] != nil }
 
   func received(_ data: UnsafeRawBufferPointer) {
-    guard request == nil, !closed else { return }
+    guard request == nil, !refused, !closed else { return }
     do throws(HTTPParseError) {
       guard let r = try parser.feed(data) else { return }
       request = r
       c.stopReading()
       dispatch(r)
     } catch {
+      // One answer, then nothing more is read: the rest of a 64 KiB header used to be parsed
+      // again, read by read, each time writing another 431 with its own close.
+      refused = true
+      c.stopReading()
       relay.stats.badRequests += 1
       let status = error.kind == .headersTooLarge || error.kind == .tooManyHeaders ? 431 : (error.kind == .bodyTooLarge ? 413 : 400)
-      c.write(Array("HTTP/1.1 \(status) \(reasonPhrase(status))\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8)) { [unowned(unsafe) self] _ in self.close() }
+      // Write completions run even after close() (as ECANCELED), so they hold self strongly:
+      // with `unowned(unsafe)` the second of those 431s closed a freed connection.
+      c.write(Array("HTTP/1.1 \(status) \(reasonPhrase(status))\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8)) { _ in self.close() }
     }
   }
 
@@ -326,7 +334,7 @@ final class RelayConnection {
     }
     relay.respond(r, on: c, longPoll: longPoll)
     // Close once everything queued is written: an empty write completes after the others.
-    c.write([UInt8]()) { [unowned(unsafe) self] _ in self.close() }
+    c.write([UInt8]()) { _ in self.close() }  // strong: see `received`
   }
 
   func close() {

@@ -3,6 +3,7 @@ import EdgeCore
 import EdgeHost
 import EdgeLoop
 import EdgeStore
+import Foundation
 import XCTest
 
 /// A fan-out relay holds one long-poll per child. It used to close every connection past 512 at
@@ -92,6 +93,38 @@ final class RelayCapacityTests: XCTestCase {
       XCTAssertEqual(Array(r.suffix(bundle.count)), bundle)
     }
     XCTAssertNil(relay.inFlight.bytes, "the copy goes with the last write")
+    relay.stop()
+  }
+
+  /// A head far past 8 KiB arrives in several reads. The relay parsed each read again and wrote
+  /// another 431 with its own close, and the second close ran on a freed connection (a relay
+  /// under 300 s of garbage died). Now: one answer per connection, and the relay lives on.
+  func testOversizedHeadGetsOneAnswer() throws {
+    let f = try BundleFixture("relay431")
+    _ = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let relay = Relay(loop: loop, env: env)
+    try relay.start(address: "127.0.0.1", port: 0)
+    let big = Array("GET /bundle.json HTTP/1.1\r\nX-Big: ".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) + Array("\r\n\r\n".utf8)
+    let n = 20
+    var received = [[UInt8]](repeating: [], count: n)
+    var ended = 0
+    for i in 0..<n {
+      let c = TCPConnection(loop)
+      try c.connect(ipv4: "127.0.0.1", port: relay.port) { err in
+        guard err == nil else { ended += 1; return }
+        c.write(big)
+        try? c.startReading({ received[i] += $0 }, end: { _ in ended += 1; c.close() })
+      }
+    }
+    run(until: { ended == n && relay.activeConnections == 0 })
+    for r in received {
+      let text = String(decoding: r, as: UTF8.self)
+      XCTAssertEqual(text.components(separatedBy: "HTTP/1.1 431").count - 1, 1, text)
+    }
+    XCTAssertEqual(relay.stats.badRequests, n)
+    XCTAssertEqual(relay.activeConnections, 0)
     relay.stop()
   }
 
