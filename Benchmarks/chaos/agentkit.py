@@ -113,6 +113,7 @@ class Agent:
         with open(self.cfg, "w") as f:
             json.dump(config, f)
         self.config = config
+        self.logpath = os.path.join(work, name + ".log")
         self.proc = None
         self.lines = []
         self.cond = threading.Condition()
@@ -127,10 +128,15 @@ class Agent:
         return self
 
     def _read(self, proc):
+        log = open(self.logpath, "ab")
         for line in proc.stderr:
+            log.write(line)
+            log.flush()
             with self.cond:
                 self.lines.append((time.monotonic(), line.decode(errors="replace").rstrip("\n")))
                 self.cond.notify_all()
+        log.write(b"[exit %r]\n" % (proc.wait(),))
+        log.close()
         with self.cond:
             self.cond.notify_all()
 

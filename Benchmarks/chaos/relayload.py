@@ -264,7 +264,7 @@ async def main_async(args, work, log):
     root, state = os.path.join(work, "root"), os.path.join(work, "state")
     os.mkdir(root)
     port = agentkit.free_port()
-    config = {"state_dir": state, "root": root, "interval": "5s", "upstreams": [origin.url],
+    config = {"state_dir": state, "root": root, "interval": "2s", "upstreams": [origin.url],
               "trusted_keys": [origin.pub], "host_id": "relayload", "relay": "127.0.0.1:%d" % port,
               "crash_loop_count": 1000}
     conf = "setting = 1\n"
@@ -380,8 +380,11 @@ def main():
     work = tempfile.mkdtemp(prefix="edgeagent-relayload-", dir=args.tmp)
     try:
         r = asyncio.run(main_async(args, work, log))
-    except Failure as e:
+    except (Failure, OSError) as e:
         print("relayload FAIL: %s" % e)
+        logs = [f for f in os.listdir(work) if f.endswith(".log")]
+        for f in logs:
+            print("".join(open(os.path.join(work, f), errors="replace").readlines()[-15:]))
         sys.exit(1)
     finally:
         if not args.keep:
