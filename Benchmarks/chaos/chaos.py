@@ -16,9 +16,16 @@ apply]. After each kill it checks:
   5. the state still passes 1, and `status --json` now names the new policy.
 Any check that fails is a failure, reported with its trial number and seed; the goal is 0.
 
-Scenarios `bundle` (kill during the acceptance of a signed bundle) and `relay` (kill while
-serving) need issue 5's commands; they are listed in SCENARIOS and skipped, with a note, when
-the binary has no `publish` command. Adding one is one function and one line in SCENARIOS.
+Scenario `bundle`: a daemon with a `file://` upstream holds serial N; N+1 (1,000 inline files and
+8 new blobs of 128 KiB by default) is published, the daemon started and SIGKILLed during the
+acceptance and convergence; checks as above plus: the serial in force and `desired` are the same
+bundle, the restarted daemon converges to N+1 and exits 0 on SIGTERM, the state directory holds
+nothing but LMDB's files and the services' logs.
+
+Scenario `relay`: a daemon with `relay` set serves client threads (downloads, If-None-Match, HEAD,
+long-polls) while new serials are published at random; SIGKILL; the state is checked, and the
+restarted relay must serve byte-identical, verified content (`edgeagent verify`), hold no stale
+connection and no more fds than its first run. Both skip when the binary has no `publish`.
 
 Seeded and reproducible: the same --seed gives the same policies, the same delays and the same
 order of trials (the kill point within the process still depends on the machine's speed).
