@@ -16,9 +16,16 @@ apply]. After each kill it checks:
   5. the state still passes 1, and `status --json` now names the new policy.
 Any check that fails is a failure, reported with its trial number and seed; the goal is 0.
 
-Scenarios `bundle` (kill during the acceptance of a signed bundle) and `relay` (kill while
-serving) need issue 5's commands; they are listed in SCENARIOS and skipped, with a note, when
-the binary has no `publish` command. Adding one is one function and one line in SCENARIOS.
+Scenario `bundle`: a daemon with a `file://` upstream holds serial N; N+1 (1,000 inline files and
+8 new blobs of 128 KiB by default) is published, the daemon started and SIGKILLed during the
+acceptance and convergence; checks as above plus: the serial in force and `desired` are the same
+bundle, the restarted daemon converges to N+1 and exits 0 on SIGTERM, the state directory holds
+nothing but LMDB's files and the services' logs.
+
+Scenario `relay`: a daemon with `relay` set serves client threads (downloads, If-None-Match, HEAD,
+long-polls) while new serials are published at random; SIGKILL; the state is checked, and the
+restarted relay must serve byte-identical, verified content (`edgeagent verify`), hold no stale
+connection and no more fds than its first run. Both skip when the binary has no `publish`.
 
 Seeded and reproducible: the same --seed gives the same policies, the same delays and the same
 order of trials (the kill point within the process still depends on the machine's speed).
@@ -34,11 +41,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+
+import agentkit
+from agentkit import Failure, check_lmdb, run, status, temporaries
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-TEMP_SUFFIX = ".edgeagent-new"
 
 
 def default_binary():
@@ -48,38 +58,6 @@ def default_binary():
         if os.access(full, os.X_OK):
             return full
     return "edgeagent"
-
-
-class Failure(Exception):
-    pass
-
-
-def run(cmd, timeout=600, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, **kw)
-
-
-def check_lmdb(state):
-    """1 and 5: the environment opens and every page of every database reads."""
-    r = run(["mdb_stat", "-a", state])
-    if r.returncode != 0:
-        raise Failure("mdb_stat -a failed: " + r.stderr.decode(errors="replace").strip())
-    r = run(["mdb_dump", "-a", state])
-    if r.returncode != 0:
-        raise Failure("mdb_dump -a failed: " + r.stderr.decode(errors="replace").strip())
-
-
-def status(binary, state):
-    r = run([binary, "status", "--json", "--state", state])
-    if r.returncode != 0:
-        raise Failure("status failed (%d): %s" % (r.returncode, r.stderr.decode(errors="replace").strip()))
-    return json.loads(r.stdout)
-
-
-def temporaries(root):
-    found = []
-    for d, _, files in os.walk(root):
-        found += [os.path.join(d, f) for f in files if f.endswith(TEMP_SUFFIX)]
-    return found
 
 
 class Policy:
@@ -224,20 +202,385 @@ def has_command(binary, name):
     return (" " + name + " ") in (r.stdout + r.stderr).decode(errors="replace")
 
 
+def bundle_doc(serial, files, nblobs, blob_size, seed):
+    """Serial `serial`'s source policy, its blobs and the bytes every managed file must end with.
+    The same paths in every serial: inline files alternate between two contents (a/b), blob
+    files are new bytes each serial, so each acceptance stores `nblobs` new blobs."""
+    v = "ab"[serial % 2]
+    promises = [{"id": v + "-top", "type": "directory", "path": "/srv", "mode": "0755"},
+                {"id": v + "-blobdir", "type": "directory", "path": "/srv/blobs", "mode": "0755"}]
+    expect, blobs = {}, {}
+    ndirs = max(1, files // 100)
+    for d in range(ndirs):
+        promises.append({"id": "%s-dir-%d" % (v, d), "type": "directory", "path": "/srv/d%03d" % d, "mode": "0755"})
+    rng = random.Random(seed * 7919 + (serial % 2))
+    for i in range(files):
+        path = "/srv/d%03d/f%05d.conf" % (i % ndirs, i)
+        size = 1 + int(rng.random() ** 3 * 4095)
+        body = (("%s %d %s\n" % (v, i, "y" * 60)) * (size // 64 + 1))[:size]
+        expect[path] = body.encode()
+        promises.append({"id": "%s-f-%05d" % (v, i), "type": "file", "path": path, "content": body, "mode": "0644"})
+    brng = random.Random(seed * 1000003 + serial)
+    for i in range(nblobs):
+        name, path = "b%02d.bin" % i, "/srv/blobs/b%02d.bin" % i
+        blobs[name] = brng.randbytes(blob_size)
+        expect[path] = blobs[name]
+        promises.append({"id": "%s-blob-%02d" % (v, i), "type": "file", "path": path, "source_file": name, "mode": "0644"})
+    doc = {"policy": "bundle-s%d" % serial, "promises": promises}
+    ids = sorted(p["id"] for p in promises)
+    return doc, blobs, expect, ids
+
+
+def converged_to(serial):
+    name = "bundle-s%d" % serial
+    return lambda l: "converged" in l and name in l
+
+
 def scenario_bundle(args, rng, log):
-    # Issue 5 (signed bundles): SIGKILL during acceptance; checks as `apply` plus the accepted
-    # serial in meta is the old or the new one. Not on this branch yet.
+    """SIGKILL the daemon while it accepts serial N+1 from a `file://` upstream (verify, fetch
+    and check blobs, one write transaction) and converges to it. After each kill: the state reads
+    whole, the serial in force and `desired` name the same bundle (old or new), every file holds
+    its old or new bytes; a restarted daemon (not killed) converges to N+1, cleans up, and exits
+    0 on SIGTERM; the state directory holds data.mdb and lock.mdb only."""
     if not has_command(args.bin, "publish"):
         return None
-    return None
+    work = tempfile.mkdtemp(prefix="edgeagent-chaos-bundle-", dir=args.tmp)
+    agent = None
+    try:
+        root, state = os.path.join(work, "root"), os.path.join(work, "state")
+        os.mkdir(root)
+        origin = agentkit.Origin(args.bin, work)
+        config = {"state_dir": state, "root": root, "interval": "60s", "upstreams": [origin.url],
+                  "trusted_keys": [origin.pub], "host_id": "chaos-bundle"}
+        agent = agentkit.Agent(args.bin, work, config)
+        seed = args.seed
+        docs = {}
+
+        def publish(serial):
+            doc, blobs, expect, ids = bundle_doc(serial, args.bundle_files, args.bundle_blobs, args.blob_size, seed)
+            origin.publish(doc, serial, blobs)
+            docs[serial] = (expect, ids)
+            docs.pop(serial - 2, None)
+
+        def converge_fully(serial):
+            """Start, wait for the convergence to `serial`, SIGTERM; times since start."""
+            agent.start()
+            i, t_acc = agent.wait_line(lambda l: "bundle accepted" in l or converged_to(serial)(l), 120)
+            _, t_conv = agent.wait_line(converged_to(serial), 120, start=i)
+            rc = agent.stop()
+            if rc != 0:
+                raise Failure("the daemon exited %d after SIGTERM" % rc)
+            return t_acc, t_conv
+
+        publish(1)
+        converge_fully(1)
+        # Measure two uninterrupted restarts that accept a new serial.
+        t_acc, t_conv = [], []
+        for serial in (2, 3):
+            publish(serial)
+            a, c = converge_fully(serial)
+            t_acc.append(a)
+            t_conv.append(c)
+        acc, conv = max(t_acc), max(t_conv)
+        held = 3
+        log("bundle: %d files + %d blobs of %d KiB per serial, bundle.json %d KiB; start to accepted %.3f s, "
+            "to converged %.3f s" % (args.bundle_files, args.bundle_blobs, args.blob_size // 1024,
+                                     len(origin.published[3]) // 1024, acc, conv))
+        stats = {"trials": 0, "kills": 0, "finished_first": 0, "failures": 0, "temp_after_kill": 0,
+                 "desired_new": 0, "desired_old": 0, "files_new_after_kill": 0, "files_old_after_kill": 0,
+                 "kill_before_accepted": 0, "kill_while_converging": 0, "kill_after_converged": 0}
+        for trial in range(args.trials):
+            new = held + 1
+            # Half the kills anywhere in [0, 1.2 x converged], half around the acceptance itself.
+            if trial % 2 == 0:
+                delay = rng.uniform(0, 1.2 * conv)
+            else:
+                delay = rng.uniform(0.7 * acc, acc + 0.3 * (conv - acc))
+            stats["trials"] += 1
+            killed = False
+            try:
+                publish(new)
+                agent.start()
+                time.sleep(delay)
+                killed = agent.proc.poll() is None
+                if killed:
+                    agent.kill()
+                    stats["kills"] += 1
+                else:
+                    stats["finished_first"] += 1
+                    raise Failure("the daemon exited %d by itself" % agent.proc.returncode)
+                # Where the kill landed, by the log lines that came out before it.
+                logged = [l for _, l in agent.lines]
+                if any(converged_to(new)(l) for l in logged):
+                    stats["kill_after_converged"] += 1
+                elif any("bundle accepted" in l for l in logged):
+                    stats["kill_while_converging"] += 1
+                else:
+                    stats["kill_before_accepted"] += 1
+                # 1. the state opens and reads whole.
+                check_lmdb(state)
+                # 2. the bundle in force and desired are the same serial, old or new.
+                st = status(args.bin, state)
+                serial = (st.get("bundle") or {}).get("serial")
+                ids = sorted(p["id"] for p in st["promises"])
+                if serial not in (held, new):
+                    raise Failure("the serial in force is %r, neither %d nor %d" % (serial, held, new))
+                if st["policy"] != "bundle-s%d" % serial or ids != docs[serial][1]:
+                    raise Failure("serial %d in force but desired is %r with %d ids" % (serial, st["policy"], len(ids)))
+                stats["desired_new" if serial == new else "desired_old"] += 1
+                # 3. every file holds its old or its new bytes.
+                n_new = n_old = 0
+                for path, want_new in docs[new][0].items():
+                    with open(root + path, "rb") as f:
+                        have = f.read()
+                    if have == want_new:
+                        n_new += 1
+                    elif have == docs[held][0][path]:
+                        n_old += 1
+                    else:
+                        raise Failure("%s holds %d bytes that are neither old nor new" % (path, len(have)))
+                stats["files_new_after_kill"] += n_new
+                stats["files_old_after_kill"] += n_old
+                if temporaries(root):
+                    stats["temp_after_kill"] += 1
+                # 4. a restart converges to the new serial and cleans up.
+                converge_fully(new)
+                left = temporaries(root)
+                if left:
+                    raise Failure("%d temporaries left after the next run, e.g. %s" % (len(left), left[0]))
+                for path, want_new in docs[new][0].items():
+                    with open(root + path, "rb") as f:
+                        if f.read() != want_new:
+                            raise Failure("%s does not hold the new bytes after the next run" % path)
+                # 5. the state is whole, names the new serial, and holds nothing else.
+                check_lmdb(state, dump=False)
+                st = status(args.bin, state)
+                if (st.get("bundle") or {}).get("serial") != new or st["policy"] != "bundle-s%d" % new:
+                    raise Failure("after the next run the serial in force is not %d" % new)
+                extra = agentkit.state_files(state)
+                if extra:
+                    raise Failure("the state directory holds %s" % extra)
+                held = new
+            except (Failure, subprocess.TimeoutExpired, ValueError, OSError, KeyError) as e:
+                stats["failures"] += 1
+                log("FAIL bundle trial %d (seed %d, delay %.4f s): %s" % (trial, args.seed, delay, e))
+                if agent.proc and agent.proc.poll() is None:
+                    agent.kill()
+                try:
+                    converge_fully(new)
+                    held = new
+                except (Failure, subprocess.TimeoutExpired) as e2:
+                    log("bundle: unable to recover: %s" % e2)
+                    break
+            if args.verbose:
+                log("trial %d: delay %.4f s %s" % (trial, delay, "killed" if killed else "finished first"))
+            elif (trial + 1) % 20 == 0:
+                log("bundle: %d trials, %d kills, %d failures" % (trial + 1, stats["kills"], stats["failures"]))
+        stats["data_mdb_bytes"] = os.path.getsize(os.path.join(state, "data.mdb"))
+        return stats
+    finally:
+        if agent_alive(agent):
+            agent.kill()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def agent_alive(agent):
+    return agent is not None and agent.proc is not None and agent.proc.poll() is None
+
+
+class Hammer:
+    """Client threads that hit the relay until stopped: bundle.json (plain, If-None-Match, HEAD),
+    the signature, blobs, and long-polls. Every complete 200 is checked: bundle.json must be
+    byte-identical to a published one, a blob must hash to its name. An error that ends before
+    `killed_at` (the relay was up) is a failure; after it, expected."""
+
+    def __init__(self, port, origin, threads, seed):
+        self.port, self.origin = port, origin
+        self.stop_flag = False
+        self.killed_at = float("inf")
+        self.lock = threading.Lock()
+        self.counts = {"requests": 0, "ok": 0, "long_polls": 0, "cut_by_kill": 0}
+        self.errors = []
+        self.threads = [threading.Thread(target=self.loop, args=(random.Random(seed * 131 + i),), daemon=True)
+                        for i in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def loop(self, rng):
+        while not self.stop_flag:
+            published = dict(self.origin.published)
+            serial = max(published)
+            digests = list(json.loads(published[serial]).get("blobs", {}))
+            kind = rng.choice(["bundle", "bundle", "inm", "head", "sig", "blob", "blob", "poll"])
+            target, method, headers = "/bundle.json", "GET", []
+            if kind == "inm":
+                headers = [("If-None-Match", '"%s"' % hashlib.sha256(published[serial]).hexdigest())]
+            elif kind == "head":
+                method = "HEAD"
+            elif kind == "sig":
+                target = "/bundle.json.sig"
+            elif kind == "blob" and digests:
+                target = "/blobs/" + rng.choice(digests)
+            elif kind == "poll":
+                target = "/bundle.json?wait=%d&have=%d" % (rng.randint(1, 3), serial)
+            try:
+                st, h, body = agentkit.http(self.port, target, method=method, headers=headers, timeout=10)
+                bad = None
+                if st == 200 and method == "GET":
+                    if target.startswith("/bundle.json") and not target.endswith(".sig"):
+                        if body not in self.origin.published.values():
+                            bad = "bundle.json of %d bytes that was never published" % len(body)
+                    elif target.startswith("/blobs/") and hashlib.sha256(body).hexdigest() != target[7:]:
+                        bad = "blob %s with other bytes" % target[7:19]
+                elif st == 404 and target.startswith("/blobs/"):
+                    pass  # a blob of a serial the relay has not accepted yet
+                elif st not in (200, 304):
+                    bad = "%s %s: %d" % (method, target, st)
+                with self.lock:
+                    self.counts["requests"] += 1
+                    self.counts["ok"] += bad is None
+                    self.counts["long_polls"] += kind == "poll"
+                    if bad:
+                        self.errors.append(bad)
+            except (OSError, Failure) as e:
+                with self.lock:
+                    if time.monotonic() >= self.killed_at:
+                        self.counts["cut_by_kill"] += 1
+                    elif not self.stop_flag:
+                        self.errors.append("%s %s before the kill: %s" % (method, target, e))
+                if self.stop_flag or time.monotonic() >= self.killed_at:
+                    return
+
+    def stop(self):
+        self.stop_flag = True
+        for t in self.threads:
+            t.join(timeout=15)
+
+
+def relay_metric(port, name):
+    st, _, body = agentkit.http(port, "/metrics")
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise Failure("/metrics has no %s" % name)
 
 
 def scenario_relay(args, rng, log):
-    # Issue 5 (relay): SIGKILL while serving long-polls; the relay's state must open and serve
-    # the same verified bundle after restart. Not on this branch yet.
+    """SIGKILL a daemon that relays (`run --relay`) while client threads download and long-poll
+    and, in half the trials, a new serial is published (so some kills land in an acceptance while
+    serving). After each kill: the state reads whole and the serial in force matches `desired`;
+    the restarted relay serves bundle.json byte-identical to a published one whose signature and
+    blobs `edgeagent verify` accepts; it holds no connection but the asking one, its fd count is
+    the first run's, and the state directory holds data.mdb and lock.mdb only."""
     if not has_command(args.bin, "publish"):
         return None
-    return None
+    work = tempfile.mkdtemp(prefix="edgeagent-chaos-relay-", dir=args.tmp)
+    agent = None
+    try:
+        root, state = os.path.join(work, "root"), os.path.join(work, "state")
+        os.mkdir(root)
+        origin = agentkit.Origin(args.bin, work)
+        port = agentkit.free_port()
+        config = {"state_dir": state, "root": root, "interval": "300ms", "upstreams": [origin.url],
+                  "trusted_keys": [origin.pub], "host_id": "chaos-relay", "relay": "127.0.0.1:%d" % port}
+        agent = agentkit.Agent(args.bin, work, config)
+        docs = {}
+
+        def publish(serial):
+            doc, blobs, _, ids = bundle_doc(serial, 20, 3, 65536, args.seed)
+            origin.publish(doc, serial, blobs)
+            docs[serial] = ids
+
+        def restart_and_verify():
+            agent.start()
+            agentkit.wait_healthy(port)
+            served, body, _ = agentkit.fetch_and_verify(args.bin, port, origin.pub, os.path.join(work, "fetched"))
+            if origin.published.get(served) != body:
+                raise Failure("the relay serves serial %d with bytes that differ from the published ones" % served)
+            conns = relay_metric(port, "edgeagent_relay_connections")
+            if conns != 1:
+                raise Failure("the restarted relay holds %d connections besides /metrics" % (conns - 1))
+            return served
+
+        publish(1)
+        served = restart_and_verify()
+        baseline_fds = agent.fds()
+        log("relay: port %d, 20 files + 3 blobs of 64 KiB per serial; %d fds at rest" % (port, baseline_fds))
+        latest = 1
+        stats = {"trials": 0, "kills": 0, "finished_first": 0, "failures": 0, "temp_after_kill": 0,
+                 "desired_new": 0, "desired_old": 0, "files_new_after_kill": 0, "files_old_after_kill": 0,
+                 "requests": 0, "long_polls": 0, "cut_by_kill": 0, "published": 0, "max_fds_at_rest": baseline_fds}
+        for trial in range(args.trials):
+            delay = rng.uniform(0.1, args.relay_max_delay)
+            publish_at = rng.uniform(0, delay) if rng.random() < 0.5 else None
+            stats["trials"] += 1
+            held = served
+            hammer = None
+            try:
+                hammer = Hammer(port, origin, args.relay_clients, args.seed * 1000 + trial)
+                t0 = time.monotonic()
+                if publish_at is not None:
+                    time.sleep(publish_at)
+                    latest += 1
+                    publish(latest)
+                    stats["published"] += 1
+                time.sleep(max(0, delay - (time.monotonic() - t0)))
+                if agent.proc.poll() is not None:
+                    stats["finished_first"] += 1
+                    raise Failure("the relay exited %d by itself" % agent.proc.returncode)
+                hammer.killed_at = time.monotonic()
+                agent.kill()
+                stats["kills"] += 1
+                hammer.stop()
+                for k in ("requests", "long_polls", "cut_by_kill"):
+                    stats[k] += hammer.counts[k]
+                if hammer.errors:
+                    raise Failure("%d client errors, e.g. %s" % (len(hammer.errors), hammer.errors[0]))
+                # The state reads whole; the serial in force and desired agree.
+                check_lmdb(state)
+                st = status(args.bin, state)
+                serial = (st.get("bundle") or {}).get("serial")
+                if serial is None or not held <= serial <= latest:
+                    raise Failure("the serial in force is %r, not in [%d, %d]" % (serial, held, latest))
+                ids = sorted(p["id"] for p in st["promises"])
+                if st["policy"] != "bundle-s%d" % serial or ids != docs[serial]:
+                    raise Failure("serial %d in force but desired is %r" % (serial, st["policy"]))
+                stats["desired_new" if serial > held else "desired_old"] += 1
+                extra = agentkit.state_files(state)
+                if extra:
+                    raise Failure("the state directory holds %s" % extra)
+                # Restart: verified, byte-identical content; nothing held over.
+                served = restart_and_verify()
+                if served < serial:
+                    raise Failure("the restarted relay serves serial %d below the %d in force" % (served, serial))
+                fds = agent.fds()
+                stats["max_fds_at_rest"] = max(stats["max_fds_at_rest"], fds)
+                if fds > baseline_fds:
+                    raise Failure("the restarted relay holds %d fds, the first run %d" % (fds, baseline_fds))
+            except (Failure, subprocess.TimeoutExpired, ValueError, OSError, KeyError) as e:
+                stats["failures"] += 1
+                log("FAIL relay trial %d (seed %d, delay %.4f s): %s" % (trial, args.seed, delay, e))
+                if hammer:
+                    hammer.stop()
+                if agent_alive(agent):
+                    agent.kill()
+                try:
+                    served = restart_and_verify()
+                except (Failure, OSError) as e2:
+                    log("relay: unable to recover: %s" % e2)
+                    break
+            if args.verbose:
+                log("trial %d: delay %.3f s, publish %s" % (trial, delay, publish_at))
+            elif (trial + 1) % 20 == 0:
+                log("relay: %d trials, %d kills, %d failures, %d requests" % (trial + 1, stats["kills"], stats["failures"], stats["requests"]))
+        stats["data_mdb_bytes"] = os.path.getsize(os.path.join(state, "data.mdb"))
+        return stats
+    finally:
+        if agent_alive(agent):
+            agent.kill()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 SCENARIOS = {"apply": scenario_apply, "bundle": scenario_bundle, "relay": scenario_relay}
@@ -249,6 +592,11 @@ def main():
     ap.add_argument("--trials", type=int, default=200, help="trials per scenario (CI: 20)")
     ap.add_argument("--files", type=int, default=2000, help="files per policy in the apply scenario")
     ap.add_argument("--max-size", type=int, default=16384, help="largest file in bytes")
+    ap.add_argument("--bundle-files", type=int, default=1000, help="inline files per bundle (bundle scenario)")
+    ap.add_argument("--bundle-blobs", type=int, default=8, help="new blobs per bundle (bundle scenario)")
+    ap.add_argument("--blob-size", type=int, default=131072, help="bytes per blob (bundle scenario)")
+    ap.add_argument("--relay-clients", type=int, default=8, help="client threads (relay scenario)")
+    ap.add_argument("--relay-max-delay", type=float, default=1.5, help="latest kill, seconds (relay scenario)")
     ap.add_argument("--bin", default=default_binary())
     ap.add_argument("--scenario", action="append", choices=sorted(SCENARIOS), help="default: all")
     ap.add_argument("--tmp", default=None, help="where the sandboxes go (default: $TMPDIR)")
@@ -277,6 +625,11 @@ def main():
               % (name, stats["trials"], stats["kills"], stats["finished_first"], stats["failures"],
                  stats["desired_old"], stats["desired_new"], stats["temp_after_kill"],
                  stats["files_old_after_kill"], stats["files_new_after_kill"], stats["seconds"]))
+        extra = {k: v for k, v in stats.items() if k in ("requests", "long_polls", "cut_by_kill", "published", "kill_before_accepted",
+                                                          "kill_while_converging", "kill_after_converged",
+                                                          "max_fds_at_rest", "data_mdb_bytes")}
+        if extra:
+            print("%-7s %s" % ("", " ".join("%s=%s" % kv for kv in sorted(extra.items()))))
     if args.json:
         print(json.dumps({"seed": args.seed, "scenarios": results}))
     sys.exit(1 if failed else 0)

@@ -20,6 +20,8 @@ directory *outside* the root and checks nothing in it is ever created or changed
                   is ever written
   many-promises   10^6 promises (--million; 10^5 otherwise): time and peak RSS, and the result
   permissions     the state directory is 0700, data.mdb 0600; keygen's secret key 0600
+  relay           a running relay answers 4xx to traversal in every spelling, the state's files,
+                  and blobs it never verified (a tampered and a foreign-signed bundle's)
 Exits 1 if any case fails.
 """
 import argparse
@@ -33,6 +35,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import agentkit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -377,9 +381,103 @@ def case_permissions(args):
         s.close()
 
 
+def case_relay(args):
+    """A running relay (`run --relay`) serves exactly what it verified: bundle.json, its signature,
+    the blobs of accepted bundles, /healthz and /metrics. Every other target (traversal in every
+    spelling, the state's files by name and by absolute path, blobs never verified) is 4xx with a
+    short body; a bundle whose blob was tampered with, or whose signature is foreign, is refused
+    and its blobs are never served."""
+    if "publish" not in subprocess.run([args.bin, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode():
+        report(True, "relay", "SKIP: no publish command in this binary")
+        return
+    work = tempfile.mkdtemp(prefix="edgeagent-hostile-relay-")
+    agent = None
+    try:
+        root, state = os.path.join(work, "root"), os.path.join(work, "state")
+        os.mkdir(root)
+        origin = agentkit.Origin(args.bin, work)
+        port = agentkit.free_port()
+        doc = {"policy": "relayed", "promises": [
+            {"id": "conf", "type": "file", "path": "/etc/relayed.conf", "content": "x\n", "mode": "0644"},
+            {"id": "blob", "type": "file", "path": "/etc/blob.bin", "source_file": "b.bin", "mode": "0644"}]}
+        origin.publish(doc, 1, {"b.bin": b"verified blob\n" * 100})
+        good_blob = hashlib.sha256(b"verified blob\n" * 100).hexdigest()
+        config = {"state_dir": state, "root": root, "interval": "200ms", "upstreams": [origin.url],
+                  "trusted_keys": [origin.pub], "host_id": "hostile-relay", "relay": "127.0.0.1:%d" % port}
+        agent = agentkit.Agent(args.bin, work, config).start()
+        agentkit.wait_healthy(port)
+        # Serial 2 with a blob tampered with at the origin: refused, its blobs never stored.
+        tampered = b"tampered blob\n" * 100
+        doc2 = dict(doc, policy="tampered")
+        origin.publish(doc2, 2, {"b.bin": tampered})
+        t_digest = hashlib.sha256(tampered).hexdigest()
+        with open(os.path.join(origin.dir, "blobs", t_digest), "wb") as f:
+            f.write(b"not what the bundle says\n" * 100)
+        refused = lambda l: "bundle rejected" in l or "unable to accept" in l
+        i, _ = agent.wait_line(refused, 20)
+        # Serial 3 signed by another key: refused before any blob is fetched.
+        stranger = agentkit.Origin(args.bin, os.path.join(work, "stranger"))
+        stranger.dir = origin.dir
+        other = b"foreign blob\n" * 100
+        stranger.publish(dict(doc, policy="foreign"), 3, {"b.bin": other})
+        o_digest = hashlib.sha256(other).hexdigest()
+        agent.wait_line(refused, 20, start=i + 1)
+        data = open(os.path.join(state, "data.mdb"), "rb").read()
+        mdb_digest = hashlib.sha256(data).hexdigest()
+        targets = ["/data.mdb", "/lock.mdb", "/state/data.mdb", state + "/data.mdb", "/../data.mdb",
+                   "/../../../../../../" + state.lstrip("/") + "/data.mdb", "/%2e%2e/data.mdb", "/%2E%2E/%2E%2E/etc/passwd",
+                   "/blobs/../data.mdb", "/blobs/../../data.mdb", "/blobs/%2e%2e/data.mdb", "/blobs/..%2fdata.mdb",
+                   "/blobs/..%5cdata.mdb", "/..\\data.mdb", "//data.mdb", "/./bundle.json", "/bundle.json/..",
+                   "/bundle.json/../data.mdb", "/bundle.json%00", "/bundle.json%2f..%2fdata.mdb", "/BUNDLE.JSON",
+                   "/metrics/../data.mdb", "/healthz/..", "/blobs/", "/blobs/" + good_blob[:63],
+                   "/blobs/" + good_blob + "/..", "/blobs/" + good_blob + "/../../data.mdb", "/blobs/" + good_blob + "%00",
+                   "/blobs/" + "0" * 64, "/blobs/" + mdb_digest, "/blobs/" + t_digest,
+                   "/blobs/" + o_digest, "/blobs/sha256:" + good_blob, "/etc/passwd", "/proc/self/environ",
+                   "/blobs/" + "g" * 64, "/blobs/" + good_blob + good_blob]
+        raws = [b"GET http://127.0.0.1/data.mdb HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET data.mdb HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"OPTIONS /bundle.json HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"POST /bundle.json HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd",
+                b"PUT /blobs/" + t_digest.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd",
+                b"GET /bundle.json\x00/../data.mdb HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /bundle.json HTTP/1.1\r\nHost: x\r\nX: \x01\r\n\r\n"]
+        bad = []
+        statuses = {}
+        for t in targets + raws:
+            try:
+                if isinstance(t, bytes):
+                    st, h, body = agentkit.http(port, None, raw=t)
+                else:
+                    st, h, body = agentkit.http(port, t)
+            except (OSError, agentkit.Failure) as e:
+                st, body = "closed", b""
+            statuses[st] = statuses.get(st, 0) + 1
+            if st not in (400, 404, 405, 413, 431, "closed") or len(body) > 64 or b"\x00" in body:
+                bad.append("%r: %s (%d bytes)" % (t if isinstance(t, str) else t[:40], st, len(body)))
+        report(not bad, "relay/traversal",
+               "%d targets, answers %s; anything else served: %s" % (len(targets) + len(raws), statuses, bad or "nothing"))
+        # What is served is exactly the verified serial 1.
+        served, body, nblobs = agentkit.fetch_and_verify(args.bin, port, origin.pub, os.path.join(work, "fetched"))
+        st, _, blob = agentkit.http(port, "/blobs/" + good_blob)
+        st2, _, _ = agentkit.http(port, "/blobs/" + t_digest)
+        st3, _, _ = agentkit.http(port, "/blobs/" + o_digest)
+        ok = served == 1 and body == origin.published[1] and st == 200 and blob == b"verified blob\n" * 100 and st2 == 404 and st3 == 404
+        report(ok, "relay/verified-only",
+               "serves serial %d (byte-identical to the published one: %s, verify passes, %d blob); tampered serial 2's "
+               "blob %d, foreign serial 3's blob %d" % (served, body == origin.published[1], nblobs, st2, st3))
+        rc = agent.stop()
+        report(rc == 0, "relay/exit", "SIGTERM: exit %d" % rc)
+    finally:
+        if agent and agent.proc.poll() is None:
+            agent.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": case_nesting, "utf8": case_utf8,
          "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
-         "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions}
+         "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions,
+         "relay": case_relay}
 
 
 def main():

@@ -53,11 +53,15 @@ extension Daemon {
   func startBundles() {
     guard let s = try? Daemon.bundleSettings(config) else { return }   // checked in init
     if let r = s.relay {
-      let relay = Relay(loop: loop, env: env)
+      // A fan-out relay holds one long-poll per child: up to Relay.defaultMaxConnections of
+      // them, within the open-file limit less what the agent itself keeps open.
+      let files = raiseOpenFileLimit(to: Relay.defaultMaxConnections + Relay.reservedFiles)
+      let relay = Relay(loop: loop, env: env,
+                        maxConnections: max(16, min(Relay.defaultMaxConnections, files - Relay.reservedFiles)))
       do throws(LoopError) {
         try relay.start(address: r.address, port: r.port)
         self.relay = relay
-        log.info("relay listening", [("address", "\(r.address):\(relay.port)")])
+        log.info("relay listening", [("address", "\(r.address):\(relay.port)"), ("max_connections", String(relay.maxConnections))])
       } catch {
         log.error("unable to start the relay", [("address", "\(r.address):\(r.port)"), ("err", error.description)])
       }

@@ -15,9 +15,10 @@ import EdgeStore
 /// (`notifyAccepted()`) or SECONDS (at most 60) pass; answers carry `X-Edge-Long-Poll: 1`.
 ///
 /// Bounds: at most `maxConnections` at once (more are closed on accept); 10 s to send the
-/// request head (8 KiB, 32 fields); 120 s for the whole exchange; a body is written straight
-/// from the LMDB page into libuv's queue, so memory is one response per connection. A slow
-/// client only holds its own connection: the loop never waits for it.
+/// request head (8 KiB, 32 fields); 120 s for the whole exchange; a body is copied from its LMDB
+/// page once and shared by every connection sent the same answer meanwhile (`inFlight`), so a
+/// burst of children costs one copy. A slow client only holds its own connection: the loop
+/// never waits for it.
 public final class Relay {
   let loop: Loop
   let env: Environment
@@ -28,8 +29,19 @@ public final class Relay {
   public internal(set) var stats = RelayStats()
   var connections: [ObjectIdentifier: RelayConnection] = [:]
   var waiters: [ObjectIdentifier: RelayConnection] = [:]
+  /// The last answer with an ETag, while some connection is still writing it: every request
+  /// that gets the same head (so the same bytes) shares it instead of holding its own copy.
+  /// When a publish answers 1,000 held long-polls with a 1 MiB bundle.json, or 1,000 children
+  /// then fetch the same new blob, the relay holds one copy instead of 1,000 (it reached 1 GB).
+  let inFlight = InFlightAnswer()
 
-  public init(loop: Loop, env: Environment, maxConnections: Int = 512) {
+  /// Children one relay serves at once: a fleet's fan-out (DESIGN.md §8) with headroom for
+  /// reconnects and bad clients. Each costs a descriptor, a timer and at most one response.
+  public static let defaultMaxConnections = 4096
+  /// Descriptors kept for the agent itself (LMDB, inotify, the loop, services' pipes and logs).
+  public static let reservedFiles = 128
+
+  public init(loop: Loop, env: Environment, maxConnections: Int = Relay.defaultMaxConnections) {
     self.loop = loop
     self.env = env
     self.maxConnections = maxConnections
@@ -102,11 +114,25 @@ public final class Relay {
     stats.requests += 1
     let head = req.method == "HEAD"
     let inm = req.headers.value("if-none-match")
-    func send(_ status: Int, _ headers: [(String, String)], _ body: UnsafeRawBufferPointer) {
+    func send(_ status: Int, _ headers: [(String, String)], _ body: UnsafeRawBufferPointer, shared: Bool = false) {
       var h = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
       for (k, v) in headers { h += "\(k): \(v)\r\n" }
       h += "\r\n"
       if status == 304 { stats.notModified += 1 }
+      if shared && !head {
+        // The head names the bytes (ETag), so an equal head means an equal answer.
+        if let sb = inFlight.bytes, inFlight.head == h, sb.pending > 0 {
+          inFlight.write(sb, on: c)
+          return
+        }
+        var bytes = Array(h.utf8)
+        bytes.append(contentsOf: body)
+        let sb = SharedBytes(bytes)
+        inFlight.head = h
+        inFlight.bytes = sb
+        inFlight.write(sb, on: c)
+        return
+      }
       var bytes = Array(h.utf8)
       if !head && status != 304 { bytes.append(contentsOf: body) }
       c.write(bytes)
@@ -157,14 +183,14 @@ public final class Relay {
       found = blobKey.withBytes { k in
         (try? txn.value(.blobs, k) { raw -> Bool in
           guard let raw else { return false }
-          send(200, headers, raw)
+          send(200, headers, raw, shared: true)
           return true
         }) ?? false
       }
     } else {
       found = (try? txn.value(.meta, key) { raw -> Bool in
         guard let raw else { return false }
-        send(200, headers, raw)
+        send(200, headers, raw, shared: true)
         return true
       }) ?? false
     }
@@ -207,6 +233,20 @@ public final class Relay {
   }
 }
 
+/// The answer being shared (see `Relay.inFlight`); a box the write completions hold, so they
+/// never reach back into a relay that may be gone.
+final class InFlightAnswer {
+  var head = ""
+  var bytes: SharedBytes? = nil
+
+  /// Writes `sb` on `c`; the last write of it to complete lets it go.
+  func write(_ sb: SharedBytes, on c: TCPConnection) {
+    c.write(sb) { [self] _ in
+      if sb.pending == 0 && self.bytes === sb { self.bytes = nil }
+    }
+  }
+}
+
 public struct RelayStats {
   public var requests = 0
   public var served = 0
@@ -222,6 +262,8 @@ final class RelayConnection {
   let timer: Timer
   var parser = HTTPRequestParser()
   var request: HTTPRequest? = nil
+  /// The head was malformed and answered with an error status.
+  var refused = false
   var closed = false
 
   init(_ relay: Relay, _ c: TCPConnection) {
@@ -244,16 +286,22 @@ final class RelayConnection {
   var isHeld: Bool { relay.waiters[ObjectIdentifier(self)] != nil }
 
   func received(_ data: UnsafeRawBufferPointer) {
-    guard request == nil, !closed else { return }
+    guard request == nil, !refused, !closed else { return }
     do throws(HTTPParseError) {
       guard let r = try parser.feed(data) else { return }
       request = r
       c.stopReading()
       dispatch(r)
     } catch {
+      // One answer, then nothing more is read: the rest of a 64 KiB header used to be parsed
+      // again, read by read, each time writing another 431 with its own close.
+      refused = true
+      c.stopReading()
       relay.stats.badRequests += 1
       let status = error.kind == .headersTooLarge || error.kind == .tooManyHeaders ? 431 : (error.kind == .bodyTooLarge ? 413 : 400)
-      c.write(Array("HTTP/1.1 \(status) \(reasonPhrase(status))\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8)) { [unowned(unsafe) self] _ in self.close() }
+      // Write completions run even after close() (as ECANCELED), so they hold self strongly:
+      // with `unowned(unsafe)` the second of those 431s closed a freed connection.
+      c.write(Array("HTTP/1.1 \(status) \(reasonPhrase(status))\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".utf8)) { _ in self.close() }
     }
   }
 
@@ -288,7 +336,7 @@ final class RelayConnection {
     }
     relay.respond(r, on: c, longPoll: longPoll)
     // Close once everything queued is written: an empty write completes after the others.
-    c.write([UInt8]()) { [unowned(unsafe) self] _ in self.close() }
+    c.write([UInt8]()) { _ in self.close() }  // strong: see `received`
   }
 
   func close() {

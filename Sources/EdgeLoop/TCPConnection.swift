@@ -82,17 +82,26 @@ public final class TCPConnection: Handle {
   /// Queues `bytes` for writing; `done` runs once when they are written or failed.
   /// C: `uv_write`
   public func write(_ bytes: UnsafeRawBufferPointer, _ done: @escaping (LoopError?) -> Void = { _ in }) {
-    let w = WriteRequest(bytes, done)
+    submit(WriteRequest(bytes, done))
+  }
+
+  /// Queues `shared` for writing without copying it: any number of connections may write the
+  /// same SharedBytes at once, and it stays alive until the last of them completes.
+  public func write(_ shared: SharedBytes, _ done: @escaping (LoopError?) -> Void = { _ in }) {
+    submit(WriteRequest(shared, done))
+  }
+
+  func submit(_ w: WriteRequest) {
     var buf = uv_buf_t(base: w.data.assumingMemoryBound(to: CChar.self), len: w.count)
     w.req.pointee.data = Unmanaged.passRetained(w).toOpaque()
     let rc = uv_write(w.req, stream, &buf, 1) { req, status in
       guard let req, let data = req.pointee.data else { return }
       let w = Unmanaged<WriteRequest>.fromOpaque(data).takeRetainedValue()
-      w.done(status < 0 ? LoopError(status: status, "write") : nil)
+      w.finish(status < 0 ? LoopError(status: status, "write") : nil)
     }
     if rc < 0 {
       let w = Unmanaged<WriteRequest>.fromOpaque(w.req.pointee.data!).takeRetainedValue()
-      w.done(LoopError(status: rc, "write"))
+      w.finish(LoopError(status: rc, "write"))
     }
   }
 
@@ -108,11 +117,29 @@ public final class TCPConnection: Handle {
   public func setNoDelay() { uv_tcp_nodelay(tcp, 1) }
 }
 
-/// One uv_write: the request and a copy of its bytes, freed when libuv is done with both.
+/// Immutable bytes that many writes send at once, one copy in memory: a relay answering a
+/// thousand children with the same bundle. `pending` counts the writes not yet completed.
+public final class SharedBytes {
+  let data: UnsafeMutableRawPointer
+  public let count: Int
+  public internal(set) var pending = 0
+
+  public init(_ bytes: [UInt8]) {
+    count = bytes.count
+    data = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+    bytes.withUnsafeBytes { if let base = $0.baseAddress { data.copyMemory(from: base, byteCount: $0.count) } }
+  }
+
+  deinit { data.deallocate() }
+}
+
+/// One uv_write: the request and its bytes (a copy, or a share of SharedBytes), freed when
+/// libuv is done with both.
 final class WriteRequest {
   let req: UnsafeMutablePointer<uv_write_t>
   let data: UnsafeMutableRawPointer
   let count: Int
+  let shared: SharedBytes?
   let done: (LoopError?) -> Void
 
   init(_ bytes: UnsafeRawBufferPointer, _ done: @escaping (LoopError?) -> Void) {
@@ -120,11 +147,27 @@ final class WriteRequest {
     count = bytes.count
     data = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
     if let base = bytes.baseAddress { data.copyMemory(from: base, byteCount: bytes.count) }
+    shared = nil
     self.done = done
+  }
+
+  init(_ shared: SharedBytes, _ done: @escaping (LoopError?) -> Void) {
+    req = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
+    count = shared.count
+    data = shared.data
+    self.shared = shared
+    shared.pending += 1
+    self.done = done
+  }
+
+  /// The write completed or failed: it no longer counts as pending, then `done` runs.
+  func finish(_ error: LoopError?) {
+    shared?.pending -= 1
+    done(error)
   }
 
   deinit {
     req.deallocate()
-    data.deallocate()
+    if shared == nil { data.deallocate() }
   }
 }

@@ -2,6 +2,7 @@ import EdgeAgent
 import EdgeCore
 import EdgeHost
 import EdgeStore
+import Foundation
 import XCTest
 
 final class BundleAcceptanceTests: XCTestCase {
@@ -133,5 +134,32 @@ final class BundleAcceptanceTests: XCTestCase {
     o.serial = 1
     XCTAssertThrowsError(try publishBundle(o)) { XCTAssertTrue(containsText(($0 as! BundleError).description, "\"colour\"")) }
     XCTAssertFalse(FileManager.default.fileExists(atPath: f.out + "/bundle.json"))
+  }
+
+  /// Blobs of a superseded bundle are dropped with the acceptance of the next one; a blob the
+  /// new bundle still lists stays (it is not fetched again). Before, every changed blob stayed
+  /// forever and the state grew without bound.
+  func testSupersededBlobsAreDroppedOnAcceptance() throws {
+    let f = try BundleFixture("blobgc")
+    let env = try f.environment()
+    func storedBlobs() throws -> [Digest] {
+      let txn = try env.read()
+      var out: [Digest] = []
+      try txn.forEach(.blobs) { k, _ in out.append(Digest(bytes: k)); return true }
+      txn.abort()
+      return out
+    }
+    let r1 = try f.publish(serial: 1, content: "one\n")
+    _ = try f.accept(env)
+    XCTAssertEqual(try storedBlobs(), r1.blobs.map(\.digest))
+    let r2 = try f.publish(serial: 2, content: "two\n")
+    _ = try f.accept(env)
+    XCTAssertEqual(try storedBlobs(), r2.blobs.map(\.digest), "serial 1's blob is gone")
+    // Serial 3 lists serial 2's blob again: kept, though nothing was fetched for it.
+    try f.publish(serial: 3, content: "two\n")
+    try FileManager.default.removeItem(atPath: f.out + "/blobs/" + r2.blobs[0].digest.hex)
+    let a3 = try f.accept(env)
+    XCTAssertEqual(a3.serial, 3)
+    XCTAssertEqual(try storedBlobs(), r2.blobs.map(\.digest))
   }
 }

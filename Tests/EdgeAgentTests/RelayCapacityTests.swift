@@ -1,0 +1,138 @@
+@testable import EdgeAgent
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+import Foundation
+import XCTest
+
+/// A fan-out relay holds one long-poll per child. It used to close every connection past 512 at
+/// accept, so in a fleet of 1,000 children behind one relay (Benchmarks/chaos/relayload.py) half
+/// of them were refused over and over and learned of a new serial only from their backoff.
+final class RelayCapacityTests: XCTestCase {
+  let loop = Loop()
+
+  func run(until done: () -> Bool, timeoutMs: UInt64 = 20_000) {
+    loop.updateTime()
+    let t0 = loop.now
+    let guardTimer = Timer(loop)
+    guardTimer.start(after: 50, repeat: 50) {}
+    while !done() && loop.now - t0 < timeoutMs { loop.runOnce() }
+    guardTimer.close()
+  }
+
+  override func tearDown() { for _ in 0..<5 { loop.runOnce(wait: false) } }
+
+  func testOpenFileLimitIsRaisedWithinTheHardLimitAndNeverLowered() {
+    let now = raiseOpenFileLimit(to: 0)
+    XCTAssertGreaterThan(now, 0)
+    XCTAssertEqual(raiseOpenFileLimit(to: 1), now, "asking for less never lowers the limit")
+    XCTAssertGreaterThanOrEqual(raiseOpenFileLimit(to: now + 16), now)
+  }
+
+  func testDefaultRelayHoldsAThousandLongPolls() throws {
+    // Both ends of each connection are in this process.
+    guard raiseOpenFileLimit(to: 2_300) >= 2_300 else { throw XCTSkip("needs 2,300 open files") }
+    XCTAssertGreaterThanOrEqual(Relay.defaultMaxConnections, 1_000)
+    let f = try BundleFixture("relaycap")
+    _ = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let relay = Relay(loop: loop, env: env)
+    try relay.start(address: "127.0.0.1", port: 0)
+    let request = Array("GET /bundle.json?wait=60&have=1 HTTP/1.1\r\nHost: r\r\n\r\n".utf8)
+    var clients: [TCPConnection] = []
+    for _ in 0..<1_000 {
+      let c = TCPConnection(loop)
+      try c.connect(ipv4: "127.0.0.1", port: relay.port) { err in if err == nil { c.write(request) } }
+      clients.append(c)
+    }
+    run(until: { relay.activeConnections == 1_000 && relay.stats.requests == 0 && heldPolls(relay) == 1_000 })
+    XCTAssertEqual(relay.activeConnections, 1_000)
+    XCTAssertEqual(relay.stats.refusedConnections, 0)
+    XCTAssertEqual(heldPolls(relay), 1_000, "every child's long-poll is held")
+    for c in clients { c.close() }
+    run(until: { relay.activeConnections == 0 })
+    XCTAssertEqual(relay.activeConnections, 0, "a child that gives up frees its slot")
+    relay.stop()
+  }
+
+  /// A publish answers every held long-poll at once. Each answer used to be its own copy of
+  /// bundle.json (1,000 children and a 1 MiB bundle took the relay to 1 GB); now they share one.
+  func testHeldLongPollsAreAnsweredFromOneSharedCopy() throws {
+    guard raiseOpenFileLimit(to: 1_000) >= 1_000 else { throw XCTSkip("needs 1,000 open files") }
+    let f = try BundleFixture("relayshare")
+    _ = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let relay = Relay(loop: loop, env: env)
+    try relay.start(address: "127.0.0.1", port: 0)
+    let request = Array("GET /bundle.json?wait=60&have=1 HTTP/1.1\r\nHost: r\r\n\r\n".utf8)
+    let n = 300
+    var received = [[UInt8]](repeating: [], count: n)
+    var ended = 0
+    for i in 0..<n {
+      let c = TCPConnection(loop)
+      try c.connect(ipv4: "127.0.0.1", port: relay.port) { err in
+        guard err == nil else { return }
+        c.write(request)
+        try? c.startReading({ received[i] += $0 }, end: { _ in ended += 1; c.close() })
+      }
+    }
+    run(until: { heldPolls(relay) == n })
+    XCTAssertEqual(heldPolls(relay), n)
+    try f.publish(serial: 2)
+    _ = try f.accept(env)
+    relay.notifyAccepted()
+    XCTAssertEqual(relay.inFlight.bytes?.pending, n, "every held answer is a write of the one shared copy")
+    run(until: { ended == n })
+    let bundle = try f.read("out/bundle.json")
+    for r in received {
+      let text = String(decoding: r, as: UTF8.self)
+      XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n") && text.contains("X-Edge-Serial: 2\r\n"), String(text.prefix(200)))
+      XCTAssertEqual(Array(r.suffix(bundle.count)), bundle)
+    }
+    XCTAssertNil(relay.inFlight.bytes, "the copy goes with the last write")
+    relay.stop()
+  }
+
+  /// A head far past 8 KiB arrives in several reads. The relay parsed each read again and wrote
+  /// another 431 with its own close, and the second close ran on a freed connection (a relay
+  /// under 300 s of garbage died). Now: one answer per connection, and the relay lives on.
+  func testOversizedHeadGetsOneAnswer() throws {
+    let f = try BundleFixture("relay431")
+    _ = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let relay = Relay(loop: loop, env: env)
+    try relay.start(address: "127.0.0.1", port: 0)
+    let big = Array("GET /bundle.json HTTP/1.1\r\nX-Big: ".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) + Array("\r\n\r\n".utf8)
+    let n = 20
+    var received = [[UInt8]](repeating: [], count: n)
+    var ended = 0
+    for i in 0..<n {
+      let c = TCPConnection(loop)
+      try c.connect(ipv4: "127.0.0.1", port: relay.port) { err in
+        guard err == nil else { ended += 1; return }
+        c.write(big)
+        try? c.startReading({ received[i] += $0 }, end: { _ in ended += 1; c.close() })
+      }
+    }
+    run(until: { ended == n && relay.activeConnections == 0 })
+    for r in received {
+      let text = String(decoding: r, as: UTF8.self)
+      XCTAssertEqual(text.components(separatedBy: "HTTP/1.1 431").count - 1, 1, text)
+    }
+    XCTAssertEqual(relay.stats.badRequests, n)
+    XCTAssertEqual(relay.activeConnections, 0)
+    relay.stop()
+  }
+
+  /// The long-polls being held, as /metrics reports them.
+  func heldPolls(_ relay: Relay) -> Int {
+    for line in relay.metrics().split(separator: "\n") where line.hasPrefix("edgeagent_relay_long_polls ") {
+      return Int(line.split(separator: " ")[1]) ?? -1
+    }
+    return -1
+  }
+}
