@@ -49,7 +49,7 @@ private func writeFD(_ fd: CInt, _ s: String) {
 
 public func exitProcess(_ code: Int32) -> Never { exit(code) }
 
-/// Allocations counted since the process started (malloc, calloc, realloc, posix_memalign,
+/// Allocations the calling thread made since it started (malloc, calloc, realloc, posix_memalign,
 /// aligned_alloc), for benchmarks and allocation tests.
 public func allocationCount() -> UInt64 { edge_alloc_count() }
 

@@ -9,7 +9,8 @@ int edge_argc(void);
 char **edge_argv(void);
 char **edge_envp(void);
 
-/* Allocation counters: malloc, calloc, realloc, posix_memalign and aligned_alloc calls since start. */
+/* Allocation counters: malloc, calloc, realloc, posix_memalign and aligned_alloc calls the calling
+ * thread made since it started. */
 uint64_t edge_alloc_count(void);
 uint64_t edge_free_count(void);
 
