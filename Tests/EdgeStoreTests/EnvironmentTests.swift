@@ -58,6 +58,25 @@ final class EnvironmentTests: XCTestCase {
     XCTAssertEqual(try read(try Environment(path: dir, readOnly: true), .meta, "k"), [7])
   }
 
+  func testANewStatesDataFileIsPreallocatedAndCommitsDoNotGrowIt() throws {
+    let dir = tmp.path + "/s"
+    let file = dir + "/data.mdb"
+    func size() throws -> Int { (try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? -1 }
+    do {
+      let env = try Environment(path: dir, deferredMetaSync: true)
+      XCTAssertEqual(try size(), Environment.preallocatedBytes)
+      try env.withWrite { (txn) throws(StoreError) in
+        for i in 0..<20 { try txn.put(.meta, "k\(i)", [UInt8](repeating: UInt8(i), count: 1000)) }
+      }
+      try env.sync()
+      XCTAssertEqual(try size(), Environment.preallocatedBytes)
+    }
+    // The zeros past LMDB's last page are never read as data; reopening keeps everything.
+    let again = try Environment(path: dir)
+    XCTAssertEqual(try read(again, .meta, "k19"), [UInt8](repeating: 19, count: 1000))
+    XCTAssertEqual(try size(), Environment.preallocatedBytes)
+  }
+
   func testDataSurvivesClosingAndReopening() throws {
     let dir = tmp.path + "/s"
     do {
