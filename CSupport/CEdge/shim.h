@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <sys/syscall.h>
+#include <malloc.h>
 #include <linux/openat2.h>
 
 static inline int edge_errno(void) { return errno; }

@@ -82,6 +82,8 @@ public final class Relay {
   func closed(_ rc: RelayConnection) {
     connections[ObjectIdentifier(rc)] = nil
     waiters[ObjectIdentifier(rc)] = nil
+    // The last client gone: what the busy moment left free in the heap goes back to the system.
+    if connections.isEmpty { releaseFreeHeap() }
   }
 
   func hold(_ rc: RelayConnection) { waiters[ObjectIdentifier(rc)] = rc }

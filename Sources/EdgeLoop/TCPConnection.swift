@@ -2,8 +2,8 @@ import CEdge
 import EdgeHost
 
 /// One TCP stream: an outgoing connection (`connect`) or one a `TCPListener` accepted. Reads
-/// arrive as callbacks into a 64 KiB buffer the connection owns (lent to the callback, valid
-/// only during it); writes copy their bytes, so the caller's buffer is free at once.
+/// arrive as callbacks into a 64 KiB buffer shared by every connection (lent to the callback,
+/// valid only during it); writes copy their bytes, so the caller's buffer is free at once.
 ///
 /// Lifetime (the Handle rule): the loop holds the object until the close callback; `close()`
 /// may be called from any callback, once or more. After `close()` no callback of this
@@ -11,9 +11,18 @@ import EdgeHost
 public final class TCPConnection: Handle {
   let tcp: UnsafeMutablePointer<uv_tcp_t>
   public let handle: UnsafeMutablePointer<uv_handle_t>
-  /// The read buffer, reused for every read; allocated on first `startReading`.
-  var buffer: UnsafeMutableRawPointer? = nil
+  /// The read buffer of every connection. One is enough: the loop runs on one thread, and libuv
+  /// calls the read callback right after the alloc callback, so no read is lent out while
+  /// another fills it. A buffer per connection cost 64 KiB for each client the relay was reading
+  /// from (1,000 at once under garbage), and the heap they left behind did not shrink.
+  nonisolated(unsafe) static var sharedBuffer: UnsafeMutableRawPointer? = nil
   static let bufferSize = 64 << 10
+  static var buffer: UnsafeMutableRawPointer {
+    if let b = sharedBuffer { return b }
+    let b = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 16)
+    sharedBuffer = b
+    return b
+  }
   var onData: (UnsafeRawBufferPointer) -> Void = { _ in }
   /// nil at end of stream (the peer closed its side), else the read error.
   var onEnd: (LoopError?) -> Void = { _ in }
@@ -24,8 +33,6 @@ public final class TCPConnection: Handle {
     uv_tcp_init(loop.raw, tcp)
     open()
   }
-
-  deinit { buffer?.deallocate() }
 
   var stream: UnsafeMutablePointer<uv_stream_t> { UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_stream_t.self) }
 
@@ -60,14 +67,13 @@ public final class TCPConnection: Handle {
   public func startReading(_ data: @escaping (UnsafeRawBufferPointer) -> Void, end: @escaping (LoopError?) -> Void) throws(LoopError) {
     onData = data
     onEnd = end
-    if buffer == nil { buffer = UnsafeMutableRawPointer.allocate(byteCount: TCPConnection.bufferSize, alignment: 16) }
-    try check(uv_read_start(stream, { h, _, buf in
-      guard let h, let buf, let me = owner(h.pointee.data, as: TCPConnection.self) else { return }
-      buf.pointee = uv_buf_t(base: me.buffer!.assumingMemoryBound(to: CChar.self), len: TCPConnection.bufferSize)
-    }, { s, n, _ in
+    try check(uv_read_start(stream, { _, _, buf in
+      guard let buf else { return }
+      buf.pointee = uv_buf_t(base: TCPConnection.buffer.assumingMemoryBound(to: CChar.self), len: TCPConnection.bufferSize)
+    }, { s, n, buf in
       guard let s, let me = owner(s.pointee.data, as: TCPConnection.self) else { return }
-      if n > 0 {
-        me.onData(UnsafeRawBufferPointer(start: me.buffer, count: n))
+      if n > 0, let base = buf?.pointee.base {
+        me.onData(UnsafeRawBufferPointer(start: base, count: n))
       } else if n == Int(UV_EOF.rawValue) {
         me.onEnd(nil)
       } else if n < 0 {

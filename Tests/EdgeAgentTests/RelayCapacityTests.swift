@@ -1,4 +1,5 @@
 @testable import EdgeAgent
+import CEdge
 import EdgeCore
 import EdgeHost
 import EdgeLoop
@@ -125,6 +126,49 @@ final class RelayCapacityTests: XCTestCase {
     }
     XCTAssertEqual(relay.stats.badRequests, n)
     XCTAssertEqual(relay.activeConnections, 0)
+    relay.stop()
+  }
+
+  /// Under garbage the relay reads from a thousand clients at once (random bytes and unfinished
+  /// heads wait out the 10 s head timeout). Each reading connection had its own 64 KiB read
+  /// buffer, and the heap grew past 37 MB in 300 s of relayload.py; now they share one.
+  func testReadingConnectionsDoNotEachHoldAReadBuffer() throws {
+    guard raiseOpenFileLimit(to: 1_200) >= 1_200 else { throw XCTSkip("needs 1,200 open files") }
+    let f = try BundleFixture("relayheap")
+    _ = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let relay = Relay(loop: loop, env: env)
+    try relay.start(address: "127.0.0.1", port: 0)
+    let unfinished = Array("GET /bundle.json HTTP/1.1\r\nHo".utf8)
+    let n = 500
+    var written = 0
+    var clients: [TCPConnection] = []
+    clients.reserveCapacity(n)
+    let before = mallinfo2().uordblks
+    for _ in 0..<n {
+      let c = TCPConnection(loop)
+      try c.connect(ipv4: "127.0.0.1", port: relay.port) { err in
+        guard err == nil else { return }
+        c.write(unfinished) { _ in written += 1 }
+      }
+      clients.append(c)
+    }
+    run(until: { relay.activeConnections == n && written == n })
+    // A few more turns, so the relay has read every unfinished head.
+    var turns = 0
+    let t = Timer(loop)
+    t.start(after: 10, repeat: 10) { turns += 1 }
+    run(until: { turns >= 10 })
+    t.close()
+    let perConnection = (mallinfo2().uordblks - before) / n
+    XCTAssertEqual(relay.activeConnections, n)
+    XCTAssertEqual(relay.stats.requests, 0, "every head is still unfinished")
+    // Both ends are in this process: two libuv handles, the relay's state, the parser. A read
+    // buffer each would be 65,536 bytes more.
+    XCTAssertLessThan(perConnection, 16 << 10, "heap in use per reading connection")
+    for c in clients { c.close() }
+    run(until: { relay.activeConnections == 0 })
     relay.stop()
   }
 
