@@ -90,6 +90,9 @@ class Load:
         self.failures = []
 
     async def long_poll(self, i):
+        # A child asks with the serial it holds (the last one it was answered with), as the agent
+        # does; asking with the script's serial could park a child that never got serial 2.
+        have = self.serial
         while not self.stop:
             try:
                 r, w = await asyncio.open_connection("127.0.0.1", self.port)
@@ -100,7 +103,7 @@ class Load:
             self.c["poll_connects"] += 1
             self.connected.add(i)
             try:
-                w.write(b"GET /bundle.json?wait=%d&have=%d HTTP/1.1\r\nHost: relay\r\n\r\n" % (self.args.wait, self.serial))
+                w.write(b"GET /bundle.json?wait=%d&have=%d HTTP/1.1\r\nHost: relay\r\n\r\n" % (self.args.wait, have))
                 data = await r.read()  # until the relay closes
             except OSError:
                 data = b""
@@ -113,7 +116,10 @@ class Load:
                 continue
             self.c["poll_answers"] += 1
             head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
-            if "x-edge-serial: 2" in head:
+            for line in head.split("\r\n"):
+                if line.startswith("x-edge-serial:") and line[14:].strip().isdigit():
+                    have = int(line[14:].strip())
+            if have == 2:
                 self.got_new.add(i)
 
     async def garbage_one(self, kind, rng):
