@@ -24,27 +24,13 @@ extension Daemon {
     let runners = supervisor.runners
     m += "# HELP edgeagent_service_restarts_total Restarts of each service since the agent started.\n"
     m += "# TYPE edgeagent_service_restarts_total counter\n"
-    for r in runners { m += "edgeagent_service_restarts_total{service=\"\(labelValue(r.id))\"} \(r.machine.restarts)\n" }
+    for r in runners { m += "edgeagent_service_restarts_total{service=\"\(escapedQuotes(r.id))\"} \(r.machine.restarts)\n" }
     m += "# HELP edgeagent_service_up Whether each service is running (1) or not (0): starting, backing off or stopped.\n"
     m += "# TYPE edgeagent_service_up gauge\n"
-    for r in runners { m += "edgeagent_service_up{service=\"\(labelValue(r.id))\"} \(r.machine.phase == .running ? 1 : 0)\n" }
+    for r in runners { m += "edgeagent_service_up{service=\"\(escapedQuotes(r.id))\"} \(r.machine.phase == .running ? 1 : 0)\n" }
     m += "# HELP edgeagent_service_crash_looping Whether each service tripped the crash-loop rule (1) or not (0).\n"
     m += "# TYPE edgeagent_service_crash_looping gauge\n"
-    for r in runners { m += "edgeagent_service_crash_looping{service=\"\(labelValue(r.id))\"} \(r.machine.crashLooping ? 1 : 0)\n" }
+    for r in runners { m += "edgeagent_service_crash_looping{service=\"\(escapedQuotes(r.id))\"} \(r.machine.crashLooping ? 1 : 0)\n" }
     return m
   }
-}
-
-/// A Prometheus label value: backslash, double quote and newline escaped.
-func labelValue(_ s: String) -> String {
-  var out = ""
-  for c in s.unicodeScalars {
-    switch c {
-    case "\\": out += "\\\\"
-    case "\"": out += "\\\""
-    case "\n": out += "\\n"
-    default: out.unicodeScalars.append(c)
-    }
-  }
-  return out
 }

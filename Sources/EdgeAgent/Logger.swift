@@ -45,17 +45,23 @@ public struct Logger {
       break
     }
     if safe { return v }
-    var out = "\""
-    for c in v.unicodeScalars {
-      switch c {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      default: out.unicodeScalars.append(c)
-      }
-    }
-    return out + "\""
+    return "\"" + escapedQuotes(v) + "\""
   }
+}
+
+/// The text with backslash, double quote and newline escaped: what goes between the quotes of
+/// a logfmt value and of a Prometheus label value.
+func escapedQuotes(_ s: String) -> String {
+  var out = ""
+  for c in s.unicodeScalars {
+    switch c {
+    case "\"": out += "\\\""
+    case "\\": out += "\\\\"
+    case "\n": out += "\\n"
+    default: out.unicodeScalars.append(c)
+    }
+  }
+  return out
 }
 
 /// Milliseconds since `start` (monotonic ns) with one decimal: `12.3`.
