@@ -11,14 +11,7 @@ import XCTest
 final class PullerTests: XCTestCase {
   let loop = Loop()
 
-  func run(until done: () -> Bool, timeoutMs: UInt64 = 10_000) {
-    loop.updateTime()
-    let t0 = loop.now
-    let guardTimer = Timer(loop)
-    guardTimer.start(after: 50, repeat: 50) {}
-    while !done() && loop.now - t0 < timeoutMs { loop.runOnce() }
-    guardTimer.close()
-  }
+  func run(until done: () -> Bool, timeoutMs: UInt64 = 10_000) { loop.run(until: done, timeoutMs: timeoutMs) }
 
   override func tearDown() { for _ in 0..<5 { loop.runOnce(wait: false) } }
 

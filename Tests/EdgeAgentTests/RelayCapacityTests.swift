@@ -13,16 +13,20 @@ import XCTest
 final class RelayCapacityTests: XCTestCase {
   let loop = Loop()
 
-  func run(until done: () -> Bool, timeoutMs: UInt64 = 20_000) {
-    loop.updateTime()
-    let t0 = loop.now
-    let guardTimer = Timer(loop)
-    guardTimer.start(after: 50, repeat: 50) {}
-    while !done() && loop.now - t0 < timeoutMs { loop.runOnce() }
-    guardTimer.close()
-  }
+  func run(until done: () -> Bool, timeoutMs: UInt64 = 20_000) { loop.run(until: done, timeoutMs: timeoutMs) }
 
   override func tearDown() { for _ in 0..<5 { loop.runOnce(wait: false) } }
+
+  /// A relay on 127.0.0.1 (a free port) serving serial 1 of a fresh fixture.
+  func servingRelay(_ name: String) throws -> (BundleFixture, Environment, Relay) {
+    let f = try BundleFixture(name)
+    _ = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let relay = Relay(loop: loop, env: env)
+    try relay.start(address: "127.0.0.1", port: 0)
+    return (f, env, relay)
+  }
 
   func testOpenFileLimitIsRaisedWithinTheHardLimitAndNeverLowered() {
     let now = raiseOpenFileLimit(to: 0)
@@ -35,12 +39,7 @@ final class RelayCapacityTests: XCTestCase {
     // Both ends of each connection are in this process.
     guard raiseOpenFileLimit(to: 2_300) >= 2_300 else { throw XCTSkip("needs 2,300 open files") }
     XCTAssertGreaterThanOrEqual(Relay.defaultMaxConnections, 1_000)
-    let f = try BundleFixture("relaycap")
-    _ = try f.publish(serial: 1)
-    let env = try f.environment()
-    _ = try f.accept(env)
-    let relay = Relay(loop: loop, env: env)
-    try relay.start(address: "127.0.0.1", port: 0)
+    let (_, _, relay) = try servingRelay("relaycap")
     let request = Array("GET /bundle.json?wait=60&have=1 HTTP/1.1\r\nHost: r\r\n\r\n".utf8)
     var clients: [TCPConnection] = []
     for _ in 0..<1_000 {
@@ -62,12 +61,7 @@ final class RelayCapacityTests: XCTestCase {
   /// bundle.json (1,000 children and a 1 MiB bundle took the relay to 1 GB); now they share one.
   func testHeldLongPollsAreAnsweredFromOneSharedCopy() throws {
     guard raiseOpenFileLimit(to: 1_000) >= 1_000 else { throw XCTSkip("needs 1,000 open files") }
-    let f = try BundleFixture("relayshare")
-    _ = try f.publish(serial: 1)
-    let env = try f.environment()
-    _ = try f.accept(env)
-    let relay = Relay(loop: loop, env: env)
-    try relay.start(address: "127.0.0.1", port: 0)
+    let (f, env, relay) = try servingRelay("relayshare")
     let request = Array("GET /bundle.json?wait=60&have=1 HTTP/1.1\r\nHost: r\r\n\r\n".utf8)
     let n = 300
     var received = [[UInt8]](repeating: [], count: n)
@@ -101,12 +95,7 @@ final class RelayCapacityTests: XCTestCase {
   /// another 431 with its own close, and the second close ran on a freed connection (a relay
   /// under 300 s of garbage died). Now: one answer per connection, and the relay lives on.
   func testOversizedHeadGetsOneAnswer() throws {
-    let f = try BundleFixture("relay431")
-    _ = try f.publish(serial: 1)
-    let env = try f.environment()
-    _ = try f.accept(env)
-    let relay = Relay(loop: loop, env: env)
-    try relay.start(address: "127.0.0.1", port: 0)
+    let (_, _, relay) = try servingRelay("relay431")
     let big = Array("GET /bundle.json HTTP/1.1\r\nX-Big: ".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 200_000) + Array("\r\n\r\n".utf8)
     let n = 20
     var received = [[UInt8]](repeating: [], count: n)
@@ -134,12 +123,7 @@ final class RelayCapacityTests: XCTestCase {
   /// buffer, and the heap grew past 37 MB in 300 s of relayload.py; now they share one.
   func testReadingConnectionsDoNotEachHoldAReadBuffer() throws {
     guard raiseOpenFileLimit(to: 1_200) >= 1_200 else { throw XCTSkip("needs 1,200 open files") }
-    let f = try BundleFixture("relayheap")
-    _ = try f.publish(serial: 1)
-    let env = try f.environment()
-    _ = try f.accept(env)
-    let relay = Relay(loop: loop, env: env)
-    try relay.start(address: "127.0.0.1", port: 0)
+    let (_, _, relay) = try servingRelay("relayheap")
     let unfinished = Array("GET /bundle.json HTTP/1.1\r\nHo".utf8)
     let n = 500
     var written = 0
