@@ -24,6 +24,19 @@ def run(cmd, timeout=600, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, **kw)
 
 
+def has_command(binary, name):
+    """Whether `binary --help` lists the command `name` (an older binary may lack publish)."""
+    r = run([binary, "--help"])
+    return (" " + name + " ") in (r.stdout + r.stderr).decode(errors="replace")
+
+
+def root_and_state(work):
+    """`work`/root, made empty (the managed root), and `work`/state, left for the agent to make."""
+    root, state = os.path.join(work, "root"), os.path.join(work, "state")
+    os.mkdir(root)
+    return root, state
+
+
 def check_lmdb(state, dump=True):
     """The environment opens and (with dump) every page of every database reads."""
     r = run(["mdb_stat", "-a", state])

@@ -95,8 +95,7 @@ def apply_once(binary, policy_file, root, state, timeout=600):
 def scenario_apply(args, rng, log):
     work = tempfile.mkdtemp(prefix="edgeagent-chaos-", dir=args.tmp)
     try:
-        root, state = os.path.join(work, "root"), os.path.join(work, "state")
-        os.mkdir(root)
+        root, state = agentkit.root_and_state(work)
         policies = [Policy("chaos-a", args.files, "a", random.Random(rng.random()), args.max_size),
                     Policy("chaos-b", args.files, "b", random.Random(rng.random()), args.max_size)]
         files = [os.path.join(work, "a.json"), os.path.join(work, "b.json")]
@@ -197,11 +196,6 @@ def scenario_apply(args, rng, log):
             shutil.rmtree(work, ignore_errors=True)
 
 
-def has_command(binary, name):
-    r = run([binary, "--help"])
-    return (" " + name + " ") in (r.stdout + r.stderr).decode(errors="replace")
-
-
 def bundle_doc(serial, files, nblobs, blob_size, seed):
     """Serial `serial`'s source policy, its blobs and the bytes every managed file must end with.
     The same paths in every serial: inline files alternate between two contents (a/b), blob
@@ -242,13 +236,12 @@ def scenario_bundle(args, rng, log):
     whole, the serial in force and `desired` name the same bundle (old or new), every file holds
     its old or new bytes; a restarted daemon (not killed) converges to N+1, cleans up, and exits
     0 on SIGTERM; the state directory holds data.mdb and lock.mdb only."""
-    if not has_command(args.bin, "publish"):
+    if not agentkit.has_command(args.bin, "publish"):
         return None
     work = tempfile.mkdtemp(prefix="edgeagent-chaos-bundle-", dir=args.tmp)
     agent = None
     try:
-        root, state = os.path.join(work, "root"), os.path.join(work, "state")
-        os.mkdir(root)
+        root, state = agentkit.root_and_state(work)
         origin = agentkit.Origin(args.bin, work)
         config = {"state_dir": state, "root": root, "interval": "60s", "upstreams": [origin.url],
                   "trusted_keys": [origin.pub], "host_id": "chaos-bundle"}
@@ -473,13 +466,12 @@ def scenario_relay(args, rng, log):
     the restarted relay serves bundle.json byte-identical to a published one whose signature and
     blobs `edgeagent verify` accepts; it holds no connection but the asking one, its fd count is
     the first run's, and the state directory holds data.mdb and lock.mdb only."""
-    if not has_command(args.bin, "publish"):
+    if not agentkit.has_command(args.bin, "publish"):
         return None
     work = tempfile.mkdtemp(prefix="edgeagent-chaos-relay-", dir=args.tmp)
     agent = None
     try:
-        root, state = os.path.join(work, "root"), os.path.join(work, "state")
-        os.mkdir(root)
+        root, state = agentkit.root_and_state(work)
         origin = agentkit.Origin(args.bin, work)
         port = agentkit.free_port()
         config = {"state_dir": state, "root": root, "interval": "300ms", "upstreams": [origin.url],

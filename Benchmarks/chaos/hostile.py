@@ -341,8 +341,7 @@ def case_permissions(args):
         st_data = os.stat(os.path.join(s.state, "data.mdb")).st_mode & 0o777
         report(rc == 0 and st_dir == 0o700 and st_data == 0o600, "permissions/state",
                "state dir %o, data.mdb %o (umask %o)" % (st_dir, st_data, os.umask(os.umask(0))))
-        help_text = subprocess.run([args.bin, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode()
-        if "keygen" in help_text:
+        if agentkit.has_command(args.bin, "keygen"):
             key = os.path.join(s.dir, "k")
             old = os.umask(0)  # the agent must not rely on the caller's umask
             try:
@@ -387,14 +386,13 @@ def case_relay(args):
     spelling, the state's files by name and by absolute path, blobs never verified) is 4xx with a
     short body; a bundle whose blob was tampered with, or whose signature is foreign, is refused
     and its blobs are never served."""
-    if "publish" not in subprocess.run([args.bin, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode():
+    if not agentkit.has_command(args.bin, "publish"):
         report(True, "relay", "SKIP: no publish command in this binary")
         return
     work = tempfile.mkdtemp(prefix="edgeagent-hostile-relay-")
     agent = None
     try:
-        root, state = os.path.join(work, "root"), os.path.join(work, "state")
-        os.mkdir(root)
+        root, state = agentkit.root_and_state(work)
         origin = agentkit.Origin(args.bin, work)
         port = agentkit.free_port()
         doc = {"policy": "relayed", "promises": [

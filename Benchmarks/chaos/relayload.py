@@ -267,8 +267,7 @@ def relay_metric(port, name):
 
 async def main_async(args, work, log):
     origin = agentkit.Origin(args.bin, work)
-    root, state = os.path.join(work, "root"), os.path.join(work, "state")
-    os.mkdir(root)
+    root, state = agentkit.root_and_state(work)
     port = agentkit.free_port()
     config = {"state_dir": state, "root": root, "interval": "2s", "upstreams": [origin.url],
               "trusted_keys": [origin.pub], "host_id": "relayload", "relay": "127.0.0.1:%d" % port,
