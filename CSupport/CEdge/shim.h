@@ -74,6 +74,12 @@ static inline int edge_ifflags(int fd, const char *name, int set, short *flags) 
 static inline int edge_finit_module(int fd, const char *params, int flags) {
   return (int)syscall(SYS_finit_module, fd, params, flags);
 }
+/* pidfd_open(2) (Linux 5.3) has no glibc wrapper: an fd that polls readable when the process
+ * exits, so a command's exit can be waited for together with its output and a deadline. */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+static inline int edge_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 /* syncfs is declared only under _GNU_SOURCE, which would change fd_set between this module and
  * CEdgeSupport; declare it here instead. */
 extern int syncfs(int fd);
