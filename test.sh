@@ -4,7 +4,8 @@
 #   2. embedded-host   Embedded build for the host (.build-emb), an apply/status on a sandbox, and
 #                      a bundle pulled by host name through DNS (Tests/e2e/dns.sh)
 #   3-5. smoke-TARGET  static Embedded binary for x86_64, aarch64, armv7 (Cross/smoke.sh; qemu-user)
-#   6. boot            edgeagent as /init of x86_64 and aarch64 VMs under qemu-system (Cross/boot-test.sh)
+#   6. boot            edgeagent as /init of x86_64 and aarch64 VMs under qemu-system (Cross/boot-test.sh),
+#                      with Debian's generic kernels and with its cloud kernels (KERNEL=cloud)
 # Every stage runs even if one before it failed. Prints each stage's time, and ends with
 # "stages: N passed, M failed"; exits 1 if any stage failed. Needs what Cross/setup.sh installs.
 set -uo pipefail
@@ -43,10 +44,13 @@ embedded_host() {
   return $rc
 }
 
-# Both architectures' VMs, each booted twice (bundle, then offline from the state).
+# Both architectures' VMs, each booted twice (bundle, then offline from the state), with each
+# of Debian's two kernel flavours: generic (ext4 a module the agent loads) and cloud (built in).
 boot_tests() {
-  local rc=0
-  for target in x86_64 aarch64; do Cross/boot-test.sh "$target" || rc=1; done
+  local rc=0 target kernel
+  for kernel in generic cloud; do
+    for target in x86_64 aarch64; do KERNEL=$kernel Cross/boot-test.sh "$target" || rc=1; done
+  done
   return $rc
 }
 

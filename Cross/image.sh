@@ -32,13 +32,20 @@ done
 
 boot=out/boot
 debs=$boot/debs
-dir=$boot/$target
+# KERNEL=cloud: Debian's kernel flavour for virtual machines (linux-image-cloud-*), which has
+# ext4 built in; the default is the generic one (linux-image-amd64 / linux-image-arm64).
+flavour=${KERNEL:-generic}
+case "$flavour" in
+  generic) kmeta=linux-image-$deb_arch dir=$boot/$target ;;
+  cloud)   kmeta=linux-image-cloud-$deb_arch dir=$boot/$target-cloud ;;
+  *) echo "Cross/image.sh: KERNEL is generic or cloud, not \"$flavour\"" >&2; exit 2 ;;
+esac
 mkdir -p "$debs" "$dir"
 
 # The kernel the meta package points at today, e.g. linux-image-6.1.0-50-amd64.
-kpkg=$(apt-cache depends "linux-image-$deb_arch:$deb_arch" 2>/dev/null |
+kpkg=$(apt-cache depends "$kmeta:$deb_arch" 2>/dev/null |
   sed -n "s/^ *Depends: \(linux-image-[0-9][^:]*\).*/\1/p" | head -1)
-[ -n "$kpkg" ] || { echo "Cross/image.sh: no linux-image-$deb_arch in the apt lists (apt-get update?)" >&2; exit 1; }
+[ -n "$kpkg" ] || { echo "Cross/image.sh: no $kmeta in the apt lists (apt-get update?)" >&2; exit 1; }
 
 # Downloads NAME:ARCH once into $debs; prints the .deb's path.
 fetch() {
