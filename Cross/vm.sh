@@ -4,7 +4,8 @@
 # qemu-system (TCG, one vCPU, -nographic, serial console, no network device) with the disk
 # image STATE as /dev/vda and, with "source", the image's bundle disk as /dev/vdb; the
 # console goes to LOG, without carriage returns. INITRD replaces the image's initramfs.
-# Returns qemu's exit status (124: BOOT_TIMEOUT seconds, 240 by default, ran out).
+# Returns qemu's exit status (124: BOOT_TIMEOUT seconds, 240 by default, ran out). The array
+# vm_extra, when set, adds qemu options (Benchmarks/boot/blocks.sh: -d in_asm).
 
 vm_target() {
   case "$1" in
@@ -24,7 +25,7 @@ vm_boot() {
     disks+=(-drive "file=$img/source.img,if=none,id=source,format=raw,readonly=on" -device virtio-blk-pci,drive=source)
   timeout "${BOOT_TIMEOUT:-240}" "${qemu[@]}" -m 256M -smp 1 -nographic -no-reboot -nic none \
     -kernel "$img/vmlinuz" -initrd "$initrd" -append "$(cat "$img/cmdline")" \
-    "${disks[@]}" </dev/null 2>&1 | tr -d '\r' > "$log"
+    "${disks[@]}" ${vm_extra[@]+"${vm_extra[@]}"} </dev/null 2>&1 | tr -d '\r' > "$log"
   rc=${PIPESTATUS[0]}
   return "$rc"
 }
