@@ -53,8 +53,9 @@ public func runCommand(_ argv: [String], environment: [String], cwd: String, tim
   var ready = [pollfd(fd: -1, events: Int16(POLLIN), revents: 0), pollfd(fd: -1, events: Int16(POLLIN), revents: 0)]
   while !reaped || open {
     // Sleep until output, the exit or the deadline. The exit is not the end of the output (a
-    // process it left behind may hold the pipe) nor the output's end the exit: a sleep between
-    // the two cost 5 ms a command, most of running one under an emulated CPU.
+    // process it left behind may hold the pipe), nor the output's end the exit (a process
+    // closes its files before it can be reaped): polling for the exit in 5 ms sleeps once the
+    // output had ended cost up to 10 ms a command.
     ready[0].fd = open ? fds[0] : -1
     ready[1].fd = reaped ? -1 : pidfd
     let wait: Int32 = reaped ? 0 : pidfd < 0 ? (open ? 20 : 5) : millisecondsUntil(deadline)
