@@ -70,4 +70,4 @@ for b in 1 2; do
   a=$(echo "${got[agent.$b]}" | median) f=$(echo "${got[floor.$b]}" | median)
   echo "boot-share $target boot $b: median of $runs: agent $a ms, floor $f ms, the agent's share $((${a%.*} - ${f%.*})) ms"
 done
-[ "${KEEP:-0}" = 1 ] && echo "console logs: $T"
+if [ "${KEEP:-0}" = 1 ]; then echo "console logs: $T"; fi
