@@ -92,6 +92,36 @@ def apply_once(binary, policy_file, root, state, timeout=600):
     return r.returncode, out, r.stderr.decode(errors="replace")
 
 
+def check_old_or_new(root, new, old, stats):
+    """Right after a kill: every file holds its old or its new bytes, never a mix; counts
+    which, and whether temporaries were left (the next run must clean them up)."""
+    n_new = n_old = 0
+    for path, want_new in new.items():
+        with open(root + path, "rb") as f:
+            have = f.read()
+        if have == want_new:
+            n_new += 1
+        elif have == old[path]:
+            n_old += 1
+        else:
+            raise Failure("%s holds %d bytes that are neither old nor new" % (path, len(have)))
+    stats["files_new_after_kill"] += n_new
+    stats["files_old_after_kill"] += n_old
+    if temporaries(root):
+        stats["temp_after_kill"] += 1
+
+
+def check_cleaned_up(root, new):
+    """After the run that follows a kill: no temporaries, and every file holds its new bytes."""
+    left = temporaries(root)
+    if left:
+        raise Failure("%d temporaries left after the next run, e.g. %s" % (len(left), left[0]))
+    for path, want_new in new.items():
+        with open(root + path, "rb") as f:
+            if f.read() != want_new:
+                raise Failure("%s does not hold the new bytes after the next run" % path)
+
+
 def scenario_apply(args, rng, log):
     work = tempfile.mkdtemp(prefix="edgeagent-chaos-", dir=args.tmp)
     try:
@@ -149,31 +179,12 @@ def scenario_apply(args, rng, log):
                 else:
                     raise Failure("desired is neither policy: name %r, %d ids" % (st["policy"], len(ids)))
                 # 3. every file holds its old or its new bytes.
-                n_new = n_old = 0
-                for path, want_new in new_p.contents.items():
-                    with open(root + path, "rb") as f:
-                        have = f.read()
-                    if have == want_new:
-                        n_new += 1
-                    elif have == old_p.contents[path]:
-                        n_old += 1
-                    else:
-                        raise Failure("%s holds %d bytes that are neither old nor new" % (path, len(have)))
-                stats["files_new_after_kill"] += n_new
-                stats["files_old_after_kill"] += n_old
-                if temporaries(root):
-                    stats["temp_after_kill"] += 1
+                check_old_or_new(root, new_p.contents, old_p.contents, stats)
                 # 4. the next run converges and cleans up.
                 rc, out, err = apply_once(args.bin, files[new], root, state)
                 if rc != 0 or "failed=0" not in out:
                     raise Failure("the run after the kill exited %d: %s %s" % (rc, out[-300:], err[-300:]))
-                left = temporaries(root)
-                if left:
-                    raise Failure("%d temporaries left after the next run, e.g. %s" % (len(left), left[0]))
-                for path, want_new in new_p.contents.items():
-                    with open(root + path, "rb") as f:
-                        if f.read() != want_new:
-                            raise Failure("%s does not hold the new bytes after the next run" % path)
+                check_cleaned_up(root, new_p.contents)
                 # 5. the state is whole and names the new policy.
                 check_lmdb(state)
                 st = status(args.bin, state)
@@ -322,29 +333,10 @@ def scenario_bundle(args, rng, log):
                     raise Failure("serial %d in force but desired is %r with %d ids" % (serial, st["policy"], len(ids)))
                 stats["desired_new" if serial == new else "desired_old"] += 1
                 # 3. every file holds its old or its new bytes.
-                n_new = n_old = 0
-                for path, want_new in docs[new][0].items():
-                    with open(root + path, "rb") as f:
-                        have = f.read()
-                    if have == want_new:
-                        n_new += 1
-                    elif have == docs[held][0][path]:
-                        n_old += 1
-                    else:
-                        raise Failure("%s holds %d bytes that are neither old nor new" % (path, len(have)))
-                stats["files_new_after_kill"] += n_new
-                stats["files_old_after_kill"] += n_old
-                if temporaries(root):
-                    stats["temp_after_kill"] += 1
+                check_old_or_new(root, docs[new][0], docs[held][0], stats)
                 # 4. a restart converges to the new serial and cleans up.
                 converge_fully(new)
-                left = temporaries(root)
-                if left:
-                    raise Failure("%d temporaries left after the next run, e.g. %s" % (len(left), left[0]))
-                for path, want_new in docs[new][0].items():
-                    with open(root + path, "rb") as f:
-                        if f.read() != want_new:
-                            raise Failure("%s does not hold the new bytes after the next run" % path)
+                check_cleaned_up(root, docs[new][0])
                 # 5. the state is whole, names the new serial, and holds nothing else.
                 check_lmdb(state, dump=False)
                 st = status(args.bin, state)
