@@ -22,6 +22,9 @@ directory *outside* the root and checks nothing in it is ever created or changed
   permissions     the state directory is 0700, data.mdb 0600; keygen's secret key 0600
   relay           a running relay answers 4xx to traversal in every spelling, the state's files,
                   and blobs it never verified (a tampered and a foreign-signed bundle's)
+  blocking        the loop is never held: with a file:// upstream whose bundle.json is a FIFO
+                  (the error is logged), a killed service is reaped (no zombie) and restarted
+                  and file drift is repaired, each within 1 s
 Exits 1 if any case fails.
 """
 import argparse
@@ -472,10 +475,99 @@ def case_relay(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def service_pid(agent, service, start=0):
+    """The pid of the last `started service` line for `service` from line `start` on."""
+    i, _ = agent.wait_line(lambda l: "started service" in l and "service=%s " % service in l + " ", 20, start=start)
+    return i, int(agent.lines[i][1].split(" pid=")[1].split()[0])
+
+
+def zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def held_loop_checks(agent, root, service, label, within=1.0):
+    """Kills `service` and edits a managed file; reports whether the loop reaped the killed
+    process, restarted the service and repaired the file, each within `within` seconds."""
+    i, pid = service_pid(agent, service)
+    mark = len(agent.lines)
+    conf = os.path.join(root, "etc", "drift.conf")
+    t0 = time.monotonic()
+    os.kill(pid, 9)
+    with open(conf, "w") as f:
+        f.write("drifted\n")
+    restart = repaired = None
+    reaped = False
+    while time.monotonic() - t0 < 6 and (restart is None or repaired is None or not reaped):
+        now = time.monotonic()
+        with agent.cond:
+            for t, l in agent.lines[mark:]:
+                if restart is None and "started service" in l and "service=%s " % service in l + " ":
+                    restart = t - t0
+        if repaired is None:
+            with open(conf) as f:
+                if f.read() == "kept\n":
+                    repaired = now - t0
+        if not reaped and not zombie(pid):
+            reaped = now - t0 < within
+        time.sleep(0.01)
+    ok = reaped and restart is not None and restart < within and repaired is not None and repaired < within
+    fmt = lambda x: "never" if x is None else "%.0f ms" % (x * 1000)
+    report(ok, "blocking/" + label, "killed %s (pid %d): reaped %s, restarted in %s; drift repaired in %s (limit %.0f ms)"
+           % (service, pid, "yes" if reaped else "NO (zombie)", fmt(restart), fmt(repaired), within * 1000))
+    return ok
+
+
+def case_blocking(args):
+    """PID 1's loop must never block: reaping, supervision and drift repair go on while a
+    file:// upstream's bundle.json is a FIFO (open() would wait for a writer forever)."""
+    if not agentkit.has_command(args.bin, "publish"):
+        report(True, "blocking", "SKIP: no publish command in this binary")
+        return
+    work = tempfile.mkdtemp(prefix="edgeagent-hostile-blocking-")
+    agent = None
+    try:
+        root, state = agentkit.root_and_state(work)
+        origin = agentkit.Origin(args.bin, work)
+        base = [{"id": "svc-a", "type": "service", "exec": ["/bin/sleep", "100000"], "restart": "always"},
+                {"id": "svc-b", "type": "service", "exec": ["/bin/sleep", "100000"], "restart": "always"},
+                {"id": "drift", "type": "file", "path": "/etc/drift.conf", "content": "kept\n", "mode": "0644"}]
+        origin.publish({"policy": "blocking", "promises": base}, 1)
+        config = {"state_dir": state, "root": root, "interval": "60s", "pull_interval": "200ms", "upstreams": [origin.url],
+                  "trusted_keys": [origin.pub], "host_id": "hostile-blocking"}
+        agent = agentkit.Agent(args.bin, work, config).start()
+        service_pid(agent, "svc-a")
+        service_pid(agent, "svc-b")
+        # 1. bundle.json becomes a FIFO with no writer: the pull fails at once, and says why.
+        bundle = os.path.join(origin.dir, "bundle.json")
+        os.rename(bundle, bundle + ".real")
+        os.mkfifo(bundle)
+        mark = len(agent.lines)
+        try:
+            i, _ = agent.wait_line(lambda l: "bundle.json" in l and "FIFO" in l, 5, start=mark)
+            report(True, "blocking/fifo-logged", agent.lines[i][1][:200])
+        except agentkit.Failure:
+            report(False, "blocking/fifo-logged", "no log line names the FIFO within 5 s")
+        held_loop_checks(agent, root, "svc-a", "fifo-upstream")
+        os.unlink(bundle)
+        os.rename(bundle + ".real", bundle)
+        rc = agent.stop()
+        report(rc == 0, "blocking/exit", "SIGTERM: exit %d" % rc)
+    except agentkit.Failure as e:
+        report(False, "blocking", str(e))
+    finally:
+        if agent and agent.proc.poll() is None:
+            agent.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": case_nesting, "utf8": case_utf8,
          "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
          "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions,
-         "relay": case_relay}
+         "relay": case_relay, "blocking": case_blocking}
 
 
 def main():

@@ -65,7 +65,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   }
 
   let bytes: [UInt8]
-  do { bytes = try readWholeFile(options.policyPath, limit: maxPolicyBytes) } catch {
+  do { bytes = try readWholeFile(options.policyPath, limit: maxPolicyBytes, anyKind: true) } catch {
     // A policy that is missing, a directory, or past the size limit is bad input (exit 2), not
     // a failing host.
     if error.errno == .tooLarge || error.errno == .noEntry || error.errno == .isDirectory || error.errno == .notDirectory {

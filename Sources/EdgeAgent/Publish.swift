@@ -50,7 +50,7 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   let secret: [UInt8]
   do { secret = try Ed25519.readKeyFile(o.secretKeyPath, bytes: Ed25519.secretKeyBytes) } catch { throw .host(error) }
   let source: [UInt8]
-  do { source = try readWholeFile(o.sourcePolicy) } catch { throw .host(error) }
+  do { source = try readWholeFile(o.sourcePolicy, anyKind: true) } catch { throw .host(error) }
   let root: JSONNode
   do { root = try JSONReader.parse(source) } catch { throw .input("\(o.sourcePolicy):\(error)") }
   for r in o.relays where UpstreamURL(r)?.scheme != .http {

@@ -42,7 +42,7 @@ public final class LogFile {
   }
 
   func reopen() {
-    fd = edge_open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+    fd = edge_open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0o640)
     var st = stat()
     size = fd >= 0 && fstat(fd, &st) == 0 ? Int(st.st_size) : 0
   }

@@ -3,11 +3,19 @@ import EdgeCore
 
 /// Reads a whole file (a policy, a config) into memory, refusing files larger than `limit`
 /// bytes so a hostile or mistaken input cannot exhaust memory.
-public func readWholeFile(_ path: String, limit: Int = 64 << 20) throws(HostError) -> [UInt8] {
-  let f = try FileDescriptor.open(at: AT_FDCWD, path, O_RDONLY)
+///
+/// Only a regular file is read: the daemon reads on its loop (PID 1's reaping and supervision
+/// stop while it waits), and a FIFO, a device or a socket at a path it is given would block it
+/// in open() or read() for as long as the other end likes. The open is O_NONBLOCK (a FIFO
+/// without a writer opens at once) and O_NOCTTY (a terminal must never become PID 1's
+/// controlling one), and the type is checked on the open fd, before any read.
+/// `anyKind` is for the one-shot CLI (`apply <(generate)`), which blocks nobody but its caller.
+public func readWholeFile(_ path: String, limit: Int = 64 << 20, anyKind: Bool = false) throws(HostError) -> [UInt8] {
+  let f = try FileDescriptor.open(at: AT_FDCWD, path, anyKind ? O_RDONLY : O_RDONLY | O_NONBLOCK | O_NOCTTY)
   let st: FileStat
   do throws(HostError) { st = try f.stat() } catch { throw HostError(error.errno, "stat", path) }
   if st.kind == .directory { throw HostError(.isDirectory, "read", path) }
+  if st.kind != .regular && !anyKind { throw HostError(.invalid, "read (\(fileTypeName(f.raw)), not a regular file)", path) }
   if st.identity.size > Int64(limit) { throw HostError(.tooLarge, "read (larger than \(limit >> 20) MiB)", path) }
   var out = [UInt8](repeating: 0, count: Int(st.identity.size))
   var filled = 0
@@ -26,6 +34,20 @@ public func readWholeFile(_ path: String, limit: Int = 64 << 20) throws(HostErro
   }
   out.removeSubrange(filled...)
   return out
+}
+
+/// "a FIFO", "a character device", ... for a refusal's message (FileStat keeps only the kinds
+/// convergence compares).
+func fileTypeName(_ fd: CInt) -> String {
+  var st = CEdge.stat()
+  guard fstat(fd, &st) == 0 else { return "not a regular file" }
+  switch st.st_mode & mode_t(S_IFMT) {
+  case mode_t(S_IFIFO): return "a FIFO"
+  case mode_t(S_IFCHR): return "a character device"
+  case mode_t(S_IFBLK): return "a block device"
+  case mode_t(S_IFSOCK): return "a socket"
+  default: return "an unknown file type"
+  }
 }
 
 /// Writes a whole file (for temporary files of tests and benchmarks; managed files go through

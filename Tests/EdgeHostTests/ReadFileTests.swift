@@ -69,4 +69,38 @@ final class ReadFileTests: XCTestCase {
     try base.symlink("current.json", to: "policy.json")
     XCTAssertEqual(try readWholeFile(base.path + "/current.json"), Array("{}".utf8))
   }
+
+  /// A FIFO (a hostile file:// upstream's bundle.json) is refused at once: before, open() waited
+  /// for a writer, holding the daemon's loop. The writer opened 2 s later only unblocks an old
+  /// build so the test fails instead of hanging.
+  func testFIFOIsRefusedAtOnceWithoutAWriter() throws {
+    let fifo = base.path + "/bundle.json"
+    XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+    DispatchQueue.global().asyncAfter(deadline: .now() + 2) {
+      let w = open(fifo, O_WRONLY | O_NONBLOCK)
+      if w >= 0 { close(w) }
+    }
+    let t0 = Date()
+    let e = hostError { () throws(HostError) in _ = try readWholeFile(fifo) }
+    XCTAssertLessThan(Date().timeIntervalSince(t0), 1.5)
+    XCTAssertEqual(e?.errno, .invalid)
+    XCTAssertEqual(e?.description, "unable to read (a FIFO, not a regular file) \(fifo): Invalid argument")
+  }
+
+  func testCharacterDeviceIsRefused() {
+    let e = hostError { () throws(HostError) in _ = try readWholeFile("/dev/zero") }
+    XCTAssertEqual(e?.errno, .invalid)
+    XCTAssertTrue(e?.operation.contains("a character device") ?? false, e?.description ?? "")
+  }
+
+  func testAnyKindReadsAFIFOForTheCLI() throws {
+    let fifo = base.path + "/policy.json"
+    XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+    DispatchQueue.global().async {
+      let w = open(fifo, O_WRONLY)
+      _ = "{}".withCString { write(w, $0, 2) }
+      close(w)
+    }
+    XCTAssertEqual(try readWholeFile(fifo, anyKind: true), Array("{}".utf8))
+  }
 }
