@@ -23,8 +23,9 @@ directory *outside* the root and checks nothing in it is ever created or changed
   relay           a running relay answers 4xx to traversal in every spelling, the state's files,
                   and blobs it never verified (a tampered and a foreign-signed bundle's)
   blocking        the loop is never held: with a file:// upstream whose bundle.json is a FIFO
-                  (the error is logged), a killed service is reaped (no zombie) and restarted
-                  and file drift is repaired, each within 1 s
+                  (the error is logged), and while a `sleep 5` command promise runs, a killed
+                  service is reaped (no zombie) and restarted and file drift is repaired, each
+                  within 1 s; the command's outcome is still recorded
 Exits 1 if any case fails.
 """
 import argparse
@@ -523,7 +524,8 @@ def held_loop_checks(agent, root, service, label, within=1.0):
 
 def case_blocking(args):
     """PID 1's loop must never block: reaping, supervision and drift repair go on while a
-    file:// upstream's bundle.json is a FIFO (open() would wait for a writer forever)."""
+    file:// upstream's bundle.json is a FIFO (open() would wait for a writer forever) and while
+    a command promise runs for 5 s."""
     if not agentkit.has_command(args.bin, "publish"):
         report(True, "blocking", "SKIP: no publish command in this binary")
         return
@@ -554,6 +556,34 @@ def case_blocking(args):
         held_loop_checks(agent, root, "svc-a", "fifo-upstream")
         os.unlink(bundle)
         os.rename(bundle + ".real", bundle)
+        # 2. A command promise that runs for 5 s.
+        mark = len(agent.lines)
+        slow = {"id": "slow", "type": "command", "exec": ["/bin/sleep", "5"]}
+        origin.publish({"policy": "blocking", "promises": base + [slow]}, 2)
+        deadline = time.monotonic() + 10
+        sleeper = None
+        while sleeper is None and time.monotonic() < deadline:
+            for d in os.listdir("/proc"):
+                if d.isdigit():
+                    try:
+                        with open("/proc/%s/cmdline" % d, "rb") as f:
+                            if f.read() == b"/bin/sleep\x005\x00":
+                                sleeper = int(d)
+                    except OSError:
+                        pass
+            time.sleep(0.02)
+        if sleeper is None:
+            report(False, "blocking/command", "the command promise never started")
+        else:
+            held_loop_checks(agent, root, "svc-b", "command-running")
+            running = os.path.exists("/proc/%d" % sleeper) and not zombie(sleeper)
+            report(running, "blocking/command-overlap", "the command was %s during the checks"
+                   % ("still running" if running else "already over"))
+            try:
+                i, _ = agent.wait_line(lambda l: "promise=slow" in l and "reason=ran" in l, 15, start=mark)
+                report(True, "blocking/command-outcome", agent.lines[i][1][:200])
+            except agentkit.Failure:
+                report(False, "blocking/command-outcome", "no `repaired promise=slow reason=ran` line within 15 s")
         rc = agent.stop()
         report(rc == 0, "blocking/exit", "SIGTERM: exit %d" % rc)
     except agentkit.Failure as e:

@@ -34,6 +34,9 @@ public final class Converger {
   var indexOfId: [String: Int] = [:]
   /// Stat cache entries to store: host path bytes and the record.
   public internal(set) var statUpdates: [(key: [UInt8], record: StatRecord)] = []
+  /// The run in progress (Converger+Steps.swift): what it converges, how far it got, and the
+  /// program it waits for.
+  var current = Run()
 
   struct Staged {
     var index: Int
@@ -67,29 +70,15 @@ public final class Converger {
   /// `blob` lends the bytes of a stored blob (nil when missing); `previous` gives a promise's
   /// last recorded outcome (commands without `creates`/`unless` run once per argv). Returns the
   /// outcome of each promise checked, by index; nil for those not in `order`.
+  ///
+  /// Commands run here, blocking the caller (`apply`); the daemon steps through the same run
+  /// with `begin`/`advance`/`resume` instead (Converger+Steps.swift).
   public func run(_ policy: Policy, _ prepared: [PreparedPromise], order: [Int],
                   cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
                   blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
                   previous: (String) -> ActualRecord?) -> [Outcome?] {
-    outcomes = [Outcome?](repeating: nil, count: policy.promises.count)
-    notified = [Bool](repeating: false, count: policy.promises.count)
-    statUpdates = []
-    indexOfId = [:]
-    for (i, p) in policy.promises.enumerated() { indexOfId[p.id] = i }
-    // Loops over indices, not `for x in array`: unoptimised builds (the tests') malloc once per
-    // element of an array's iterator, and a kept check must allocate nothing in any build.
-    for k in order.indices {
-      let i = order[k]
-      let p = policy.promises[i]
-      // A program may read what earlier promises wrote: make staged files visible first.
-      if p.type == .command || p.type == .sysctl { publish() }
-      let outcome = check(p, prepared[i], cachedStat: cachedStat, blob: blob, previous: previous)
-      outcomes[i] = outcome
-      if outcome.status == .repaired {
-        for target in p.notify { if let t = indexOfId[target] { notified[t] = true } }
-      }
-    }
-    finish()
+    begin(policy, prepared, order: order)
+    while let request = advance(cachedStat: cachedStat, blob: blob, previous: previous) { resume(runBlocking(request)) }
     return outcomes
   }
 
@@ -97,6 +86,25 @@ public final class Converger {
              cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
              blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
              previous: (String) -> ActualRecord?) -> Outcome {
+    if let held = heldBack(p) { return held }
+    do {
+      switch p.type {
+      case .file: return try checkFile(p, pp, cachedStat: cachedStat, blob: blob)
+      case .directory: return try checkDirectory(p, pp)
+      case .link: return try checkLink(p, pp)
+      case .service: return serviceOutcome?(p) ?? Outcome(.skipped, Converger.serviceInApply)
+      case .command:
+        // Only `advance` runs commands (it can wait for them); a command reaching here is a bug.
+        return Outcome(.failed, "internal error: a command checked outside a run")
+      case .sysctl: return try checkSysctl(p)
+      }
+    } catch {
+      return Outcome(.failed, error.description)
+    }
+  }
+
+  /// Skipped without a look: a false condition, or a failed dependency.
+  func heldBack(_ p: Promise) -> Outcome? {
     if let c = p.condition, !c.evaluate(classes: classes) {
       return Outcome(.skipped, Converger.conditionFalse(p.conditionText))
     }
@@ -106,18 +114,7 @@ public final class Converger {
         return Outcome(.skipped, "dependency \"\(dep)\" failed")
       }
     }
-    do {
-      switch p.type {
-      case .file: return try checkFile(p, pp, cachedStat: cachedStat, blob: blob)
-      case .directory: return try checkDirectory(p, pp)
-      case .link: return try checkLink(p, pp)
-      case .service: return serviceOutcome?(p) ?? Outcome(.skipped, Converger.serviceInApply)
-      case .command: return try checkCommand(p, pp, previous: previous(p.id))
-      case .sysctl: return try checkSysctl(p)
-      }
-    } catch {
-      return Outcome(.failed, error.description)
-    }
+    return nil
   }
 
   static func conditionFalse(_ text: String) -> String { "condition \"\(text)\" is false" }

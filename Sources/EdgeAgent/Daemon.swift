@@ -21,6 +21,14 @@ public final class Daemon {
   let reaper: ChildReaper
   let supervisor: Supervisor
   let converger: Converger
+  /// Repairs drift of files, directories and links while `converger` waits for a command.
+  let driftConverger: Converger
+  /// The convergence waiting for a command, a policy to install after it, and what was asked
+  /// meanwhile (Daemon+Commands.swift).
+  var inFlight: Convergence? = nil
+  var pendingInstall: (policy: Policy, digest: Digest)? = nil
+  var queuedFull = false
+  var queuedDrift: Set<Int> = []
   public let isInit: Bool
   public let hostID: String
   var classes: Set<String>
@@ -50,7 +58,7 @@ public final class Daemon {
   var puller: Puller? = nil
   var relay: Relay? = nil
   /// Convergences run, full and partial (for tests and metrics).
-  public private(set) var runs = 0
+  public internal(set) var runs = 0
   /// When the process started (monotonic ns; the CLI sets it at entry): the first `converged`
   /// line reports exec-to-converged from it.
   public let startedNs: UInt64
@@ -96,7 +104,10 @@ public final class Daemon {
     do { reaper = try ChildReaper(loop) } catch { throw .input(error.description) }
     supervisor = Supervisor(loop: loop, reaper: reaper, log: log, env: env, root: root, stateDir: config.stateDir,
                             crashLoopCount: config.crashLoopCount, crashLoopWindowMs: config.crashLoopWindowMs)
-    do { converger = try Converger(root: root, classes: classes, dryRun: false) } catch { throw .host(error) }
+    do {
+      converger = try Converger(root: root, classes: classes, dryRun: false)
+      driftConverger = try Converger(root: root, classes: classes, dryRun: false)
+    } catch { throw .host(error) }
     convergeTimer = Timer(loop)
     driftTimer = Timer(loop)
     reloadTimer = Timer(loop)
@@ -174,6 +185,11 @@ public final class Daemon {
   }
 
   func install(_ p: Policy, digest: Digest) {
+    // The convergence in flight holds the old policy's indexes: the new one waits for its end.
+    if inFlight != nil {
+      pendingInstall = (p, digest)
+      return
+    }
     guard let o = try? Plan.order(p.promises) else { return }
     policy = p
     order = o
@@ -192,19 +208,26 @@ public final class Daemon {
   // MARK: convergence
 
   /// Converges every promise, or just `only` (drift), records the outcomes, then brings the
-  /// services along.
+  /// services along. A command promise runs as a child watched by the loop: the convergence
+  /// waits for it without holding the loop (`step`, Daemon+Commands.swift).
   func converge(only: [Int]? = nil) {
     guard let policy, !shuttingDown else { return }
+    if inFlight != nil {
+      convergeWhileCommandRuns(only)
+      return
+    }
     runs += 1
     let t0 = monotonicNanoseconds()
     let runOrder = only.map { set in order.filter { set.contains($0) } } ?? order
-    let result: [Outcome?]
-    do throws(StoreError) {
-      result = try runConverger(converger, env, policy, prepared, order: runOrder)
-    } catch {
-      log.error("unable to read the state", [("err", error.description)])
-      return
-    }
+    converger.begin(policy, prepared, order: runOrder)
+    inFlight = Convergence(policy: policy, order: order, prepared: prepared, digest: policyDigest, only: only, t0: t0)
+    step()
+  }
+
+  /// Records a finished convergence's outcomes and brings the services along.
+  func complete(_ c: Convergence, _ converger: Converger, _ result: [Outcome?]) {
+    let policy = c.policy, order = c.order, prepared = c.prepared, only = c.only, t0 = c.t0
+    let runOrder = only.map { set in order.filter { set.contains($0) } } ?? order
     let t1 = monotonicNanoseconds()
     var summary = RunSummary()
     for i in runOrder {
@@ -219,7 +242,7 @@ public final class Daemon {
       }
     }
     do throws(StoreError) {
-      _ = try record(env, policy: policy, order: order, digest: policyDigest, prepared: prepared, outcomes: result,
+      _ = try record(env, policy: policy, order: order, digest: c.digest, prepared: prepared, outcomes: result,
                      statUpdates: converger.statUpdates, summary: only == nil ? summary : nil,
                      classes: classDigest(classes), policyFile: "")
       try env.sync()
@@ -249,7 +272,8 @@ public final class Daemon {
       if !notifiedReady && kernelInit { kernelLog("edgeagent: first convergence complete (\(summary.failed) failed)") }
       rewatch()
     }
-    if !notifiedReady {
+    // Ready after the first whole pass, not after a drift repair made while it waits for a command.
+    if !notifiedReady && converger === self.converger {
       notifiedReady = true
       sdNotify("READY=1")
     }
@@ -399,6 +423,7 @@ public final class Daemon {
     if shuttingDown { return }
     shuttingDown = true
     log.info("shutting down", [("reason", reason)])
+    cancelCommand()
     stopBundles()
     supervisor.stopAll { [unowned(unsafe) self] in
       self.log.info("all services stopped")

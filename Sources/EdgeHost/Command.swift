@@ -16,6 +16,12 @@ public struct CommandResult: Sendable {
     guard let last = lines.last else { return "" }
     return String(decoding: last, as: UTF8.self)
   }
+
+  public init(status: Int32, timedOut: Bool, outputTail: [UInt8]) {
+    self.status = status
+    self.timedOut = timedOut
+    self.outputTail = outputTail
+  }
 }
 
 /// Runs `argv` to completion with the C spawn shim (new session, only fds 0-2, stdin from

@@ -162,4 +162,98 @@ final class ConvergerTests: XCTestCase {
     XCTAssertFalse(box.exists(box.hostPath("/b")))
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: box.root), [], "no temporary file is left")
   }
+
+  // MARK: stepping through a run (the daemon's way: commands never run inside it)
+
+  private func stepped(_ text: String) throws -> (Converger, Policy, [PreparedPromise]) {
+    let policy = try PolicyDecoder.decode(Array(text.utf8))
+    let converger = try Converger(root: box.root, classes: [], dryRun: false)
+    return (converger, policy, converger.prepare(policy))
+  }
+
+  private func advance(_ c: Converger) -> CommandRequest? {
+    c.advance(cachedStat: { _ in nil }, blob: { _, body in body(nil) }, previous: { _ in nil })
+  }
+
+  /// A run that reaches a command suspends with a request for it (nothing run), goes on when
+  /// answered, and the promise's outcome is the answer's; promises after it wait for it.
+  func testACommandSuspendsTheRunAndItsAnswerResumesIt() throws {
+    let (c, policy, prepared) = try stepped(#"""
+      {"policy": "p", "promises": [
+        {"id": "before", "type": "file", "path": "/before", "content": "1\n"},
+        {"id": "cmd", "type": "command", "exec": ["/bin/sh", "-c", "touch ran"], "timeout": 7},
+        {"id": "after", "type": "file", "path": "/after", "content": "2\n"}]}
+      """#)
+    c.begin(policy, prepared, order: [0, 1, 2])
+    guard let request = advance(c) else { return XCTFail("the run did not stop at the command") }
+    XCTAssertEqual(request.index, 1)
+    XCTAssertEqual(request.stage, .exec)
+    XCTAssertEqual(request.argv, ["/bin/sh", "-c", "touch ran"])
+    XCTAssertEqual(request.cwd, box.root)
+    XCTAssertEqual(request.timeout, 7)
+    XCTAssertTrue(request.environment.contains("EDGEAGENT_PROMISE=cmd"))
+    XCTAssertTrue(c.inRun)
+    XCTAssertEqual(c.outcomes[0]?.status, .repaired)
+    XCTAssertEqual(box.read(box.hostPath("/before")), "1\n", "published before the command runs")
+    XCTAssertNil(c.outcomes[1])
+    XCTAssertNil(c.outcomes[2])
+    XCTAssertFalse(box.exists(box.hostPath("/ran")), "the converger itself runs nothing")
+    XCTAssertEqual(advance(c)?.index, 1, "unanswered, it still waits")
+    c.resume(.finished(CommandResult(status: 0, timedOut: false, outputTail: [])))
+    XCTAssertNil(advance(c))
+    XCTAssertFalse(c.inRun)
+    XCTAssertEqual(c.outcomes[1], Outcome(.repaired, "ran"))
+    XCTAssertEqual(c.outcomes[2]?.status, .repaired)
+    XCTAssertEqual(box.read(box.hostPath("/after")), "2\n")
+  }
+
+  func testTheAnswerDecidesTheOutcomeAsABlockingRunWould() throws {
+    let text = #"{"policy": "p", "promises": [{"id": "cmd", "type": "command", "exec": ["/bin/false"], "timeout": 5}]}"#
+    let cases: [(CommandAnswer, Outcome)] = [
+      (.finished(CommandResult(status: 3, timedOut: false, outputTail: Array("a\nlast words\n".utf8))),
+       Outcome(.failed, "/bin/false exited with status 3: last words")),
+      (.finished(CommandResult(status: -9, timedOut: false, outputTail: [])), Outcome(.failed, "/bin/false killed by signal 9")),
+      (.finished(CommandResult(status: -9, timedOut: true, outputTail: [])), Outcome(.failed, "/bin/false killed after the 5 s timeout")),
+      (.failed(HostError(.noEntry, "start", "/bin/false")), Outcome(.failed, "unable to start /bin/false: No such file or directory")),
+    ]
+    for (answer, expected) in cases {
+      let (c, policy, prepared) = try stepped(text)
+      c.begin(policy, prepared, order: [0])
+      XCTAssertNotNil(advance(c))
+      c.resume(answer)
+      XCTAssertNil(advance(c))
+      XCTAssertEqual(c.outcomes[0], expected)
+    }
+  }
+
+  /// `unless` is a request of its own: exit 0 keeps the promise without asking for `exec`.
+  func testUnlessIsRequestedFirstAndDecidesWhetherExecRuns() throws {
+    let text = #"{"policy": "p", "promises": [{"id": "cmd", "type": "command", "exec": ["/bin/true"], "unless": ["/bin/test", "-e", "x"]}]}"#
+    var (c, policy, prepared) = try stepped(text)
+    c.begin(policy, prepared, order: [0])
+    XCTAssertEqual(advance(c)?.stage, .unless)
+    c.resume(.finished(CommandResult(status: 0, timedOut: false, outputTail: [])))
+    XCTAssertNil(advance(c))
+    XCTAssertEqual(c.outcomes[0], .kept)
+    (c, policy, prepared) = try stepped(text)
+    c.begin(policy, prepared, order: [0])
+    XCTAssertEqual(advance(c)?.stage, .unless)
+    c.resume(.finished(CommandResult(status: 1, timedOut: false, outputTail: [])))
+    let exec = advance(c)
+    XCTAssertEqual(exec?.stage, .exec)
+    XCTAssertEqual(exec?.argv, ["/bin/true"])
+    c.resume(.finished(CommandResult(status: 0, timedOut: false, outputTail: [])))
+    XCTAssertNil(advance(c))
+    XCTAssertEqual(c.outcomes[0], Outcome(.repaired, "ran"))
+  }
+
+  /// `run` (apply's) answers the same requests by running them: same outcomes as before.
+  func testBlockingRunRunsTheCommand() throws {
+    let (c, policy, prepared) = try stepped(#"""
+      {"policy": "p", "promises": [{"id": "cmd", "type": "command", "exec": ["/bin/sh", "-c", "echo out; exit 4"]}]}
+      """#)
+    let outcomes = c.run(policy, prepared, order: [0], cachedStat: { _ in nil }, blob: { _, body in body(nil) }, previous: { _ in nil })
+    XCTAssertEqual(outcomes[0], Outcome(.failed, "/bin/sh exited with status 4: out"))
+    XCTAssertFalse(c.inRun)
+  }
 }

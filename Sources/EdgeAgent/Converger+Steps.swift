@@ -1,0 +1,109 @@
+import EdgeCore
+import EdgeHost
+
+/// A convergence that can wait for a program without holding its caller: `begin`, then
+/// `advance` until it returns nil, running each `CommandRequest` it returns and handing the
+/// answer to `resume`. The daemon runs commands as children watched by its loop (PID 1 must go on
+/// reaping, supervising and repairing drift meanwhile); `run` answers them by blocking.
+///
+/// Staged files are published before any program runs (`advance` does it before every command
+/// and sysctl promise), so nothing is staged while a run waits.
+extension Converger {
+  struct Run {
+    var policy: Policy? = nil
+    var prepared: [PreparedPromise] = []
+    var order: [Int] = []
+    /// The position in `order` of the next promise to check.
+    var cursor = 0
+    /// The program the run waits for, and its answer once `resume` gave it.
+    var waiting: CommandRequest? = nil
+    var answer: CommandAnswer? = nil
+  }
+
+  /// Starts a run over `order`; outcomes are collected in `outcomes` as it goes.
+  public func begin(_ policy: Policy, _ prepared: [PreparedPromise], order: [Int]) {
+    outcomes = [Outcome?](repeating: nil, count: policy.promises.count)
+    notified = [Bool](repeating: false, count: policy.promises.count)
+    statUpdates = []
+    indexOfId = [:]
+    for (i, p) in policy.promises.enumerated() { indexOfId[p.id] = i }
+    current = Run(policy: policy, prepared: prepared, order: order)
+  }
+
+  /// True between `begin` and the end of the run (or `abandon`).
+  public var inRun: Bool { current.policy != nil }
+
+  /// Checks and repairs promises until one needs a program run (returned: run it, then
+  /// `resume`), or until the run is over (nil: `outcomes` and `statUpdates` are complete and
+  /// every repair is durable). The closures are only used during this call, so a caller may
+  /// open a store transaction around each call and close it before waiting.
+  public func advance(cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                      blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
+                      previous: (String) -> ActualRecord?) -> CommandRequest? {
+    guard let policy = current.policy else { return nil }
+    if let request = current.waiting {
+      guard let answer = current.answer else { return request }   // not answered yet: still waiting
+      current.waiting = nil
+      current.answer = nil
+      let i = request.index
+      switch commandEnded(policy.promises[i], current.prepared[i], request, answer) {
+      case .run(let next):
+        current.waiting = next
+        return next
+      case .outcome(let o):
+        settle(policy.promises[i], i, o)
+        current.cursor += 1
+      }
+    }
+    // Loops over indices, not `for x in array`: unoptimised builds (the tests') malloc once per
+    // element of an array's iterator, and a kept check must allocate nothing in any build.
+    while current.cursor < current.order.count {
+      let i = current.order[current.cursor]
+      let p = policy.promises[i]
+      // A program may read what earlier promises wrote: make staged files visible first.
+      if p.type == .command || p.type == .sysctl { publish() }
+      let outcome: Outcome
+      if p.type == .command, heldBack(p) == nil {
+        let step: CommandStep
+        do throws(HostError) {
+          step = try startCommand(p, current.prepared[i], previous: previous(p.id))
+        } catch {
+          step = .outcome(Outcome(.failed, error.description))
+        }
+        switch step {
+        case .run(let request):
+          current.waiting = request
+          return request
+        case .outcome(let o): outcome = o
+        }
+      } else {
+        outcome = check(p, current.prepared[i], cachedStat: cachedStat, blob: blob, previous: previous)
+      }
+      settle(p, i, outcome)
+      current.cursor += 1
+    }
+    finish()
+    current = Run()
+    return nil
+  }
+
+  /// The answer to the request `advance` returned; the next `advance` goes on from there.
+  public func resume(_ answer: CommandAnswer) {
+    if current.waiting != nil { current.answer = answer }
+  }
+
+  /// Gives up the run in progress (shutdown while a command runs): what was staged is
+  /// published, the rest is left for the next run.
+  public func abandon() {
+    if !inRun { return }
+    finish()
+    current = Run()
+  }
+
+  func settle(_ p: Promise, _ i: Int, _ outcome: Outcome) {
+    outcomes[i] = outcome
+    if outcome.status == .repaired {
+      for target in p.notify { if let t = indexOfId[target] { notified[t] = true } }
+    }
+  }
+}
