@@ -45,6 +45,9 @@ extension Converger {
       guard let answer = current.answer else { return request }   // not answered yet: still waiting
       current.waiting = nil
       current.answer = nil
+      // The command, or a drift repair made while it ran, may have replaced directories this run
+      // opened: open them again (nothing is staged in them: publish ran before the command).
+      directories.removeAll()
       let i = request.index
       switch commandEnded(policy.promises[i], current.prepared[i], request, answer) {
       case .run(let next):

@@ -207,6 +207,26 @@ final class ConvergerTests: XCTestCase {
     XCTAssertEqual(box.read(box.hostPath("/after")), "2\n")
   }
 
+  /// While a run waits for a command, the daemon's drift repairs (or the command) may replace a
+  /// directory the run opened: promises after the command write into the directory there now.
+  func testDirectoriesAreOpenedAgainAfterACommand() throws {
+    let (c, policy, prepared) = try stepped(#"""
+      {"policy": "p", "promises": [
+        {"id": "a", "type": "file", "path": "/srv/a", "content": "a\n"},
+        {"id": "cmd", "type": "command", "exec": ["/bin/true"]},
+        {"id": "b", "type": "file", "path": "/srv/b", "content": "b\n"}]}
+      """#)
+    c.begin(policy, prepared, order: [0, 1, 2])
+    XCTAssertNotNil(advance(c))
+    try FileManager.default.moveItem(atPath: box.root + "/srv", toPath: box.root + "/srv.old")
+    try FileManager.default.createDirectory(atPath: box.root + "/srv", withIntermediateDirectories: false)
+    c.resume(.finished(CommandResult(status: 0, timedOut: false, outputTail: [])))
+    XCTAssertNil(advance(c))
+    XCTAssertEqual(c.outcomes[2]?.status, .repaired)
+    XCTAssertEqual(box.read(box.hostPath("/srv/b")), "b\n")
+    XCTAssertFalse(box.exists(box.root + "/srv.old/b"), "written into the replaced directory")
+  }
+
   func testTheAnswerDecidesTheOutcomeAsABlockingRunWould() throws {
     let text = #"{"policy": "p", "promises": [{"id": "cmd", "type": "command", "exec": ["/bin/false"], "timeout": 5}]}"#
     let cases: [(CommandAnswer, Outcome)] = [
