@@ -25,7 +25,8 @@ nothing but LMDB's files and the services' logs.
 Scenario `relay`: a daemon with `relay` set serves client threads (downloads, If-None-Match, HEAD,
 long-polls) while new serials are published at random; SIGKILL; the state is checked, and the
 restarted relay must serve byte-identical, verified content (`edgeagent verify`), hold no stale
-connection and no more fds than its first run. Both skip when the binary has no `publish`.
+connection and no more fds than its first run. Both skip (logged to $EDGE_SKIP_LOG, see test.sh)
+when the binary has no `publish`.
 
 Seeded and reproducible: the same --seed gives the same policies, the same delays and the same
 order of trials (the kill point within the process still depends on the machine's speed).
@@ -599,7 +600,7 @@ def main():
         t0 = time.monotonic()
         stats = SCENARIOS[name](args, random.Random(rng.random()), log)
         if stats is None:
-            print("%-7s SKIP (needs issue 5's bundle commands in this binary)" % name)
+            agentkit.skip("chaos " + name, "needs the bundle commands (publish) in this binary")
             continue
         stats["seconds"] = round(time.monotonic() - t0, 1)
         results[name] = stats

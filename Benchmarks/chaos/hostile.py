@@ -22,7 +22,8 @@ directory *outside* the root and checks nothing in it is ever created or changed
   permissions     the state directory is 0700, data.mdb 0600; keygen's secret key 0600
   relay           a running relay answers 4xx to traversal in every spelling, the state's files,
                   and blobs it never verified (a tampered and a foreign-signed bundle's)
-Exits 1 if any case fails.
+Ends with "hostile: N passed, M failed, K skipped"; a skip is never counted as a pass (and is
+logged to $EDGE_SKIP_LOG for test.sh). Exits 1 if any case fails.
 """
 import argparse
 import hashlib
@@ -41,6 +42,7 @@ import agentkit
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 failed = 0
+counts = {"passed": 0, "failed": 0, "skipped": 0}
 
 
 def default_binary():
@@ -54,8 +56,15 @@ def default_binary():
 def report(ok, name, detail):
     global failed
     print("%s %s: %s" % ("PASS" if ok else "FAIL", name, detail), flush=True)
+    counts["passed" if ok else "failed"] += 1
     if not ok:
         failed = 1
+
+
+def skip(name, reason):
+    """Neither a pass nor a failure: counted apart, and logged for test.sh (CI=true fails on it)."""
+    counts["skipped"] += 1
+    agentkit.skip(name, reason)
 
 
 def tree(path):
@@ -387,7 +396,7 @@ def case_relay(args):
     short body; a bundle whose blob was tampered with, or whose signature is foreign, is refused
     and its blobs are never served."""
     if not agentkit.has_command(args.bin, "publish"):
-        report(True, "relay", "SKIP: no publish command in this binary")
+        skip("relay", "no publish command in this binary")
         return
     work = tempfile.mkdtemp(prefix="edgeagent-hostile-relay-")
     agent = None
@@ -489,6 +498,7 @@ def main():
     print("hostile: %s" % args.bin, flush=True)
     for name in args.case or list(CASES):
         CASES[name](args)
+    print("hostile: %(passed)d passed, %(failed)d failed, %(skipped)d skipped" % counts, flush=True)
     sys.exit(failed)
 
 
