@@ -132,7 +132,7 @@ final class AgentRun {
     process = p
     if namespace {
       let unshare = p.processIdentifier
-      _ = pollUntil(5) { AgentRun.children(of: unshare).first.map { self.agentPID = $0 } != nil }
+      _ = pollUntil(eventually) { AgentRun.children(of: unshare).first.map { self.agentPID = $0 } != nil }
       guard agentPID > 0 else { throw AgentRunError("unshare started no child") }
     } else {
       agentPID = p.processIdentifier
@@ -176,9 +176,12 @@ final class AgentRun {
     return (p.terminationReason, p.terminationStatus)
   }
 
-  /// `edgeagent status --json`, parsed.
+  /// `edgeagent status --json`, parsed; `[:]` while the agent has not made its state yet (a
+  /// poll goes on waiting). Any other failure throws: a poll must not read a broken status as
+  /// "not yet" (or, waiting for a service to go, as "gone").
   func status(file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
     let r = try Edgeagent.run(["status", "--state", state, "--json"], file: file, line: line)
+    if r.status == 111 && r.stderr.contains("no state in") { return [:] }
     guard r.status == 0 || r.status == 1,
           let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
       throw AgentRunError("status --json: exit \(r.status): \(r.stdout)\(r.stderr)")
@@ -260,6 +263,10 @@ struct AgentRunError: Error, CustomStringConvertible {
   var description: String
   init(_ d: String) { description = d }
 }
+
+/// How long a test waits for what must happen: generous, as a poll returns as soon as the
+/// condition holds; a tight bound only makes a slow or busy machine fail a correct agent.
+let eventually: TimeInterval = 30
 
 /// Polls `condition` every 10 ms until it holds or `timeout` seconds pass.
 @discardableResult
