@@ -19,19 +19,20 @@ seconds=${1:-60}; shift || true
 out=$here/.out
 # A Swift trap is reported by libFuzzer itself; the runtime backtracer under ASan only adds noise.
 export SWIFT_BACKTRACE=enable=no
+# A skip is not a pass: say so, and record it for test.sh's summary (CI=true fails on any).
+skip() { echo "SKIP $1"; [ -z "${EDGE_SKIP_LOG:-}" ] || echo "$1" >>"$EDGE_SKIP_LOG"; }
 if [ $build = 1 ]; then "$here/build.sh" "${srcargs[@]}" "$@" || exit 1; fi
 targets=("$@")
 if [ ${#targets[@]} = 0 ]; then
-  for f in "$here"/targets/*.swift; do
-    t=$(basename "$f" .swift); [ -x "$out/$t" ] && targets+=("$t")
-  done
+  # Every target, built or not: one that build.sh skipped is reported (and logged) as a skip.
+  for f in "$here"/targets/*.swift; do targets+=("$(basename "$f" .swift)"); done
 fi
 mkdir -p "$out/artifacts" "$out/logs"
-failed=0 total=0
+failed=0 total=0 unbuilt=0
 printf '%-14s %6s %12s %8s %s\n' target seeds executions crashes note
 for t in "${targets[@]}"; do
   bin=$out/$t
-  [ -x "$bin" ] || { printf '%-14s %6s %12s %8s %s\n' "$t" - - - "not built"; continue; }
+  [ -x "$bin" ] || { printf '%-14s %6s %12s %8s %s\n' "$t" - - - "not built"; skip "fuzz $t: not built" >/dev/null; unbuilt=$((unbuilt + 1)); continue; }
   seeds=$here/corpus/$t
   mkdir -p "$out/corpus/$t"
   nseeds=$(find "$seeds" -type f | wc -l)
@@ -56,5 +57,5 @@ for t in "${targets[@]}"; do
   [ $crashes = 0 ] || failed=1
   printf '%-14s %6d %12d %8d %s\n' "$t" "$nseeds" "$execs" "$crashes" "$note"
 done
-echo "fuzz: $total executions in all; $([ $failed = 0 ] && echo 'no crashes' || echo 'CRASHES: see Fuzz/.out/artifacts')"
+echo "fuzz: $total executions in all; $([ $failed = 0 ] && echo 'no crashes' || echo 'CRASHES: see Fuzz/.out/artifacts'); $unbuilt target(s) not built (skipped)"
 exit $failed

@@ -24,6 +24,16 @@ def run(cmd, timeout=600, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, **kw)
 
 
+def skip(what, reason):
+    """A check that cannot run here is not a pass: print it, and append it to $EDGE_SKIP_LOG
+    (test.sh counts those lines, and with CI=true fails on any)."""
+    print("SKIP %s: %s" % (what, reason), flush=True)
+    path = os.environ.get("EDGE_SKIP_LOG")
+    if path:
+        with open(path, "a") as f:
+            f.write("%s: %s\n" % (what, reason))
+
+
 def has_command(binary, name):
     """Whether `binary --help` lists the command `name` (an older binary may lack publish)."""
     r = run([binary, "--help"])

@@ -15,6 +15,10 @@ apply]. After each kill it checks:
      temporary anywhere under the root, and every file then holds the new bytes;
   5. the state still passes 1, and `status --json` now names the new policy.
 Any check that fails is a failure, reported with its trial number and seed; the goal is 0.
+Half the kill delays are drawn from the window where an uninterrupted apply replaces files (seen
+as directory mtime changes); `mid_write` counts kills that left a temporary or a part-old,
+part-new tree, and a run where no kill landed mid-write fails: it proved nothing about atomic
+replacement.
 
 Scenario `bundle`: a daemon with a `file://` upstream holds serial N; N+1 (1,000 inline files and
 8 new blobs of 128 KiB by default) is published, the daemon started and SIGKILLed during the
@@ -25,7 +29,8 @@ nothing but LMDB's files and the services' logs.
 Scenario `relay`: a daemon with `relay` set serves client threads (downloads, If-None-Match, HEAD,
 long-polls) while new serials are published at random; SIGKILL; the state is checked, and the
 restarted relay must serve byte-identical, verified content (`edgeagent verify`), hold no stale
-connection and no more fds than its first run. Both skip when the binary has no `publish`.
+connection and no more fds than its first run. Both skip (logged to $EDGE_SKIP_LOG, see test.sh)
+when the binary has no `publish`.
 
 Seeded and reproducible: the same --seed gives the same policies, the same delays and the same
 order of trials (the kill point within the process still depends on the machine's speed).
@@ -94,7 +99,9 @@ def apply_once(binary, policy_file, root, state, timeout=600):
 
 def check_old_or_new(root, new, old, stats):
     """Right after a kill: every file holds its old or its new bytes, never a mix; counts
-    which, and whether temporaries were left (the next run must clean them up)."""
+    which, and whether temporaries were left (the next run must clean them up). True when the
+    kill landed mid-write: a temporary was left (killed between its creation and its rename) or
+    the tree is part old, part new (killed between two renames)."""
     n_new = n_old = 0
     for path, want_new in new.items():
         with open(root + path, "rb") as f:
@@ -107,8 +114,37 @@ def check_old_or_new(root, new, old, stats):
             raise Failure("%s holds %d bytes that are neither old nor new" % (path, len(have)))
     stats["files_new_after_kill"] += n_new
     stats["files_old_after_kill"] += n_old
-    if temporaries(root):
+    left = bool(temporaries(root))
+    if left:
         stats["temp_after_kill"] += 1
+    return left or (n_new > 0 and n_old > 0)
+
+
+def write_window(binary, policy_file, root, state, dirs):
+    """One uninterrupted apply, timed: its duration, and when (seconds after the start) it first
+    and last changed a managed directory. Creating a temporary and renaming it into place both
+    change the directory's mtime, so the window is where the file replacements happen; kills
+    drawn from it test atomic replacement, not just an early exit."""
+    mtimes = {d: os.stat(root + d).st_mtime_ns for d in dirs}
+    first = last = None
+    t0 = time.monotonic()
+    proc = subprocess.Popen([binary, "apply", policy_file, "--root", root, "--state", state, "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while proc.poll() is None:
+        now = time.monotonic() - t0
+        for d in dirs:
+            m = os.stat(root + d).st_mtime_ns
+            if m != mtimes[d]:
+                mtimes[d] = m
+                first = now if first is None else first
+                last = now
+        time.sleep(0.0005)
+    duration = time.monotonic() - t0
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    if proc.returncode != 0:
+        raise Failure("setup apply failed (%d): %s" % (proc.returncode, err[-300:]))
+    return duration, first, last
 
 
 def check_cleaned_up(root, new):
@@ -131,27 +167,33 @@ def scenario_apply(args, rng, log):
         files = [os.path.join(work, "a.json"), os.path.join(work, "b.json")]
         for p, f in zip(policies, files):
             p.write(f)
-        # Measure an uninterrupted apply each way (A from empty, then B over A, then A over B).
+        # Measure an uninterrupted apply each way (A from empty, then B over A, then A over B),
+        # and when each replaces files.
         rc, out, err = apply_once(args.bin, files[0], root, state)
         if rc != 0:
             raise Failure("setup apply A failed (%d): %s %s" % (rc, out[-300:], err[-300:]))
-        durations = []
-        for k in (1, 0):
-            t0 = time.monotonic()
-            rc, out, err = apply_once(args.bin, files[k], root, state)
-            durations.append(time.monotonic() - t0)
-            if rc != 0:
-                raise Failure("setup apply failed (%d): %s %s" % (rc, out[-300:], err[-300:]))
-        full = max(durations)
-        log("apply: %d files, %d promises, %.0f KiB per policy; uninterrupted apply %.3f s"
-            % (args.files, len(policies[0].ids), sum(map(len, policies[0].contents.values())) / 1024, full))
+        dirs = sorted(set(os.path.dirname(p) for p in policies[0].contents))
+        runs = [write_window(args.bin, files[k], root, state, dirs) for k in (1, 0)]
+        full = max(r[0] for r in runs)
+        firsts = [r[1] for r in runs if r[1] is not None]
+        lasts = [r[2] for r in runs if r[2] is not None]
+        window = (min(firsts), max(lasts)) if firsts else None
+        log("apply: %d files, %d promises, %.0f KiB per policy; uninterrupted apply %.3f s, files replaced %s"
+            % (args.files, len(policies[0].ids), sum(map(len, policies[0].contents.values())) / 1024, full,
+               "from %.3f s to %.3f s" % window if window else "never (no directory changed)"))
         current = 0  # the policy the host and state hold
         stats = {"trials": 0, "kills": 0, "finished_first": 0, "failures": 0, "temp_after_kill": 0,
-                 "desired_new": 0, "desired_old": 0, "files_new_after_kill": 0, "files_old_after_kill": 0}
+                 "desired_new": 0, "desired_old": 0, "files_new_after_kill": 0, "files_old_after_kill": 0,
+                 "mid_write": 0}
         for trial in range(args.trials):
             new = 1 - current
             old_p, new_p = policies[current], policies[new]
-            delay = rng.uniform(0, 1.2 * full)
+            # Half the kills anywhere in the run, half while files are being replaced: a kill
+            # before the first rename proves nothing about atomic replacement.
+            if window and rng.random() < 0.5:
+                delay = rng.uniform(*window)
+            else:
+                delay = rng.uniform(0, 1.2 * full)
             stats["trials"] += 1
             try:
                 proc = subprocess.Popen([args.bin, "apply", files[new], "--root", root, "--state", state, "--quiet"],
@@ -179,7 +221,8 @@ def scenario_apply(args, rng, log):
                 else:
                     raise Failure("desired is neither policy: name %r, %d ids" % (st["policy"], len(ids)))
                 # 3. every file holds its old or its new bytes.
-                check_old_or_new(root, new_p.contents, old_p.contents, stats)
+                if check_old_or_new(root, new_p.contents, old_p.contents, stats):
+                    stats["mid_write"] += 1
                 # 4. the next run converges and cleans up.
                 rc, out, err = apply_once(args.bin, files[new], root, state)
                 if rc != 0 or "failed=0" not in out:
@@ -201,6 +244,11 @@ def scenario_apply(args, rng, log):
                 log("trial %d: delay %.4f s %s" % (trial, delay, "killed" if killed else "finished first"))
             elif (trial + 1) % 20 == 0:
                 log("apply: %d trials, %d kills, %d failures" % (trial + 1, stats["kills"], stats["failures"]))
+        if stats["mid_write"] == 0:
+            stats["failures"] += 1
+            log("FAIL apply: no kill landed mid-write (between a temporary's creation and its rename, or "
+                "between two renames) in %d trials: atomic replacement was not tested; use more --files "
+                "or --trials" % args.trials)
         return stats
     finally:
         if not args.keep:
@@ -599,7 +647,7 @@ def main():
         t0 = time.monotonic()
         stats = SCENARIOS[name](args, random.Random(rng.random()), log)
         if stats is None:
-            print("%-7s SKIP (needs issue 5's bundle commands in this binary)" % name)
+            agentkit.skip("chaos " + name, "needs the bundle commands (publish) in this binary")
             continue
         stats["seconds"] = round(time.monotonic() - t0, 1)
         results[name] = stats
@@ -609,7 +657,7 @@ def main():
               % (name, stats["trials"], stats["kills"], stats["finished_first"], stats["failures"],
                  stats["desired_old"], stats["desired_new"], stats["temp_after_kill"],
                  stats["files_old_after_kill"], stats["files_new_after_kill"], stats["seconds"]))
-        extra = {k: v for k, v in stats.items() if k in ("requests", "long_polls", "cut_by_kill", "published", "kill_before_accepted",
+        extra = {k: v for k, v in stats.items() if k in ("mid_write", "requests", "long_polls", "cut_by_kill", "published", "kill_before_accepted",
                                                           "kill_while_converging", "kill_after_converged",
                                                           "max_fds_at_rest", "data_mdb_bytes")}
         if extra:

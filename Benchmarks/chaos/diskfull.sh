@@ -25,8 +25,10 @@ if [ -z "$bin" ]; then
   done
 fi
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+# A skip is not a pass: say so, and record it for test.sh's summary (CI=true fails on any).
+skip() { echo "SKIP $1"; [ -z "${EDGE_SKIP_LOG:-}" ] || echo "$1" >>"$EDGE_SKIP_LOG"; }
 if [ "${EDGE_DISKFULL_NS:-}" != 1 ]; then
-  [ "$(id -u)" = 0 ] || { echo "SKIP diskfull: needs root (tmpfs mounts in a private namespace)"; exit 0; }
+  [ "$(id -u)" = 0 ] || { skip "diskfull: needs root (tmpfs mounts in a private namespace)"; exit 0; }
   EDGE_DISKFULL_NS=1 exec unshare --mount --propagation private "$0" --bin "$bin"
 fi
 

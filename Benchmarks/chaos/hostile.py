@@ -26,7 +26,8 @@ directory *outside* the root and checks nothing in it is ever created or changed
                   (the error is logged), and while a `sleep 5` command promise runs, a killed
                   service is reaped (no zombie) and restarted and file drift is repaired, each
                   within 1 s; the command's outcome is still recorded
-Exits 1 if any case fails.
+Ends with "hostile: N passed, M failed, K skipped"; a skip is never counted as a pass (and is
+logged to $EDGE_SKIP_LOG for test.sh). Exits 1 if any case fails.
 """
 import argparse
 import hashlib
@@ -45,6 +46,7 @@ import agentkit
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 failed = 0
+counts = {"passed": 0, "failed": 0, "skipped": 0}
 
 
 def default_binary():
@@ -58,8 +60,15 @@ def default_binary():
 def report(ok, name, detail):
     global failed
     print("%s %s: %s" % ("PASS" if ok else "FAIL", name, detail), flush=True)
+    counts["passed" if ok else "failed"] += 1
     if not ok:
         failed = 1
+
+
+def skip(name, reason):
+    """Neither a pass nor a failure: counted apart, and logged for test.sh (CI=true fails on it)."""
+    counts["skipped"] += 1
+    agentkit.skip(name, reason)
 
 
 def tree(path):
@@ -322,17 +331,27 @@ def case_many(args):
             promises.append('{"id":"p%d","type":"file","path":"/m/%d/%d","content":""}' % (i, i % (n // 1000), i))
         body = ('{"policy":"many","promises":[' + ",".join(promises) + "]}").encode()
         path = s.policy(body)
+        # Every run must succeed and say so in its summary; the apply runs whatever the dry run
+        # said (a rejected dry run used to pass and skip the real apply).
+        last = lambda out, err: (out.strip().splitlines() or err.strip().splitlines() or [""])[-1]
+        before = tree(s.root)
         rc, out, err, secs, kib = s.apply(path, "--dry-run")
-        last = (out.strip().splitlines() or err.strip().splitlines() or [""])[-1]
-        report(rc in (0, 2), "many-promises/%d-dry-run" % n,
-               "%.1f MB policy: exit %d in %.1f s, peak RSS %.0f MiB: %s" % (len(body) / 1e6, rc, secs, kib / 1024, last[:120]))
-        if rc == 0:
-            rc, out, err, secs, kib = s.apply(path)
-            last = (out.strip().splitlines() or err.strip().splitlines() or [""])[-1]
-            rc2, out2, err2, secs2, kib2 = s.apply(path)
-            report(rc == 0 and rc2 == 0, "many-promises/%d-apply" % n,
-                   "first apply exit %d in %.1f s, peak RSS %.0f MiB (%s); second (all kept) %.1f s, %.0f MiB"
-                   % (rc, secs, kib / 1024, last[:60], secs2, kib2 / 1024))
+        untouched = tree(s.root) == before
+        summary = "kept=0 repaired=%d failed=0 skipped=0" % n
+        report(rc == 0 and summary in out and untouched, "many-promises/%d-dry-run" % n,
+               "%.1f MB policy: exit %d in %.1f s, peak RSS %.0f MiB, root %s: %s"
+               % (len(body) / 1e6, rc, secs, kib / 1024, "untouched" if untouched else "WRITTEN",
+                  last(out, err)[:120]))
+        rc, out, err, secs, kib = s.apply(path)
+        files = sum(len(f) for _, _, f in os.walk(os.path.join(s.root, "m")))
+        dirs = sum(len(d) for _, d, _ in os.walk(os.path.join(s.root, "m")))
+        first_ok = rc == 0 and summary in out and files == n - 1 - n // 1000 and dirs == n // 1000
+        rc2, out2, err2, secs2, kib2 = s.apply(path)
+        second_ok = rc2 == 0 and ("kept=%d repaired=0 failed=0 skipped=0" % n) in out2
+        report(first_ok and second_ok, "many-promises/%d-apply" % n,
+               "first apply exit %d in %.1f s, peak RSS %.0f MiB, %d files and %d directories made (%s); "
+               "second (all kept) exit %d in %.1f s, %.0f MiB (%s)"
+               % (rc, secs, kib / 1024, files, dirs, last(out, err)[:60], rc2, secs2, kib2 / 1024, last(out2, err2)[:60]))
     finally:
         s.close()
 
@@ -391,7 +410,7 @@ def case_relay(args):
     short body; a bundle whose blob was tampered with, or whose signature is foreign, is refused
     and its blobs are never served."""
     if not agentkit.has_command(args.bin, "publish"):
-        report(True, "relay", "SKIP: no publish command in this binary")
+        skip("relay", "no publish command in this binary")
         return
     work = tempfile.mkdtemp(prefix="edgeagent-hostile-relay-")
     agent = None
@@ -611,6 +630,7 @@ def main():
     print("hostile: %s" % args.bin, flush=True)
     for name in args.case or list(CASES):
         CASES[name](args)
+    print("hostile: %(passed)d passed, %(failed)d failed, %(skipped)d skipped" % counts, flush=True)
     sys.exit(failed)
 
 

@@ -466,7 +466,7 @@ final class ApplyTests: XCTestCase {
   // MARK: owners
 
   func testOwnerAndGroupAreResolvedInTheManagedRoot() throws {
-    try XCTSkipUnless(geteuid() == 0, "chown to another uid needs root")
+    try skipUnless(geteuid() == 0, "chown to another uid needs root")
     try box.write(box.hostPath("/etc/passwd"), "root:x:0:0::/root:/bin/sh\napp:x:4321:4322::/opt/app:/bin/false\n")
     try box.write(box.hostPath("/etc/group"), "root:x:0:\napp:x:4322:\nstaff:x:50:\n")
     let path = try box.policy(#"""

@@ -14,6 +14,10 @@ final class BundleFixture {
   var keyPath: String { dir + "/k.key" }
   var out: String { dir + "/out" }
   var state: String { dir + "/state" }
+  /// nginx's ETag is the file's mtime (whole seconds) and size: two publishes of one size within
+  /// a second shared an ETag, and the conditional GET for the new serial got a 304 (a flake).
+  /// Every file this fixture writes for an upstream gets its own second, counted from here.
+  private var nextStamp = Date().timeIntervalSince1970.rounded(.down) - 100_000
 
   init(_ label: String) throws {
     XCTAssertTrue(cryptoInit())
@@ -28,7 +32,16 @@ final class BundleFixture {
 
   func write(_ rel: String, _ text: String) throws { try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/" + rel)) }
   func read(_ rel: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + rel))) }
-  func overwrite(_ rel: String, _ bytes: [UInt8]) throws { try Data(bytes).write(to: URL(fileURLWithPath: dir + "/" + rel)) }
+  func overwrite(_ rel: String, _ bytes: [UInt8]) throws {
+    try Data(bytes).write(to: URL(fileURLWithPath: dir + "/" + rel))
+    try stamp(dir + "/" + rel)
+  }
+
+  /// Gives `path` an mtime no other file of this fixture has had (see `nextStamp`).
+  func stamp(_ path: String) throws {
+    nextStamp += 1
+    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: nextStamp)], ofItemAtPath: path)
+  }
 
   /// Publishes a policy named `name` with a file from a blob; returns the report.
   @discardableResult
@@ -48,7 +61,10 @@ final class BundleFixture {
     o.expiresIn = expiresIn
     o.relays = relays
     o.relayFanout = relayFanout
-    do { return try publishBundle(o) } catch { throw error }
+    let report: PublishReport
+    do { report = try publishBundle(o) } catch { throw error }
+    for name in ["bundle.json", "bundle.json.sig"] { try stamp((outDir ?? out) + "/" + name) }
+    return report
   }
 
   func environment(_ path: String? = nil) throws -> Environment { try Environment(path: path ?? state) }

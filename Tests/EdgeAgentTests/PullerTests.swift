@@ -11,7 +11,9 @@ import XCTest
 final class PullerTests: XCTestCase {
   let loop = Loop()
 
-  func run(until done: () -> Bool, timeoutMs: UInt64 = 10_000) { loop.run(until: done, timeoutMs: timeoutMs) }
+  /// Runs the loop until `done`; the limit is generous (a slow machine must not fail a correct
+  /// puller): each test then asserts that what it waited for did happen.
+  func run(until done: () -> Bool, timeoutMs: UInt64 = 30_000) { loop.run(until: done, timeoutMs: timeoutMs) }
 
   override func tearDown() { for _ in 0..<5 { loop.runOnce(wait: false) } }
 
@@ -88,12 +90,34 @@ final class PullerTests: XCTestCase {
     try f.publish(serial: 1)
     let env = try f.environment()
     _ = try f.accept(env)
-    let p = puller(f, env, origins: ["http://127.0.0.1:\(freePort())"])
+    // An upstream that accepts and at once closes every connection: each round fails, and
+    // each connection is one attempt, timed by the loop.
+    var attempts: [UInt64] = []
+    let l = TCPListener(loop)
+    try l.bind(ipv4: "127.0.0.1", port: 0)
+    try l.listen { c in self.loop.updateTime(); attempts.append(self.loop.now); c.close() }
+    var retries: [UInt64] = []
+    let p = puller(f, env, origins: ["http://127.0.0.1:\(l.port)"], log: { _, m, fields in
+      if m == "unable to pull from any upstream", let r = fields.first(where: { $0.0 == "retry_ms" }).flatMap({ UInt64($0.1) }) {
+        retries.append(r)
+      }
+    })
     p.start()
-    run(until: { p.stats.failedRounds >= 1 })
-    XCTAssertEqual(p.stats.failedRounds, 1)
-    XCTAssertEqual(loadAcceptedPolicy(env)?.1, 1)
+    run(until: { attempts.count >= 3 && retries.count >= 2 })
+    XCTAssertGreaterThanOrEqual(attempts.count, 3)
+    XCTAssertEqual(loadAcceptedPolicy(env)?.1, 1, "the last good bundle stays in force")
+    // Backoff: 1 s doubling with equal jitter, so the first wait is in [0.5, 1] s and the
+    // second in [1, 2] s, and the puller waits it out (one attempt per round, no hammering).
+    guard attempts.count >= 3, retries.count >= 2 else { return XCTFail("attempts \(attempts), retries \(retries)") }
+    XCTAssertTrue((500...1_000).contains(retries[0]), "first retry_ms \(retries[0])")
+    XCTAssertTrue((1_000...2_000).contains(retries[1]), "second retry_ms \(retries[1])")
+    // The loop's clock has millisecond steps: allow one on each side.
+    XCTAssertGreaterThanOrEqual(attempts[1] - attempts[0] + 2, retries[0], "attempts at \(attempts)")
+    XCTAssertGreaterThanOrEqual(attempts[2] - attempts[1] + 2, retries[1], "attempts at \(attempts)")
+    XCTAssertEqual(p.stats.failures, p.stats.failedRounds, "one attempt per round")
+    XCTAssertGreaterThanOrEqual(p.stats.failedRounds, 2)
     p.stop()
+    l.close()
   }
 
   func testFileUpstream() throws {
@@ -132,7 +156,9 @@ final class PullerTests: XCTestCase {
     run(until: { acceptedB.count == 1 })
     XCTAssertEqual(acceptedB.first?.0, 1)
     // B's next request is held by the relay; a new serial reaches B as soon as A accepts it.
-    run(until: { relay.stats.requests > 0 && relay.activeConnections > 0 }, timeoutMs: 2000)
+    run(until: { relay.heldLongPolls == 1 })
+    XCTAssertEqual(relay.heldLongPolls, 1, "the relay holds B's long-poll")
+    let requestsBefore = relay.stats.requests
     try f.publish(serial: 2, content: "port=7777\n")
     a.pullNow()
     run(until: { acceptedA == [1, 2] })
@@ -140,7 +166,10 @@ final class PullerTests: XCTestCase {
     let aAt = loop.now
     run(until: { acceptedB.count == 2 })
     XCTAssertEqual(acceptedB.last?.0, 2)
-    XCTAssertLessThan(acceptedB.last!.1, aAt + 1000, "long-poll: B has serial 2 within a second of A")
+    // Through the held long-poll, not a new round: B's next round is a minute away (the interval),
+    // far beyond the wait; and the held request was the one answered.
+    XCTAssertLessThan(acceptedB.last!.1, aAt + 30_000, "long-poll: B has serial 2 long before its next round")
+    XCTAssertGreaterThan(relay.stats.requests, requestsBefore, "B fetched serial 2 from the relay")
     XCTAssertEqual(loadAcceptedPolicy(envB)?.1, 2)
     // B never asked nginx.
     XCTAssertEqual(nginx.requests().filter { $0.contains("GET /bundle.json ") }.count, 2)
@@ -220,7 +249,8 @@ final class PullerTests: XCTestCase {
     XCTAssertEqual(held, [1, 1, 1, 1])
     XCTAssertEqual(pullers[2].upstreams().map(\.description), [urls[1], urls[0], origin])
     // Everyone is now held in a long-poll by its parent (relay 0 polls the origin).
-    run(until: { servers[0].heldLongPolls + servers[1].heldLongPolls + servers[2].heldLongPolls == 3 }, timeoutMs: 3000)
+    run(until: { servers[0].heldLongPolls + servers[1].heldLongPolls + servers[2].heldLongPolls == 3 })
+    XCTAssertEqual(servers.map(\.heldLongPolls).reduce(0, +), 3, "relays 1 and 2 and the leaf are held: \(servers.map(\.heldLongPolls))")
     func originDownloads() -> Int {
       nginx.requests().filter { $0.contains("GET /bundle.json") && !$0.contains(".sig") && $0.contains(" 200 ") }.count
     }
@@ -236,7 +266,9 @@ final class PullerTests: XCTestCase {
     // Relay 1 goes away: relay 2 falls back to its grandparent, still not to the origin.
     pullers[1].stop()
     servers[1].stop()
-    run(until: { servers[0].heldLongPolls >= 1 && pullers[2].stats.failures > 0 }, timeoutMs: 3000)
+    run(until: { servers[0].heldLongPolls >= 1 && pullers[2].stats.failures > 0 })
+    XCTAssertGreaterThanOrEqual(servers[0].heldLongPolls, 1, "relay 2 is held by its grandparent")
+    XCTAssertGreaterThan(pullers[2].stats.failures, 0)
     try f.publish(serial: 3, content: "port=7778\n", relays: urls, relayFanout: 1)
     pullers[0].pullNow()
     run(until: { held[0] == 3 && held[2] == 3 && held[3] == 3 })

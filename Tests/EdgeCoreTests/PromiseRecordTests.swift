@@ -38,6 +38,7 @@ final class PromiseRecordTests: XCTestCase {
     XCTAssertEqual(a.notify, b.notify, file: file, line: line)
     XCTAssertEqual(a.conditionText, b.conditionText, file: file, line: line)
     XCTAssertEqual(a.condition, b.condition, file: file, line: line)
+    XCTAssertEqual(a.service, b.service, file: file, line: line)
   }
 
   private let contentDigest = Digest(w0: 0xAA, w1: 0xBB, w2: 0xCC, w3: 0xDD)
@@ -84,6 +85,51 @@ final class PromiseRecordTests: XCTestCase {
     ctl.key = "net.ipv4.ip_forward"
     ctl.value = "1"
     for p in [source, dir, link, cmd, svc, ctl] { assertSame(try decode(PromiseRecord.encode(p, digest: p.source ?? .zero)), p) }
+  }
+
+  /// Every supervision setting survives the state: a restarted agent supervises a service as
+  /// the policy said (every field differs from its default, so a field dropped by the encoder
+  /// or the decoder shows).
+  func testServiceSettingsRoundTrip() throws {
+    var spec = ServiceSpec()
+    spec.env = ["A=1", "PATH=/opt/bin:/usr/bin", "EMPTY="]
+    spec.cwd = "/srv/app"
+    spec.restart = .onFailure
+    spec.stopSignal = 2
+    spec.stopTimeoutMs = 1_234
+    spec.main = true
+    var health = HealthCheck(kind: .exec, target: ["/bin/check", "--deep"])
+    health.intervalMs = 750
+    health.timeoutMs = 321
+    spec.health = health
+    var svc = Promise(id: "web", type: .service)
+    svc.exec = ["/usr/bin/web", "--port", "8080"]
+    svc.owner = "www"
+    svc.group = "www"
+    svc.after = ["db"]
+    svc.service = spec
+    let back = try decode(PromiseRecord.encode(svc, digest: .zero))
+    assertSame(back, svc)
+    XCTAssertEqual(back.service?.env, spec.env)
+    XCTAssertEqual(back.service?.cwd, "/srv/app")
+    XCTAssertEqual(back.service?.restart, .onFailure)
+    XCTAssertEqual(back.service?.stopSignal, 2)
+    XCTAssertEqual(back.service?.stopTimeoutMs, 1_234)
+    XCTAssertEqual(back.service?.main, true)
+    XCTAssertEqual(back.service?.health, health)
+    // The other health kinds, the other restart policy, and no health check at all.
+    for (kind, target, restart) in [(HealthCheck.Kind.tcp, "127.0.0.1:8080", ServiceSpec.Restart.never),
+                                    (.http, "http://127.0.0.1:8080/healthz", .always)] {
+      spec.health = HealthCheck(kind: kind, target: [target])
+      spec.restart = restart
+      svc.service = spec
+      assertSame(try decode(PromiseRecord.encode(svc, digest: .zero)), svc)
+    }
+    spec.health = nil
+    spec.cwd = nil
+    spec.main = false
+    svc.service = spec
+    assertSame(try decode(PromiseRecord.encode(svc, digest: .zero)), svc)
   }
 
   func testUnsetOptionalsStayUnset() throws {

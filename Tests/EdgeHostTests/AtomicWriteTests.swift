@@ -111,7 +111,7 @@ final class AtomicWriteTests: XCTestCase {
   }
 
   func testStageSetsOwnerAndGroup() throws {
-    try XCTSkipUnless(geteuid() == 0, "chown to another uid needs root")
+    try skipUnless(geteuid() == 0, "chown to another uid needs root")
     let root = try Directory.openRoot(base.path + "/root")
     try withBytes(Array("x".utf8)) { (raw) throws(HostError) in
       try AtomicWrite.stage(root, "owned", content: raw, mode: 0o4750, uid: 4242, gid: 4343, sync: true)

@@ -52,17 +52,17 @@ extension DaemonTests {
     XCTAssertGreaterThanOrEqual(reaped(), 1_000)
     // A scan that began after the reaping sees no zombie in the namespace...
     let seen = run.serviceLog("zombies").count
-    XCTAssertTrue(pollUntil(5) { run.serviceLog("zombies").count >= seen + 2 })
+    XCTAssertTrue(pollUntil(eventually) { run.serviceLog("zombies").count >= seen + 2 })
     XCTAssertEqual(run.serviceLog("zombies").last, "zombies=0", "\(run.serviceLog("zombies").suffix(5))")
     // ...and none is left a child of the agent, seen from the host.
-    XCTAssertTrue(pollUntil(2) { AgentRun.zombieChildren(of: run.agentPID).isEmpty },
+    XCTAssertTrue(pollUntil(eventually) { AgentRun.zombieChildren(of: run.agentPID).isEmpty },
                   "zombies: \(AgentRun.zombieChildren(of: run.agentPID).count)")
 
     run.signal(SIGTERM)
     let end = run.waitForExit(timeout: 15)
     XCTAssertTrue(isPowerOff(end), "\(String(describing: end))\n\(run.log)")
     XCTAssertTrue(run.log.contains("msg=\"powering off\""), run.log)
-    XCTAssertTrue(pollUntil(3) { AgentRun.processes(tagged: run.tag).isEmpty })
+    XCTAssertTrue(pollUntil(eventually) { AgentRun.processes(tagged: run.tag).isEmpty })
   }
 
   func testAsPID1ShutdownStopsInReverseOrderAndLeavesNoProcessBehind() throws {
@@ -79,7 +79,7 @@ extension DaemonTests {
     ])
     try run.startConverged()
     // unshare, the agent, the three services, and the sleeps of daemonizes.
-    XCTAssertTrue(pollUntil(5) { AgentRun.processes(tagged: run.tag).count >= 7 }, "\(AgentRun.processes(tagged: run.tag))")
+    XCTAssertTrue(pollUntil(eventually) { AgentRun.processes(tagged: run.tag).count >= 7 }, "\(AgentRun.processes(tagged: run.tag))")
     run.signal(SIGTERM)
     let end = run.waitForExit(timeout: 15)
     XCTAssertTrue(isPowerOff(end), "\(String(describing: end))\n\(run.log)")
@@ -89,7 +89,7 @@ extension DaemonTests {
     }
     XCTAssertEqual(exits, ["service=daemonizes", "service=second", "service=first"])
     XCTAssertTrue(run.log.contains("msg=\"all services stopped\""))
-    XCTAssertTrue(pollUntil(3) { AgentRun.processes(tagged: run.tag).isEmpty },
+    XCTAssertTrue(pollUntil(eventually) { AgentRun.processes(tagged: run.tag).isEmpty },
                   "left behind: \(AgentRun.processes(tagged: run.tag))")
   }
 
@@ -102,13 +102,13 @@ extension DaemonTests {
       run.service("sidecar", exec: ["/bin/sleep", "1000"]),
     ])
     try run.startConverged(["--container"])
-    XCTAssertTrue(pollUntil(5) { (try? run.servicePID("app")).map { $0 > 0 } ?? false })
+    XCTAssertTrue(try pollUntil(eventually) { try run.servicePID("app") > 0 })
     run.signal(SIGTERM)
     let end = run.waitForExit(timeout: 15)
     XCTAssertEqual(end?.reason, .exit)
     XCTAssertEqual(end?.status, 7, run.log)
     XCTAssertFalse(run.log.contains("powering off"))
-    XCTAssertTrue(pollUntil(3) { AgentRun.processes(tagged: run.tag).isEmpty })
+    XCTAssertTrue(pollUntil(eventually) { AgentRun.processes(tagged: run.tag).isEmpty })
   }
 
   /// A main service killed by a signal: 128 + the signal, as a shell and container runtimes
@@ -117,7 +117,7 @@ extension DaemonTests {
     let run = try AgentRun.make(self)
     try run.writePolicy("container", [run.service("app", exec: ["/bin/sleep", "1000"], "\"main\": true")])
     try run.startConverged(["--container"])
-    XCTAssertTrue(pollUntil(5) { (try? run.servicePID("app")).map { $0 > 0 } ?? false })
+    XCTAssertTrue(try pollUntil(eventually) { try run.servicePID("app") > 0 })
     run.signal(SIGTERM)
     let end = run.waitForExit(timeout: 15)
     XCTAssertEqual(end?.reason, .exit)
@@ -131,12 +131,12 @@ extension DaemonTests {
     ])
     try run.startConverged(["--container"])
     XCTAssertTrue(run.log.contains("pid1=yes"), run.log)
-    XCTAssertTrue(pollUntil(5) { (try? run.servicePID("app")).map { $0 > 0 } ?? false })
+    XCTAssertTrue(try pollUntil(eventually) { try run.servicePID("app") > 0 })
     run.signal(SIGTERM)
     let end = run.waitForExit(timeout: 15)
     XCTAssertEqual(end?.reason, .exit, "\(String(describing: end))")
     XCTAssertEqual(end?.status, 7, run.log)
     XCTAssertFalse(run.log.contains("powering off"))
-    XCTAssertTrue(pollUntil(3) { AgentRun.processes(tagged: run.tag).isEmpty })
+    XCTAssertTrue(pollUntil(eventually) { AgentRun.processes(tagged: run.tag).isEmpty })
   }
 }

@@ -92,7 +92,7 @@ final class DaemonTests: XCTestCase {
       l.components(separatedBy: " ").first { $0.hasPrefix("service=") }
     }
     XCTAssertEqual(exits, ["service=c", "service=b", "service=a"])
-    XCTAssertTrue(pollUntil(3) { AgentRun.processes(tagged: run.tag).isEmpty })
+    XCTAssertTrue(pollUntil(eventually) { AgentRun.processes(tagged: run.tag).isEmpty })
   }
 
   // MARK: backoff and crash loops
@@ -114,7 +114,7 @@ final class DaemonTests: XCTestCase {
       XCTAssertGreaterThanOrEqual(gaps[i], least - 1, "gap \(i + 1): \(gaps)")
     }
     // The 7th exit in a minute: failed, with the next try at the 30 s cap.
-    XCTAssertTrue(pollUntil(5) { (try? run.serviceStatus("crashy")?["state"] as? String) == "failed" }, "\((try? run.status()) ?? [:])")
+    XCTAssertTrue(try pollUntil(eventually) { try run.serviceStatus("crashy")?["state"] as? String == "failed" }, "\((try? run.status()) ?? [:])")
     let s = try run.serviceStatus("crashy")
     XCTAssertEqual(s?["restarts"] as? Int, 6)
     XCTAssertEqual(s?["last_exit"] as? Int, 1)
@@ -199,7 +199,7 @@ final class DaemonTests: XCTestCase {
     try run.startConverged()
     XCTAssertTrue(pollUntil(10) { run.lines("marks").contains { $0.hasPrefix("client-got") } }, run.log)
     XCTAssertEqual(run.lines("marks").first { $0.hasPrefix("client-got") }, "client-got 200", "client started before web answered")
-    XCTAssertTrue(pollUntil(5) { (try? run.serviceStatus("web")?["ready"] as? Bool) == true })
+    XCTAssertTrue(try pollUntil(eventually) { try run.serviceStatus("web")?["ready"] as? Bool == true })
     XCTAssertEqual(try run.serviceStatus("web")?["state"] as? String, "running")
     // broken answers, but 404: several probes, each a failure.
     let probes404 = { run.serviceLog("broken").filter { $0.contains("\"GET /missing HTTP/1.0\" 404") }.count }
@@ -227,19 +227,19 @@ final class DaemonTests: XCTestCase {
     ])
     try run.startConverged()
     var pids: [Int32] = []
-    XCTAssertTrue(pollUntil(5) { (try? run.servicePID("app")).map { $0 > 0 } ?? false })
+    XCTAssertTrue(try pollUntil(eventually) { try run.servicePID("app") > 0 })
     pids.append(try run.servicePID("app"))
 
     // Edited behind the agent's back: repaired, and app restarted.
     try Data("tampered\n".utf8).write(to: URL(fileURLWithPath: conf))
-    XCTAssertTrue(pollUntil(5) { (try? run.servicePID("app")).map { $0 > 0 && !pids.contains($0) } ?? false }, run.log)
+    XCTAssertTrue(try pollUntil(eventually) { let pid = try run.servicePID("app"); return pid > 0 && !pids.contains(pid) }, run.log)
     pids.append(try run.servicePID("app"))
     XCTAssertEqual(try String(contentsOfFile: conf, encoding: .utf8), "v1\n")
     XCTAssertFalse(AgentRun.isAlive(pids[0]), "the old process is still there")
 
     // Deleted: recreated, and app restarted again.
     try FileManager.default.removeItem(atPath: conf)
-    XCTAssertTrue(pollUntil(5) { (try? run.servicePID("app")).map { $0 > 0 && !pids.contains($0) } ?? false }, run.log)
+    XCTAssertTrue(try pollUntil(eventually) { let pid = try run.servicePID("app"); return pid > 0 && !pids.contains(pid) }, run.log)
     XCTAssertEqual(try String(contentsOfFile: conf, encoding: .utf8), "v1\n")
     XCTAssertFalse(AgentRun.isAlive(pids[1]))
     XCTAssertGreaterThanOrEqual(run.log.components(separatedBy: "msg=\"restarting service: notified\" service=app").count - 1, 2)
@@ -260,11 +260,11 @@ final class DaemonTests: XCTestCase {
     for (path, want) in [(motd, "hello\n"), (conf, "port=8080\n")] {
       // Edited, then deleted (an edit right after a repair is the next test's).
       try Data("drifted\n".utf8).write(to: URL(fileURLWithPath: path))
-      XCTAssertTrue(pollUntil(5) { content(path) == want }, "\(path) edit not repaired:\n\(run.log)")
+      XCTAssertTrue(pollUntil(eventually) { content(path) == want }, "\(path) edit not repaired:\n\(run.log)")
 
       let t0 = Date()
       try FileManager.default.removeItem(atPath: path)
-      XCTAssertTrue(pollUntil(5) { content(path) == want }, "\(path) not repaired:\n\(run.log)")
+      XCTAssertTrue(pollUntil(eventually) { content(path) == want }, "\(path) not repaired:\n\(run.log)")
       print("deleted \(path.dropFirst(run.root.count)) back after \(String(format: "%.1f", Date().timeIntervalSince(t0) * 1000)) ms (10 ms polls)")
       let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
       XCTAssertEqual(mode, path == motd ? 0o644 : 0o600)
@@ -292,7 +292,7 @@ final class DaemonTests: XCTestCase {
       while content() != "hello\n" && Date() < deadline { usleep(200) }
       XCTAssertEqual(content(), "hello\n", "round \(i): not recreated")
       try Data("drifted \(i)\n".utf8).write(to: URL(fileURLWithPath: motd))
-      XCTAssertTrue(pollUntil(5) { content() == "hello\n" },
+      XCTAssertTrue(pollUntil(eventually) { content() == "hello\n" },
                     "round \(i): an edit right after a repair stays, \"\(content())\": the stat cache vouches for it")
       if content() != "hello\n" { break }
     }
@@ -314,13 +314,13 @@ final class DaemonTests: XCTestCase {
     // Moved away in one rename (an rm -rf would race with the repairs it triggers).
     try FileManager.default.createDirectory(atPath: run.base + "/trash", withIntermediateDirectories: true)
     try FileManager.default.moveItem(atPath: dir, toPath: run.base + "/trash/app")
-    XCTAssertTrue(pollUntil(5) { content() == "x\n" }, "the directory came back without its file:\n\(run.log)")
+    XCTAssertTrue(pollUntil(eventually) { content() == "x\n" }, "the directory came back without its file:\n\(run.log)")
     try FileManager.default.removeItem(atPath: run.base + "/trash")
     // A full run (SIGHUP) re-watches; then a deletion in the new directory is seen.
     run.signal(SIGHUP)
     XCTAssertTrue(run.waitForLog("msg=converged", count: 2, timeout: 5))
     try? FileManager.default.removeItem(atPath: conf)
-    XCTAssertTrue(pollUntil(5) { content() == "x\n" }, "a file deleted in the re-created directory stays deleted:\n\(run.log)")
+    XCTAssertTrue(pollUntil(eventually) { content() == "x\n" }, "a file deleted in the re-created directory stays deleted:\n\(run.log)")
   }
 
   // MARK: shutdown
@@ -334,14 +334,14 @@ final class DaemonTests: XCTestCase {
     ])
     try run.startConverged()
     // The agent, forks' shell and two sleeps, the pipeline's shells, sleep and cat, single.
-    XCTAssertTrue(pollUntil(5) { AgentRun.processes(tagged: run.tag).count >= 8 }, "\(AgentRun.processes(tagged: run.tag))")
+    XCTAssertTrue(pollUntil(eventually) { AgentRun.processes(tagged: run.tag).count >= 8 }, "\(AgentRun.processes(tagged: run.tag))")
     let before = AgentRun.processes(tagged: run.tag).filter { $0 != run.agentPID }
     run.signal(SIGTERM)
     let end = run.waitForExit(timeout: 15)
     XCTAssertEqual(end?.reason, .exit)
     XCTAssertEqual(end?.status, 0)
     XCTAssertTrue(run.log.contains("msg=\"all services stopped\""))
-    XCTAssertTrue(pollUntil(3) { AgentRun.processes(tagged: run.tag).isEmpty },
+    XCTAssertTrue(pollUntil(eventually) { AgentRun.processes(tagged: run.tag).isEmpty },
                   "left behind: \(AgentRun.processes(tagged: run.tag)) of \(before)")
     XCTAssertTrue(before.allSatisfy { !AgentRun.isAlive($0) })
   }
@@ -354,7 +354,7 @@ final class DaemonTests: XCTestCase {
       run.service("polite", exec: ["/bin/sleep", "1000"]),
     ])
     try run.startConverged()
-    XCTAssertTrue(pollUntil(5) { run.serviceLog("stubborn").contains("ignoring") })
+    XCTAssertTrue(pollUntil(eventually) { run.serviceLog("stubborn").contains("ignoring") })
     let t0 = Date()
     run.signal(SIGTERM)
     let end = run.waitForExit(timeout: 15)
@@ -367,7 +367,7 @@ final class DaemonTests: XCTestCase {
     let s = try run.serviceStatus("stubborn")
     XCTAssertEqual(s?["last_exit"] as? Int, -9)
     XCTAssertEqual(s?["state"] as? String, "stopped")
-    XCTAssertTrue(pollUntil(3) { AgentRun.processes(tagged: run.tag).isEmpty })
+    XCTAssertTrue(pollUntil(eventually) { AgentRun.processes(tagged: run.tag).isEmpty })
   }
 
   // MARK: policy reloads
@@ -388,7 +388,7 @@ final class DaemonTests: XCTestCase {
     try run.writePolicy("local", ["{\"id\": \"f\", \"type\": \"file\", \"path\": \"/etc/from-file\", \"content\": \"file\\n\"}"])
     try run.start(["--config", config])
     XCTAssertTrue(run.waitForLog("msg=\"bundle accepted\" serial=1", timeout: 10), run.log)
-    XCTAssertTrue(pollUntil(5) { FileManager.default.fileExists(atPath: run.root + "/etc/from-bundle") }, run.log)
+    XCTAssertTrue(pollUntil(eventually) { FileManager.default.fileExists(atPath: run.root + "/etc/from-bundle") }, run.log)
     // An edit of the file is not put in force, nor is the file at a SIGHUP.
     try run.writePolicy("edited", ["{\"id\": \"e\", \"type\": \"file\", \"path\": \"/etc/edited\", \"content\": \"x\\n\"}"])
     XCTAssertTrue(run.waitForLog("msg=\"policy file ignored: a signed bundle is in force\"", timeout: 5), run.log)
@@ -417,7 +417,7 @@ final class DaemonTests: XCTestCase {
       run.service("changes", exec: ["/bin/sleep", "1002"]),
     ])
     try run.startConverged()
-    XCTAssertTrue(pollUntil(5) { ["keep", "gone", "changes"].allSatisfy { (try? run.servicePID($0)).map { $0 > 0 } ?? false } })
+    XCTAssertTrue(try pollUntil(eventually) { try ["keep", "gone", "changes"].allSatisfy { try run.servicePID($0) > 0 } })
     let keep = try run.servicePID("keep"), gone = try run.servicePID("gone"), changes = try run.servicePID("changes")
 
     // A syntax error: line 3, column 9 (the promises start on line 3, at column 3).
@@ -433,7 +433,7 @@ final class DaemonTests: XCTestCase {
 
     // v1 still holds: its file is repaired, its services untouched.
     try FileManager.default.removeItem(atPath: f)
-    XCTAssertTrue(pollUntil(5) { content() == "one\n" }, run.log)
+    XCTAssertTrue(pollUntil(eventually) { content() == "one\n" }, run.log)
     XCTAssertEqual(try run.servicePID("keep"), keep)
     XCTAssertEqual(try run.servicePID("gone"), gone)
     XCTAssertEqual(try run.servicePID("changes"), changes)
@@ -446,11 +446,12 @@ final class DaemonTests: XCTestCase {
       run.service("fresh", exec: ["/bin/sleep", "1004"]),
     ])
     XCTAssertTrue(run.waitForLog("msg=\"policy loaded\" policy=v2", timeout: 5), run.log)
-    XCTAssertTrue(pollUntil(5) { content() == "two\n" })
-    XCTAssertTrue(pollUntil(5) { (try? run.servicePID("fresh")).map { $0 > 0 } ?? false }, run.log)
-    XCTAssertTrue(pollUntil(5) { (try? run.servicePID("changes")).map { $0 > 0 && $0 != changes } ?? false }, run.log)
-    XCTAssertTrue(pollUntil(5) { !AgentRun.isAlive(gone) }, "a service removed from the policy still runs")
-    XCTAssertTrue(pollUntil(5) { (try? run.serviceStatus("gone")) == nil })
+    XCTAssertTrue(pollUntil(eventually) { content() == "two\n" })
+    XCTAssertTrue(try pollUntil(eventually) { try run.servicePID("fresh") > 0 }, run.log)
+    XCTAssertTrue(try pollUntil(eventually) { let pid = try run.servicePID("changes"); return pid > 0 && pid != changes }, run.log)
+    XCTAssertTrue(pollUntil(eventually) { !AgentRun.isAlive(gone) }, "a service removed from the policy still runs")
+    // A failed status must fail here, not read as "the service is gone".
+    XCTAssertTrue(try pollUntil(eventually) { try run.serviceStatus("gone") == nil })
     XCTAssertFalse(AgentRun.isAlive(changes))
     XCTAssertEqual(try run.servicePID("keep"), keep, "an unchanged service was restarted")
     XCTAssertTrue(run.isRunning)

@@ -19,7 +19,7 @@ enum Edgeagent {
           return url
         }
       }
-      throw XCTSkip("no edgeagent binary next to the test bundle (looked in \(candidates.map(\.path)))")
+      throw skipOrFailInCI("no edgeagent binary next to the test bundle (looked in \(candidates.map(\.path)))")
     }
   }
 
