@@ -546,7 +546,7 @@ def case_blocking(args):
     file:// upstream's bundle.json is a FIFO (open() would wait for a writer forever) and while
     a command promise runs for 5 s."""
     if not agentkit.has_command(args.bin, "publish"):
-        report(True, "blocking", "SKIP: no publish command in this binary")
+        skip("blocking", "no publish command in this binary")
         return
     work = tempfile.mkdtemp(prefix="edgeagent-hostile-blocking-")
     agent = None
