@@ -200,26 +200,18 @@ final class Supervisor {
     return out
   }
 
-  /// uid and gid from the root's /etc files; a reason when a name is unknown.
-  func ids(for p: Promise) -> (Int, Int, String?) {
-    if p.owner == nil && p.group == nil { return (-1, -1, nil) }
+  /// Who the service runs as, from the root's /etc files (read once); nil for the agent's own.
+  func credentials(for p: Promise) throws(CredentialsError) -> Credentials? {
+    if p.owner == nil && p.group == nil { return nil }
     if accounts == nil { accounts = readAccounts(root: root) }
-    var uid = -1, gid = -1
-    if let u = p.owner {
-      guard let n = accounts!.uid(u) else { return (-1, -1, "unknown user \"\(u)\"") }
-      uid = Int(n)
-      if p.group == nil, let g = accounts!.primaryGid(u) { gid = Int(g) }
-    }
-    if let g = p.group {
-      guard let n = accounts!.gid(g) else { return (-1, -1, "unknown group \"\(g)\"") }
-      gid = Int(n)
-    }
-    return (uid, gid, nil)
+    return try Credentials.resolve(user: p.owner, group: p.group, in: accounts!)
   }
 
-  /// An exec health probe: runs the argv, passes on exit 0 within the timeout.
-  func runProbe(_ h: HealthCheck, _ report: @escaping (Bool) -> Void) {
-    let r = SpawnRequest(argv: h.target, environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+  /// An exec health probe: runs the argv as the service (its uid, gid and groups, never the
+  /// agent's root), passes on exit 0 within the timeout.
+  func runProbe(_ h: HealthCheck, as credentials: Credentials?, _ report: @escaping (Bool) -> Void) {
+    var r = SpawnRequest(argv: h.target, environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    r.credentials = credentials
     guard let pid = try? spawn(r) else { report(false); return }
     let timeout = Timer(loop)
     var finished = false
