@@ -34,7 +34,10 @@ final class ServiceRunner {
     id = p.id
     promise = p
     spec = p.service ?? ServiceSpec()
-    machine = ServiceMachine(spec)
+    var rules = spec
+    // In a container the main service's exit ends the container; restarting is the runtime's job.
+    if supervisor.container && rules.main { rules.restart = .never }
+    machine = ServiceMachine(rules)
     machine.crashLoopCount = supervisor.crashLoopCount
     machine.crashLoopWindowMs = UInt64(supervisor.crashLoopWindowMs)
     self.supervisor = supervisor

@@ -18,8 +18,9 @@ final class Supervisor {
   let crashLoopWindowMs: UInt32
   /// In start order.
   var runners: [ServiceRunner] = []
-  /// Services blocked by a condition or a failed dependency this run: not started.
-  var held: Set<String> = []
+  /// Services blocked by a condition or a failed dependency this run, with the convergence's
+  /// reason (it names the condition or the dependency): not started.
+  var held: [String: String] = [:]
   let flushTimer: Timer
   var dirty = false
   var accounts: Accounts? = nil
@@ -29,6 +30,10 @@ final class Supervisor {
   var stopping = false
   /// Exit status of the service marked `main` (containers exit with it).
   var mainExit: Int32? = nil
+  /// `run --container`: the main service is not restarted, and its exit on its own ends the
+  /// container (`onMainExited`), as the exit of a container's only process would.
+  var container = false
+  var onMainExited: ((Int32) -> Void)? = nil
 
   init(loop: Loop, reaper: ChildReaper, log: Logger, env: Environment, root: String, stateDir: String,
        crashLoopCount: Int, crashLoopWindowMs: UInt32) {
@@ -49,7 +54,7 @@ final class Supervisor {
   /// Brings the services to the policy's: new ones are added, removed ones stopped, changed
   /// ones restarted. `blocked` lists services whose condition is false or whose dependency
   /// failed. Services then start as their dependencies become ready.
-  func update(_ policy: Policy, order: [Int], blocked: Set<String>) {
+  func update(_ policy: Policy, order: [Int], blocked: [String: String]) {
     if stopping { return }
     held = blocked
     var next: [ServiceRunner] = []
@@ -76,7 +81,7 @@ final class Supervisor {
       retire(r)
     }
     runners = next
-    for r in runners where held.contains(r.id) {
+    for r in runners where held[r.id] != nil {
       r.launched = false
       if r.machine.wanted { r.send(.stop) }
     }
@@ -96,7 +101,7 @@ final class Supervisor {
   /// Starts every wanted-but-stopped service whose service dependencies are ready.
   func startReady() {
     if stopping { return }
-    for r in runners where !r.launched && r.machine.phase == .stopped && !held.contains(r.id) {
+    for r in runners where !r.launched && r.machine.phase == .stopped && held[r.id] == nil {
       if dependenciesReady(r) {
         r.launched = true
         r.send(.start)
@@ -122,13 +127,14 @@ final class Supervisor {
       retired.remove(at: i)
       r.close()
     }
-    if stopping { continueStopping() }
+    if stopping { continueStopping(); return }
+    if container && r.spec.main && r.machine.phase == .stopped { onMainExited?(status) }
   }
 
   /// Restarts services notified by a repair this run (a stopped one just starts).
   func notify(_ ids: [String]) {
     for id in ids {
-      guard let r = runners.first(where: { $0.id == id }), !held.contains(id) else { continue }
+      guard let r = runners.first(where: { $0.id == id }), held[id] == nil else { continue }
       log.info("restarting service: notified", [("service", id)])
       r.send(r.machine.phase == .stopped ? .start : .restart)
     }
@@ -141,11 +147,17 @@ final class Supervisor {
     return current(r)
   }
 
-  /// What a service's promise says now: kept while it runs healthy, failed in a crash loop or
-  /// when it cannot be started, repaired while it is being (re)started.
-  func current(_ r: ServiceRunner) -> Outcome {
+  /// What a service's promise says now: kept while it runs healthy, failed in a crash loop,
+  /// when it cannot be started or when its health check did not pass within its start
+  /// timeout, repaired while it is being (re)started. One that exited on its own keeps saying
+  /// so through a shutdown; one waiting behind a failed dependency is skipped, naming it.
+  func current(_ r: ServiceRunner, depth: Int = 0) -> Outcome {
     if r.machine.crashLooping {
       return Outcome(.failed, "crash loop: \(r.machine.restarts) restarts, last exit \(r.machine.lastExit.map(exitText) ?? "-")\(r.lastError.isEmpty ? "" : "; " + r.lastError)")
+    }
+    if r.machine.startTimedOut && r.machine.phase != .running {
+      return Outcome(.failed, "health check did not pass within \(millisecondsText(r.spec.startTimeoutMs)) of start (start_timeout)"
+                     + (r.machine.wanted ? "; restarting" : ""))
     }
     if !r.lastError.isEmpty && r.machine.phase != .running { return Outcome(.failed, r.lastError) }
     switch r.machine.phase {
@@ -154,11 +166,20 @@ final class Supervisor {
     case .backoff: return Outcome(.repaired, "restarting after exit \(r.machine.lastExit.map(exitText) ?? "-")")
     case .stopping: return Outcome(.repaired, "restarting")
     case .stopped:
-      if stopping { return Outcome(.kept, "stopped for shutdown") }
-      if let exit = r.machine.lastExit, !r.machine.wanted {
-        return Outcome(.kept, "exited with \(exitText(exit)); restart is \(r.spec.restart == .never ? "never" : "on-failure")")
+      if r.machine.exitedOnItsOwn, let exit = r.machine.lastExit {
+        return Outcome(.kept, "exited with \(exitText(exit)); restart is \(r.machine.restart == .never ? "never" : "on-failure")")
       }
-      return held.contains(r.id) ? Outcome(.skipped, "held: condition false or a dependency failed") : Outcome(.repaired, "will start")
+      if stopping { return Outcome(.kept, "stopped for shutdown") }
+      if let reason = held[r.id] { return Outcome(.skipped, reason) }
+      if !r.launched, let dep = r.promise.after.lazy.compactMap({ id in self.runners.first { $0.id == id && !$0.ready } }).first {
+        // Plans have no cycles; the bound only keeps a broken one from recursing for ever.
+        let o = depth < 64 ? current(dep, depth: depth + 1) : Outcome(.failed, "dependency chain too deep")
+        if o.status == .failed || o.status == .skipped {
+          return Outcome(.skipped, "dependency \"\(dep.id)\" \(o.status == .failed ? "failed" : "skipped"): \(o.reason)")
+        }
+        return Outcome(.repaired, "will start after \"\(dep.id)\" is ready")
+      }
+      return Outcome(.repaired, "will start")
     }
   }
 
@@ -248,7 +269,8 @@ final class Supervisor {
     let records = runners.map { r in
       (r.id, ServiceRecord(phase: r.machine.phase, pid: r.machine.pid, startedAt: r.machine.pid > 0 ? r.startedWall : 0,
                            restarts: r.machine.restarts, lastExit: r.machine.lastExit ?? 0,
-                           hasExited: r.machine.lastExit != nil, ready: r.ready, crashLooping: r.machine.crashLooping).encode())
+                           hasExited: r.machine.lastExit != nil, ready: r.ready, crashLooping: r.machine.crashLooping,
+                           startTimedOut: r.machine.startTimedOut).encode())
     }
     do throws(StoreError) {
       try env.withWrite { (txn) throws(StoreError) in
@@ -257,7 +279,7 @@ final class Supervisor {
         // The service promises' outcomes follow their state between convergences.
         // A service stays "repaired" across flushes while it starts: count that once.
         for (id, o) in outcomes {
-          try storeOutcome(txn, id: id, o, fingerprint: .zero, now: now, evenIfUnchanged: false)
+          try storeOutcome(txn, id: id, o, fingerprint: .zero, now: now, evenIfUnchanged: false, oneRepairWhileRepaired: true)
         }
       }
     } catch {
@@ -267,3 +289,8 @@ final class Supervisor {
 }
 
 func exitText(_ s: Int32) -> String { s < 0 ? "signal \(-s)" : "status \(s)" }
+
+/// "250ms", "1500ms", "2s": how a policy's durations read back.
+func millisecondsText(_ ms: UInt32) -> String {
+  ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
+}
