@@ -23,6 +23,9 @@ directory *outside* the root and checks nothing in it is ever created or changed
   privileges      services with `user`/`group`: the service and its exec health probe run with
                   exactly its uid, gid and no supplementary groups (a numeric user not in passwd
                   included); a numeric user with neither passwd entry nor `group` never runs
+  supervision     a policy author's services that never become healthy (start_timeout 1s: failed,
+                  dependents skipped, failed=1 counted) and a --container main service that exits
+                  7 on its own (the agent stops the rest and exits 7)
   relay           a running relay answers 4xx to traversal in every spelling, the state's files,
                   and blobs it never verified (a tampered and a foreign-signed bundle's)
 Exits 1 if any case fails.
@@ -439,6 +442,61 @@ def case_privileges(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def case_supervision(args):
+    """Issue 12 items 14 and 15: before, a check that never passed was `repaired: starting` for
+    ever with failed=0, and a container whose main service exited never ended."""
+    work = tempfile.mkdtemp(prefix="edgeagent-hostile-sup-")
+    agent = None
+    try:
+        root, state = agentkit.root_and_state(work)
+        policy = os.path.join(work, "p.json")
+        with open(policy, "w") as f:
+            json.dump(pol({"id": "web", "type": "service", "exec": ["/bin/sleep", "1000"], "start_timeout": "1s",
+                           "health": {"tcp": "127.0.0.1:%d" % agentkit.free_port(), "interval": "50ms", "timeout": "100ms"}},
+                          {"id": "app", "type": "service", "exec": ["/bin/sleep", "1000"], "after": ["web"]}), f)
+        agent = agentkit.Agent(args.bin, work, {"state_dir": state, "root": root, "policy": policy, "interval": "60s"}).start()
+        rows = {}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            r = agentkit.run([args.bin, "status", "--state", state, "--json"])
+            try:
+                rows = {p["id"]: p for p in json.loads(r.stdout)["promises"]}
+            except ValueError:
+                continue
+            if rows.get("web", {}).get("status") == "failed" and rows.get("app", {}).get("status") == "skipped":
+                break
+        web, app = rows.get("web", {}), rows.get("app", {})
+        report(web.get("status") == "failed" and "start_timeout" in web.get("reason", "")
+               and app.get("status") == "skipped" and '"web"' in app.get("reason", ""), "supervision/start-timeout",
+               "web %s (%s), app %s (%s)" % (web.get("status"), web.get("reason", "")[:80], app.get("status"), app.get("reason", "")[:80]))
+        agent.stop()
+        agent = None
+        with open(policy, "w") as f:
+            json.dump(pol({"id": "main", "type": "service", "exec": ["/bin/sh", "-c", "sleep 0.3; exit 7"], "main": True},
+                          {"id": "side", "type": "service", "exec": ["/bin/sleep", "1000"]}), f)
+        shutil.rmtree(state, ignore_errors=True)
+        t0 = time.monotonic()
+        proc = subprocess.Popen([args.bin, "run", "--container", "--policy", policy, "--root", root, "--state", state,
+                                 "--interval", "60s"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _, err = proc.communicate(timeout=20)
+            rc, secs = proc.returncode, time.monotonic() - t0
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            rc, secs = None, time.monotonic() - t0
+        stopped = b'msg="service exited" service=side' in err
+        report(rc == 7 and stopped, "supervision/container-main-exit",
+               "main exits 7: agent exit %s after %.1f s, the other service %s" % (rc, secs, "stopped" if stopped else "NOT stopped"))
+    except agentkit.Failure as e:
+        report(False, "supervision", str(e)[:400])
+    finally:
+        if agent and agent.proc.poll() is None:
+            agent.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def case_relay(args):
     """A running relay (`run --relay`) serves exactly what it verified: bundle.json, its signature,
     the blobs of accepted bundles, /healthz and /metrics. Every other target (traversal in every
@@ -534,7 +592,7 @@ def case_relay(args):
 CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": case_nesting, "utf8": case_utf8,
          "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
          "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions,
-         "privileges": case_privileges, "relay": case_relay}
+         "privileges": case_privileges, "supervision": case_supervision, "relay": case_relay}
 
 
 def main():

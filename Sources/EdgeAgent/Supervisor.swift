@@ -128,7 +128,8 @@ final class Supervisor {
       r.close()
     }
     if stopping { continueStopping(); return }
-    if container && r.spec.main && r.machine.phase == .stopped { onMainExited?(status) }
+    // Not when it was stopped on request (held by a false condition, removed, restarted).
+    if container && r.spec.main && r.machine.exitedOnItsOwn { onMainExited?(status) }
   }
 
   /// Restarts services notified by a repair this run (a stopped one just starts).

@@ -101,6 +101,24 @@ extension DaemonTests {
     XCTAssertEqual(app?["reason"] as? String, "exited with status 7; restart is never", "\(app ?? [:])")
   }
 
+  /// Only an exit on its own ends the container: a main service stopped because its condition
+  /// turned false is not one.
+  func testContainerGoesOnWhenItsMainServiceIsStoppedOnRequest() throws {
+    let run = try AgentRun.make(self)
+    let sidecar = run.service("sidecar", exec: ["/bin/sleep", "1000"])
+    try run.writePolicy("container", [run.service("app", exec: ["/bin/sleep", "1000"], "\"main\": true"), sidecar])
+    try run.startConverged(["--container"])
+    XCTAssertTrue(pollUntil(5) { (try? run.servicePID("app")).map { $0 > 0 } ?? false })
+    try run.writePolicy("container", [
+      run.service("app", exec: ["/bin/sleep", "1000"], "\"main\": true, \"if\": \"no_such_class\""), sidecar,
+    ])
+    run.signal(SIGHUP)
+    XCTAssertTrue(run.waitForLog("msg=\"service exited\" service=app", timeout: 10), run.log)
+    Thread.sleep(forTimeInterval: 0.5)
+    XCTAssertTrue(run.isRunning, "a held main service ended the container\n\(run.log)")
+    XCTAssertFalse(run.log.contains("reason=\"main service exited\""), run.log)
+  }
+
   func testStoppingIsSentOnSIGTERMToo() throws {
     let run = try AgentRun.make(self)
     let notify = try NotifySocket(path: run.base + "/notify")
