@@ -34,10 +34,7 @@ final class ServiceRunner {
     id = p.id
     promise = p
     spec = p.service ?? ServiceSpec()
-    var rules = spec
-    // In a container the main service's exit ends the container; restarting is the runtime's job.
-    if supervisor.container && rules.main { rules.restart = .never }
-    machine = ServiceMachine(rules)
+    machine = ServiceMachine(supervisor.rules(spec))
     machine.crashLoopCount = supervisor.crashLoopCount
     machine.crashLoopWindowMs = UInt64(supervisor.crashLoopWindowMs)
     self.supervisor = supervisor

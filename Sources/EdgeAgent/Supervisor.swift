@@ -64,6 +64,7 @@ final class Supervisor {
         if changedDefinition(existing.promise, p) {
           existing.promise = p
           existing.spec = p.service ?? ServiceSpec()
+          existing.machine.adopt(rules(existing.spec))
           if !existing.machine.wanted { existing.launched = false }
           if existing.machine.wanted {
             log.info("restarting service: definition changed", [("service", p.id)])
@@ -92,6 +93,14 @@ final class Supervisor {
   var retired: [ServiceRunner] = []
   func retire(_ r: ServiceRunner) {
     if r.machine.pid == 0 { r.close() } else { retired.append(r) }
+  }
+
+  /// The rules a service's machine follows: its spec, but in a container the main service's
+  /// exit ends the container, so it is not restarted (that is the runtime's job).
+  func rules(_ spec: ServiceSpec) -> ServiceSpec {
+    var r = spec
+    if container && r.main { r.restart = .never }
+    return r
   }
 
   func changedDefinition(_ a: Promise, _ b: Promise) -> Bool {

@@ -90,11 +90,11 @@ public struct ServiceMachine: Sendable {
   /// it was asked to stop: a shutdown must not report it as "stopped for shutdown".
   public private(set) var exitedOnItsOwn = false
 
-  public let restart: ServiceSpec.Restart
-  public let hasHealth: Bool
-  public let stopSignal: Int32
-  public let stopTimeoutMs: UInt32
-  public let startTimeoutMs: UInt32
+  public private(set) var restart: ServiceSpec.Restart
+  public private(set) var hasHealth: Bool
+  public private(set) var stopSignal: Int32
+  public private(set) var stopTimeoutMs: UInt32
+  public private(set) var startTimeoutMs: UInt32
   public var initialDelayMs: UInt32 = 100
   public var maxDelayMs: UInt32 = 30_000
   public var stableMs: UInt64 = 10_000
@@ -102,6 +102,17 @@ public struct ServiceMachine: Sendable {
   public var crashLoopWindowMs: UInt64 = 60_000
 
   public init(_ spec: ServiceSpec) {
+    restart = spec.restart
+    hasHealth = spec.health != nil
+    stopSignal = spec.stopSignal
+    stopTimeoutMs = spec.stopTimeoutMs
+    startTimeoutMs = spec.startTimeoutMs
+  }
+
+  /// Takes the rules of a changed definition (restart policy, health check, stop signal and
+  /// timeouts), keeping the state: the process, restarts and exits so far. Without it a
+  /// changed service would be restarted under its old rules.
+  public mutating func adopt(_ spec: ServiceSpec) {
     restart = spec.restart
     hasHealth = spec.health != nil
     stopSignal = spec.stopSignal

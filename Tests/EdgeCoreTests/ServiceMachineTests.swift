@@ -242,6 +242,22 @@ final class ServiceMachineTests: XCTestCase {
     XCTAssertEqual(m.handle(.spawned(pid: 9), now: 0), [.ready])
   }
 
+  /// A changed definition's rules apply to the next stop and start (before, the machine kept
+  /// the rules it was created with: a new stop signal, timeout or health check went unused).
+  func testAdoptTakesTheNewRulesAndKeepsTheState() {
+    var m = machine(in: .running)
+    var changed = spec(restart: .never, health: false)
+    changed.stopSignal = 2
+    changed.stopTimeoutMs = 300
+    m.adopt(changed)
+    XCTAssertEqual(m.pid, 42)
+    XCTAssertEqual(m.phase, .running)
+    XCTAssertEqual(m.handle(.restart, now: 2_000), [.probe(false), .signal(2), .arm(ms: 300)])
+    XCTAssertEqual(m.handle(.exited(status: -2), now: 2_010), [.disarm, .spawn])
+    m.willSpawn()
+    XCTAssertEqual(m.handle(.spawned(pid: 43), now: 2_011), [.ready], "no health check any more")
+  }
+
   /// A service that exited on its own (its policy says no restart) is told apart from one
   /// stopped on request, so a shutdown does not rewrite its outcome.
   func testExitedOnItsOwnIsToldApartFromStopped() {

@@ -56,6 +56,27 @@ extension DaemonTests {
     XCTAssertEqual(promiseRow(run, "steady")?["repairs"] as? Int, 1, "\(promiseRow(run, "steady") ?? [:])")
   }
 
+  // MARK: changed definitions
+
+  /// A changed definition is restarted under its new rules: before, the machine kept those it
+  /// was created with (here the old stop signal).
+  func testAChangedDefinitionIsStoppedAndRestartedUnderItsNewRules() throws {
+    let run = try AgentRun.make(self)
+    let marks = run.base + "/marks"
+    let script = try run.file("traps.sh", """
+      trap 'echo got-INT >> \(marks); exit 0' INT
+      trap 'echo got-TERM >> \(marks); exit 0' TERM
+      while :; do sleep 0.05; done
+      """)
+    try run.writePolicy("signals", [run.service("svc", exec: ["/bin/sh", script])])
+    try run.startConverged()
+    XCTAssertTrue(pollUntil(5) { (try? run.servicePID("svc")).map { $0 > 0 } ?? false })
+    try run.writePolicy("signals", [run.service("svc", exec: ["/bin/sh", script], "\"stop_signal\": \"INT\"")])
+    run.signal(SIGHUP)
+    XCTAssertTrue(pollUntil(10) { !run.lines("marks").isEmpty }, run.log)
+    XCTAssertEqual(run.lines("marks"), ["got-INT"], "stopped with the old signal")
+  }
+
   // MARK: shutdown
 
   func testShutdownKeepsTheOutcomeOfAServiceThatHadAlreadyExited() throws {
