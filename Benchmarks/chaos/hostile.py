@@ -20,6 +20,12 @@ directory *outside* the root and checks nothing in it is ever created or changed
                   is ever written
   many-promises   10^6 promises (--million; 10^5 otherwise): time and peak RSS, and the result
   permissions     the state directory is 0700, data.mdb 0600; keygen's secret key 0600
+  privileges      services with `user`/`group`: the service and its exec health probe run with
+                  exactly its uid, gid and no supplementary groups (a numeric user not in passwd
+                  included); a numeric user with neither passwd entry nor `group` never runs
+  supervision     a policy author's services that never become healthy (start_timeout 1s: failed,
+                  dependents skipped, failed=1 counted) and a --container main service that exits
+                  7 on its own (the agent stops the rest and exits 7)
   relay           a running relay answers 4xx to traversal in every spelling, the state's files,
                   and blobs it never verified (a tampered and a foreign-signed bundle's)
   blocking        the loop is never held: with a file:// upstream whose bundle.json is a FIFO
@@ -403,6 +409,116 @@ def case_permissions(args):
         s.close()
 
 
+def case_privileges(args):
+    """Issue 12 items 9 and 10: before, the probe ran as root (Uid 0, full capabilities) and a
+    numeric user ran with gid 0 and root's supplementary groups."""
+    if os.getuid() != 0:
+        skip("privileges", "needs root to start services as other users")
+        return
+    work = tempfile.mkdtemp(prefix="edgeagent-hostile-priv-")
+    agent = None
+    try:
+        os.chmod(work, 0o755)
+        out = os.path.join(work, "out")
+        os.mkdir(out)
+        os.chmod(out, 0o1777)
+        root, state = agentkit.root_and_state(work)
+        ids = "grep -E '^(Uid|Gid|Groups):' /proc/self/status > %s/%%s.txt" % out
+        doc = pol({"id": "numeric", "type": "service", "user": "4242", "group": "4243",
+                   "exec": ["/bin/sh", "-c", (ids % "service") + "; exec sleep 1000"],
+                   "health": {"exec": ["/bin/sh", "-c", ids % "probe"], "interval": "200ms"}},
+                  {"id": "nogroup", "type": "service", "user": "4244",
+                   "exec": ["/bin/sh", "-c", "touch %s/nogroup-ran; exec sleep 1000" % out]})
+        policy = os.path.join(work, "p.json")
+        with open(policy, "w") as f:
+            json.dump(doc, f)
+        agent = agentkit.Agent(args.bin, work, {"state_dir": state, "root": root, "policy": policy, "interval": "60s"}).start()
+        # Waits on what happened, not on a log line, so the figures of a build without the fix show too.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not all(os.path.exists(os.path.join(out, n)) for n in ("service.txt", "probe.txt")):
+            time.sleep(0.1)
+        refusals = lambda: [l for _, l in agent.lines if "unable to start service" in l and "nogroup" in l]
+        while time.monotonic() < deadline and not refusals() and not os.path.exists(os.path.join(out, "nogroup-ran")):
+            time.sleep(0.1)
+        refusal = (refusals() or ["no refusal logged"])[0]
+
+        def read(name):
+            path = os.path.join(out, name + ".txt")
+            if not os.path.exists(path):
+                return "missing"
+            return " | ".join(" ".join(l.split()) for l in open(path).read().splitlines())
+        want = "Uid: 4242 4242 4242 4242 | Gid: 4243 4243 4243 4243 | Groups:"
+        svc, probe = read("service"), read("probe")
+        report(svc == want, "privileges/service", "numeric user 4242, group 4243: %s" % svc)
+        report(probe == want, "privileges/health-exec", "its exec probe: %s" % probe)
+        ran = os.path.exists(os.path.join(out, "nogroup-ran"))
+        report(not ran and "key=user" in refusal, "privileges/no-gid",
+               "user 4244 without passwd entry or group: %s; %s" % ("ran" if ran else "never ran", refusal[:200]))
+        rc = agent.stop()
+        report(rc == 0, "privileges/exit", "SIGTERM: exit %d" % rc)
+    except agentkit.Failure as e:
+        report(False, "privileges", str(e)[:400])
+    finally:
+        if agent and agent.proc.poll() is None:
+            agent.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def case_supervision(args):
+    """Issue 12 items 14 and 15: before, a check that never passed was `repaired: starting` for
+    ever with failed=0, and a container whose main service exited never ended."""
+    work = tempfile.mkdtemp(prefix="edgeagent-hostile-sup-")
+    agent = None
+    try:
+        root, state = agentkit.root_and_state(work)
+        policy = os.path.join(work, "p.json")
+        with open(policy, "w") as f:
+            json.dump(pol({"id": "web", "type": "service", "exec": ["/bin/sleep", "1000"], "start_timeout": "1s",
+                           "health": {"tcp": "127.0.0.1:%d" % agentkit.free_port(), "interval": "50ms", "timeout": "100ms"}},
+                          {"id": "app", "type": "service", "exec": ["/bin/sleep", "1000"], "after": ["web"]}), f)
+        agent = agentkit.Agent(args.bin, work, {"state_dir": state, "root": root, "policy": policy, "interval": "60s"}).start()
+        rows = {}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            r = agentkit.run([args.bin, "status", "--state", state, "--json"])
+            try:
+                rows = {p["id"]: p for p in json.loads(r.stdout)["promises"]}
+            except ValueError:
+                continue
+            if rows.get("web", {}).get("status") == "failed" and rows.get("app", {}).get("status") == "skipped":
+                break
+        web, app = rows.get("web", {}), rows.get("app", {})
+        report(web.get("status") == "failed" and "start_timeout" in web.get("reason", "")
+               and app.get("status") == "skipped" and '"web"' in app.get("reason", ""), "supervision/start-timeout",
+               "web %s (%s), app %s (%s)" % (web.get("status"), web.get("reason", "")[:80], app.get("status"), app.get("reason", "")[:80]))
+        agent.stop()
+        agent = None
+        with open(policy, "w") as f:
+            json.dump(pol({"id": "main", "type": "service", "exec": ["/bin/sh", "-c", "sleep 0.3; exit 7"], "main": True},
+                          {"id": "side", "type": "service", "exec": ["/bin/sleep", "1000"]}), f)
+        shutil.rmtree(state, ignore_errors=True)
+        t0 = time.monotonic()
+        proc = subprocess.Popen([args.bin, "run", "--container", "--policy", policy, "--root", root, "--state", state,
+                                 "--interval", "60s"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _, err = proc.communicate(timeout=20)
+            rc, secs = proc.returncode, time.monotonic() - t0
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+            rc, secs = None, time.monotonic() - t0
+        stopped = b'msg="service exited" service=side' in err
+        report(rc == 7 and stopped, "supervision/container-main-exit",
+               "main exits 7: agent exit %s after %.1f s, the other service %s" % (rc, secs, "stopped" if stopped else "NOT stopped"))
+    except agentkit.Failure as e:
+        report(False, "supervision", str(e)[:400])
+    finally:
+        if agent and agent.proc.poll() is None:
+            agent.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def case_relay(args):
     """A running relay (`run --relay`) serves exactly what it verified: bundle.json, its signature,
     the blobs of accepted bundles, /healthz and /metrics. Every other target (traversal in every
@@ -616,7 +732,8 @@ def case_blocking(args):
 CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": case_nesting, "utf8": case_utf8,
          "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
          "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions,
-         "relay": case_relay, "blocking": case_blocking}
+         "privileges": case_privileges, "supervision": case_supervision, "relay": case_relay,
+         "blocking": case_blocking}
 
 
 def main():

@@ -41,13 +41,13 @@ static void close_from(int lowfd, int keep) {
   for (int fd = lowfd; fd < max; fd++) if (fd != keep) close(fd);
 }
 
-/* The common case (no uid/gid change, no source fd among 0-2 but its own): glibc's posix_spawn,
+/* The common case (no credentials change, no source fd among 0-2 but its own): glibc's posix_spawn,
  * which starts the child with CLONE_VM|CLONE_VFORK. A fork copies the agent's page tables and
  * then takes a copy-on-write fault on every page either side touches before the exec: under an
  * emulated CPU (qemu TCG) that was the larger part of starting a service. Returns 0 when it does
  * not apply (the caller forks), else the pid or -errno. */
 static pid_t spawn_vfork(const struct edge_spawn_opts *o) {
-  if (o->uid >= 0 || o->gid >= 0) return 0;
+  if (o->uid >= 0 || o->gid >= 0 || o->ngroups >= 0) return 0;
   int fds[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
   for (int i = 0; i < 3; i++) if (fds[i] >= 0 && fds[i] <= 2 && fds[i] != i) return 0;
   posix_spawn_file_actions_t fa;
@@ -77,6 +77,7 @@ static pid_t spawn_vfork(const struct edge_spawn_opts *o) {
 }
 
 pid_t edge_spawn(const struct edge_spawn_opts *o) {
+  if (o->uid >= 0 && o->gid < 0) return -EINVAL;
   pid_t vp = spawn_vfork(o);
   if (vp != 0) return vp;
   int p[2];
@@ -113,10 +114,8 @@ pid_t edge_spawn(const struct edge_spawn_opts *o) {
     if (err >= 0 && err <= 2 && err != 2) err = fcntl(err, F_DUPFD_CLOEXEC, 3);
     if (move_fd(in, 0, p[1]) < 0 || move_fd(out, 1, p[1]) < 0 || move_fd(err, 2, p[1]) < 0) child_fail(p[1]);
     close_from(3, p[1]);
-    if (o->gid >= 0) {
-      gid_t g = (gid_t)o->gid;
-      if (setgroups(1, &g) < 0 || setgid(g) < 0) child_fail(p[1]);
-    }
+    if (o->ngroups >= 0 && setgroups((size_t)o->ngroups, o->groups) < 0) child_fail(p[1]);
+    if (o->gid >= 0 && setgid((gid_t)o->gid) < 0) child_fail(p[1]);
     if (o->uid >= 0 && setuid((uid_t)o->uid) < 0) child_fail(p[1]);
     if (o->cwd && chdir(o->cwd) < 0) child_fail(p[1]);
     execve(o->path, o->argv, o->envp);

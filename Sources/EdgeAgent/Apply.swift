@@ -217,7 +217,8 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
       guard let o = outcomes[i] else { continue }
       // Every repair and failure of a run counts; a kept promise kept before writes nothing.
       let acted = o.status == .repaired || o.status == .failed
-      try storeOutcome(txn, id: p.id, o, fingerprint: prepared[i].digest ?? .zero, now: now, evenIfUnchanged: acted)
+      try storeOutcome(txn, id: p.id, o, fingerprint: prepared[i].digest ?? .zero, now: now, evenIfUnchanged: acted,
+                       oneRepairWhileRepaired: p.type == .service)
       if acted {
         events.append(EventRecord(kind: .outcome, time: now, status: o.status, subject: p.id, reason: o.reason))
       }
@@ -251,14 +252,19 @@ func recordRun(_ txn: borrowing Transaction, now: Int64, summary: RunSummary) th
 /// repaired or failed in a row. An outcome equal to the stored one is written only with
 /// `evenIfUnchanged`, so a steady state costs no writes. Returns whether it wrote.
 @discardableResult
+///
+/// `oneRepairWhileRepaired`: a repaired outcome after a repaired one continues the same repair
+/// and is not counted again. A service's start is one repair that passes through "will start",
+/// "starting" and "started", recorded by the convergence and by the supervisor in turn.
 func storeOutcome(_ txn: borrowing Transaction, id: String, _ o: Outcome, fingerprint: Digest, now: Int64,
-                  evenIfUnchanged: Bool) throws(StoreError) -> Bool {
+                  evenIfUnchanged: Bool, oneRepairWhileRepaired: Bool = false) throws(StoreError) -> Bool {
   let previous: ActualRecord? = try txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }
   if !evenIfUnchanged, let previous, previous.status == o.status, previous.reason == o.reason { return false }
   let rec = ActualRecord(
     status: o.status, reason: o.reason, fingerprint: fingerprint, checkedAt: now,
     changedAt: previous?.status == o.status ? previous!.changedAt : now,
-    repairs: (previous?.repairs ?? 0) + (o.status == .repaired ? 1 : 0),
+    repairs: (previous?.repairs ?? 0)
+      + (o.status == .repaired && !(oneRepairWhileRepaired && previous?.status == .repaired) ? 1 : 0),
     failures: o.status == .failed ? (previous?.failures ?? 0) + 1 : 0)
   try txn.put(.actual, id, rec.encode())
   return true

@@ -112,6 +112,11 @@ public final class Daemon {
     driftTimer = Timer(loop)
     reloadTimer = Timer(loop)
     converger.serviceOutcome = { [unowned(unsafe) self] p in self.supervisor.outcome(p) }
+    supervisor.container = config.container
+    supervisor.onMainExited = { [unowned(unsafe) self] status in
+      self.log.info("main service exited; stopping the others", [("exit", exitText(status))])
+      self.shutdown(reason: "main service exited")
+    }
   }
 
   /// Runs until shutdown; returns the exit code (as PID 1 it powers off instead of returning).
@@ -251,11 +256,11 @@ public final class Daemon {
     }
     let t2 = monotonicNanoseconds()
     // Services follow the files: blocked ones (false condition, failed dependency) are held.
-    var blocked = Set<String>()
+    var blocked: [String: String] = [:]
     var notified: [String] = []
     for i in order where policy.promises[i].type == .service {
       let p = policy.promises[i]
-      if let o = outcomes[i], o.status == .skipped { blocked.insert(p.id) }
+      if let o = outcomes[i], o.status == .skipped { blocked[p.id] = o.reason }
       if converger.notified.count > i && converger.notified[i] { notified.append(p.id) }
     }
     // Notify first: it restarts services that were already running; new ones start fresh.
@@ -424,6 +429,8 @@ public final class Daemon {
     shuttingDown = true
     log.info("shutting down", [("reason", reason)])
     cancelCommand()
+    // systemd (and anything else on $NOTIFY_SOCKET) learns the stop is ours, not a crash.
+    sdNotify("STOPPING=1")
     stopBundles()
     supervisor.stopAll { [unowned(unsafe) self] in
       self.log.info("all services stopped")

@@ -23,6 +23,8 @@ final class ServiceRunner {
   /// Restarted in the current convergence (for its outcome).
   var startedThisRun = false
   var lastError = ""
+  /// Resolved at each start; its health probes run with the same.
+  var credentials: Credentials? = nil
   /// When the last exit was reaped (monotonic ns): the restart log line reports the agent's
   /// own reaction time, exit seen to new process running.
   var reapedAt: UInt64 = 0
@@ -32,7 +34,7 @@ final class ServiceRunner {
     id = p.id
     promise = p
     spec = p.service ?? ServiceSpec()
-    machine = ServiceMachine(spec)
+    machine = ServiceMachine(supervisor.rules(spec))
     machine.crashLoopCount = supervisor.crashLoopCount
     machine.crashLoopWindowMs = UInt64(supervisor.crashLoopWindowMs)
     self.supervisor = supervisor
@@ -72,15 +74,15 @@ final class ServiceRunner {
     ready = false
     var r = SpawnRequest(argv: promise.exec, environment: supervisor.environment(for: self))
     r.cwd = spec.cwd ?? "/"
-    let (uid, gid, problem) = supervisor.ids(for: promise)
-    if let problem {
-      lastError = problem
-      supervisor.log.error("unable to start service", [("service", id), ("err", problem)])
+    do {
+      credentials = try supervisor.credentials(for: promise)
+    } catch {
+      lastError = "\"\(error.key)\": \(error.message)"
+      supervisor.log.error("unable to start service", [("service", id), ("key", error.key), ("err", error.message)])
       send(.spawnFailed)
       return
     }
-    r.uid = uid
-    r.gid = gid
+    r.credentials = credentials
     var pipe: (Int32, Int32)? = nil
     do { pipe = try makePipe() } catch { supervisor.log.warn("unable to capture output", [("service", id), ("err", error.description)]) }
     r.outputFD = pipe?.1 ?? -1
@@ -156,7 +158,7 @@ final class ServiceRunner {
       p.start(hostPort: http ? hostPortOfURL(h.target[0]) : h.target[0], httpPath: http ? pathOfURL(h.target[0]) : nil,
               timeoutMs: h.timeoutMs, report)
     case .exec:
-      supervisor.runProbe(h, report)
+      supervisor.runProbe(h, as: credentials, report)
     }
   }
 

@@ -18,8 +18,9 @@ final class Supervisor {
   let crashLoopWindowMs: UInt32
   /// In start order.
   var runners: [ServiceRunner] = []
-  /// Services blocked by a condition or a failed dependency this run: not started.
-  var held: Set<String> = []
+  /// Services blocked by a condition or a failed dependency this run, with the convergence's
+  /// reason (it names the condition or the dependency): not started.
+  var held: [String: String] = [:]
   let flushTimer: Timer
   var dirty = false
   var accounts: Accounts? = nil
@@ -29,6 +30,10 @@ final class Supervisor {
   var stopping = false
   /// Exit status of the service marked `main` (containers exit with it).
   var mainExit: Int32? = nil
+  /// `run --container`: the main service is not restarted, and its exit on its own ends the
+  /// container (`onMainExited`), as the exit of a container's only process would.
+  var container = false
+  var onMainExited: ((Int32) -> Void)? = nil
 
   init(loop: Loop, reaper: ChildReaper, log: Logger, env: Environment, root: String, stateDir: String,
        crashLoopCount: Int, crashLoopWindowMs: UInt32) {
@@ -49,7 +54,7 @@ final class Supervisor {
   /// Brings the services to the policy's: new ones are added, removed ones stopped, changed
   /// ones restarted. `blocked` lists services whose condition is false or whose dependency
   /// failed. Services then start as their dependencies become ready.
-  func update(_ policy: Policy, order: [Int], blocked: Set<String>) {
+  func update(_ policy: Policy, order: [Int], blocked: [String: String]) {
     if stopping { return }
     held = blocked
     var next: [ServiceRunner] = []
@@ -59,6 +64,7 @@ final class Supervisor {
         if changedDefinition(existing.promise, p) {
           existing.promise = p
           existing.spec = p.service ?? ServiceSpec()
+          existing.machine.adopt(rules(existing.spec))
           if !existing.machine.wanted { existing.launched = false }
           if existing.machine.wanted {
             log.info("restarting service: definition changed", [("service", p.id)])
@@ -76,7 +82,7 @@ final class Supervisor {
       retire(r)
     }
     runners = next
-    for r in runners where held.contains(r.id) {
+    for r in runners where held[r.id] != nil {
       r.launched = false
       if r.machine.wanted { r.send(.stop) }
     }
@@ -89,6 +95,14 @@ final class Supervisor {
     if r.machine.pid == 0 { r.close() } else { retired.append(r) }
   }
 
+  /// The rules a service's machine follows: its spec, but in a container the main service's
+  /// exit ends the container, so it is not restarted (that is the runtime's job).
+  func rules(_ spec: ServiceSpec) -> ServiceSpec {
+    var r = spec
+    if container && r.main { r.restart = .never }
+    return r
+  }
+
   func changedDefinition(_ a: Promise, _ b: Promise) -> Bool {
     a.exec != b.exec || a.service != b.service || a.owner != b.owner || a.group != b.group
   }
@@ -96,7 +110,7 @@ final class Supervisor {
   /// Starts every wanted-but-stopped service whose service dependencies are ready.
   func startReady() {
     if stopping { return }
-    for r in runners where !r.launched && r.machine.phase == .stopped && !held.contains(r.id) {
+    for r in runners where !r.launched && r.machine.phase == .stopped && held[r.id] == nil {
       if dependenciesReady(r) {
         r.launched = true
         r.send(.start)
@@ -122,13 +136,15 @@ final class Supervisor {
       retired.remove(at: i)
       r.close()
     }
-    if stopping { continueStopping() }
+    if stopping { continueStopping(); return }
+    // Not when it was stopped on request (held by a false condition, removed, restarted).
+    if container && r.spec.main && r.machine.exitedOnItsOwn { onMainExited?(status) }
   }
 
   /// Restarts services notified by a repair this run (a stopped one just starts).
   func notify(_ ids: [String]) {
     for id in ids {
-      guard let r = runners.first(where: { $0.id == id }), !held.contains(id) else { continue }
+      guard let r = runners.first(where: { $0.id == id }), held[id] == nil else { continue }
       log.info("restarting service: notified", [("service", id)])
       r.send(r.machine.phase == .stopped ? .start : .restart)
     }
@@ -141,11 +157,17 @@ final class Supervisor {
     return current(r)
   }
 
-  /// What a service's promise says now: kept while it runs healthy, failed in a crash loop or
-  /// when it cannot be started, repaired while it is being (re)started.
-  func current(_ r: ServiceRunner) -> Outcome {
+  /// What a service's promise says now: kept while it runs healthy, failed in a crash loop,
+  /// when it cannot be started or when its health check did not pass within its start
+  /// timeout, repaired while it is being (re)started. One that exited on its own keeps saying
+  /// so through a shutdown; one waiting behind a failed dependency is skipped, naming it.
+  func current(_ r: ServiceRunner, depth: Int = 0) -> Outcome {
     if r.machine.crashLooping {
       return Outcome(.failed, "crash loop: \(r.machine.restarts) restarts, last exit \(r.machine.lastExit.map(exitText) ?? "-")\(r.lastError.isEmpty ? "" : "; " + r.lastError)")
+    }
+    if r.machine.startTimedOut && r.machine.phase != .running {
+      return Outcome(.failed, "health check did not pass within \(millisecondsText(r.spec.startTimeoutMs)) of start (start_timeout)"
+                     + (r.machine.wanted ? "; restarting" : ""))
     }
     if !r.lastError.isEmpty && r.machine.phase != .running { return Outcome(.failed, r.lastError) }
     switch r.machine.phase {
@@ -154,11 +176,20 @@ final class Supervisor {
     case .backoff: return Outcome(.repaired, "restarting after exit \(r.machine.lastExit.map(exitText) ?? "-")")
     case .stopping: return Outcome(.repaired, "restarting")
     case .stopped:
-      if stopping { return Outcome(.kept, "stopped for shutdown") }
-      if let exit = r.machine.lastExit, !r.machine.wanted {
-        return Outcome(.kept, "exited with \(exitText(exit)); restart is \(r.spec.restart == .never ? "never" : "on-failure")")
+      if r.machine.exitedOnItsOwn, let exit = r.machine.lastExit {
+        return Outcome(.kept, "exited with \(exitText(exit)); restart is \(r.machine.restart == .never ? "never" : "on-failure")")
       }
-      return held.contains(r.id) ? Outcome(.skipped, "held: condition false or a dependency failed") : Outcome(.repaired, "will start")
+      if stopping { return Outcome(.kept, "stopped for shutdown") }
+      if let reason = held[r.id] { return Outcome(.skipped, reason) }
+      if !r.launched, let dep = r.promise.after.lazy.compactMap({ id in self.runners.first { $0.id == id && !$0.ready } }).first {
+        // Plans have no cycles; the bound only keeps a broken one from recursing for ever.
+        let o = depth < 64 ? current(dep, depth: depth + 1) : Outcome(.failed, "dependency chain too deep")
+        if o.status == .failed || o.status == .skipped {
+          return Outcome(.skipped, "dependency \"\(dep.id)\" \(o.status == .failed ? "failed" : "skipped"): \(o.reason)")
+        }
+        return Outcome(.repaired, "will start after \"\(dep.id)\" is ready")
+      }
+      return Outcome(.repaired, "will start")
     }
   }
 
@@ -200,26 +231,18 @@ final class Supervisor {
     return out
   }
 
-  /// uid and gid from the root's /etc files; a reason when a name is unknown.
-  func ids(for p: Promise) -> (Int, Int, String?) {
-    if p.owner == nil && p.group == nil { return (-1, -1, nil) }
+  /// Who the service runs as, from the root's /etc files (read once); nil for the agent's own.
+  func credentials(for p: Promise) throws(CredentialsError) -> Credentials? {
+    if p.owner == nil && p.group == nil { return nil }
     if accounts == nil { accounts = readAccounts(root: root) }
-    var uid = -1, gid = -1
-    if let u = p.owner {
-      guard let n = accounts!.uid(u) else { return (-1, -1, "unknown user \"\(u)\"") }
-      uid = Int(n)
-      if p.group == nil, let g = accounts!.primaryGid(u) { gid = Int(g) }
-    }
-    if let g = p.group {
-      guard let n = accounts!.gid(g) else { return (-1, -1, "unknown group \"\(g)\"") }
-      gid = Int(n)
-    }
-    return (uid, gid, nil)
+    return try Credentials.resolve(user: p.owner, group: p.group, in: accounts!)
   }
 
-  /// An exec health probe: runs the argv, passes on exit 0 within the timeout.
-  func runProbe(_ h: HealthCheck, _ report: @escaping (Bool) -> Void) {
-    let r = SpawnRequest(argv: h.target, environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+  /// An exec health probe: runs the argv as the service (its uid, gid and groups, never the
+  /// agent's root), passes on exit 0 within the timeout.
+  func runProbe(_ h: HealthCheck, as credentials: Credentials?, _ report: @escaping (Bool) -> Void) {
+    var r = SpawnRequest(argv: h.target, environment: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    r.credentials = credentials
     guard let pid = try? spawn(r) else { report(false); return }
     let timeout = Timer(loop)
     var finished = false
@@ -256,7 +279,8 @@ final class Supervisor {
     let records = runners.map { r in
       (r.id, ServiceRecord(phase: r.machine.phase, pid: r.machine.pid, startedAt: r.machine.pid > 0 ? r.startedWall : 0,
                            restarts: r.machine.restarts, lastExit: r.machine.lastExit ?? 0,
-                           hasExited: r.machine.lastExit != nil, ready: r.ready, crashLooping: r.machine.crashLooping).encode())
+                           hasExited: r.machine.lastExit != nil, ready: r.ready, crashLooping: r.machine.crashLooping,
+                           startTimedOut: r.machine.startTimedOut).encode())
     }
     do throws(StoreError) {
       try env.withWrite { (txn) throws(StoreError) in
@@ -265,7 +289,7 @@ final class Supervisor {
         // The service promises' outcomes follow their state between convergences.
         // A service stays "repaired" across flushes while it starts: count that once.
         for (id, o) in outcomes {
-          try storeOutcome(txn, id: id, o, fingerprint: .zero, now: now, evenIfUnchanged: false)
+          try storeOutcome(txn, id: id, o, fingerprint: .zero, now: now, evenIfUnchanged: false, oneRepairWhileRepaired: true)
         }
       }
     } catch {
@@ -275,3 +299,8 @@ final class Supervisor {
 }
 
 func exitText(_ s: Int32) -> String { s < 0 ? "signal \(-s)" : "status \(s)" }
+
+/// "250ms", "1500ms", "2s": how a policy's durations read back.
+func millisecondsText(_ ms: UInt32) -> String {
+  ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
+}

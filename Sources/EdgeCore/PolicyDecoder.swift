@@ -82,7 +82,7 @@ private let keysByType: [[String]] = [
   ["path", "mode", "owner", "group", "state", "purge"],                // directory
   ["path", "target", "owner", "group", "state"],                       // link
   ["exec", "creates", "unless", "timeout"],                            // command
-  ["exec", "env", "cwd", "user", "group", "restart", "health", "stop_signal", "stop_timeout", "main"], // service
+  ["exec", "env", "cwd", "user", "group", "restart", "health", "stop_signal", "stop_timeout", "start_timeout", "main"], // service
   ["key", "value"],                                                    // sysctl
 ]
 
@@ -259,7 +259,7 @@ private struct Decoding {
       case "value":
         guard let s = string(v, key: k, promise: id) else { break }
         if s.utf8.contains(0) || s.utf8.contains(UInt8(ascii: "\n")) { issue("a sysctl value is one line with no NUL", v.position, id, k) } else { p.value = s }
-      case "env", "cwd", "restart", "health", "stop_signal", "stop_timeout", "main":
+      case "env", "cwd", "restart", "health", "stop_signal", "stop_timeout", "start_timeout", "main":
         var spec = p.service ?? ServiceSpec()
         serviceKey(k, v, id: id, into: &spec)
         p.service = spec
@@ -386,6 +386,9 @@ extension Decoding {
       if let n = signalNumber(s) { spec.stopSignal = n } else { issue("unknown signal \"\(s)\" (e.g. \"TERM\", \"INT\", \"QUIT\")", v.position, id, k) }
     case "stop_timeout":
       if let ms = duration(v, key: k, promise: id) { spec.stopTimeoutMs = ms }
+    case "start_timeout":
+      // At least 10 ms, as a health check's interval: zero would fail every start at once.
+      if let ms = duration(v, key: k, promise: id) { spec.startTimeoutMs = max(ms, 10) }
     case "main":
       if let b = v.bool { spec.main = b } else { issue("expected boolean, found \(v.typeName)", v.position, id, k) }
     case "health":

@@ -58,6 +58,7 @@ public enum PromiseRecord {
       } else {
         w.u8(0)
       }
+      w.u32(svc.startTimeoutMs)
     } else {
       w.u8(0)
     }
@@ -113,6 +114,8 @@ public enum PromiseRecord {
         h.timeoutMs = try r.u32()
         svc.health = h
       }
+      // Records stored before start_timeout end here: they keep the default.
+      if !r.atEnd { svc.startTimeoutMs = try r.u32() }
       p.service = svc
     }
     return p

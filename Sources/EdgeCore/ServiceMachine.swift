@@ -6,6 +6,10 @@
 /// 100 ms, doubling, to 30 s, with up to 25% jitter; a run that lasts `stableMs` resets it. A
 /// crash loop (`crashLoopCount` exits within `crashLoopWindowMs`) marks the service failed, and
 /// it keeps retrying at the cap.
+///
+/// Start timeout: a start whose health check has not passed within `startTimeoutMs` failed:
+/// the process is stopped (as an unhealthy one) and started again unless `restart` is never;
+/// `startTimedOut` shows it failed until a check passes.
 public struct ServiceMachine: Sendable {
   public enum Phase: UInt8, Sendable, CaseIterable {
     /// Not running and not wanted (before start, after stop, or `restart: never` and exited).
@@ -79,11 +83,18 @@ public struct ServiceMachine: Sendable {
   public private(set) var wanted = false
   /// A restart was asked while it was stopping: start again when it exits.
   var restartAfterStop = false
+  /// The last start's health check did not pass within the start timeout (cleared when one
+  /// passes, or when it is stopped on request).
+  public private(set) var startTimedOut = false
+  /// It is stopped because it exited on its own (its restart policy said no more), not because
+  /// it was asked to stop: a shutdown must not report it as "stopped for shutdown".
+  public private(set) var exitedOnItsOwn = false
 
-  public let restart: ServiceSpec.Restart
-  public let hasHealth: Bool
-  public let stopSignal: Int32
-  public let stopTimeoutMs: UInt32
+  public private(set) var restart: ServiceSpec.Restart
+  public private(set) var hasHealth: Bool
+  public private(set) var stopSignal: Int32
+  public private(set) var stopTimeoutMs: UInt32
+  public private(set) var startTimeoutMs: UInt32
   public var initialDelayMs: UInt32 = 100
   public var maxDelayMs: UInt32 = 30_000
   public var stableMs: UInt64 = 10_000
@@ -95,6 +106,18 @@ public struct ServiceMachine: Sendable {
     hasHealth = spec.health != nil
     stopSignal = spec.stopSignal
     stopTimeoutMs = spec.stopTimeoutMs
+    startTimeoutMs = spec.startTimeoutMs
+  }
+
+  /// Takes the rules of a changed definition (restart policy, health check, stop signal and
+  /// timeouts), keeping the state: the process, restarts and exits so far. Without it a
+  /// changed service would be restarted under its old rules.
+  public mutating func adopt(_ spec: ServiceSpec) {
+    restart = spec.restart
+    hasHealth = spec.health != nil
+    stopSignal = spec.stopSignal
+    stopTimeoutMs = spec.stopTimeoutMs
+    startTimeoutMs = spec.startTimeoutMs
   }
 
   /// Feeds one event. `now` is the loop's millisecond clock; `jitter` in [0, 1) spreads restarts.
@@ -102,6 +125,7 @@ public struct ServiceMachine: Sendable {
     switch (phase, event) {
     case (.stopped, .start), (.stopped, .restart):
       wanted = true
+      exitedOnItsOwn = false
       return [.spawn]
     case (.backoff, .start), (.backoff, .restart):
       wanted = true
@@ -113,7 +137,7 @@ public struct ServiceMachine: Sendable {
       startedAt = now
       if hasHealth {
         phase = .starting
-        return [.probe(true)]
+        return [.probe(true), .arm(ms: startTimeoutMs)]
       }
       phase = .running
       return [.ready]
@@ -122,7 +146,16 @@ public struct ServiceMachine: Sendable {
       return exitedOrFailed(status: 127, now: now, jitter: jitter)
     case (.starting, .healthPassed):
       phase = .running
-      return [.ready]
+      startTimedOut = false
+      return [.disarm, .ready]
+    case (.starting, .timer):
+      // The start timeout (the only timer armed while starting, once spawned).
+      guard pid > 0 else { return [] }
+      startTimedOut = true
+      phase = .stopping
+      if restart == .never { wanted = false }
+      restartAfterStop = wanted
+      return [.probe(false), .signal(stopSignal), .arm(ms: stopTimeoutMs)]
     case (.running, .healthFailed):
       // Unhealthy while running: restart it, as a crash.
       phase = .stopping
@@ -130,6 +163,8 @@ public struct ServiceMachine: Sendable {
       return [.probe(false), .signal(stopSignal), .arm(ms: stopTimeoutMs)]
     case (.starting, .exited(let s)), (.running, .exited(let s)):
       pid = 0
+      // A start timeout still armed needs no disarm: a backoff or the next `.spawned` re-arms
+      // the timer, and it is stale once stopped.
       return [.probe(false)] + exitedOrFailed(status: s, now: now, jitter: jitter)
     case (.stopping, .exited(let s)):
       pid = 0
@@ -150,6 +185,7 @@ public struct ServiceMachine: Sendable {
     case (.starting, .stop), (.running, .stop):
       wanted = false
       restartAfterStop = false
+      startTimedOut = false
       phase = .stopping
       return [.probe(false), .signal(stopSignal), .arm(ms: stopTimeoutMs)]
     case (.backoff, .stop):
@@ -190,6 +226,7 @@ public struct ServiceMachine: Sendable {
     guard again else {
       phase = .stopped
       wanted = false
+      exitedOnItsOwn = true
       return []
     }
     if delayMs == 0 && !crashLooping {

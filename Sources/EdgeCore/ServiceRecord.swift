@@ -15,9 +15,11 @@ public struct ServiceRecord: Sendable, Equatable {
   public var ready: Bool
   /// In a crash loop: status shows it failed, the supervisor keeps retrying at the cap.
   public var crashLooping: Bool
+  /// Its last start did not pass its health check within the start timeout: failed too.
+  public var startTimedOut: Bool
 
   public init(phase: ServiceMachine.Phase, pid: Int32, startedAt: Int64, restarts: UInt32, lastExit: Int32,
-              hasExited: Bool, ready: Bool, crashLooping: Bool) {
+              hasExited: Bool, ready: Bool, crashLooping: Bool, startTimedOut: Bool = false) {
     self.phase = phase
     self.pid = pid
     self.startedAt = startedAt
@@ -26,10 +28,12 @@ public struct ServiceRecord: Sendable, Equatable {
     self.hasExited = hasExited
     self.ready = ready
     self.crashLooping = crashLooping
+    self.startTimedOut = startTimedOut
   }
 
-  /// What `status` prints: failed (crash loop) wins over the phase.
-  public var stateName: String { crashLooping ? "failed" : phase.name }
+  /// What `status` prints: failed (crash loop, or a start timeout not yet made good) wins over
+  /// the phase.
+  public var stateName: String { crashLooping || (startTimedOut && phase != .running) ? "failed" : phase.name }
 
   public func encode() -> [UInt8] {
     var w = ByteWriter(capacity: 32)
@@ -39,7 +43,7 @@ public struct ServiceRecord: Sendable, Equatable {
     w.i64(startedAt)
     w.u32(restarts)
     w.u32(UInt32(bitPattern: lastExit))
-    w.u8((hasExited ? 1 : 0) | (ready ? 2 : 0) | (crashLooping ? 4 : 0))
+    w.u8((hasExited ? 1 : 0) | (ready ? 2 : 0) | (crashLooping ? 4 : 0) | (startTimedOut ? 8 : 0))
     return w.bytes
   }
 
@@ -54,6 +58,7 @@ public struct ServiceRecord: Sendable, Equatable {
     let exit = Int32(bitPattern: try r.u32())
     let flags = try r.u8()
     return ServiceRecord(phase: phase, pid: pid, startedAt: started, restarts: restarts, lastExit: exit,
-                         hasExited: flags & 1 != 0, ready: flags & 2 != 0, crashLooping: flags & 4 != 0)
+                         hasExited: flags & 1 != 0, ready: flags & 2 != 0, crashLooping: flags & 4 != 0,
+                         startTimedOut: flags & 8 != 0)
   }
 }

@@ -22,6 +22,9 @@ public struct ServiceSpec: Sendable, Equatable {
   public var stopSignal: Int32 = 15
   /// Milliseconds between the stop signal and SIGKILL.
   public var stopTimeoutMs: UInt32 = 10_000
+  /// Milliseconds from a start to a passing health check; past it the start failed (the
+  /// service is stopped, shown failed, and restarted by its policy). Unused without a check.
+  public var startTimeoutMs: UInt32 = 60_000
   /// In a container (`run --container`), the agent exits with this service's status.
   public var main = false
 

@@ -3,13 +3,14 @@ import CEdgeSupport
 import EdgeCore
 
 /// What a service is started with. The child side runs in C (edge_spawn): a new session, only
-/// fds 0-2 (nothing of the agent's leaks), default signal dispositions, then uid/gid and cwd.
+/// fds 0-2 (nothing of the agent's leaks), default signal dispositions, then the credentials
+/// (supplementary groups, gid, uid) and cwd.
 public struct SpawnRequest {
   public var argv: [String]
   public var environment: [String]
   public var cwd: String = "/"
-  public var uid: Int = -1
-  public var gid: Int = -1
+  /// nil: the agent's own uid, gid and groups.
+  public var credentials: Credentials? = nil
   /// Where stdout and stderr go (-1: /dev/null). stdin is always /dev/null.
   public var outputFD: CInt = -1
 
@@ -29,7 +30,8 @@ public func spawn(_ r: SpawnRequest) throws(HostError) -> Int32 {
     for p in cArgs { free(p) }
     for p in cEnv { free(p) }
   }
-  let pid: pid_t = r.cwd.withCString { cwd in
+  let groups: [gid_t] = r.credentials?.groups.map { gid_t($0) } ?? []
+  let pid: pid_t = r.cwd.withCString { cwd in groups.withUnsafeBufferPointer { g in
     cArgs.withUnsafeMutableBufferPointer { a in
       cEnv.withUnsafeMutableBufferPointer { e in
         var o = edge_spawn_opts()
@@ -41,12 +43,14 @@ public func spawn(_ r: SpawnRequest) throws(HostError) -> Int32 {
         o.stdout_fd = r.outputFD
         o.stderr_fd = r.outputFD
         o.setsid = 1
-        o.uid = r.uid
-        o.gid = r.gid
+        o.uid = r.credentials?.uid.map { Int($0) } ?? -1
+        o.gid = r.credentials.map { Int($0.gid) } ?? -1
+        o.groups = g.baseAddress
+        o.ngroups = r.credentials == nil ? -1 : g.count
         return edge_spawn(&o)
       }
     }
-  }
+  } }
   if pid < 0 { throw HostError(Errno(rawValue: -pid), "start", r.argv[0]) }
   return pid
 }

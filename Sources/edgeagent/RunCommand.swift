@@ -15,7 +15,8 @@ enum RunCommand {
       --config FILE      JSON config (keys: state_dir, root, policy, interval, pull_interval, labels,
                          log_format, container, host_id, upstreams, trusted_keys, relay, relay_url,
                          crash_loop_count, crash_loop_window, modules, mounts); flags override it
-      --container        on shutdown, exit with the main service's status instead of powering off
+      --container        on shutdown, exit with the main service's status instead of powering off;
+                         when the main service exits on its own, stop the others and exit with it
     As PID 1 with no arguments (the kernel's /init), it runs with --config /etc/edgeagent/config.json,
     loads the config's kernel modules and mounts its filesystems before opening the state.
     Logs go to stderr, one line per event. Exit: 0 after a clean shutdown, 2 bad config, 111 system error.

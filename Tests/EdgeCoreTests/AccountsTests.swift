@@ -63,4 +63,38 @@ final class AccountsTests: XCTestCase {
     XCTAssertNil(accounts.gid("ghost"))
     XCTAssertNil(Accounts().uid("root"), "an empty root has no users")
   }
+
+  // MARK: credentials (issue 12 item 10)
+
+  private func resolve(_ user: String?, _ group: String?) throws -> Credentials? {
+    try Credentials.resolve(user: user, group: group, in: accounts)
+  }
+
+  func testAUserTakesItsPrimaryGroupAndItsMemberships() throws {
+    XCTAssertEqual(try resolve("app", nil), Credentials(uid: 1001, gid: 1002, groups: [50]))
+    XCTAssertEqual(try resolve("daemon", "app"), Credentials(uid: 1, gid: 1002, groups: [50]))
+  }
+
+  func testANumericUserListedInPasswdIsThatUser() throws {
+    XCTAssertEqual(try resolve("1001", nil), Credentials(uid: 1001, gid: 1002, groups: [50]))
+  }
+
+  func testANumericUserNotInPasswdNeedsAGroupAndGetsNoSupplementaryGroups() throws {
+    XCTAssertEqual(try resolve("4242", "4243"), Credentials(uid: 4242, gid: 4243, groups: []))
+    XCTAssertThrowsError(try resolve("4242", nil)) { error in
+      let e = error as! CredentialsError
+      XCTAssertEqual(e.key, "user")
+      XCTAssertTrue(e.message.contains("set \"group\""), e.message)
+    }
+  }
+
+  func testAGroupAloneKeepsTheUidAndDropsGroups() throws {
+    XCTAssertEqual(try resolve(nil, "staff"), Credentials(uid: nil, gid: 50, groups: []))
+    XCTAssertNil(try resolve(nil, nil))
+  }
+
+  func testUnknownNamesAreRefusedNamingTheKey() {
+    XCTAssertThrowsError(try resolve("ghost", nil)) { XCTAssertEqual(($0 as! CredentialsError).key, "user") }
+    XCTAssertThrowsError(try resolve("app", "ghost")) { XCTAssertEqual(($0 as! CredentialsError).key, "group") }
+  }
 }

@@ -97,7 +97,7 @@ final class PolicyDecoderTests: XCTestCase {
       #"  {"id": "d", "type": "directory", "path": "/var/x", "state": "absent", "purge": true},"#,
       #"  {"id": "l", "type": "link", "path": "/l", "target": "relative/target", "after": ["f"]},"#,
       #"  {"id": "c", "type": "command", "exec": ["/bin/true", "a"], "creates": "/done", "unless": ["/bin/false"], "timeout": 30, "notify": ["s"]},"#,
-      #"  {"id": "s", "type": "service", "exec": ["/usr/bin/app"], "restart": "always", "health": {"tcp": "127.0.0.1:1"}, "user": "app"},"#,
+      #"  {"id": "s", "type": "service", "exec": ["/usr/bin/app"], "restart": "always", "health": {"tcp": "127.0.0.1:1"}, "user": "app", "start_timeout": "90s"},"#,
       #"  {"id": "k", "type": "sysctl", "key": "net.ipv4.ip_forward", "value": "1", "if": "linux"}"#,
       "]}")
     let p = try PolicyDecoder.decode(text.bytes)
@@ -116,8 +116,20 @@ final class PolicyDecoderTests: XCTestCase {
     XCTAssertEqual(p.promises[3].timeout, 30)
     XCTAssertEqual(p.promises[3].notify, ["s"])
     XCTAssertEqual(p.promises[4].owner, "app")
+    XCTAssertEqual(p.promises[4].service?.startTimeoutMs, 90_000)
     XCTAssertEqual(p.promises[5].key, "net.ipv4.ip_forward")
     XCTAssertEqual(p.promises[5].value, "1")
+  }
+
+  func testStartTimeoutDefaultsTo60sAndIsAtLeast10ms() throws {
+    func startTimeout(_ extra: String) throws -> UInt32? {
+      try PolicyDecoder.decode(single(#"{"id": "s", "type": "service", "exec": ["/bin/app"]"# + extra + "}").bytes)
+        .promises[0].service.map { $0.startTimeoutMs } ?? ServiceSpec().startTimeoutMs
+    }
+    XCTAssertEqual(try startTimeout(""), 60_000)
+    XCTAssertEqual(try startTimeout(#", "start_timeout": 5"#), 5_000)
+    XCTAssertEqual(try startTimeout(#", "start_timeout": "0ms""#), 10)
+    XCTAssertThrowsError(try startTimeout(#", "start_timeout": "soon""#))
   }
 
   func testEmptyContentIsContent() throws {

@@ -42,7 +42,7 @@ final class PolicySchemaTests: XCTestCase {
   func testSchemaKeysAreExactlyTheDecoderKeys() throws {
     let candidates = ["path", "content", "source", "mode", "owner", "group", "state", "purge", "target", "exec",
                       "creates", "unless", "timeout", "env", "cwd", "user", "restart", "health", "stop_signal",
-                      "stop_timeout", "main", "key", "value", "after", "notify", "if", "comment", "color", "perms"]
+                      "stop_timeout", "start_timeout", "main", "key", "value", "after", "notify", "if", "comment", "color", "perms"]
     for (type, keys) in try schemaVariants() {
       for key in candidates where key != "id" && key != "type" {
         XCTAssertEqual(keys.contains(key), decoderAccepts(type, key),

@@ -81,6 +81,19 @@ final class PromiseRecordTests: XCTestCase {
     var svc = Promise(id: "s", type: .service)
     svc.exec = ["/usr/bin/app"]
     svc.owner = "app"
+    var settings = ServiceSpec()
+    settings.env = ["A=1", "B=ü"]
+    settings.cwd = "/srv"
+    settings.restart = .onFailure
+    settings.stopSignal = 2
+    settings.stopTimeoutMs = 1_500
+    settings.startTimeoutMs = 90_000
+    settings.main = true
+    var health = HealthCheck(kind: .http, target: ["http://127.0.0.1:8080/healthz"])
+    health.intervalMs = 250
+    health.timeoutMs = 750
+    settings.health = health
+    svc.service = settings
     var ctl = Promise(id: "k", type: .sysctl)
     ctl.key = "net.ipv4.ip_forward"
     ctl.value = "1"
@@ -239,5 +252,18 @@ final class PromiseRecordTests: XCTestCase {
     XCTAssertEqual(PromiseType.allCases.map(\.name), ["file", "directory", "link", "command", "service", "sysctl"])
     for t in PromiseType.allCases { XCTAssertEqual(PromiseType(name: t.name), t) }
     XCTAssertNil(PromiseType(name: "File"))
+  }
+
+  /// A record stored before start_timeout existed ends after the health check: it decodes,
+  /// with the default.
+  func testAServiceRecordWithoutStartTimeoutKeepsTheDefault() throws {
+    var svc = Promise(id: "s", type: .service)
+    svc.exec = ["/usr/bin/app"]
+    var settings = ServiceSpec()
+    settings.startTimeoutMs = 5_000
+    svc.service = settings
+    let bytes = PromiseRecord.encode(svc, digest: .zero)
+    XCTAssertEqual(try decode(bytes).service?.startTimeoutMs, 5_000)
+    XCTAssertEqual(try decode(Array(bytes.dropLast(4))).service?.startTimeoutMs, 60_000)
   }
 }

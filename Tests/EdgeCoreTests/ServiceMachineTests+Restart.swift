@@ -257,8 +257,8 @@ extension ServiceMachineTests {
     XCTAssertEqual(m.handle(.exited(status: -15), now: 1_040), [.disarm, .spawn])
     XCTAssertEqual(m.restarts, 1)
     m.willSpawn()
-    XCTAssertEqual(m.handle(.spawned(pid: 50), now: 1_041), [.probe(true)])
-    XCTAssertEqual(m.handle(.healthPassed, now: 1_050), [.ready])
+    XCTAssertEqual(m.handle(.spawned(pid: 50), now: 1_041), [.probe(true), .arm(ms: ServiceMachineTests.startTimeout)])
+    XCTAssertEqual(m.handle(.healthPassed, now: 1_050), [.disarm, .ready])
     XCTAssertEqual(m.phase, .running)
   }
 
@@ -303,9 +303,9 @@ extension ServiceMachineTests {
     XCTAssertEqual(m.handle(.exited(status: -9), now: 3_031), [.disarm, .spawn])
     XCTAssertEqual(m.restarts, 1)
     m.willSpawn()
-    XCTAssertEqual(m.handle(.spawned(pid: 44), now: 3_032), [.probe(true)])
+    XCTAssertEqual(m.handle(.spawned(pid: 44), now: 3_032), [.probe(true), .arm(ms: ServiceMachineTests.startTimeout)])
     XCTAssertEqual(m.phase, .starting)
-    XCTAssertEqual(m.handle(.healthPassed, now: 3_040), [.ready])
+    XCTAssertEqual(m.handle(.healthPassed, now: 3_040), [.disarm, .ready])
   }
 
   func testHealthFailureWhileRunningThenStopStaysStopped() {

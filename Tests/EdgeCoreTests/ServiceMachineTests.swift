@@ -10,13 +10,16 @@ final class ServiceMachineTests: XCTestCase {
   typealias Action = ServiceMachine.Action
 
   static let stopTimeout: UInt32 = 2_000
+  static let startTimeout: UInt32 = 5_000
 
-  /// A service with a health check (so probes show in the actions), SIGTERM, 2 s stop timeout.
+  /// A service with a health check (so probes show in the actions), SIGTERM, 2 s stop timeout,
+  /// 5 s start timeout.
   func spec(restart: ServiceSpec.Restart = .always, health: Bool = true) -> ServiceSpec {
     var s = ServiceSpec()
     s.restart = restart
     s.stopSignal = 15
     s.stopTimeoutMs = ServiceMachineTests.stopTimeout
+    s.startTimeoutMs = ServiceMachineTests.startTimeout
     if health { s.health = HealthCheck(kind: .tcp, target: ["127.0.0.1:8080"]) }
     return s
   }
@@ -40,16 +43,16 @@ final class ServiceMachineTests: XCTestCase {
       launch(&m, pid: 42, now: 1_000)
     case .running:
       launch(&m, pid: 42, now: 1_000)
-      XCTAssertEqual(m.handle(.healthPassed, now: 1_010), [.ready])
+      XCTAssertEqual(m.handle(.healthPassed, now: 1_010), [.disarm, .ready])
     case .backoff:
       launch(&m, pid: 42, now: 1_000)
       XCTAssertEqual(m.handle(.exited(status: 1), now: 1_005), [.probe(false), .spawn])
       m.willSpawn()
-      XCTAssertEqual(m.handle(.spawned(pid: 43), now: 1_006), [.probe(true)])
+      XCTAssertEqual(m.handle(.spawned(pid: 43), now: 1_006), [.probe(true), .arm(ms: ServiceMachineTests.startTimeout)])
       XCTAssertEqual(m.handle(.exited(status: 1), now: 1_010), [.probe(false), .arm(ms: 100)])
     case .stopping:
       launch(&m, pid: 42, now: 1_000)
-      XCTAssertEqual(m.handle(.healthPassed, now: 1_010), [.ready])
+      XCTAssertEqual(m.handle(.healthPassed, now: 1_010), [.disarm, .ready])
       _ = m.handle(.stop, now: 1_020)
     }
     XCTAssertEqual(m.phase, phase, "could not bring the machine to \(phase.name)")
@@ -83,14 +86,14 @@ final class ServiceMachineTests: XCTestCase {
     (.stopped, "restart", [.spawn], .stopped),
 
     (.starting, "start", [], .starting),
-    (.starting, "spawned", [.probe(true)], .starting),
+    (.starting, "spawned", [.probe(true), .arm(ms: startTimeout)], .starting),
     (.starting, "spawnFailed", [.spawn], .starting),
     (.starting, "exited(0)", [.probe(false), .spawn], .starting),
     (.starting, "exited(1)", [.probe(false), .spawn], .starting),
     (.starting, "exited(-9)", [.probe(false), .spawn], .starting),
-    (.starting, "healthPassed", [.ready], .running),
+    (.starting, "healthPassed", [.disarm, .ready], .running),
     (.starting, "healthFailed", [], .starting),
-    (.starting, "timer", [], .starting),
+    (.starting, "timer", term, .stopping),   // the start timeout
     (.starting, "stop", term, .stopping),
     (.starting, "restart", term, .stopping),
 
@@ -198,8 +201,82 @@ final class ServiceMachineTests: XCTestCase {
     XCTAssertEqual(m.phase, .starting)
     XCTAssertEqual(m.handle(.healthFailed, now: 20), [], "failing while starting is just not ready yet")
     XCTAssertEqual(m.phase, .starting)
-    XCTAssertEqual(m.handle(.healthPassed, now: 30), [.ready])
+    XCTAssertEqual(m.handle(.healthPassed, now: 30), [.disarm, .ready], "the start timeout is disarmed")
     XCTAssertEqual(m.phase, .running)
+  }
+
+  // MARK: start timeout (issue 12 item 14)
+
+  /// Before: a check that never passed left the service `starting` for ever, its dependents
+  /// waiting, and nothing failed.
+  func testAStartWhoseCheckNeverPassesFailsAtTheStartTimeoutAndIsRestarted() {
+    var m = ServiceMachine(spec())
+    launch(&m, pid: 9, now: 10)
+    XCTAssertFalse(m.startTimedOut)
+    XCTAssertEqual(m.handle(.timer, now: 5_010), ServiceMachineTests.term)
+    XCTAssertEqual(m.phase, .stopping)
+    XCTAssertTrue(m.startTimedOut)
+    XCTAssertEqual(m.handle(.exited(status: -15), now: 5_020), [.disarm, .spawn], "restart: always tries again")
+    XCTAssertEqual(m.restarts, 1)
+    XCTAssertTrue(m.startTimedOut, "shown failed until a check passes")
+    m.willSpawn()
+    XCTAssertEqual(m.handle(.spawned(pid: 10), now: 5_021), [.probe(true), .arm(ms: ServiceMachineTests.startTimeout)])
+    XCTAssertEqual(m.handle(.healthPassed, now: 5_100), [.disarm, .ready])
+    XCTAssertFalse(m.startTimedOut)
+  }
+
+  func testAStartTimeoutWithRestartNeverStaysStopped() {
+    var m = ServiceMachine(spec(restart: .never))
+    launch(&m, pid: 9, now: 10)
+    XCTAssertEqual(m.handle(.timer, now: 5_010), ServiceMachineTests.term)
+    XCTAssertEqual(m.handle(.exited(status: -15), now: 5_020), [.disarm])
+    XCTAssertEqual(m.phase, .stopped)
+    XCTAssertFalse(m.wanted)
+    XCTAssertTrue(m.startTimedOut)
+  }
+
+  func testWithoutHealthCheckNoStartTimeoutIsArmed() {
+    var m = ServiceMachine(spec(health: false))
+    _ = m.handle(.start, now: 0)
+    m.willSpawn()
+    XCTAssertEqual(m.handle(.spawned(pid: 9), now: 0), [.ready])
+  }
+
+  /// A changed definition's rules apply to the next stop and start (before, the machine kept
+  /// the rules it was created with: a new stop signal, timeout or health check went unused).
+  func testAdoptTakesTheNewRulesAndKeepsTheState() {
+    var m = machine(in: .running)
+    var changed = spec(restart: .never, health: false)
+    changed.stopSignal = 2
+    changed.stopTimeoutMs = 300
+    m.adopt(changed)
+    XCTAssertEqual(m.pid, 42)
+    XCTAssertEqual(m.phase, .running)
+    XCTAssertEqual(m.handle(.restart, now: 2_000), [.probe(false), .signal(2), .arm(ms: 300)])
+    XCTAssertEqual(m.handle(.exited(status: -2), now: 2_010), [.disarm, .spawn])
+    m.willSpawn()
+    XCTAssertEqual(m.handle(.spawned(pid: 43), now: 2_011), [.ready], "no health check any more")
+  }
+
+  /// A service that exited on its own (its policy says no restart) is told apart from one
+  /// stopped on request, so a shutdown does not rewrite its outcome.
+  func testExitedOnItsOwnIsToldApartFromStopped() {
+    var m = ServiceMachine(spec(restart: .never, health: false))
+    _ = m.handle(.start, now: 0)
+    m.willSpawn()
+    _ = m.handle(.spawned(pid: 9), now: 0)
+    _ = m.handle(.exited(status: 7), now: 10)
+    XCTAssertEqual(m.phase, .stopped)
+    XCTAssertTrue(m.exitedOnItsOwn)
+    XCTAssertEqual(m.handle(.stop, now: 20), [], "a stop at shutdown finds it stopped")
+    XCTAssertTrue(m.exitedOnItsOwn)
+    var asked = ServiceMachine(spec(restart: .never, health: false))
+    _ = asked.handle(.start, now: 0)
+    asked.willSpawn()
+    _ = asked.handle(.spawned(pid: 9), now: 0)
+    _ = asked.handle(.stop, now: 10)
+    _ = asked.handle(.exited(status: -15), now: 20)
+    XCTAssertFalse(asked.exitedOnItsOwn)
   }
 
   func testPhaseNames() {

@@ -1,7 +1,9 @@
 import Foundation
 import XCTest
 @testable import EdgeHost
+import EdgeCore
 import CEdge
+import CEdgeSupport
 
 /// What a started program gets from edge_spawn, on both of its paths: posix_spawn (no uid or gid
 /// change) and fork/exec (a uid or gid to set). Checked from inside the child, by a shell.
@@ -11,13 +13,13 @@ final class SpawnTests: XCTestCase {
   override func setUpWithError() throws { base = try TemporaryDirectory() }
   override func tearDown() { base.remove() }
 
-  private func run(_ script: String, uid: Int = -1) throws -> (Int32, String) {
+  private func run(_ script: String, as credentials: Credentials? = nil, cwd: String? = nil) throws -> (Int32, String) {
     var fds: [CInt] = [-1, -1]
     XCTAssertEqual(edge_pipe2(&fds, O_CLOEXEC), 0)
     var r = SpawnRequest(argv: ["/bin/sh", "-c", script], environment: ["PATH=/usr/bin:/bin"])
-    r.cwd = base.path
+    r.cwd = cwd ?? base.path
     r.outputFD = fds[1]
-    r.uid = uid
+    r.credentials = credentials
     let pid = try spawn(r)
     close(fds[1])
     var out: [UInt8] = []
@@ -38,12 +40,12 @@ final class SpawnTests: XCTestCase {
   private let probe = "ls /proc/self/fd | tr '\\n' ' '; echo; pwd; " +
     "[ \"$(cut -d' ' -f6 /proc/$$/stat)\" = \"$$\" ] && echo session-leader"
 
-  private func checkChild(uid: Int) throws {
+  private func checkChild(_ credentials: Credentials?) throws {
     // An fd the agent holds without close-on-exec must not reach the child.
     let leak = dup2(open("/dev/null", O_RDONLY), 100)
     XCTAssertEqual(leak, 100)
     defer { close(100) }
-    let (status, out) = try run(probe, uid: uid)
+    let (status, out) = try run(probe, as: credentials)
     XCTAssertEqual(status, 0, out)
     let lines = out.split(separator: "\n").map(String.init)
     XCTAssertEqual(lines.count, 3, out)
@@ -56,11 +58,58 @@ final class SpawnTests: XCTestCase {
   }
 
   func testPosixSpawnPathGivesOnlyFds0To2TheCwdAndANewSession() throws {
-    try checkChild(uid: -1)
+    try checkChild(nil)
   }
 
-  func testForkPathForAUidGivesTheSame() throws {
-    try checkChild(uid: Int(getuid()))   // our own uid: allowed, and takes the fork path
+  func testForkPathForCredentialsGivesTheSame() throws {
+    // Our own ids: allowed, and takes the fork path.
+    try checkChild(Credentials(uid: getuid(), gid: getgid(), groups: [getgid()]))
+  }
+
+  /// Uid, Gid and Groups lines of the child's /proc/self/status.
+  private func ids(_ credentials: Credentials?) throws -> [String] {
+    let (status, out) = try run("grep -E '^(Uid|Gid|Groups):' /proc/self/status", as: credentials, cwd: "/")
+    XCTAssertEqual(status, 0, out)
+    return out.split(separator: "\n").map { $0.split(whereSeparator: { $0 == "\t" || $0 == " " }).joined(separator: " ") }
+  }
+
+  private func requireRoot() throws {
+    // Changing to another uid takes CAP_SETUID; `unshare -r` maps only one uid, so it cannot
+    // stand in for root here.
+    if getuid() != 0 { throw XCTSkip("needs root: setuid/setgid/setgroups to ids other than our own") }
+  }
+
+  /// Issue 12 item 10: a numeric user with a gid runs with that gid and no supplementary groups
+  /// (before: gid 0 and the agent's groups).
+  func testCredentialsSetUidGidAndDropSupplementaryGroups() throws {
+    try requireRoot()
+    XCTAssertEqual(try ids(Credentials(uid: 4242, gid: 4243, groups: [])),
+                   ["Uid: 4242 4242 4242 4242", "Gid: 4243 4243 4243 4243", "Groups:"])
+  }
+
+  func testSupplementaryGroupsAreExactlyTheGivenOnes() throws {
+    try requireRoot()
+    XCTAssertEqual(try ids(Credentials(uid: 4242, gid: 4243, groups: [50, 60])),
+                   ["Uid: 4242 4242 4242 4242", "Gid: 4243 4243 4243 4243", "Groups: 50 60"])
+  }
+
+  func testAGroupWithoutAUserKeepsTheUidAndDropsGroups() throws {
+    try requireRoot()
+    XCTAssertEqual(try ids(Credentials(uid: nil, gid: 4243, groups: [])),
+                   ["Uid: 0 0 0 0", "Gid: 4243 4243 4243 4243", "Groups:"])
+  }
+
+  /// The C side refuses a uid without a gid: the child would keep gid 0.
+  func testAUidWithoutAGidIsRefused() {
+    var o = edge_spawn_opts()
+    o.path = nil
+    o.uid = 4242
+    o.gid = -1
+    o.ngroups = -1
+    o.stdin_fd = -1
+    o.stdout_fd = -1
+    o.stderr_fd = -1
+    XCTAssertEqual(edge_spawn(&o), -EINVAL)
   }
 
   func testAMissingProgramIsAnErrorWithItsErrno() {

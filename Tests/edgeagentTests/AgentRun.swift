@@ -18,6 +18,8 @@ final class AgentRun {
   private(set) var process: Process? = nil
   /// The agent's pid on the host: the Process itself, or in a namespace unshare's child.
   private(set) var agentPID: Int32 = 0
+  /// Set in the agent's environment (NOTIFY_SOCKET and WATCHDOG_USEC are otherwise removed).
+  var environment: [String: String] = [:]
 
   /// A fresh run, cleaned up when the test ends. In a namespace it needs root and unshare:
   /// the test is skipped without them.
@@ -122,6 +124,7 @@ final class AgentRun {
     env["EDGE_TEST_TAG"] = tag
     env["NOTIFY_SOCKET"] = nil
     env["WATCHDOG_USEC"] = nil
+    env.merge(environment) { $1 }
     p.environment = env
     _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
     _ = FileManager.default.createFile(atPath: base + "/agent.stdout", contents: nil)

@@ -14,7 +14,9 @@ char **edge_envp(void);
 uint64_t edge_alloc_count(void);
 uint64_t edge_free_count(void);
 
-/* What the child does between fork and exec. Unused fields are -1 (fds, uid, gid) or NULL (cwd). */
+/* What the child does between fork and exec. Unused fields are -1 (fds, uid, gid, ngroups) or
+ * NULL (cwd). Credentials change in the only safe order: setgroups, setgid, setuid (after setuid
+ * the others would fail). A uid without a gid is refused (EINVAL): the child would keep gid 0. */
 struct edge_spawn_opts {
   const char *path;          /* executable; PATH is not searched */
   char *const *argv;         /* NULL-terminated */
@@ -23,9 +25,11 @@ struct edge_spawn_opts {
   int stdin_fd, stdout_fd, stderr_fd;   /* dup2'ed to 0, 1, 2; -1 means /dev/null */
   int setsid;                /* 1: new session and process group */
   long uid, gid;             /* -1: keep */
+  const gid_t *groups;       /* supplementary groups, ngroups of them (0: drop all) */
+  long ngroups;              /* -1: keep the agent's */
 };
 
-/* Starts the program: posix_spawn (vfork-like), or fork and exec when it must change uid or gid.
+/* Starts the program: posix_spawn (vfork-like), or fork and exec when it must change credentials.
  * Returns the child's pid, or -errno when the child could not start or could not exec (a forked
  * child reports that errno through a close-on-exec pipe, then _exit(127)). Every fd but
  * 0, 1, 2 is closed in the child; signal mask and dispositions are reset to default. */
