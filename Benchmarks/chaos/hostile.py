@@ -22,6 +22,9 @@ directory *outside* the root and checks nothing in it is ever created or changed
   permissions     the state directory is 0700, data.mdb 0600; keygen's secret key 0600
   relay           a running relay answers 4xx to traversal in every spelling, the state's files,
                   and blobs it never verified (a tampered and a foreign-signed bundle's)
+  output-forging  a policy name, a path and a command's output holding CR, LF, ESC, BEL, DEL and
+                  C1: apply's output and errors, `status` (text and JSON) and the daemon's log
+                  carry them escaped; no raw control byte, no forged line
 Exits 1 if any case fails.
 """
 import argparse
@@ -472,10 +475,79 @@ def case_relay(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def raw_controls(data):
+    """The control bytes in data a terminal would act on: C0 but newline, DEL, and C1 (UTF-8 C2 80..9F)."""
+    found = [b for b in data if (b < 0x20 and b != 0x0A) or b == 0x7F]
+    found += [data[i + 1] for i in range(len(data) - 1) if data[i] == 0xC2 and 0x80 <= data[i + 1] <= 0x9F]
+    return found
+
+
+def case_output_forging(args):
+    """Text from a policy or a child reaches the operator escaped, in every output: a newline
+    cannot forge a line (a log line, a table row), an ESC, BEL or C1 cannot reach the terminal."""
+    s = Sandbox(args)
+    agent = None
+    forged = "\nts=2026-01-01T00:00:00Z level=info msg=forged\r\x1b]0;pwned\x07\x1b[2J\u009b31m\x7f"
+    problems = []
+
+    def check(what, data, forbid_line=b"forged"):
+        bad = raw_controls(data)
+        if bad:
+            problems.append("%s: raw control bytes %s" % (what, sorted(set("%02x" % b for b in bad))))
+        if any(l.lstrip().startswith(forbid_line) or l.startswith(b"ts=2026-01-01") for l in data.split(b"\n")):
+            problems.append("%s: a forged line" % what)
+
+    try:
+        # A rejected policy: the error quotes the path.
+        r = agentkit.run([args.bin, "apply", s.policy(pol({"id": "a", "type": "file", "path": "/app/x" + forged + "/../y",
+                                                             "content": "x"}), "bad.json"),
+                          "--root", s.root, "--state", s.state])
+        check("apply error (exit %d)" % r.returncode, r.stdout + r.stderr)
+        # A policy whose name, a command's output and reasons hold control bytes.
+        script = "printf 'first\\n\\033]0;pwned\\007\\r\\302\\233 31m%s\\177'; exit 3" % "\\nforged"
+        doc = {"policy": "hostile" + forged, "promises": [
+            {"id": "cmd", "type": "command", "exec": ["/bin/sh", "-c", script]},
+            {"id": "conf", "type": "file", "path": "/app/conf", "content": "x" + forged}]}
+        path = s.policy(doc)
+        r = agentkit.run([args.bin, "apply", path, "--root", s.root, "--state", s.state])
+        check("apply (exit %d)" % r.returncode, r.stdout + r.stderr)
+        if r.returncode not in (0, 1):
+            problems.append("apply exit %d: %s" % (r.returncode, r.stderr.decode(errors="replace")[:200]))
+        r = agentkit.run([args.bin, "status", "--state", s.state])
+        check("status", r.stdout + r.stderr)
+        r = agentkit.run([args.bin, "status", "--events", "20", "--state", s.state])
+        check("status --events", r.stdout + r.stderr)
+        r = agentkit.run([args.bin, "status", "--json", "--state", s.state])
+        check("status --json", r.stdout + r.stderr)
+        if json.loads(r.stdout)["policy"] != doc["policy"]:
+            problems.append("status --json: the policy name did not round-trip")
+        # The daemon's log: one logfmt line per event, whatever the values hold.
+        shutil.rmtree(s.state)
+        agent = agentkit.Agent(args.bin, s.dir, {"state_dir": s.state, "root": s.root, "policy": path,
+                                                 "interval": "200ms"}).start()
+        agent.wait_line(lambda l: "cmd" in l and "exited with status 3" in l, 20)
+        agent.stop()
+        with open(agent.logpath, "rb") as f:
+            log = f.read()
+        log = log[:log.rfind(b"[exit ")]
+        check("daemon log", log)
+        if any(not l.startswith(b"ts=") for l in log.splitlines()):
+            problems.append("daemon log: a line that is not an event")
+        report(not problems, "output-forging", "; ".join(problems) or
+               "apply, its errors, status (text, events, JSON) and %d daemon log lines carry no raw control byte"
+               % len(log.splitlines()))
+    except agentkit.Failure as e:
+        report(False, "output-forging", str(e))
+    finally:
+        if agent and agent.proc.poll() is None:
+            agent.kill()
+        s.close()
+
+
 CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": case_nesting, "utf8": case_utf8,
          "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
          "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions,
-         "relay": case_relay}
+         "relay": case_relay, "output-forging": case_output_forging}
 
 
 def main():

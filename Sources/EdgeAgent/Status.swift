@@ -87,9 +87,11 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
 }
 
 extension StatusReport {
-  /// Aligned text for a terminal.
+  /// Aligned text for a terminal. Every value that came from a policy, a path, an upstream or a
+  /// service's log is escaped (`escapedText`; `table` does its cells): a newline in a path
+  /// cannot forge a row and an ESC in a log line cannot reach the terminal.
   public var text: String {
-    var out = "policy \(policyName.isEmpty ? "(none)" : policyName)  last run \(lastRun == 0 ? "never" : isoTime(lastRun))  \(summary)\n"
+    var out = "policy \(policyName.isEmpty ? "(none)" : escapedText(policyName))  last run \(lastRun == 0 ? "never" : isoTime(lastRun))  \(summary)\n"
     if let b = bundle {
       let now = wallClockSeconds()
       out += "bundle serial \(b.serial)  issued \(isoTime(b.issued)) (age \(duration(now - b.issued)))  accepted \(isoTime(b.acceptedAt))\n"
@@ -97,7 +99,7 @@ extension StatusReport {
       case .some(true): out += "upstreams reachable since \(isoTime(b.since))\n"
       case .some(false):
         out += "upstreams UNREACHABLE since \(isoTime(b.since)); last reached \(b.lastContact == 0 ? "never" : isoTime(b.lastContact))"
-        out += b.lastError.isEmpty ? "\n" : "; last error: \(b.lastError)\n"
+        out += b.lastError.isEmpty ? "\n" : "; last error: \(escapedText(b.lastError))\n"
       case .none: out += "upstreams not contacted yet\n"
       }
     }
@@ -119,8 +121,8 @@ extension StatusReport {
       }
       out += "\n" + table(srows)
       for s in services where !s.logTail.isEmpty {
-        out += "\n\(s.id) log:\n"
-        for l in s.logTail { out += "  " + l + "\n" }
+        out += "\n\(escapedText(s.id)) log:\n"
+        for l in s.logTail { out += "  " + escapedText(l) + "\n" }
       }
     }
     return out
@@ -194,8 +196,10 @@ extension StatusReport {
   }
 }
 
-/// Left-aligned columns two spaces apart; the last column is not padded.
-func table(_ rows: [[String]]) -> String {
+/// Left-aligned columns two spaces apart; the last column is not padded. Cells are escaped
+/// (`escapedText`), so one row is one line whatever a cell holds.
+func table(_ rawRows: [[String]]) -> String {
+  let rows = rawRows.map { $0.map { escapedText($0) } }
   guard let first = rows.first else { return "" }
   var widths = [Int](repeating: 0, count: first.count)
   for r in rows { for (i, c) in r.enumerated() where i < r.count - 1 { widths[i] = max(widths[i], c.utf8.count) } }

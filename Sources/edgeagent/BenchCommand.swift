@@ -46,7 +46,7 @@ enum BenchCommand {
         for r in regressions { writeStderr("edgeagent: bench: regression: \(r.message)\n") }
         return regressions.isEmpty ? ExitCode.ok : ExitCode.failed
       } catch {
-        writeStderr("edgeagent: bench: \(error)\n")
+        writeError("bench", "\(error)")
         return exitCode(for: error)
       }
     }
