@@ -25,6 +25,8 @@ directory *outside* the root and checks nothing in it is ever created or changed
   output-forging  a policy name, a path and a command's output holding CR, LF, ESC, BEL, DEL and
                   C1: apply's output and errors, `status` (text and JSON) and the daemon's log
                   carry them escaped; no raw control byte, no forged line
+  two-daemons     a second daemon and an apply on a state a daemon holds exit 111 naming its pid
+                  and start nothing; `status` names the holder
 Exits 1 if any case fails.
 """
 import argparse
@@ -544,10 +546,55 @@ def case_output_forging(args):
         s.close()
 
 
+def case_two_daemons(args):
+    """One agent per state directory: the second daemon (and an apply) is refused, exit 111 with
+    the holder's pid, before it starts a service; status --json says who holds the state."""
+    work = tempfile.mkdtemp(prefix="edgeagent-hostile-two-")
+    agents = []
+    try:
+        root, state = agentkit.root_and_state(work)
+        starts = os.path.join(work, "starts")
+        policy = os.path.join(work, "p.json")
+        with open(policy, "w") as f:
+            json.dump(pol({"id": "svc", "type": "service",
+                           "exec": ["/bin/sh", "-c", "echo $$ >> %s; exec sleep 1000" % starts]}), f)
+        config = {"state_dir": state, "root": root, "policy": policy, "interval": "1s"}
+        first = agentkit.Agent(args.bin, work, config, name="first").start()
+        agents.append(first)
+        first.wait_line(lambda l: "msg=converged" in l, 20)
+        second = agentkit.Agent(args.bin, work, config, name="second").start()
+        agents.append(second)
+        try:
+            rc2 = second.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            rc2 = None
+        time.sleep(0.5)
+        with open(second.logpath, "rb") as f:
+            err2 = f.read().decode(errors="replace")
+        r = agentkit.run([args.bin, "apply", policy, "--root", root, "--state", state])
+        held = agentkit.status(args.bin, state).get("held_by_pid")
+        with open(starts) as f:
+            started = f.read().split()
+        expect = "is held by pid %d" % first.pid
+        ok = (rc2 == 111 and expect in err2 and r.returncode == 111 and expect.encode() in r.stderr
+              and len(started) == 1 and held == first.pid and first.proc.poll() is None)
+        report(ok, "two-daemons", "second daemon exit %s, apply exit %d, service started %d time(s), held_by_pid %s "
+               "(first %d): %s" % (rc2, r.returncode, len(started), held, first.pid,
+                                   (err2.strip().splitlines() or [""])[0][:160]))
+    except agentkit.Failure as e:
+        report(False, "two-daemons", str(e))
+    finally:
+        for a in agents:
+            if a.proc.poll() is None:
+                a.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": case_nesting, "utf8": case_utf8,
          "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
          "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions,
-         "relay": case_relay, "output-forging": case_output_forging}
+         "relay": case_relay, "output-forging": case_output_forging,
+         "two-daemons": case_two_daemons}
 
 
 def main():

@@ -23,6 +23,9 @@ public struct StatusReport {
   public var services: [ServiceStatus] = []
   /// The signed bundle in force, if policies come as bundles.
   public var bundle: BundleStatus? = nil
+  /// The pid of the agent holding the state's lock (a daemon, or an apply running), 0 when it
+  /// has not written its pid yet; nil when none does. Asked without taking the lock.
+  public var heldByPID: Int32? = nil
 }
 
 /// The bundle in force and how the upstreams were last seen.
@@ -80,7 +83,7 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
     txn.abort()
     if let badService { throw badService }
     return StatusReport(policyName: name, lastRun: lastRun, summary: summary, entries: entries, services: services,
-                        bundle: bundle)
+                        bundle: bundle, heldByPID: StateLock.holder(stateDir: stateDir))
   } catch {
     throw .store(error)
   }
@@ -92,6 +95,7 @@ extension StatusReport {
   /// cannot forge a row and an ESC in a log line cannot reach the terminal.
   public var text: String {
     var out = "policy \(policyName.isEmpty ? "(none)" : escapedText(policyName))  last run \(lastRun == 0 ? "never" : isoTime(lastRun))  \(summary)\n"
+    if let pid = heldByPID { out += "state held by \(pid > 0 ? "pid \(pid)" : "an agent starting")\n" }
     if let b = bundle {
       let now = wallClockSeconds()
       out += "bundle serial \(b.serial)  issued \(isoTime(b.issued)) (age \(duration(now - b.issued)))  accepted \(isoTime(b.acceptedAt))\n"
@@ -133,6 +137,7 @@ extension StatusReport {
     w.beginObject()
     w.member("policy", policyName)
     w.key("last_run"); if lastRun == 0 { w.null() } else { w.string(isoTime(lastRun)) }
+    w.key("held_by_pid"); if let pid = heldByPID { w.int(Int64(pid)) } else { w.null() }
     w.key("bundle")
     if let b = bundle {
       w.beginObject()

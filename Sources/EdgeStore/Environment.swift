@@ -125,7 +125,7 @@ public final class Environment {
     }
   }
 
-  private static func makeDirectories(_ path: String) throws(StoreError) {
+  static func makeDirectories(_ path: String) throws(StoreError) {
     let u = Array(path.utf8)
     var i = 1
     while i <= u.count {
