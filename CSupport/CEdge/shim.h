@@ -114,6 +114,16 @@ static inline int edge_ofd_held(int fd) {
   return l.l_type != F_UNLCK;
 }
 
+/* Which C library this binary was built against: allocation and syscall counts differ
+ * between glibc and musl, so a bench baseline names it. */
+static inline int edge_libc_is_glibc(void) {
+#ifdef __GLIBC__
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 /* Macros. */
 static inline int edge_WIFEXITED(int s) { return WIFEXITED(s); }
 static inline int edge_WEXITSTATUS(int s) { return WEXITSTATUS(s); }
