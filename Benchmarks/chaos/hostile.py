@@ -427,7 +427,7 @@ def case_relay(args):
         agent.wait_line(refused, 20, start=i + 1)
         data = open(os.path.join(state, "data.mdb"), "rb").read()
         mdb_digest = hashlib.sha256(data).hexdigest()
-        targets = ["/data.mdb", "/lock.mdb", "/state/data.mdb", state + "/data.mdb", "/../data.mdb",
+        targets = ["/data.mdb", "/lock.mdb", "/edgeagent.lock", "/state/data.mdb", state + "/data.mdb", "/../data.mdb",
                    "/../../../../../../" + state.lstrip("/") + "/data.mdb", "/%2e%2e/data.mdb", "/%2E%2E/%2E%2E/etc/passwd",
                    "/blobs/../data.mdb", "/blobs/../../data.mdb", "/blobs/%2e%2e/data.mdb", "/blobs/..%2fdata.mdb",
                    "/blobs/..%5cdata.mdb", "/..\\data.mdb", "//data.mdb", "/./bundle.json", "/bundle.json/..",
