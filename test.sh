@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ./test.sh: edgeagent's whole test suite, in stages:
 #   1. swift-test      full Swift: `swift test` (Tests/)
-#   2. embedded-host   Embedded build for the host (.build-emb), an apply/status on a sandbox, and
-#                      a bundle pulled by host name through DNS (Tests/e2e/dns.sh)
+#   2. embedded-host   Embedded build for the host (.build-emb), an apply/status on a sandbox, the
+#                      bench count gate against Benchmarks/baselines/BUILD.json, and a bundle
+#                      pulled by host name through DNS (Tests/e2e/dns.sh)
 #   3-5. smoke-TARGET  static Embedded binary for x86_64, aarch64, armv7 (Cross/smoke.sh; qemu-user)
 #   6. boot            edgeagent as /init of x86_64 and aarch64 VMs under qemu-system (Cross/boot-test.sh),
 #                      with Debian's generic kernels and with its cloud kernels (KERNEL=cloud)
@@ -47,6 +48,9 @@ embedded_host() {
     grep -q 'repaired=0 failed=0' "$t/apply2" &&
     "$bin" status --state "$t/state" || rc=1
   rm -rf "$t"
+  # The regression gate: this build's allocation counts, exactly as in its baseline (times are
+  # not compared: this machine's are not steady). Another build's baseline is refused (exit 2).
+  "$bin" bench --counts-only --baseline "Benchmarks/baselines/$("$bin" bench --build-name).json" || rc=1
   # An upstream named by host name, resolved through DNS (in a network namespace).
   Tests/e2e/dns.sh "$bin" || rc=1
   return $rc

@@ -60,8 +60,9 @@ def check_lmdb(state, dump=True):
 
 
 def state_files(state):
-    """Anything in the state directory besides LMDB's two files and the services' logs is a leak."""
-    return sorted(f for f in os.listdir(state) if f not in ("data.mdb", "lock.mdb", "logs"))
+    """Anything in the state directory besides LMDB's two files, the agent's lock and the services'
+    logs is a leak."""
+    return sorted(f for f in os.listdir(state) if f not in ("data.mdb", "lock.mdb", "edgeagent.lock", "logs"))
 
 
 def status(binary, state):

@@ -294,7 +294,7 @@ def scenario_bundle(args, rng, log):
     and check blobs, one write transaction) and converges to it. After each kill: the state reads
     whole, the serial in force and `desired` name the same bundle (old or new), every file holds
     its old or new bytes; a restarted daemon (not killed) converges to N+1, cleans up, and exits
-    0 on SIGTERM; the state directory holds data.mdb and lock.mdb only."""
+    0 on SIGTERM; the state directory holds data.mdb, lock.mdb and edgeagent.lock only."""
     if not agentkit.has_command(args.bin, "publish"):
         return None
     work = tempfile.mkdtemp(prefix="edgeagent-chaos-bundle-", dir=args.tmp)
@@ -505,7 +505,7 @@ def scenario_relay(args, rng, log):
     serving). After each kill: the state reads whole and the serial in force matches `desired`;
     the restarted relay serves bundle.json byte-identical to a published one whose signature and
     blobs `edgeagent verify` accepts; it holds no connection but the asking one, its fd count is
-    the first run's, and the state directory holds data.mdb and lock.mdb only."""
+    the first run's, and the state directory holds data.mdb, lock.mdb and edgeagent.lock only."""
     if not agentkit.has_command(args.bin, "publish"):
         return None
     work = tempfile.mkdtemp(prefix="edgeagent-chaos-relay-", dir=args.tmp)

@@ -32,6 +32,11 @@ directory *outside* the root and checks nothing in it is ever created or changed
                   (the error is logged), and while a `sleep 5` command promise runs, a killed
                   service is reaped (no zombie) and restarted and file drift is repaired, each
                   within 1 s; the command's outcome is still recorded
+  output-forging  a policy name, a path and a command's output holding CR, LF, ESC, BEL, DEL and
+                  C1: apply's output and errors, `status` (text and JSON) and the daemon's log
+                  carry them escaped; no raw control byte, no forged line
+  two-daemons     a second daemon and an apply on a state a daemon holds exit 111 naming its pid
+                  and start nothing; `status` names the holder
 Ends with "hostile: N passed, M failed, K skipped"; a skip is never counted as a pass (and is
 logged to $EDGE_SKIP_LOG for test.sh). Exits 1 if any case fails.
 """
@@ -561,7 +566,7 @@ def case_relay(args):
         agent.wait_line(refused, 20, start=i + 1)
         data = open(os.path.join(state, "data.mdb"), "rb").read()
         mdb_digest = hashlib.sha256(data).hexdigest()
-        targets = ["/data.mdb", "/lock.mdb", "/state/data.mdb", state + "/data.mdb", "/../data.mdb",
+        targets = ["/data.mdb", "/lock.mdb", "/edgeagent.lock", "/state/data.mdb", state + "/data.mdb", "/../data.mdb",
                    "/../../../../../../" + state.lstrip("/") + "/data.mdb", "/%2e%2e/data.mdb", "/%2E%2E/%2E%2E/etc/passwd",
                    "/blobs/../data.mdb", "/blobs/../../data.mdb", "/blobs/%2e%2e/data.mdb", "/blobs/..%2fdata.mdb",
                    "/blobs/..%5cdata.mdb", "/..\\data.mdb", "//data.mdb", "/./bundle.json", "/bundle.json/..",
@@ -726,6 +731,116 @@ def case_blocking(args):
     finally:
         if agent and agent.proc.poll() is None:
             agent.kill()
+def raw_controls(data):
+    """The control bytes in data a terminal would act on: C0 but newline, DEL, and C1 (UTF-8 C2 80..9F)."""
+    found = [b for b in data if (b < 0x20 and b != 0x0A) or b == 0x7F]
+    found += [data[i + 1] for i in range(len(data) - 1) if data[i] == 0xC2 and 0x80 <= data[i + 1] <= 0x9F]
+    return found
+
+
+def case_output_forging(args):
+    """Text from a policy or a child reaches the operator escaped, in every output: a newline
+    cannot forge a line (a log line, a table row), an ESC, BEL or C1 cannot reach the terminal."""
+    s = Sandbox(args)
+    agent = None
+    forged = "\nts=2026-01-01T00:00:00Z level=info msg=forged\r\x1b]0;pwned\x07\x1b[2J\u009b31m\x7f"
+    problems = []
+
+    def check(what, data, forbid_line=b"forged"):
+        bad = raw_controls(data)
+        if bad:
+            problems.append("%s: raw control bytes %s" % (what, sorted(set("%02x" % b for b in bad))))
+        if any(l.lstrip().startswith(forbid_line) or l.startswith(b"ts=2026-01-01") for l in data.split(b"\n")):
+            problems.append("%s: a forged line" % what)
+
+    try:
+        # A rejected policy: the error quotes the path.
+        r = agentkit.run([args.bin, "apply", s.policy(pol({"id": "a", "type": "file", "path": "/app/x" + forged + "/../y",
+                                                             "content": "x"}), "bad.json"),
+                          "--root", s.root, "--state", s.state])
+        check("apply error (exit %d)" % r.returncode, r.stdout + r.stderr)
+        # A policy whose name, a command's output and reasons hold control bytes.
+        script = "printf 'first\\n\\033]0;pwned\\007\\r\\302\\233 31m%s\\177'; exit 3" % "\\nforged"
+        doc = {"policy": "hostile" + forged, "promises": [
+            {"id": "cmd", "type": "command", "exec": ["/bin/sh", "-c", script]},
+            {"id": "conf", "type": "file", "path": "/app/conf", "content": "x" + forged}]}
+        path = s.policy(doc)
+        r = agentkit.run([args.bin, "apply", path, "--root", s.root, "--state", s.state])
+        check("apply (exit %d)" % r.returncode, r.stdout + r.stderr)
+        if r.returncode not in (0, 1):
+            problems.append("apply exit %d: %s" % (r.returncode, r.stderr.decode(errors="replace")[:200]))
+        r = agentkit.run([args.bin, "status", "--state", s.state])
+        check("status", r.stdout + r.stderr)
+        r = agentkit.run([args.bin, "status", "--events", "20", "--state", s.state])
+        check("status --events", r.stdout + r.stderr)
+        r = agentkit.run([args.bin, "status", "--json", "--state", s.state])
+        check("status --json", r.stdout + r.stderr)
+        if json.loads(r.stdout)["policy"] != doc["policy"]:
+            problems.append("status --json: the policy name did not round-trip")
+        # The daemon's log: one logfmt line per event, whatever the values hold.
+        shutil.rmtree(s.state)
+        agent = agentkit.Agent(args.bin, s.dir, {"state_dir": s.state, "root": s.root, "policy": path,
+                                                 "interval": "200ms"}).start()
+        agent.wait_line(lambda l: "cmd" in l and "exited with status 3" in l, 20)
+        agent.stop()
+        with open(agent.logpath, "rb") as f:
+            log = f.read()
+        log = log[:log.rfind(b"[exit ")]
+        check("daemon log", log)
+        if any(not l.startswith(b"ts=") for l in log.splitlines()):
+            problems.append("daemon log: a line that is not an event")
+        report(not problems, "output-forging", "; ".join(problems) or
+               "apply, its errors, status (text, events, JSON) and %d daemon log lines carry no raw control byte"
+               % len(log.splitlines()))
+    except agentkit.Failure as e:
+        report(False, "output-forging", str(e))
+    finally:
+        if agent and agent.proc.poll() is None:
+            agent.kill()
+        s.close()
+
+
+def case_two_daemons(args):
+    """One agent per state directory: the second daemon (and an apply) is refused, exit 111 with
+    the holder's pid, before it starts a service; status --json says who holds the state."""
+    work = tempfile.mkdtemp(prefix="edgeagent-hostile-two-")
+    agents = []
+    try:
+        root, state = agentkit.root_and_state(work)
+        starts = os.path.join(work, "starts")
+        policy = os.path.join(work, "p.json")
+        with open(policy, "w") as f:
+            json.dump(pol({"id": "svc", "type": "service",
+                           "exec": ["/bin/sh", "-c", "echo $$ >> %s; exec sleep 1000" % starts]}), f)
+        config = {"state_dir": state, "root": root, "policy": policy, "interval": "1s"}
+        first = agentkit.Agent(args.bin, work, config, name="first").start()
+        agents.append(first)
+        first.wait_line(lambda l: "msg=converged" in l, 20)
+        second = agentkit.Agent(args.bin, work, config, name="second").start()
+        agents.append(second)
+        try:
+            rc2 = second.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            rc2 = None
+        time.sleep(0.5)
+        with open(second.logpath, "rb") as f:
+            err2 = f.read().decode(errors="replace")
+        r = agentkit.run([args.bin, "apply", policy, "--root", root, "--state", state])
+        held = agentkit.status(args.bin, state).get("held_by_pid")
+        with open(starts) as f:
+            started = f.read().split()
+        expect = "is held by pid %d" % first.pid
+        ok = (rc2 == 111 and expect in err2 and r.returncode == 111 and expect.encode() in r.stderr
+              and len(started) == 1 and held == first.pid and first.proc.poll() is None)
+        report(ok, "two-daemons", "second daemon exit %s, apply exit %d, service started %d time(s), held_by_pid %s "
+               "(first %d): %s" % (rc2, r.returncode, len(started), held, first.pid,
+                                   (err2.strip().splitlines() or [""])[0][:160]))
+    except agentkit.Failure as e:
+        report(False, "two-daemons", str(e))
+    finally:
+        for a in agents:
+            if a.proc.poll() is None:
+                a.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -733,7 +848,8 @@ CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": ca
          "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
          "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions,
          "privileges": case_privileges, "supervision": case_supervision, "relay": case_relay,
-         "blocking": case_blocking}
+         "blocking": case_blocking, "output-forging": case_output_forging,
+         "two-daemons": case_two_daemons}
 
 
 def main():

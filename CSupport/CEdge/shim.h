@@ -87,6 +87,43 @@ extern int pipe2(int fds[2], int flags);
 static inline int edge_pipe2(int *fds, int flags) { return pipe2(fds, flags); }
 static inline int edge_syncfs(int fd) { return syncfs(fd); }
 
+/* Open file description locks (Linux 3.15): owned by the open file, like flock(2), so closing
+ * it or exiting releases them and a forked child that closes its copy on exec holds none; unlike
+ * flock, F_OFD_GETLK asks whether someone holds one without taking it, so `status` can name the
+ * holder and never makes a starting daemon fail. Not declared without _GNU_SOURCE (see syncfs). */
+#ifndef F_OFD_GETLK
+#define F_OFD_GETLK 36
+#define F_OFD_SETLK 37
+#endif
+/* Takes an exclusive lock on the whole file without waiting: 0, or -1 with errno (EAGAIN or
+ * EACCES when another open file holds it). */
+static inline int edge_ofd_trylock(int fd) {
+  struct flock l;
+  memset(&l, 0, sizeof l);
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  return fcntl(fd, F_OFD_SETLK, &l);
+}
+/* 1 when another open file holds a lock that would block an exclusive one, 0 when none, -1 with errno. */
+static inline int edge_ofd_held(int fd) {
+  struct flock l;
+  memset(&l, 0, sizeof l);
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  if (fcntl(fd, F_OFD_GETLK, &l) != 0) return -1;
+  return l.l_type != F_UNLCK;
+}
+
+/* Which C library this binary was built against: allocation and syscall counts differ
+ * between glibc and musl, so a bench baseline names it. */
+static inline int edge_libc_is_glibc(void) {
+#ifdef __GLIBC__
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 /* Macros. */
 static inline int edge_WIFEXITED(int s) { return WIFEXITED(s); }
 static inline int edge_WEXITSTATUS(int s) { return WEXITSTATUS(s); }

@@ -13,17 +13,21 @@ public enum AgentError: Error, CustomStringConvertible {
   case input(String)
 
   public var description: String {
+    var s = ""
+    for (i, l) in lines.enumerated() { s += (i > 0 ? "\n" : "") + l }
+    return s
+  }
+
+  /// One line per problem: a rejected policy has one per issue. Each line is raw text that may
+  /// hold a path or value from the policy; the CLI escapes each one (`escapedText`), so a value
+  /// cannot forge a line, while the lines themselves stay lines.
+  public var lines: [String] {
     switch self {
     case .policy(let e, let file):
-      var s = ""
-      for (i, issue) in e.issues.enumerated() {
-        if i > 0 { s += "\n" }
-        s += issue.position.line > 0 ? "\(file):\(issue)" : "\(file): \(issue)"
-      }
-      return s
-    case .host(let e): return e.description
-    case .store(let e): return e.description
-    case .input(let s): return s
+      return e.issues.map { issue in issue.position.line > 0 ? "\(file):\(issue)" : "\(file): \(issue)" }
+    case .host(let e): return [e.description]
+    case .store(let e): return [e.description]
+    case .input(let s): return [s]
     }
   }
 }

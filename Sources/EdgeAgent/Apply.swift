@@ -58,7 +58,10 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   let classes = hostClasses(labels: options.labels)
   // A state that does not exist yet has nothing to verify in place, and is created only once the
   // policy is accepted below: a rejected policy touches neither the host nor the state.
-  var env = (try? FileStat.lstat(join(options.stateDir, "data.mdb"))) != nil ? try openState(options) : nil
+  // A writable state comes with its lock (`openState`), held until apply returns.
+  var lock: StateLock? = nil
+  defer { lock?.release() }
+  var env = (try? FileStat.lstat(join(options.stateDir, "data.mdb"))) != nil ? try openState(options, &lock) : nil
 
   if let env, let fast = verifyInPlace(env, options: options, root: root, classes: classes) {
     return fast
@@ -82,7 +85,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
     throw .policy(error, file: options.policyPath)
   }
   let policyDigest = SHA256.hash(bytes)
-  if env == nil { env = try openState(options) }
+  if env == nil { env = try openState(options, &lock) }
 
   let converger: Converger
   do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { throw .host(error) }
@@ -139,10 +142,16 @@ func runConverger(_ converger: Converger, _ env: Environment, _ policy: Policy, 
   return outcomes
 }
 
-/// The state, or nil for a dry run on a host that has none (a dry run never creates it).
-func openState(_ options: ApplyOptions) throws(AgentError) -> Environment? {
+/// The state, or nil for a dry run on a host that has none (a dry run never creates it). A
+/// writable one is opened under the state's lock, stored in `lock` for the caller to hold: an
+/// apply beside a running daemon (or another apply) is refused rather than interleaved. A dry
+/// run only reads, and takes no lock.
+func openState(_ options: ApplyOptions, _ lock: inout StateLock?) throws(AgentError) -> Environment? {
   do throws(StoreError) {
-    if !options.dryRun { return try Environment(path: options.stateDir) }
+    if !options.dryRun {
+      if lock == nil { lock = try StateLock(stateDir: options.stateDir) }
+      return try Environment(path: options.stateDir)
+    }
     do throws(StoreError) {
       return try Environment(path: options.stateDir, readOnly: true)
     } catch {

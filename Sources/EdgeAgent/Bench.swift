@@ -2,14 +2,20 @@ import EdgeCore
 import EdgeHost
 
 /// One benchmark's figures: the median over rounds of the time per operation, and the
-/// allocations per operation (machine-independent, so a regression check can be exact).
+/// allocations (machine-independent, so a regression check compares them exactly).
 public struct BenchResult {
   public var name: String
   public var nsPerOp: UInt64
   public var opsPerRound: Int
   public var rounds: Int
+  /// Allocations over all timed rounds: the exact count the baseline gate compares. The same
+  /// build and workload make the same count; a per-op average would hide a few in rounding.
+  public var allocations: UInt64
   /// Allocations per operation, in hundredths (2.50 allocations -> 250), to stay integral.
-  public var allocsPerOpX100: UInt64
+  public var allocsPerOpX100: UInt64 {
+    let total = UInt64(max(opsPerRound, 1) * rounds)
+    return (allocations * 100 + total / 2) / total
+  }
 }
 
 public struct BenchOptions {
@@ -19,24 +25,36 @@ public struct BenchOptions {
   /// Smaller workloads, for a check that the benchmarks run (CI under qemu).
   public var quick = false
   public init() {}
+
+  /// What was run, as the baseline names it: `full rounds=7`, `quick rounds=3 filter=lmdb`.
+  /// Counts depend on it (the state's history before a benchmark, the rounds they sum over).
+  public var workload: String {
+    "\(quick ? "quick" : "full") rounds=\(rounds)" + (filter.map { " filter=\($0)" } ?? "")
+  }
 }
 
 public struct BenchReport {
   public var results: [BenchResult]
   public var peakRSSKiB: Int
+  /// `buildName` and `BenchOptions.workload`: a baseline is compared only with the same two.
+  public var build: String = buildName
+  public var workload: String = BenchOptions().workload
 
   public var text: String {
-    var rows: [[String]] = [["BENCHMARK", "NS/OP", "OPS/ROUND", "ROUNDS", "ALLOCS/OP"]]
+    var rows: [[String]] = [["BENCHMARK", "NS/OP", "OPS/ROUND", "ROUNDS", "ALLOCS/OP", "ALLOCS"]]
     for r in results {
-      rows.append([r.name, String(r.nsPerOp), String(r.opsPerRound), String(r.rounds), hundredths(r.allocsPerOpX100)])
+      rows.append([r.name, String(r.nsPerOp), String(r.opsPerRound), String(r.rounds), hundredths(r.allocsPerOpX100),
+                   String(r.allocations)])
     }
-    return "target \(buildTarget)\n" + table(rows) + "peak RSS \(peakRSSKiB) KiB\n"
+    return "target \(buildTarget)\nbuild \(build)  workload \(workload)\n" + table(rows) + "peak RSS \(peakRSSKiB) KiB\n"
   }
 
   public var json: String {
     var w = JSONWriter()
     w.beginObject()
     w.member("target", buildTarget)
+    w.member("build", build)
+    w.member("workload", workload)
     w.member("peak_rss_kib", Int64(peakRSSKiB))
     w.key("results")
     w.beginArray()
@@ -46,6 +64,7 @@ public struct BenchReport {
       w.member("ns_per_op", Int64(r.nsPerOp))
       w.member("ops_per_round", Int64(r.opsPerRound))
       w.member("rounds", Int64(r.rounds))
+      w.member("allocations", Int64(r.allocations))
       w.member("allocs_per_op_x100", Int64(r.allocsPerOpX100))
       w.endObject()
     }
@@ -64,6 +83,7 @@ func hundredths(_ v: UInt64) -> String {
 func measure(_ name: String, ops: Int, rounds: Int, _ body: () -> Void) -> BenchResult {
   body()
   var times: [UInt64] = []
+  times.reserveCapacity(rounds)
   var allocs: UInt64 = 0
   for _ in 0..<rounds {
     let a0 = allocationCount()
@@ -74,39 +94,5 @@ func measure(_ name: String, ops: Int, rounds: Int, _ body: () -> Void) -> Bench
     times.append((t1 - t0) / UInt64(max(ops, 1)))
   }
   times.sort()
-  let total = UInt64(max(ops, 1) * rounds)
-  return BenchResult(name: name, nsPerOp: times[times.count / 2], opsPerRound: ops, rounds: rounds,
-                     allocsPerOpX100: (allocs * 100 + total / 2) / total)
-}
-
-/// A regression against a saved `--json` run: time past `threshold` times the baseline, or any
-/// allocation per operation that the baseline did not have.
-public struct BenchRegression {
-  public var name: String
-  public var message: String
-}
-
-public func compare(_ report: BenchReport, baseline: [UInt8], threshold: Double) throws(AgentError) -> [BenchRegression] {
-  let root: JSONNode
-  do { root = try JSONReader.parse(baseline) } catch { throw .input("baseline: \(error)") }
-  guard let results = root.members?.first(where: { $0.key == "results" })?.value.array else {
-    throw .input("baseline: no \"results\" array (expected the output of `edgeagent bench --json`)")
-  }
-  var out: [BenchRegression] = []
-  for r in report.results {
-    for b in results {
-      guard let m = b.members, m.first(where: { $0.key == "name" })?.value.string == r.name else { continue }
-      let ns = m.first(where: { $0.key == "ns_per_op" })?.value.integer ?? 0
-      let allocs = m.first(where: { $0.key == "allocs_per_op_x100" })?.value.integer ?? 0
-      // Threshold in hundredths, to compare in integers.
-      let limit = UInt64(ns) * UInt64(threshold * 100) / 100
-      if ns > 0 && r.nsPerOp > limit {
-        out.append(BenchRegression(name: r.name, message: "\(r.name): \(r.nsPerOp) ns/op, baseline \(ns) (limit \(limit))"))
-      }
-      if r.allocsPerOpX100 > UInt64(allocs) {
-        out.append(BenchRegression(name: r.name, message: "\(r.name): \(hundredths(r.allocsPerOpX100)) allocations/op, baseline \(hundredths(UInt64(allocs)))"))
-      }
-    }
-  }
-  return out
+  return BenchResult(name: name, nsPerOp: times[times.count / 2], opsPerRound: ops, rounds: rounds, allocations: allocs)
 }

@@ -113,7 +113,7 @@ public func runBenchmarks(_ options: BenchOptions) throws(AgentError) -> BenchRe
       }
     })
   }
-  return BenchReport(results: results, peakRSSKiB: peakRSSKiB())
+  return BenchReport(results: results, peakRSSKiB: peakRSSKiB(), build: buildName, workload: options.workload)
 }
 
 /// A policy of `files` 64-byte files, mode 0644, in one directory.

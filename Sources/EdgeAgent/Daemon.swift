@@ -18,6 +18,8 @@ public final class Daemon {
   let log: Logger
   let root: String
   let env: Environment
+  /// Held for the daemon's life: one agent per state directory.
+  let stateLock: StateLock
   let reaper: ChildReaper
   let supervisor: Supervisor
   let converger: Converger
@@ -94,6 +96,8 @@ public final class Daemon {
     // closes the state, so what must be durable is; the rest (host id, an accepted bundle,
     // service states) reaches the disk with the next sync, or is undone whole by a crash.
     do {
+      // Before anything is opened or started: a second agent on this state stops here.
+      stateLock = try StateLock(stateDir: config.stateDir)
       env = try Environment(path: config.stateDir, deferredMetaSync: true,
                             initialMeta: config.hostID == nil ? [(Daemon.hostIDKey, Array(randomHex(16).utf8))] : [])
     } catch { throw .store(error) }
@@ -440,6 +444,7 @@ public final class Daemon {
       self.exitCode = self.config.container ? (main < 0 ? 128 - main : main) : 0
       self.supervisor.closeLogs()
       self.env.close()
+      self.stateLock.release()
       if self.isInit && !self.config.container { self.releaseDisks() }
       syncAll()
       if self.isInit && !self.config.container {

@@ -19,7 +19,11 @@ public struct Logger {
   public func error(_ msg: String, _ fields: [(String, String)] = []) { emit("error", msg, fields) }
 
   func emit(_ level: String, _ msg: String, _ fields: [(String, String)]) {
-    let ts = isoTime(wallClockSeconds())
+    writeStderr(line(level, msg, fields, ts: isoTime(wallClockSeconds())) + "\n")
+  }
+
+  /// One event's line, without its newline: one line whatever the message and values hold.
+  func line(_ level: String, _ msg: String, _ fields: [(String, String)], ts: String) -> String {
     var fields = fields
     if let s = startedNs { fields.append(("t_ms", elapsedMilliseconds(since: s))) }
     var line: String
@@ -34,10 +38,12 @@ public struct Logger {
       line = "ts=\(ts) level=\(level) msg=\(quoted(msg))"
       for (k, v) in fields { line += " \(k)=\(quoted(v))" }
     }
-    writeStderr(line + "\n")
+    return line
   }
 
-  /// logfmt: bare when safe, else quoted with `"` and `\` escaped.
+  /// logfmt: bare when safe, else quoted, with `"`, `\` and every control character escaped
+  /// (`escapedText`): a value from a policy or a child's output cannot end the line or reach
+  /// the terminal reading the console.
   func quoted(_ v: String) -> String {
     var safe = !v.isEmpty
     for c in v.utf8 where c <= 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "=") || c == UInt8(ascii: "\\") || c >= 0x7F {
@@ -45,12 +51,13 @@ public struct Logger {
       break
     }
     if safe { return v }
-    return "\"" + escapedQuotes(v) + "\""
+    return "\"" + escapedText(v, quote: true) + "\""
   }
 }
 
 /// The text with backslash, double quote and newline escaped: what goes between the quotes of
-/// a logfmt value and of a Prometheus label value.
+/// a Prometheus label value (its format defines only these three escapes; a service id, the
+/// only label, is a validated name).
 func escapedQuotes(_ s: String) -> String {
   var out = ""
   for c in s.unicodeScalars {

@@ -23,6 +23,9 @@ public struct StatusReport {
   public var services: [ServiceStatus] = []
   /// The signed bundle in force, if policies come as bundles.
   public var bundle: BundleStatus? = nil
+  /// The pid of the agent holding the state's lock (a daemon, or an apply running), 0 when it
+  /// has not written its pid yet; nil when none does. Asked without taking the lock.
+  public var heldByPID: Int32? = nil
 }
 
 /// The bundle in force and how the upstreams were last seen.
@@ -80,16 +83,19 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
     txn.abort()
     if let badService { throw badService }
     return StatusReport(policyName: name, lastRun: lastRun, summary: summary, entries: entries, services: services,
-                        bundle: bundle)
+                        bundle: bundle, heldByPID: StateLock.holder(stateDir: stateDir))
   } catch {
     throw .store(error)
   }
 }
 
 extension StatusReport {
-  /// Aligned text for a terminal.
+  /// Aligned text for a terminal. Every value that came from a policy, a path, an upstream or a
+  /// service's log is escaped (`escapedText`; `table` does its cells): a newline in a path
+  /// cannot forge a row and an ESC in a log line cannot reach the terminal.
   public var text: String {
-    var out = "policy \(policyName.isEmpty ? "(none)" : policyName)  last run \(lastRun == 0 ? "never" : isoTime(lastRun))  \(summary)\n"
+    var out = "policy \(policyName.isEmpty ? "(none)" : escapedText(policyName))  last run \(lastRun == 0 ? "never" : isoTime(lastRun))  \(summary)\n"
+    if let pid = heldByPID { out += "state held by \(pid > 0 ? "pid \(pid)" : "an agent starting")\n" }
     if let b = bundle {
       let now = wallClockSeconds()
       out += "bundle serial \(b.serial)  issued \(isoTime(b.issued)) (age \(duration(now - b.issued)))  accepted \(isoTime(b.acceptedAt))\n"
@@ -97,7 +103,7 @@ extension StatusReport {
       case .some(true): out += "upstreams reachable since \(isoTime(b.since))\n"
       case .some(false):
         out += "upstreams UNREACHABLE since \(isoTime(b.since)); last reached \(b.lastContact == 0 ? "never" : isoTime(b.lastContact))"
-        out += b.lastError.isEmpty ? "\n" : "; last error: \(b.lastError)\n"
+        out += b.lastError.isEmpty ? "\n" : "; last error: \(escapedText(b.lastError))\n"
       case .none: out += "upstreams not contacted yet\n"
       }
     }
@@ -119,8 +125,8 @@ extension StatusReport {
       }
       out += "\n" + table(srows)
       for s in services where !s.logTail.isEmpty {
-        out += "\n\(s.id) log:\n"
-        for l in s.logTail { out += "  " + l + "\n" }
+        out += "\n\(escapedText(s.id)) log:\n"
+        for l in s.logTail { out += "  " + escapedText(l) + "\n" }
       }
     }
     return out
@@ -131,6 +137,7 @@ extension StatusReport {
     w.beginObject()
     w.member("policy", policyName)
     w.key("last_run"); if lastRun == 0 { w.null() } else { w.string(isoTime(lastRun)) }
+    w.key("held_by_pid"); if let pid = heldByPID { w.int(Int64(pid)) } else { w.null() }
     w.key("bundle")
     if let b = bundle {
       w.beginObject()
@@ -194,8 +201,10 @@ extension StatusReport {
   }
 }
 
-/// Left-aligned columns two spaces apart; the last column is not padded.
-func table(_ rows: [[String]]) -> String {
+/// Left-aligned columns two spaces apart; the last column is not padded. Cells are escaped
+/// (`escapedText`), so one row is one line whatever a cell holds.
+func table(_ rawRows: [[String]]) -> String {
+  let rows = rawRows.map { $0.map { escapedText($0) } }
   guard let first = rows.first else { return "" }
   var widths = [Int](repeating: 0, count: first.count)
   for r in rows { for (i, c) in r.enumerated() where i < r.count - 1 { widths[i] = max(widths[i], c.utf8.count) } }

@@ -28,6 +28,34 @@ public var buildTarget: String {
   return "\(arch) (\(mode), \(linkage))"
 }
 
+/// The build as a file name, `ARCH-LIBC-LINKAGE-MODE` (`x86_64-glibc-dynamic-embedded`): what a
+/// bench baseline is valid for. Counts differ between builds (a dynamic build cannot see the
+/// allocations inside shared libuv, LMDB and libsodium; the full build's runtime allocates
+/// otherwise), so a baseline is compared only with the build that made it
+/// (Benchmarks/baselines/NAME.json).
+public var buildName: String {
+  #if arch(x86_64)
+  let arch = "x86_64"
+  #elseif arch(arm64)
+  let arch = "aarch64"
+  #elseif arch(arm)
+  let arch = "armv7"
+  #else
+  let arch = "unknown"
+  #endif
+  #if hasFeature(Embedded)
+  let mode = "embedded"
+  #else
+  let mode = "full"
+  #endif
+  #if EDGE_STATIC
+  let linkage = "static"
+  #else
+  let linkage = "dynamic"
+  #endif
+  return "\(arch)-\(libcName())-\(linkage)-\(mode)"
+}
+
 public var versionText: String {
   "edgeagent \(edgeagentVersion)\ntarget \(buildTarget)\nlibuv \(libuvVersion())\nlmdb \(lmdbVersion())\nlibsodium \(libsodiumVersion())\n"
 }

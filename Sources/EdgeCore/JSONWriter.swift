@@ -37,23 +37,36 @@ public struct JSONWriter {
     needsComma[needsComma.count - 1] = true
   }
 
+  /// JSON requires only C0 to be escaped; DEL and C1 (U+0080…U+009F, UTF-8 C2 80…C2 9F) are
+  /// escaped too, so `status --json` piped to a terminal cannot drive it either.
   private mutating func appendQuoted(_ s: String) {
     bytes.append(UInt8(ascii: "\""))
+    var afterC2 = false
     for c in s.utf8 {
+      defer { afterC2 = c == 0xC2 }
+      if afterC2 && c >= 0x80 && c <= 0x9F {
+        bytes.removeLast()   // the C2 lead byte, written on the previous step
+        bytes.append(contentsOf: "\\u00".utf8)
+        bytes.append(hexDigit(c >> 4))
+        bytes.append(hexDigit(c & 15))
+        continue
+      }
       switch c {
       case UInt8(ascii: "\""): bytes.append(contentsOf: "\\\"".utf8)
       case UInt8(ascii: "\\"): bytes.append(contentsOf: "\\\\".utf8)
       case 0x0A: bytes.append(contentsOf: "\\n".utf8)
       case 0x0D: bytes.append(contentsOf: "\\r".utf8)
       case 0x09: bytes.append(contentsOf: "\\t".utf8)
-      case ..<0x20:
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+      case ..<0x20, 0x7F:
         bytes.append(contentsOf: "\\u00".utf8)
-        bytes.append(digits[Int(c >> 4)])
-        bytes.append(digits[Int(c & 15)])
+        bytes.append(hexDigit(c >> 4))
+        bytes.append(hexDigit(c & 15))
       default: bytes.append(c)
       }
     }
     bytes.append(UInt8(ascii: "\""))
   }
 }
+
+/// The lowercase hex digit of `v` (0…15), as an ASCII byte.
+func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 + v : 0x57 + v }

@@ -53,6 +53,9 @@ public func exitProcess(_ code: Int32) -> Never { exit(code) }
 /// aligned_alloc), for benchmarks and allocation tests.
 public func allocationCount() -> UInt64 { edge_alloc_count() }
 
+/// "glibc" or "musl": the C library this binary was built against.
+public func libcName() -> String { edge_libc_is_glibc() != 0 ? "glibc" : "musl" }
+
 /// Peak resident set size of this process, in KiB (getrusage).
 public func peakRSSKiB() -> Int {
   var ru = rusage()

@@ -15,6 +15,10 @@ public final class Environment {
   public let readOnly: Bool
   /// Set by `close()`: the handle is gone and every later transaction is refused.
   public private(set) var isClosed = false
+  /// A read transaction that ended, reset (it pins no snapshot) and kept for the next `read()`
+  /// to renew: LMDB callocs an `MDB_txn` for every read-only begin, and the relay and status
+  /// paths read often. One is enough: the loop is single-threaded and readers are short.
+  var spareReader: OpaquePointer? = nil
 
   /// The schema this code writes; stored in meta "schema".
   public static let schemaVersion: UInt32 = 1
@@ -63,12 +67,18 @@ public final class Environment {
     try openDatabases(initialMeta: readOnly ? [] : initialMeta)
   }
 
-  deinit { if !isClosed { mdb_env_close(env) } }
+  deinit {
+    if !isClosed {
+      dropSpareReader()
+      mdb_env_close(env)
+    }
+  }
 
   /// Syncs and closes the environment now (an init before unmounting the state disk), rather
   /// than when the last reference goes. No transaction may be open; later ones are refused.
   public func close() {
     if isClosed { return }
+    dropSpareReader()
     if !readOnly { _ = mdb_env_sync(env, 1) }
     mdb_env_close(env)
     isClosed = true
@@ -125,7 +135,7 @@ public final class Environment {
     }
   }
 
-  private static func makeDirectories(_ path: String) throws(StoreError) {
+  static func makeDirectories(_ path: String) throws(StoreError) {
     let u = Array(path.utf8)
     var i = 1
     while i <= u.count {
@@ -140,11 +150,32 @@ public final class Environment {
   }
 
   /// Begins a read-only transaction: a snapshot that writers do not disturb. Keep it short.
+  /// Renews the spare reader when there is one (no allocation), else begins a new one.
   public func read() throws(StoreError) -> Transaction {
     if isClosed { throw .lmdb(code: EINVAL, operation: "read the state after it was closed") }
+    if let spare = spareReader {
+      spareReader = nil
+      if mdb_txn_renew(spare) == 0 { return Transaction(spare, self, reader: true) }
+      mdb_txn_abort(spare)
+    }
     var txn: OpaquePointer?
     try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "begin a read transaction")
-    return Transaction(txn!, self)
+    return Transaction(txn!, self, reader: true)
+  }
+
+  /// Ends a read transaction: reset and kept as the spare, or freed when there is one already.
+  func endReader(_ txn: OpaquePointer) {
+    if spareReader == nil && !isClosed {
+      mdb_txn_reset(txn)
+      spareReader = txn
+    } else {
+      mdb_txn_abort(txn)
+    }
+  }
+
+  private func dropSpareReader() {
+    if let spare = spareReader { mdb_txn_abort(spare) }
+    spareReader = nil
   }
 
   /// Begins the write transaction. One at a time: LMDB blocks a second writer.
@@ -152,7 +183,7 @@ public final class Environment {
     if isClosed { throw .lmdb(code: EINVAL, operation: "write the state after it was closed") }
     var txn: OpaquePointer?
     try check(mdb_txn_begin(env, nil, 0, &txn), "begin a write transaction")
-    return Transaction(txn!, self)
+    return Transaction(txn!, self, reader: false)
   }
 
   /// Runs `body` in a write transaction and commits it. When the map is full the transaction is
@@ -173,6 +204,7 @@ public final class Environment {
 
   /// Doubles the map. Precondition: no transaction of this process is open.
   public func grow() throws(StoreError) {
+    dropSpareReader()   // no transaction of ours across a remap, not even a reset one
     var info = MDB_envinfo()
     try check(mdb_env_info(env, &info), "read the environment info")
     let next = info.me_mapsize * 2

@@ -10,6 +10,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
   case record(RecordError, key: String)
   /// The state directory holds no environment (read-only open of a state never written).
   case noState(path: String)
+  /// Another process (a daemon, or an `apply` while it runs) holds the state directory's lock;
+  /// `pid` is what it wrote in the lock file, 0 when it has not written it yet.
+  case held(path: String, pid: Int32)
 
   public var isMapFull: Bool {
     if case .lmdb(let code, _) = self { return code == MDB_MAP_FULL }
@@ -24,6 +27,9 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
       return "unable to read record \"\(key)\": \(e)"
     case .noState(let path):
       return "no state in \(path) (run `edgeagent apply` first, or pass --state)"
+    case .held(let path, let pid):
+      return "state dir \(path) is held by \(pid > 0 ? "pid \(pid)" : "another process")"
+        + " (one daemon or apply per state directory)"
     }
   }
 }

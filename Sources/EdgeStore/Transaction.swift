@@ -11,15 +11,22 @@ import EdgeCore
 public struct Transaction: ~Copyable {
   @usableFromInline let txn: OpaquePointer
   @usableFromInline let env: Unmanaged<Environment>
+  /// Read-only: ending it hands it back to the environment to renew (`Environment.read`).
+  @usableFromInline let isReader: Bool
 
-  init(_ txn: OpaquePointer, _ environment: Environment) {
+  init(_ txn: OpaquePointer, _ environment: Environment, reader: Bool) {
     self.txn = txn
     self.env = Unmanaged.passUnretained(environment)
+    self.isReader = reader
   }
 
   var environment: Environment { env.takeUnretainedValue() }
 
-  deinit { mdb_txn_abort(txn) }
+  deinit { Transaction.end(txn, environment, reader: isReader) }
+
+  static func end(_ txn: OpaquePointer, _ environment: Environment, reader: Bool) {
+    if reader { environment.endReader(txn) } else { mdb_txn_abort(txn) }
+  }
 
   /// Commits. Errors: MDB_MAP_FULL (the caller grows the map and retries), ENOSPC, EIO.
   /// The transaction is gone either way; on any error the last committed state is untouched.
@@ -35,9 +42,9 @@ public struct Transaction: ~Copyable {
   }
 
   public consuming func abort() {
-    let t = txn
+    let t = txn, e = environment, reader = isReader
     discard self
-    mdb_txn_abort(t)
+    Transaction.end(t, e, reader: reader)
   }
 
   /// Lends the value stored under `key`, or nil when there is none, to `body`.

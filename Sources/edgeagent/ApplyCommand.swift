@@ -33,22 +33,24 @@ enum ApplyCommand {
         report = try apply(options)
       } catch {
         if case .policy = error {
-          writeStderr("edgeagent: policy rejected, nothing changed:\n\(error)\n")
+          writeError(heading: "policy rejected, nothing changed:", error)
         } else {
-          writeStderr("edgeagent: apply: \(error)\n")
+          writeError("apply", "\(error)")
         }
         return exitCode(for: error)
       }
       var out = ""
       for r in report.results {
         let o = r.outcome
+        // A reason quotes paths and a command's output: escaped, one line per promise.
+        let reason = escapedText(o.reason)
         if options.dryRun && o.status == .repaired {
-          out += "would-repair \(r.id): \(o.reason)\n"
+          out += "would-repair \(r.id): \(reason)\n"
         } else {
-          out += o.reason.isEmpty ? "\(o.status.name) \(r.id)\n" : "\(o.status.name) \(r.id): \(o.reason)\n"
+          out += o.reason.isEmpty ? "\(o.status.name) \(r.id)\n" : "\(o.status.name) \(r.id): \(reason)\n"
         }
       }
-      out += "policy \(report.policyName): \(report.summary)\(options.dryRun ? " (dry run, nothing changed)" : "")\n"
+      out += "policy \(escapedText(report.policyName)): \(report.summary)\(options.dryRun ? " (dry run, nothing changed)" : "")\n"
       writeStdout(out)
       return report.summary.failed > 0 ? ExitCode.failed : ExitCode.ok
     }

@@ -1,29 +1,35 @@
 import EdgeAgent
 import EdgeHost
 
-/// `edgeagent bench [--json] [--filter NAME] [--rounds N] [--quick] [--baseline FILE] [--threshold X]`
+/// `edgeagent bench [--json] [--filter NAME] [--rounds N] [--quick] [--baseline FILE] [--threshold X] [--counts-only] [--build-name]`
 enum BenchCommand {
   static let usage = """
     usage: edgeagent bench [--json] [--filter NAME] [--rounds N] [--quick] [--baseline FILE] [--threshold X]
+                           [--counts-only] [--build-name]
 
-    Runs the hot path's microbenchmarks in a temporary directory and prints, per benchmark, the
-    median ns/op over rounds, the operations per round and allocations per operation, then the
-    process's peak RSS.
+    Runs the hot path's microbenchmarks in a temporary directory and prints the build and
+    workload, then per benchmark the median ns/op over rounds, the operations per round and the
+    allocations (per operation and in all), then the process's peak RSS.
       --json           machine-readable output (the format --baseline reads)
       --filter NAME    only benchmarks whose name contains NAME
       --rounds N       timed rounds per benchmark (default 7)
       --quick          smaller workloads (a check that they run, e.g. under qemu)
-      --baseline FILE  compare with a saved --json run; exit 1 if a benchmark is slower than
-                       THRESHOLD times the baseline or allocates more per operation
+      --baseline FILE  compare with a saved --json run of the same build and workload (else
+                       exit 2): exit 1 if any allocation count differs, or a benchmark is slower
+                       than THRESHOLD times the baseline
       --threshold X    default 1.5
+      --counts-only    with --baseline, compare the counts only, not times (the CI gate)
+      --build-name     print this build's name (ARCH-LIBC-LINKAGE-MODE), the baseline's file name
 
     """
 
   static func run(_ args: ArraySlice<String>) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
-      let o = try Options(args, valued: ["--filter", "--rounds", "--baseline", "--threshold"], flags: ["--json", "--quick"])
+      let o = try Options(args, valued: ["--filter", "--rounds", "--baseline", "--threshold"], flags: ["--json", "--quick", "--counts-only", "--build-name"])
       if o.has("--help") { writeStdout(usage); return ExitCode.ok }
       guard o.positional.isEmpty else { throw UsageError("bench takes no arguments") }
+      if o.has("--build-name") { writeStdout(buildName + "\n"); return ExitCode.ok }
+      if o.has("--counts-only") && o.value("--baseline") == nil { throw UsageError("--counts-only needs --baseline FILE") }
       var options = BenchOptions()
       options.filter = o.value("--filter")
       options.quick = o.has("--quick")
@@ -37,16 +43,21 @@ enum BenchCommand {
         threshold = x
       }
       do throws(AgentError) {
+        // The baseline is checked before the benchmarks run: one of another build fails at once.
+        var baseline: BenchBaseline? = nil
+        if let path = o.value("--baseline") {
+          let bytes: [UInt8]
+          do throws(HostError) { bytes = try readWholeFile(path) } catch { throw AgentError.host(error) }
+          baseline = try BenchBaseline(bytes, build: buildName, workload: options.workload)
+        }
         let report = try runBenchmarks(options)
         writeStdout(o.has("--json") ? report.json : report.text)
-        guard let path = o.value("--baseline") else { return ExitCode.ok }
-        let baseline: [UInt8]
-        do throws(HostError) { baseline = try readWholeFile(path) } catch { throw AgentError.host(error) }
-        let regressions = try compare(report, baseline: baseline, threshold: threshold)
-        for r in regressions { writeStderr("edgeagent: bench: regression: \(r.message)\n") }
+        guard let baseline else { return ExitCode.ok }
+        let regressions = compare(report, baseline: baseline, threshold: threshold, countsOnly: o.has("--counts-only"))
+        for r in regressions { writeError("bench: regression", r.message) }
         return regressions.isEmpty ? ExitCode.ok : ExitCode.failed
       } catch {
-        writeStderr("edgeagent: bench: \(error)\n")
+        writeError("bench", "\(error)")
         return exitCode(for: error)
       }
     }

@@ -1,4 +1,5 @@
 import EdgeAgent
+import EdgeCore
 import EdgeHost
 
 /// edgeagent's entry: picks the command and maps its result to an exit code. Commands parse
@@ -40,7 +41,7 @@ struct CLI {
       writeStdout(usage)
       code = ExitCode.ok
     default:
-      writeStderr("edgeagent: unknown command \"\(args[1])\"\n" + usage)
+      writeStderr("edgeagent: unknown command \"\(escapedText(args[1]))\"\n" + usage)
       code = ExitCode.usage
     }
     exit(code, isInit: isInit)
@@ -81,7 +82,7 @@ func withUsage(_ usage: String, _ body: () throws(UsageError) -> Int32) -> Int32
   do {
     return try body()
   } catch {
-    writeStderr("edgeagent: \(error.message)\n" + usage)
+    writeStderr("edgeagent: \(escapedText(error.message))\n" + usage)
     return ExitCode.usage
   }
 }

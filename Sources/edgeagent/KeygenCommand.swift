@@ -25,7 +25,7 @@ enum KeygenCommand {
         try Ed25519.writeKeyFile(prefix + ".key", sk, mode: 0o600)
         try Ed25519.writeKeyFile(prefix + ".pub", pk, mode: 0o644)
       } catch {
-        writeStderr("edgeagent: keygen: \(error)\n")
+        writeError("keygen", "\(error)")
         return error.errno == .exists ? ExitCode.usage : ExitCode.system
       }
       writeStdout("wrote \(prefix).key (secret, 0600) and \(prefix).pub\npublic key \(Hex.encode(pk))\n")

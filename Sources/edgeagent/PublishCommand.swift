@@ -45,10 +45,10 @@ enum PublishCommand {
       }
       do throws(BundleError) {
         let r = try publishBundle(options)
-        writeStdout("published serial \(r.serial) of policy \(r.policyName) (\(r.promises) promises, \(r.blobs.count) blobs) to \(options.outDir)\nbundle.json \(r.bytes) bytes sha256:\(r.digest.hex)\nissued \(isoTime(r.issued)) expires \(isoTime(r.expires))\n")
+        writeStdout("published serial \(r.serial) of policy \(escapedText(r.policyName)) (\(r.promises) promises, \(r.blobs.count) blobs) to \(escapedText(options.outDir))\nbundle.json \(r.bytes) bytes sha256:\(r.digest.hex)\nissued \(isoTime(r.issued)) expires \(isoTime(r.expires))\n")
         return ExitCode.ok
       } catch {
-        writeStderr("edgeagent: publish: \(error)\n")
+        writeError("publish", "\(error)")
         return bundleExitCode(error)
       }
     }

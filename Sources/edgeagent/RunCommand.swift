@@ -34,7 +34,7 @@ enum RunCommand {
       var config = DaemonConfig()
       if let path = o.value("--config") {
         do throws(AgentError) { config = try DaemonConfig.load(path) } catch {
-          writeStderr("edgeagent: run: config rejected:\n\(error)\n")
+          writeError(heading: "run: config rejected:", error)
           return exitCode(for: error)
         }
       }
@@ -58,7 +58,7 @@ enum RunCommand {
         let daemon = try Daemon(config, startedNs: started, kernelInit: kernelInit)
         return daemon.run()
       } catch {
-        writeStderr("edgeagent: run: \(error)\n")
+        writeError("run", "\(error)")
         return exitCode(for: error)
       }
     }

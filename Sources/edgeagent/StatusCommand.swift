@@ -28,7 +28,7 @@ enum StatusCommand {
           writeStdout(o.has("--json") ? eventsJSON(events) : eventsText(events))
           return ExitCode.ok
         } catch {
-          writeStderr("edgeagent: status: \(error)\n")
+          writeError("status", "\(error)")
           return exitCode(for: error)
         }
       }
@@ -37,7 +37,7 @@ enum StatusCommand {
         writeStdout(o.has("--json") ? report.json : report.text)
         return ExitCode.ok
       } catch {
-        writeStderr("edgeagent: status: \(error)\n")
+        writeError("status", "\(error)")
         return exitCode(for: error)
       }
     }

@@ -24,14 +24,14 @@ enum VerifyCommand {
       var keys: [[UInt8]] = []
       for p in paths {
         do throws(HostError) { keys.append(try Ed25519.readKeyFile(p, bytes: Ed25519.publicKeyBytes)) } catch {
-          writeStderr("edgeagent: verify: \(error)\n")
+          writeError("verify", "\(error)")
           return ExitCode.usage
         }
       }
       do throws(BundleError) {
         let r = try verifyBundleDirectory(o.positional[0], publicKeys: keys, now: wallClockSeconds())
         let b = r.bundle
-        var out = "ok: serial \(b.serial), policy \(b.policy.name) (\(b.policy.promises.count) promises)\n"
+        var out = "ok: serial \(b.serial), policy \(escapedText(b.policy.name)) (\(b.policy.promises.count) promises)\n"
         out += "bundle.json sha256:\(r.bundleDigest.hex)\n"
         out += "signature: valid\n"
         out += "blobs: \(b.blobs.count) present and matching (\(r.blobBytes) bytes)\n"
@@ -42,7 +42,7 @@ enum VerifyCommand {
         writeStdout(out)
         return ExitCode.ok
       } catch {
-        writeStderr("edgeagent: verify: \(error)\n")
+        writeError("verify", "\(error)")
         return bundleExitCode(error)
       }
     }

@@ -138,4 +138,30 @@ final class StatusTests: XCTestCase {
     XCTAssertTrue(blocked.contains("/etc/blocked"))
     XCTAssertFalse(lines.contains { $0.hasSuffix(" ") }, "no trailing blanks")
   }
+
+  /// A path with a newline, a reason with ESC and a service log line with BEL and C1 (all from
+  /// a policy or a child) stay on their row and never reach the terminal raw.
+  func testHostileTextCannotForgeARowOrReachTheTerminal() {
+    let forged = "/etc/a\nforged  file  kept  2026-01-01T00:00:00Z  0  /etc/x"
+    let record = ActualRecord(status: .failed, reason: "exit 1: \u{1B}]0;pwned\u{07}\r\u{9B}2J", checkedAt: 1, changedAt: 1)
+    var report = StatusReport(policyName: "p\u{1B}[31m", lastRun: 1, summary: RunSummary(),
+                              entries: [StatusEntry(id: "a", type: .file, subject: forged, record: record)])
+    report.services = [ServiceStatus(id: "svc", record: ServiceRecord(phase: .running, pid: 7, startedAt: 1, restarts: 0,
+                                                                      lastExit: 0, hasExited: false, ready: true,
+                                                                      crashLooping: false),
+                                     logTail: ["line\u{1B}[2J\u{07}", "\rnext"])]
+    let text = report.text
+    for c in text.unicodeScalars where c != "\n" {
+      XCTAssertFalse(c.value < 0x20 || (c.value >= 0x7F && c.value <= 0x9F), "U+\(String(c.value, radix: 16)) reached the terminal")
+    }
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    XCTAssertFalse(lines.contains { $0.hasPrefix("forged") }, "a newline in a path forged a row")
+    let row = try? XCTUnwrap(lines.first { $0.hasPrefix("a ") })
+    XCTAssertTrue(row?.contains(#"/etc/a\nforged"#) ?? false, String(row ?? ""))
+    XCTAssertTrue(row?.contains(#"exit 1: \x1b]0;pwned\x07\r\x9b2J"#) ?? false, String(row ?? ""))
+    XCTAssertTrue(text.contains(#"  line\x1b[2J\x07"#))
+    XCTAssertTrue(text.hasPrefix(#"policy p\x1b[31m "#))
+    XCTAssertTrue(eventsText([EventRecord(kind: .outcome, time: 1, status: .repaired, subject: "s\nforged", reason: "\u{1B}")])
+      .contains(#"s\nforged  \x1b"#))
+  }
 }

@@ -49,4 +49,12 @@ final class JSONWriterTests: XCTestCase {
     let a = try XCTUnwrap(try JSONReader.parse(w.bytes).array)
     XCTAssertEqual(a.map(\.integer), [Int64.max, Int64.min])
   }
+
+  /// JSON allows DEL and C1 raw; they are escaped so `--json` output on a terminal cannot drive it.
+  func testDELAndC1AreEscaped() throws {
+    var w = JSONWriter()
+    w.string("a\u{7F}b\u{9B}2Jc\u{85}é\u{80}")
+    XCTAssertEqual(w.text, #""a\u007fb\u009b2Jc\u0085é\u0080""#)
+    XCTAssertEqual(try JSONReader.parse(w.bytes).string, "a\u{7F}b\u{9B}2Jc\u{85}é\u{80}")
+  }
 }

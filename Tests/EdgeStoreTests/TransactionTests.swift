@@ -219,4 +219,26 @@ final class TransactionTests: XCTestCase {
     txn.abort()
     XCTAssertEqual(r, .failure(Refused()))
   }
+
+  /// A read transaction is renewed from the spare the last one left (no calloc per read): a
+  /// renewed one still sees every commit made since, and two at once are both valid.
+  func testRenewedReadersSeeTheLatestCommit() throws {
+    try env.withWrite { (txn) throws(StoreError) in try txn.put(.meta, "k", [1]) }
+    XCTAssertEqual(try get(.meta, "k"), [1])
+    XCTAssertNotNil(env.spareReader, "the ended reader is kept")
+    try env.withWrite { (txn) throws(StoreError) in try txn.put(.meta, "k", [2]) }
+    XCTAssertEqual(try get(.meta, "k"), [2], "a renewed reader takes a new snapshot")
+    let a = try env.read()
+    XCTAssertNil(env.spareReader)
+    let b = try env.read()
+    XCTAssertEqual(try a.value(.meta, "k") { $0.map { Array($0) } }, [2])
+    XCTAssertEqual(try b.value(.meta, "k") { $0.map { Array($0) } }, [2])
+    a.abort()
+    b.abort()   // one spare is kept, the other freed
+    try env.grow()
+    XCTAssertNil(env.spareReader, "no transaction of ours, not even a reset one, across a remap")
+    XCTAssertEqual(try get(.meta, "k"), [2])
+    env.close()
+    XCTAssertNil(env.spareReader)
+  }
 }

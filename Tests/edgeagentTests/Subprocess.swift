@@ -31,7 +31,8 @@ enum Edgeagent {
 
   /// Runs `edgeagent args...` to completion; output goes through files, so a large output cannot
   /// block the child.
-  static func run(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+  /// With `timeout` (seconds), through timeout(1): a command that does not end on its own exits 124.
+  static func run(_ args: [String], timeout: Int? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("edgeagent-out-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -39,8 +40,13 @@ enum Edgeagent {
     _ = FileManager.default.createFile(atPath: out.path, contents: nil)
     _ = FileManager.default.createFile(atPath: err.path, contents: nil)
     let p = Process()
-    p.executableURL = try binary
-    p.arguments = args
+    if let timeout {
+      p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+      p.arguments = ["-s", "KILL", String(timeout), try binary.path] + args
+    } else {
+      p.executableURL = try binary
+      p.arguments = args
+    }
     p.standardInput = FileHandle.nullDevice
     p.standardOutput = try FileHandle(forWritingTo: out)
     p.standardError = try FileHandle(forWritingTo: err)
