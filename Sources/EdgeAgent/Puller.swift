@@ -334,7 +334,9 @@ public final class Puller {
     if lastRefusal[key] != what {
       lastRefusal[key] = what
       log("warn", "bundle rejected, keeping the last good one", [("from", key), ("reason", r.code), ("err", r.description)])
-      recordRejection(env, r, source: key, now: wallClockSeconds())
+      do throws(StoreError) { try recordRejection(env, r, source: key, now: wallClockSeconds()) } catch {
+        log("error", "unable to record a bundle rejection", [("reason", r.code), ("err", error.description)])
+      }
     }
     return .failed("bundle rejected: \(r)")
   }

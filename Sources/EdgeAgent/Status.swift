@@ -37,6 +37,8 @@ public struct BundleStatus {
   public var since: Int64 = 0
   public var lastContact: Int64 = 0
   public var lastError = ""
+  /// The last bundle refused (any upstream, any reason), nil when none ever was.
+  public var lastRejection: BundleRejectionRecord? = nil
 }
 
 public struct ServiceStatus {
@@ -100,6 +102,10 @@ extension StatusReport {
         out += b.lastError.isEmpty ? "\n" : "; last error: \(b.lastError)\n"
       case .none: out += "upstreams not contacted yet\n"
       }
+      if let r = b.lastRejection {
+        // Through `table`, which escapes what it prints: source and reason come from upstreams.
+        out += table([["last bundle rejected \(isoTime(r.time))", r.code, "from \(r.source): \(r.reason)"]])
+      }
     }
     var rows: [[String]] = [["ID", "TYPE", "STATUS", "SINCE", "REPAIRS", "SUBJECT", "REASON"]]
     for e in entries {
@@ -142,6 +148,17 @@ extension StatusReport {
       w.member("since", b.since == 0 ? "" : isoTime(b.since))
       w.member("last_contact", b.lastContact == 0 ? "" : isoTime(b.lastContact))
       w.member("last_error", b.lastError)
+      w.key("last_rejection")
+      if let r = b.lastRejection {
+        w.beginObject()
+        w.member("time", isoTime(r.time))
+        w.member("reason", r.code)
+        w.member("from", r.source)
+        w.member("detail", r.reason)
+        w.endObject()
+      } else {
+        w.null()
+      }
       w.endObject()
     } else {
       w.null()
@@ -262,6 +279,7 @@ func readBundleStatus(_ txn: borrowing Transaction) throws(StoreError) -> Bundle
     status.lastContact = last
     status.lastError = err
   }
+  status.lastRejection = try txn.value(.meta, BundleMetaKey.lastRejection) { raw in raw.flatMap(BundleRejectionRecord.decode) }
   return status
 }
 
