@@ -36,6 +36,8 @@ public struct AcceptedBundle {
   public var policy: Policy
   public var relays: [UpstreamURL]
   public var relayFanout: Int = RelayTree.defaultFanout
+  /// Unix seconds: past this the bundle is expired (still in force until a newer one comes).
+  public var expires: Int64 = 0
 }
 
 /// The serial held in the state, nil before the first acceptance.
@@ -151,7 +153,7 @@ public func commitCandidate(_ env: Environment, _ c: BundleCandidate, fetched: [
     throw .store(error)
   }
   return AcceptedBundle(serial: c.bundle.serial, digest: c.digest, policy: policy, relays: c.bundle.relays,
-                        relayFanout: c.bundle.relayFanout)
+                        relayFanout: c.bundle.relayFanout, expires: c.bundle.expires)
 }
 
 /// Deletes every blob the bundle being accepted does not list. Blobs of superseded bundles are
@@ -188,6 +190,16 @@ public func recordRejection(_ env: Environment, _ r: BundleRejection, source: St
     try appendEvents(txn, [EventRecord(kind: .policy, time: now, status: .failed, subject: "bundle",
                                        reason: "rejected from \(source): \(r)")])
     try txn.put(.meta, BundleMetaKey.lastRejection, record)
+  }
+}
+
+/// Records that the bundle in force is past its `expires` as a failed `policy` event (once per
+/// serial: the puller calls it when it first sees the expiry). `status` derives the same from
+/// the stored bundle; the event says when the agent noticed.
+public func recordExpiry(_ env: Environment, serial: UInt64, expires: Int64, now: Int64) throws(StoreError) {
+  try env.withWrite { (txn) throws(StoreError) in
+    try appendEvents(txn, [EventRecord(kind: .policy, time: now, status: .failed, subject: "bundle",
+                                       reason: "serial \(serial) expired at \(isoTime(expires)) and is still in force: no newer bundle accepted")])
   }
 }
 
@@ -229,7 +241,8 @@ public func loadAcceptedBundle(_ env: Environment) -> AcceptedBundle? {
   let bytes: [UInt8]? = (try? txn.value(.meta, BundleMetaKey.bytes) { raw in raw.map { Array($0) } }) ?? nil
   txn.abort()
   guard let bytes, let b = try? PolicyBundle.decode(bytes) else { return nil }
-  return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays, relayFanout: b.relayFanout)
+  return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays, relayFanout: b.relayFanout,
+                        expires: b.expires)
 }
 
 /// Replaces `desired` whole with `policy` in plan order and sets the policy name and digest, as

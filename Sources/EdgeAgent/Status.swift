@@ -31,6 +31,8 @@ public struct BundleStatus {
   /// Unix seconds: when it was accepted here, and when its publisher issued it.
   public var acceptedAt: Int64
   public var issued: Int64
+  /// Unix seconds past which it is expired (0: unknown). An expired bundle stays in force.
+  public var expires: Int64 = 0
   /// nil before the first pull round.
   public var reachable: Bool?
   /// Since when the upstreams have been (un)reachable, when one last answered, the last error.
@@ -95,6 +97,9 @@ extension StatusReport {
     if let b = bundle {
       let now = wallClockSeconds()
       out += "bundle serial \(b.serial)  issued \(isoTime(b.issued)) (age \(duration(now - b.issued)))  accepted \(isoTime(b.acceptedAt))\n"
+      if b.expires > 0 && now >= b.expires {
+        out += "bundle EXPIRED at \(isoTime(b.expires)) (\(duration(now - b.expires)) ago): still in force, no newer bundle accepted\n"
+      }
       switch b.reachable {
       case .some(true): out += "upstreams reachable since \(isoTime(b.since))\n"
       case .some(false):
@@ -144,6 +149,8 @@ extension StatusReport {
       w.member("issued", isoTime(b.issued))
       w.member("age_seconds", wallClockSeconds() - b.issued)
       w.member("accepted", isoTime(b.acceptedAt))
+      w.member("expires", b.expires == 0 ? "" : isoTime(b.expires))
+      w.member("expired", b.expires > 0 && wallClockSeconds() >= b.expires)
       w.key("upstreams_reachable"); if let r = b.reachable { w.bool(r) } else { w.null() }
       w.member("since", b.since == 0 ? "" : isoTime(b.since))
       w.member("last_contact", b.lastContact == 0 ? "" : isoTime(b.lastContact))
@@ -265,11 +272,12 @@ func readBundleStatus(_ txn: borrowing Transaction) throws(StoreError) -> Bundle
     var r = ByteReader(raw)
     return (try? r.i64()) ?? 0
   }
-  let issued = try txn.value(.meta, BundleMetaKey.bytes) { raw -> Int64 in
-    guard let raw, let b = try? PolicyBundle.decode(Array(raw)) else { return 0 }
-    return b.issued
+  let (issued, expires) = try txn.value(.meta, BundleMetaKey.bytes) { raw -> (Int64, Int64) in
+    guard let raw, let b = try? PolicyBundle.decode(Array(raw)) else { return (0, 0) }
+    return (b.issued, b.expires)
   }
   var status = BundleStatus(serial: serial, acceptedAt: accepted, issued: issued)
+  status.expires = expires
   try txn.value(.meta, PullMetaKey.reachability) { raw in
     guard let raw else { return }
     var r = ByteReader(raw)
