@@ -84,6 +84,8 @@ public final class Puller {
   public private(set) var stats = PullStats()
 
   let timer: Timer
+  /// Gives back what a large body (a bundle, a blob, a hostile 16 MiB answer) left in the heap.
+  let heapTrim: HeapTrim
   var current: HTTPGet? = nil
   var running = false
   var inRound = false
@@ -113,6 +115,7 @@ public final class Puller {
     self.config = config
     self.log = log
     timer = Timer(loop)
+    heapTrim = HeapTrim(loop)
     if let b = loadAcceptedBundle(env) {
       relays = b.relays
       relayFanout = b.relayFanout
@@ -139,6 +142,7 @@ public final class Puller {
     timer.stop()
     timer.close()
     current?.cancel()
+    heapTrim.close()
   }
 
   /// Starts a round now (SIGHUP, tests), unless one is under way.
@@ -148,8 +152,10 @@ public final class Puller {
     round()
   }
 
+  /// Every round ends here: the next one is scheduled, and the heap trimmed if it held a large buffer.
   func schedule(_ ms: UInt64) {
     guard running else { return }
+    heapTrim.soon()
     timer.start(after: ms) { [unowned(unsafe) self] in self.round() }
   }
 

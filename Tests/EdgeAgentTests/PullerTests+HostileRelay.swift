@@ -135,4 +135,22 @@ extension PullerTests {
     XCTAssertEqual(loadAcceptedPolicy(env)?.1, 1, "still in force")
     p.stop()
   }
+
+  /// Issue 12 item 7: the heap a large body left is given back once the round is over.
+  func testALargeBodyIsGivenBackAfterTheRound() throws {
+    let f = try BundleFixture("bigbody")
+    try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let garbage = [UInt8](repeating: UInt8(ascii: " "), count: 4 << 20)
+    let upstream = try fakeServer { path in path.hasSuffix(".sig") ? [UInt8](repeating: 0, count: 64) : garbage }
+    let p = puller(f, env, origins: ["http://127.0.0.1:\(upstream.port)"])
+    p.start()
+    run(until: { p.stats.failedRounds >= 1 })
+    XCTAssertEqual(p.stats.failedRounds, 1)
+    run(until: { !TransientBuffers.pending })
+    XCTAssertFalse(TransientBuffers.pending, "the heap was trimmed after the 4 MiB body")
+    p.stop()
+    upstream.close()
+  }
 }
