@@ -22,6 +22,8 @@ directory *outside* the root and checks nothing in it is ever created or changed
   permissions     the state directory is 0700, data.mdb 0600; keygen's secret key 0600
   relay           a running relay answers 4xx to traversal in every spelling, the state's files,
                   and blobs it never verified (a tampered and a foreign-signed bundle's)
+  relay-pin, relay-hog, big-body, same-serial
+                  hostile relays and upstreams against a running agent (hostile_relay.py)
 Exits 1 if any case fails.
 """
 import argparse
@@ -37,6 +39,7 @@ import threading
 import time
 
 import agentkit
+import hostile_relay
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -476,6 +479,11 @@ CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": ca
          "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
          "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions,
          "relay": case_relay}
+# Hostile relays and upstreams (issue 12 items 5-8), in their own file.
+CASES.update({"relay-pin": lambda a: hostile_relay.case_relay_pin(a, report),
+              "relay-hog": lambda a: hostile_relay.case_relay_hog(a, report),
+              "big-body": lambda a: hostile_relay.case_big_body(a, report, rss_of),
+              "same-serial": lambda a: hostile_relay.case_same_serial(a, report)})
 
 
 def main():
