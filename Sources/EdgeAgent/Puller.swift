@@ -417,12 +417,16 @@ public final class Puller {
     let bytes: [UInt8], sig: [UInt8]
     do throws(HostError) {
       bytes = try d.readBundle()
+      // Read whole, like an HTTP body: the heap it leaves is trimmed when the round ends.
+      TransientBuffers.note(bytes.count)
       if SHA256.hash(bytes) == heldDigest { return .unchanged(longPoll: false) }
       sig = try d.readSignature()
     } catch { return .failed(error.description) }
     do throws(BundleError) {
       let b = try acceptBundle(env, bytes: bytes, signature: sig, trustedKeys: config.trustedKeys, now: wallClockSeconds()) {
-        (blob) throws(BundleError) -> [UInt8] in try d.readBlob(blob)
+        (blob) throws(BundleError) -> [UInt8] in
+        TransientBuffers.note(Int(blob.size))
+        return try d.readBlob(blob)
       }
       return .accepted(b)
     } catch {
