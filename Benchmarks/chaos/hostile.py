@@ -37,6 +37,8 @@ directory *outside* the root and checks nothing in it is ever created or changed
                   carry them escaped; no raw control byte, no forged line
   two-daemons     a second daemon and an apply on a state a daemon holds exit 111 naming its pid
                   and start nothing; `status` names the holder
+  relay-pin, relay-hog, big-body, same-serial
+                  hostile relays and upstreams against a running agent (hostile_relay.py)
 Ends with "hostile: N passed, M failed, K skipped"; a skip is never counted as a pass (and is
 logged to $EDGE_SKIP_LOG for test.sh). Exits 1 if any case fails.
 """
@@ -53,6 +55,7 @@ import threading
 import time
 
 import agentkit
+import hostile_relay
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -850,6 +853,11 @@ CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": ca
          "privileges": case_privileges, "supervision": case_supervision, "relay": case_relay,
          "blocking": case_blocking, "output-forging": case_output_forging,
          "two-daemons": case_two_daemons}
+# Hostile relays and upstreams (issue 12 items 5-8), in their own file.
+CASES.update({"relay-pin": lambda a: hostile_relay.case_relay_pin(a, report),
+              "relay-hog": lambda a: hostile_relay.case_relay_hog(a, report),
+              "big-body": lambda a: hostile_relay.case_big_body(a, report, rss_of),
+              "same-serial": lambda a: hostile_relay.case_same_serial(a, report)})
 
 
 def main():

@@ -67,7 +67,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
     return fast
   }
 
-  let bytes: [UInt8]
+  var bytes: [UInt8]
   do { bytes = try readWholeFile(options.policyPath, limit: maxPolicyBytes, anyKind: true) } catch {
     // A policy that is missing, a directory, or past the size limit is bad input (exit 2), not
     // a failing host.
@@ -76,15 +76,19 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
     }
     throw .host(error)
   }
+  let policyDigest = SHA256.hash(bytes)
+  let size = bytes.count
   let policy: Policy
   let order: [Int]
   do throws(PolicyError) {
-    policy = try PolicyDecoder.decode(bytes)
+    policy = try PolicyDecoder.decode(releasing: &bytes)
     order = try Plan.order(policy.promises)
   } catch {
     throw .policy(error, file: options.policyPath)
   }
-  let policyDigest = SHA256.hash(bytes)
+  // The text and the parse tree are gone: their pages go back before the converger's own.
+  TransientBuffers.note(size)
+  TransientBuffers.releaseIfAny()
   if env == nil { env = try openState(options, &lock) }
 
   let converger: Converger

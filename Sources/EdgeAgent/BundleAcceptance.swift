@@ -14,6 +14,8 @@ enum BundleMetaKey {
   static let signature = "bundle.sig"
   /// i64 Unix seconds of acceptance.
   static let acceptedAt = "bundle.accepted"
+  /// The last refused bundle (`BundleRejectionRecord`), for `status`; kept across acceptances.
+  static let lastRejection = "bundle.rejection"
 }
 
 /// A bundle whose signature, format and freshness checked out, waiting for its blobs.
@@ -34,6 +36,8 @@ public struct AcceptedBundle {
   public var policy: Policy
   public var relays: [UpstreamURL]
   public var relayFanout: Int = RelayTree.defaultFanout
+  /// Unix seconds: past this the bundle is expired (still in force until a newer one comes).
+  public var expires: Int64 = 0
 }
 
 /// The serial held in the state, nil before the first acceptance.
@@ -48,15 +52,38 @@ public func heldSerial(_ env: Environment) throws(StoreError) -> UInt64? {
   return s
 }
 
+/// The serial and digest held in the state, read in one transaction; nil before the first acceptance.
+func heldIdentity(_ env: Environment) throws(StoreError) -> (serial: UInt64, digest: Digest)? {
+  let txn = try env.read()
+  let serial = try txn.value(.meta, BundleMetaKey.serial) { raw -> UInt64? in
+    guard let raw else { return nil }
+    var r = ByteReader(raw)
+    return try? r.u64()
+  }
+  let digest = try txn.value(.meta, BundleMetaKey.digest) { raw -> Digest in
+    guard let raw, raw.count == 32 else { return .zero }
+    return Digest(bytes: raw)
+  }
+  txn.abort()
+  guard let serial else { return nil }
+  return (serial, digest)
+}
+
 /// First half of acceptance, before any blob is fetched: signature against `trustedKeys`,
 /// format, serial above the held one, clock within [issued, expires). Touches nothing.
 public func checkCandidate(_ env: Environment, bytes: [UInt8], signature: [UInt8], trustedKeys: [[UInt8]],
                            now: Int64) throws(BundleError) -> BundleCandidate {
   let bundle: PolicyBundle
   do { bundle = try verifySignedBundle(bytes, signature: signature, trustedKeys: trustedKeys) } catch { throw .rejected(error) }
-  let held: UInt64?
-  do { held = try heldSerial(env) } catch { throw .store(error) }
-  do { try BundleRejection.checkFreshness(bundle, heldSerial: held, now: now) } catch { throw .rejected(error) }
+  let held: (serial: UInt64, digest: Digest)?
+  do { held = try heldIdentity(env) } catch { throw .store(error) }
+  let digest = SHA256.hash(bytes)
+  // Equal bytes are "unchanged" and never get here as a candidate worth refusing; equal serial
+  // with other bytes used to be dropped as "not newer" without a word.
+  if let held, bundle.serial == held.serial, digest != held.digest {
+    throw .rejected(.serialConflict(serial: held.serial, held: held.digest, offered: digest))
+  }
+  do { try BundleRejection.checkFreshness(bundle, heldSerial: held?.serial, now: now) } catch { throw .rejected(error) }
   var missing: [BundleBlob] = []
   do throws(StoreError) {
     let txn = try env.read()
@@ -66,7 +93,7 @@ public func checkCandidate(_ env: Environment, bytes: [UInt8], signature: [UInt8
     }
     txn.abort()
   } catch { throw .store(error) }
-  return BundleCandidate(bundle: bundle, bytes: bytes, signature: signature, digest: SHA256.hash(bytes), missing: missing)
+  return BundleCandidate(bundle: bundle, bytes: bytes, signature: signature, digest: digest, missing: missing)
 }
 
 /// Second half: checks every fetched blob, then in ONE write transaction stores the blobs, the
@@ -126,7 +153,7 @@ public func commitCandidate(_ env: Environment, _ c: BundleCandidate, fetched: [
     throw .store(error)
   }
   return AcceptedBundle(serial: c.bundle.serial, digest: c.digest, policy: policy, relays: c.bundle.relays,
-                        relayFanout: c.bundle.relayFanout)
+                        relayFanout: c.bundle.relayFanout, expires: c.bundle.expires)
 }
 
 /// Deletes every blob the bundle being accepted does not list. Blobs of superseded bundles are
@@ -154,12 +181,49 @@ public func acceptBundle(_ env: Environment, bytes: [UInt8], signature: [UInt8],
   return try commitCandidate(env, c, fetched: fetched, now: now)
 }
 
-/// Records a refused bundle as a failed `policy` event, in its own transaction; the bundle in
-/// force, `desired` and the blobs are untouched. `source` names where it came from.
-public func recordRejection(_ env: Environment, _ r: BundleRejection, source: String, now: Int64) {
-  _ = try? env.withWrite { (txn) throws(StoreError) in
+/// Records a refused bundle as a failed `policy` event and as the last rejection (which `status`
+/// shows), in its own transaction; the bundle in force, `desired` and the blobs are untouched.
+/// `source` names where it came from. A store failure is thrown, not dropped: the caller logs it.
+public func recordRejection(_ env: Environment, _ r: BundleRejection, source: String, now: Int64) throws(StoreError) {
+  let record = BundleRejectionRecord(time: now, code: r.code, source: source, reason: r.description).encode()
+  try env.withWrite { (txn) throws(StoreError) in
     try appendEvents(txn, [EventRecord(kind: .policy, time: now, status: .failed, subject: "bundle",
                                        reason: "rejected from \(source): \(r)")])
+    try txn.put(.meta, BundleMetaKey.lastRejection, record)
+  }
+}
+
+/// Records that the bundle in force is past its `expires` as a failed `policy` event (once per
+/// serial: the puller calls it when it first sees the expiry). `status` derives the same from
+/// the stored bundle; the event says when the agent noticed.
+public func recordExpiry(_ env: Environment, serial: UInt64, expires: Int64, now: Int64) throws(StoreError) {
+  try env.withWrite { (txn) throws(StoreError) in
+    try appendEvents(txn, [EventRecord(kind: .policy, time: now, status: .failed, subject: "bundle",
+                                       reason: "serial \(serial) expired at \(isoTime(expires)) and is still in force: no newer bundle accepted")])
+  }
+}
+
+/// The last refused bundle as stored in meta: i64 time, then code, source and reason strings.
+public struct BundleRejectionRecord: Equatable {
+  public var time: Int64
+  /// `BundleRejection.code` (`serial_conflict`, `bad_signature`, ...).
+  public var code: String
+  public var source: String
+  public var reason: String
+
+  func encode() -> [UInt8] {
+    var w = ByteWriter()
+    w.i64(time)
+    w.string(code)
+    w.string(source)
+    w.string(reason)
+    return w.bytes
+  }
+
+  static func decode(_ raw: UnsafeRawBufferPointer) -> BundleRejectionRecord? {
+    var r = ByteReader(raw)
+    guard let t = try? r.i64(), let c = try? r.string(), let s = try? r.string(), let why = try? r.string() else { return nil }
+    return BundleRejectionRecord(time: t, code: c, source: s, reason: why)
   }
 }
 
@@ -177,7 +241,8 @@ public func loadAcceptedBundle(_ env: Environment) -> AcceptedBundle? {
   let bytes: [UInt8]? = (try? txn.value(.meta, BundleMetaKey.bytes) { raw in raw.map { Array($0) } }) ?? nil
   txn.abort()
   guard let bytes, let b = try? PolicyBundle.decode(bytes) else { return nil }
-  return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays, relayFanout: b.relayFanout)
+  return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays, relayFanout: b.relayFanout,
+                        expires: b.expires)
 }
 
 /// Replaces `desired` whole with `policy` in plan order and sets the policy name and digest, as

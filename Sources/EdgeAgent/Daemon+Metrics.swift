@@ -18,6 +18,15 @@ extension Daemon {
         # HELP edgeagent_upstream_last_contact_seconds When an upstream last answered (Unix seconds).
         # TYPE edgeagent_upstream_last_contact_seconds gauge
         edgeagent_upstream_last_contact_seconds \(st.lastContact)
+        # HELP edgeagent_pulls_unheld_long_polls_total Unchanged answers to a long-poll that were not held (a relay that pins agents).
+        # TYPE edgeagent_pulls_unheld_long_polls_total counter
+        edgeagent_pulls_unheld_long_polls_total \(st.unheldLongPolls)
+        # HELP edgeagent_pulls_origin_checks_total Rounds that asked the origins before the relays.
+        # TYPE edgeagent_pulls_origin_checks_total counter
+        edgeagent_pulls_origin_checks_total \(st.originChecks)
+        # HELP edgeagent_bundle_expired Whether the bundle in force is past its expiry (1) or not (0).
+        # TYPE edgeagent_bundle_expired gauge
+        edgeagent_bundle_expired \(st.heldExpired ? 1 : 0)
 
         """
     }

@@ -45,6 +45,8 @@ public final class Daemon {
   let convergeTimer: Timer
   let driftTimer: Timer
   let reloadTimer: Timer
+  /// Gives back the heap a large policy text or bundle left (see `TransientBuffers`).
+  let heapTrim: HeapTrim
   var signals: [SignalWatcher] = []
   var watchdog: Timer? = nil
   /// Directory watches by host directory; entries by directory and name -> promise indexes.
@@ -115,6 +117,7 @@ public final class Daemon {
     convergeTimer = Timer(loop)
     driftTimer = Timer(loop)
     reloadTimer = Timer(loop)
+    heapTrim = HeapTrim(loop)
     converger.serviceOutcome = { [unowned(unsafe) self] p in self.supervisor.outcome(p) }
     supervisor.container = config.container
     supervisor.onMainExited = { [unowned(unsafe) self] status in
@@ -158,12 +161,13 @@ public final class Daemon {
       }
     } else if let path = config.policy {
       do throws(AgentError) {
-        let bytes: [UInt8]
+        var bytes: [UInt8]
         do { bytes = try readWholeFile(path, limit: maxPolicyBytes) } catch { throw AgentError.host(error) }
         let digest = SHA256.hash(bytes)
         if digest == policyDigest && policy != nil { return }
+        TransientBuffers.note(bytes.count)
         let p: Policy
-        do { p = try PolicyDecoder.decode(bytes) } catch { throw AgentError.policy(error, file: path) }
+        do { p = try PolicyDecoder.decode(releasing: &bytes) } catch { throw AgentError.policy(error, file: path) }
         install(p, digest: digest)
         log.info("policy loaded", [("policy", p.name), ("promises", String(p.promises.count)), ("file", path)])
         watchPolicyFile(path)
@@ -220,6 +224,8 @@ public final class Daemon {
   /// services along. A command promise runs as a child watched by the loop: the convergence
   /// waits for it without holding the loop (`step`, Daemon+Commands.swift).
   func converge(only: [Int]? = nil) {
+    // A new policy (a file read, a bundle accepted) comes through here: its text is let go by now or within this turn.
+    heapTrim.soon()
     guard let policy, !shuttingDown else { return }
     if inFlight != nil {
       convergeWhileCommandRuns(only)

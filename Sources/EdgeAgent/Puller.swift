@@ -25,6 +25,10 @@ public struct PullerConfig {
   public var idleTimeoutMs: UInt64 = 10_000
   /// Where upstream host names are looked up.
   public var resolver = ResolverSettings()
+  /// At most this long between rounds that ask the origins first, whatever the relays say; 0:
+  /// ten pull intervals. A relay that answers only "unchanged" while the origin has a newer
+  /// serial then holds this agent back for one such period, not forever.
+  public var originCheckMs: UInt64 = 0
 
   public init(origins: [UpstreamURL], trustedKeys: [[UInt8]], hostID: String) {
     self.origins = origins
@@ -46,6 +50,13 @@ public struct PullStats {
   public var lastError = ""
   /// Consecutive failed rounds (drives the backoff).
   public var failedRounds = 0
+  /// "Unchanged" answers with the long-poll header that came back before half the asked wait:
+  /// a relay that does not hold polls (or pins agents); counted as failures too.
+  public var unheldLongPolls = 0
+  /// Rounds that asked the origins first (`originCheckMs`).
+  public var originChecks = 0
+  /// The bundle in force is past its `expires` (kept in force: nothing newer was accepted).
+  public var heldExpired = false
 }
 
 /// Pulls signed bundles on the loop (DESIGN.md §8). A round tries the upstreams in order —
@@ -58,7 +69,10 @@ public struct PullStats {
 /// Timing: the first round at a per-host splay within a second of `start()` (at once when no
 /// bundle is held yet); then every
 /// interval ±10%; at once again after a long-poll answer from a relay; after a round in which
-/// every upstream failed, exponential backoff with jitter (1 s doubling to 5 min).
+/// every upstream failed, exponential backoff with jitter (1 s doubling to 5 min). An
+/// "unchanged" under the long-poll header that was not held (back before half the wait) is a
+/// failure, not a long-poll; and every `originCheckMs` a round asks the origins first, so a
+/// relay that only ever says "unchanged" cannot keep this agent on an old bundle.
 public final class Puller {
   public typealias Log = (_ level: String, _ message: String, _ fields: [(String, String)]) -> Void
 
@@ -70,6 +84,8 @@ public final class Puller {
   public private(set) var stats = PullStats()
 
   let timer: Timer
+  /// Gives back what a large body (a bundle, a blob, a hostile 16 MiB answer) left in the heap.
+  let heapTrim: HeapTrim
   var current: HTTPGet? = nil
   var running = false
   var inRound = false
@@ -80,6 +96,13 @@ public final class Puller {
   var relayFanout = RelayTree.defaultFanout
   var heldSerial: UInt64 = 0
   var heldDigest: Digest = .zero
+  /// Unix seconds after which the held bundle is expired (0: none held).
+  var heldExpires: Int64 = 0
+  /// Loop time an origin was last asked (see `originCheckMs`): asked, not answered, so an
+  /// origin that is down costs one try per period, not one per round.
+  var lastOriginAsk: UInt64 = 0
+  /// The upstream whose answer ended the last round.
+  var lastAnswered: UpstreamURL? = nil
   /// The last refusal per upstream ("url serial"), so a lagging or hostile upstream is recorded
   /// once, not every round.
   var lastRefusal: [String: String] = [:]
@@ -92,16 +115,22 @@ public final class Puller {
     self.config = config
     self.log = log
     timer = Timer(loop)
+    heapTrim = HeapTrim(loop)
     if let b = loadAcceptedBundle(env) {
       relays = b.relays
       relayFanout = b.relayFanout
       heldSerial = b.serial
       heldDigest = b.digest
+      heldExpires = b.expires
     }
   }
 
+  var originCheckMs: UInt64 { config.originCheckMs > 0 ? config.originCheckMs : config.intervalMs * 10 }
+
   public func start() {
     running = true
+    // The origin check counts from start: a fleet that restarts together still pulls from its relays.
+    lastOriginAsk = loop.now
     notePlace()
     // A box that holds no bundle yet (first boot) has nothing to converge until it has one:
     // no splay then, it is boot time.
@@ -113,6 +142,7 @@ public final class Puller {
     timer.stop()
     timer.close()
     current?.cancel()
+    heapTrim.close()
   }
 
   /// Starts a round now (SIGHUP, tests), unless one is under way.
@@ -122,9 +152,25 @@ public final class Puller {
     round()
   }
 
+  /// Every round ends here: the next one is scheduled, and the heap trimmed if it held a large buffer.
   func schedule(_ ms: UInt64) {
     guard running else { return }
+    heapTrim.soon()
     timer.start(after: ms) { [unowned(unsafe) self] in self.round() }
+  }
+
+  /// The upstreams of a round, in order. Once `originCheckMs` has passed since an origin was
+  /// last asked, the configured origins come first, except the one that answered last: it may
+  /// be the relay saying "unchanged" (a relay can be configured as an upstream too).
+  func roundUpstreams() -> [UpstreamURL] {
+    let list = upstreams()
+    guard loop.now >= lastOriginAsk + originCheckMs else { return list }
+    var out: [UpstreamURL] = []
+    for o in config.origins where list.contains(o) && o != lastAnswered { out.append(o) }
+    if out.isEmpty || out == Array(list.prefix(out.count)) { return list }
+    stats.originChecks += 1
+    for u in list where !out.contains(u) { out.append(u) }
+    return out
   }
 
   /// The upstreams of a round, in order.
@@ -156,7 +202,8 @@ public final class Puller {
     guard running, !inRound else { return }
     inRound = true
     stats.rounds += 1
-    let list = upstreams()
+    checkExpiry()
+    let list = roundUpstreams()
     if list.isEmpty {
       inRound = false
       stats.lastError = "no upstreams configured"
@@ -179,6 +226,8 @@ public final class Puller {
       return
     }
     let u = list[i]
+    // An origin other than the one that answered last: that is the check `originCheckMs` asks for.
+    if config.origins.contains(u) && u != lastAnswered { lastOriginAsk = loop.now }
     pull(from: u) { [unowned(unsafe) self] answer in
       switch answer {
       case .failed(let why):
@@ -186,14 +235,18 @@ public final class Puller {
         self.stats.lastError = "\(u): \(why)"
         self.tryUpstream(list, i + 1)
       case .unchanged(let longPoll):
+        self.lastAnswered = u
         self.stats.notModified += 1
         self.roundDone(longPoll: longPoll)
       case .accepted(let b):
+        self.lastAnswered = u
         self.stats.accepted += 1
         self.relays = b.relays
         self.relayFanout = b.relayFanout
         self.heldSerial = b.serial
         self.heldDigest = b.digest
+        self.heldExpires = b.expires
+        self.stats.heldExpired = false
         self.notePlace()
         self.log("info", "bundle accepted", [("serial", String(b.serial)), ("policy", b.policy.name),
                                              ("promises", String(b.policy.promises.count)), ("from", u.description)])
@@ -234,17 +287,34 @@ public final class Puller {
     }
     let key = u.description
     if let tag = etags[key] { o.headers.append(HTTPHeader("If-None-Match", tag)) }
+    loop.updateTime()
+    let askedAt = loop.now
     get(u, path, o) { [unowned(unsafe) self] r in
       switch r {
       case .failure(let e): done(.failed(e.description))
       case .success(let resp):
         let longPoll = resp.headers.value("x-edge-long-poll") != nil
         self.upstreamLongPolls = longPoll
-        if resp.status == 304 { done(.unchanged(longPoll: longPoll)); return }
+        // "Unchanged" under the long-poll header before half the wait: the relay did not hold
+        // the poll. Taken as said, the next round starts at once (37 requests/s against a
+        // hostile relay, pinned on the old bundle); as a failure, the round moves on to the
+        // next upstream (the origin last) and a round that gets nothing better backs off.
+        func unchanged() {
+          self.loop.updateTime()
+          if longPoll && self.config.longPollSeconds > 0
+            && self.loop.now - askedAt < UInt64(self.config.longPollSeconds) * 500 {
+            self.upstreamLongPolls = false
+            self.stats.unheldLongPolls += 1
+            done(.failed("unchanged at once under a long-poll (held \(self.loop.now - askedAt) ms of \(self.config.longPollSeconds) s)"))
+          } else {
+            done(.unchanged(longPoll: longPoll))
+          }
+        }
+        if resp.status == 304 { unchanged(); return }
         guard resp.status == 200 else { done(.failed("HTTP \(resp.status) for bundle.json")); return }
         if SHA256.hash(resp.body) == self.heldDigest {
           if let tag = resp.headers.value("etag") { self.etags[key] = tag }
-          done(.unchanged(longPoll: longPoll))
+          unchanged()
           return
         }
         self.fetchSignature(u, resp.body, etag: resp.headers.value("etag"), done)
@@ -334,7 +404,9 @@ public final class Puller {
     if lastRefusal[key] != what {
       lastRefusal[key] = what
       log("warn", "bundle rejected, keeping the last good one", [("from", key), ("reason", r.code), ("err", r.description)])
-      recordRejection(env, r, source: key, now: wallClockSeconds())
+      do throws(StoreError) { try recordRejection(env, r, source: key, now: wallClockSeconds()) } catch {
+        log("error", "unable to record a bundle rejection", [("reason", r.code), ("err", error.description)])
+      }
     }
     return .failed("bundle rejected: \(r)")
   }
@@ -345,16 +417,34 @@ public final class Puller {
     let bytes: [UInt8], sig: [UInt8]
     do throws(HostError) {
       bytes = try d.readBundle()
+      // Read whole, like an HTTP body: the heap it leaves is trimmed when the round ends.
+      TransientBuffers.note(bytes.count)
       if SHA256.hash(bytes) == heldDigest { return .unchanged(longPoll: false) }
       sig = try d.readSignature()
     } catch { return .failed(error.description) }
     do throws(BundleError) {
       let b = try acceptBundle(env, bytes: bytes, signature: sig, trustedKeys: config.trustedKeys, now: wallClockSeconds()) {
-        (blob) throws(BundleError) -> [UInt8] in try d.readBlob(blob)
+        (blob) throws(BundleError) -> [UInt8] in
+        TransientBuffers.note(Int(blob.size))
+        return try d.readBlob(blob)
       }
       return .accepted(b)
     } catch {
       return refused(u, error, etag: nil)
+    }
+  }
+
+  /// Reports, once per held serial, a bundle in force past its `expires`: the agent keeps
+  /// converging to it (the last good one), but an operator must learn that nothing newer came.
+  func checkExpiry() {
+    guard heldSerial > 0, heldExpires > 0, !stats.heldExpired else { return }
+    let now = wallClockSeconds()
+    guard now >= heldExpires else { return }
+    stats.heldExpired = true
+    log("warn", "the bundle in force has expired; keeping it until a newer one is accepted",
+        [("serial", String(heldSerial)), ("expires", String(heldExpires)), ("err", stats.lastError)])
+    do throws(StoreError) { try recordExpiry(env, serial: heldSerial, expires: heldExpires, now: now) } catch {
+      log("error", "unable to record the expiry of the bundle in force", [("err", error.description)])
     }
   }
 

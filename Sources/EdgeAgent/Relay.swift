@@ -14,7 +14,10 @@ import EdgeStore
 /// `/bundle.json?wait=SECONDS&have=SERIAL` is held until a bundle newer than SERIAL is accepted
 /// (`notifyAccepted()`) or SECONDS (at most 60) pass; answers carry `X-Edge-Long-Poll: 1`.
 ///
-/// Bounds: at most `maxConnections` at once (more are closed on accept); 10 s to send the
+/// Bounds: at most `maxConnections` at once; one peer address holds at most half of them in
+/// long-polls (its polls past that are answered at once, without the long-poll header), and a
+/// relay that is full makes room for a newcomer by closing the oldest held poll of the address
+/// holding the most (with no held poll to close, the newcomer is closed on accept); 10 s to send the
 /// request head (8 KiB, 32 fields); 120 s for the whole exchange; a body is copied from its LMDB
 /// page once and shared by every connection sent the same answer meanwhile (`inFlight`), so a
 /// burst of children costs one copy. A slow client only holds its own connection: the loop
@@ -29,6 +32,10 @@ public final class Relay {
   public internal(set) var stats = RelayStats()
   var connections: [ObjectIdentifier: RelayConnection] = [:]
   var waiters: [ObjectIdentifier: RelayConnection] = [:]
+  /// Held long-polls per peer address, for the per-address bound and eviction.
+  var heldByPeer: [String: Int] = [:]
+  /// Numbers held polls in order, so eviction picks the oldest.
+  var holdCount: UInt64 = 0
   /// The last answer with an ETag, while some connection is still writing it: every request
   /// that gets the same head (so the same bytes) shares it instead of holding its own copy.
   /// When a publish answers 1,000 held long-polls with a 1 MiB bundle.json, or 1,000 children
@@ -41,10 +48,16 @@ public final class Relay {
   /// Descriptors kept for the agent itself (LMDB, inotify, the loop, services' pipes and logs).
   public static let reservedFiles = 128
 
+  /// Long-polls one peer address may hold at once.
+  public let maxHeldPerPeer: Int
+
   public init(loop: Loop, env: Environment, maxConnections: Int = Relay.defaultMaxConnections) {
     self.loop = loop
     self.env = env
     self.maxConnections = maxConnections
+    // Half: a fleet behind one NAT still gets most of a relay, and one client holding
+    // `have=2^64-1` polls (renewed forever) can never take the other half.
+    maxHeldPerPeer = max(1, maxConnections / 2)
     listener = TCPListener(loop)
   }
 
@@ -65,28 +78,64 @@ public final class Relay {
   public func notifyAccepted() {
     let held = waiters
     waiters = [:]
+    heldByPeer = [:]
     for (_, c) in held { c.answerHeld() }
   }
 
   func accepted(_ c: TCPConnection) {
-    if connections.count >= maxConnections {
+    if connections.count >= maxConnections && !evictOneHeldPoll() {
       stats.refusedConnections += 1
       c.close()
       return
     }
-    let rc = RelayConnection(self, c)
+    let rc = RelayConnection(self, c, peer: c.peerAddress ?? "")
     connections[ObjectIdentifier(rc)] = rc
     rc.begin()
   }
 
   func closed(_ rc: RelayConnection) {
     connections[ObjectIdentifier(rc)] = nil
-    waiters[ObjectIdentifier(rc)] = nil
+    unhold(rc)
     // The last client gone: what the busy moment left free in the heap goes back to the system.
     if connections.isEmpty { releaseFreeHeap() }
   }
 
-  func hold(_ rc: RelayConnection) { waiters[ObjectIdentifier(rc)] = rc }
+  /// Holds `rc`'s long-poll, unless its address already holds its share: false then.
+  func hold(_ rc: RelayConnection) -> Bool {
+    let n = heldByPeer[rc.peer, default: 0]
+    if n >= maxHeldPerPeer {
+      stats.pollsOverPeerLimit += 1
+      return false
+    }
+    heldByPeer[rc.peer] = n + 1
+    holdCount += 1
+    rc.heldAt = holdCount
+    waiters[ObjectIdentifier(rc)] = rc
+    return true
+  }
+
+  /// Forgets `rc`'s held poll, if any.
+  func unhold(_ rc: RelayConnection) {
+    guard waiters.removeValue(forKey: ObjectIdentifier(rc)) != nil else { return }
+    let n = heldByPeer[rc.peer, default: 1] - 1
+    heldByPeer[rc.peer] = n > 0 ? n : nil
+  }
+
+  /// The relay is full: closes the oldest held poll of the address holding the most, so a
+  /// newcomer gets a slot. The evicted child sees a closed connection and asks again (or
+  /// another upstream). False when no poll is held (the slots are all mid-request).
+  func evictOneHeldPoll() -> Bool {
+    var biggest = ""
+    var most = 0
+    for (peer, n) in heldByPeer where n > most || (n == most && peer < biggest) { (biggest, most) = (peer, n) }
+    guard most > 0 else { return false }
+    var oldest: RelayConnection? = nil
+    for (_, w) in waiters where w.peer == biggest && (oldest == nil || w.heldAt < oldest!.heldAt) { oldest = w }
+    guard let oldest else { return false }
+    stats.evictedPolls += 1
+    oldest.close()
+    return true
+  }
 
   public var activeConnections: Int { connections.count }
   /// Long-polls being held until a new bundle or their timeout.
@@ -229,6 +278,10 @@ public final class Relay {
     line("edgeagent_relay_long_polls", "Long-poll requests being held.", "gauge", [("", String(waiters.count))])
     line("edgeagent_relay_refused_connections_total", "Connections closed at accept (over the limit).", "counter",
          [("", String(stats.refusedConnections))])
+    line("edgeagent_relay_polls_over_peer_limit_total", "Long-polls answered at once: their address held its share.", "counter",
+         [("", String(stats.pollsOverPeerLimit))])
+    line("edgeagent_relay_evicted_polls_total", "Held long-polls closed to make room on a full relay.", "counter",
+         [("", String(stats.evictedPolls))])
     line("edgeagent_relay_bad_requests_total", "Requests refused as malformed, too large or too slow.", "counter",
          [("", String(stats.badRequests))])
     return m + extraMetrics()
@@ -255,12 +308,20 @@ public struct RelayStats {
   public var notModified = 0
   public var refusedConnections = 0
   public var badRequests = 0
+  /// Long-polls answered at once because their address held its share (`maxHeldPerPeer`).
+  public var pollsOverPeerLimit = 0
+  /// Held long-polls closed to make room for a newcomer on a full relay.
+  public var evictedPolls = 0
 }
 
 /// One client of the relay: reads the request head (bounded, timed), answers, closes.
 final class RelayConnection {
   unowned(unsafe) let relay: Relay
   let c: TCPConnection
+  /// The client's address ("" when unknown: all such share one bound).
+  let peer: String
+  /// Order among held polls (see `Relay.evictOneHeldPoll`).
+  var heldAt: UInt64 = 0
   let timer: Timer
   var parser = HTTPRequestParser()
   var request: HTTPRequest? = nil
@@ -268,9 +329,10 @@ final class RelayConnection {
   var refused = false
   var closed = false
 
-  init(_ relay: Relay, _ c: TCPConnection) {
+  init(_ relay: Relay, _ c: TCPConnection, peer: String) {
     self.relay = relay
     self.c = c
+    self.peer = peer
     timer = Timer(relay.loop)
   }
 
@@ -309,13 +371,19 @@ final class RelayConnection {
 
   func dispatch(_ r: HTTPRequest) {
     // Long-poll: hold while the child already has what we have.
-    if r.path == "/bundle.json", let w = r.parameter("wait"), let wait = Int(w), wait > 0,
+    let wait = r.parameter("wait").flatMap { Int($0) } ?? 0
+    if r.path == "/bundle.json", wait > 0,
        let have = r.parameter("have").flatMap({ UInt64($0) }), have >= (relay.held()?.serial ?? 0) {
-      relay.hold(self)
+      guard relay.hold(self) else {
+        // Its address holds its share: answered at once and without the long-poll header, so
+        // the child waits its interval before asking again.
+        answer(r, longPoll: false)
+        return
+      }
       // Reads resume so a client that gives up is noticed (end of stream closes us).
       try? c.startReading({ _ in }, end: { [unowned(unsafe) self] _ in self.close() })
       timer.start(after: UInt64(min(wait, 60)) * 1000) { [unowned(unsafe) self] in
-        self.relay.waiters[ObjectIdentifier(self)] = nil
+        self.relay.unhold(self)
         self.answer(r, longPoll: true)
       }
       return

@@ -34,12 +34,16 @@ public struct BundleStatus {
   /// Unix seconds: when it was accepted here, and when its publisher issued it.
   public var acceptedAt: Int64
   public var issued: Int64
+  /// Unix seconds past which it is expired (0: unknown). An expired bundle stays in force.
+  public var expires: Int64 = 0
   /// nil before the first pull round.
   public var reachable: Bool?
   /// Since when the upstreams have been (un)reachable, when one last answered, the last error.
   public var since: Int64 = 0
   public var lastContact: Int64 = 0
   public var lastError = ""
+  /// The last bundle refused (any upstream, any reason), nil when none ever was.
+  public var lastRejection: BundleRejectionRecord? = nil
 }
 
 public struct ServiceStatus {
@@ -99,12 +103,19 @@ extension StatusReport {
     if let b = bundle {
       let now = wallClockSeconds()
       out += "bundle serial \(b.serial)  issued \(isoTime(b.issued)) (age \(duration(now - b.issued)))  accepted \(isoTime(b.acceptedAt))\n"
+      if b.expires > 0 && now >= b.expires {
+        out += "bundle EXPIRED at \(isoTime(b.expires)) (\(duration(now - b.expires)) ago): still in force, no newer bundle accepted\n"
+      }
       switch b.reachable {
       case .some(true): out += "upstreams reachable since \(isoTime(b.since))\n"
       case .some(false):
         out += "upstreams UNREACHABLE since \(isoTime(b.since)); last reached \(b.lastContact == 0 ? "never" : isoTime(b.lastContact))"
         out += b.lastError.isEmpty ? "\n" : "; last error: \(escapedText(b.lastError))\n"
       case .none: out += "upstreams not contacted yet\n"
+      }
+      if let r = b.lastRejection {
+        // Through `table`, which escapes what it prints: source and reason come from upstreams.
+        out += table([["last bundle rejected \(isoTime(r.time))", r.code, "from \(r.source): \(r.reason)"]])
       }
     }
     var rows: [[String]] = [["ID", "TYPE", "STATUS", "SINCE", "REPAIRS", "SUBJECT", "REASON"]]
@@ -145,10 +156,23 @@ extension StatusReport {
       w.member("issued", isoTime(b.issued))
       w.member("age_seconds", wallClockSeconds() - b.issued)
       w.member("accepted", isoTime(b.acceptedAt))
+      w.member("expires", b.expires == 0 ? "" : isoTime(b.expires))
+      w.member("expired", b.expires > 0 && wallClockSeconds() >= b.expires)
       w.key("upstreams_reachable"); if let r = b.reachable { w.bool(r) } else { w.null() }
       w.member("since", b.since == 0 ? "" : isoTime(b.since))
       w.member("last_contact", b.lastContact == 0 ? "" : isoTime(b.lastContact))
       w.member("last_error", b.lastError)
+      w.key("last_rejection")
+      if let r = b.lastRejection {
+        w.beginObject()
+        w.member("time", isoTime(r.time))
+        w.member("reason", r.code)
+        w.member("from", r.source)
+        w.member("detail", r.reason)
+        w.endObject()
+      } else {
+        w.null()
+      }
       w.endObject()
     } else {
       w.null()
@@ -257,11 +281,12 @@ func readBundleStatus(_ txn: borrowing Transaction) throws(StoreError) -> Bundle
     var r = ByteReader(raw)
     return (try? r.i64()) ?? 0
   }
-  let issued = try txn.value(.meta, BundleMetaKey.bytes) { raw -> Int64 in
-    guard let raw, let b = try? PolicyBundle.decode(Array(raw)) else { return 0 }
-    return b.issued
+  let (issued, expires) = try txn.value(.meta, BundleMetaKey.bytes) { raw -> (Int64, Int64) in
+    guard let raw, let b = try? PolicyBundle.decode(Array(raw)) else { return (0, 0) }
+    return (b.issued, b.expires)
   }
   var status = BundleStatus(serial: serial, acceptedAt: accepted, issued: issued)
+  status.expires = expires
   try txn.value(.meta, PullMetaKey.reachability) { raw in
     guard let raw else { return }
     var r = ByteReader(raw)
@@ -271,6 +296,7 @@ func readBundleStatus(_ txn: borrowing Transaction) throws(StoreError) -> Bundle
     status.lastContact = last
     status.lastError = err
   }
+  status.lastRejection = try txn.value(.meta, BundleMetaKey.lastRejection) { raw in raw.flatMap(BundleRejectionRecord.decode) }
   return status
 }
 

@@ -7,6 +7,9 @@ public enum BundleRejection: Error, Equatable, Sendable, CustomStringConvertible
   case badSignature
   /// The serial is not higher than the one held: a replay or a rollback.
   case notNewer(offered: UInt64, held: UInt64)
+  /// The held serial again, with other content: a publisher reused a serial (or an upstream
+  /// altered a signed bundle under its old number). Never "unchanged": one of the two is wrong.
+  case serialConflict(serial: UInt64, held: Digest, offered: Digest)
   /// Past its `expires`: an attacker replaying a stale bundle cannot freeze a box.
   case expired(expires: Int64, now: Int64)
   /// The clock reads before the bundle was issued: this box's clock is wrong (no RTC?).
@@ -24,6 +27,7 @@ public enum BundleRejection: Error, Equatable, Sendable, CustomStringConvertible
     case .format: return "format"
     case .badSignature: return "bad_signature"
     case .notNewer: return "not_newer"
+    case .serialConflict: return "serial_conflict"
     case .expired: return "expired"
     case .clockBeforeIssue: return "clock_before_issue"
     case .blobMissing: return "blob_missing"
@@ -37,6 +41,8 @@ public enum BundleRejection: Error, Equatable, Sendable, CustomStringConvertible
     case .format(let e): return "bundle.json is not a valid bundle: \(e)"
     case .badSignature: return "signature does not verify against any trusted key"
     case .notNewer(let offered, let held): return "serial \(offered) is not newer than the held serial \(held) (replay or rollback)"
+    case .serialConflict(let serial, let held, let offered):
+      return "serial \(serial) is held with other content (held sha256:\(held.hex), offered sha256:\(offered.hex)): a serial was reused"
     case .expired(let expires, let now): return "bundle expired at \(expires), now \(now)"
     case .clockBeforeIssue(let issued, let now):
       return "clock reads \(now), before the bundle's issue time \(issued): check this host's clock"

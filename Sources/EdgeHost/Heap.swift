@@ -6,3 +6,28 @@ import CEdge
 /// Returns true when some memory was released. C: `malloc_trim`
 @discardableResult
 public func releaseFreeHeap() -> Bool { malloc_trim(0) != 0 }
+
+/// Large transient buffers (an HTTP body, a policy's text) that were let go since the heap was
+/// last trimmed. glibc keeps what a 16 MiB body leaves behind (its mmap threshold rises after
+/// such a free, so the next large buffer comes from the heap and stays there): one hostile
+/// body left the agent at 35 MB RSS for good. Whoever drops such a buffer notes it, and the
+/// next idle moment trims (`releaseIfAny`). One loop thread: no lock.
+public enum TransientBuffers {
+  /// Below this a buffer is not worth a trim.
+  public static let threshold = 1 << 20
+  nonisolated(unsafe) static var pendingBytes = 0
+
+  /// Notes a buffer of `bytes` that is being (or was just) let go.
+  public static func note(_ bytes: Int) { if bytes >= threshold { pendingBytes += bytes } }
+
+  public static var pending: Bool { pendingBytes > 0 }
+
+  /// Trims the heap if a large buffer went since the last trim. Returns whether it trimmed.
+  @discardableResult
+  public static func releaseIfAny() -> Bool {
+    guard pendingBytes > 0 else { return false }
+    pendingBytes = 0
+    releaseFreeHeap()
+    return true
+  }
+}

@@ -155,6 +155,8 @@ public final class HTTPGet {
     idle.close()
     deadline.close()
     connection.close()
+    // The body (or what a refused one had grown to) goes with this request or soon after.
+    TransientBuffers.note(parser.body.capacity)
     c(r)
     selfRef = nil
   }

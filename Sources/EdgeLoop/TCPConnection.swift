@@ -63,6 +63,44 @@ public final class TCPConnection: Handle {
     }
   }
 
+  /// Binds the local end before `connect` (a source address such as 127.0.0.2, port 0 for
+  /// any). C: `uv_tcp_bind`
+  public func bind(ipv4 address: String, port: UInt16 = 0) throws(LoopError) {
+    var addr = sockaddr_in()
+    try check(uv_ip4_addr(address, Int32(port), &addr), "parse address \(address)")
+    let rc = withUnsafePointer(to: &addr) { p in
+      p.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_bind(tcp, $0, 0) }
+    }
+    try check(rc, "bind \(address):\(port)")
+  }
+
+  /// The peer's address without its port ("127.0.0.1", "::1"), or nil when the connection has
+  /// none (not connected, reset). The relay bounds what one address may hold by it.
+  /// C: `uv_tcp_getpeername`, `uv_ip4_name`, `uv_ip6_name`
+  public var peerAddress: String? {
+    var storage = sockaddr_storage()
+    var len = Int32(MemoryLayout<sockaddr_storage>.size)
+    let rc = withUnsafeMutablePointer(to: &storage) { p in
+      p.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(tcp, $0, &len) }
+    }
+    guard rc == 0 else { return nil }
+    var name = [CChar](repeating: 0, count: 64)
+    let family = Int32(storage.ss_family)
+    let named: Int32 = withUnsafePointer(to: &storage) { p in
+      name.withUnsafeMutableBufferPointer { b in
+        if family == AF_INET {
+          return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { uv_ip4_name($0, b.baseAddress, b.count) }
+        }
+        if family == AF_INET6 {
+          return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { uv_ip6_name($0, b.baseAddress, b.count) }
+        }
+        return -1
+      }
+    }
+    guard named == 0 else { return nil }
+    return name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+  }
+
   /// Starts delivering reads. C: `uv_read_start`
   public func startReading(_ data: @escaping (UnsafeRawBufferPointer) -> Void, end: @escaping (LoopError?) -> Void) throws(LoopError) {
     onData = data

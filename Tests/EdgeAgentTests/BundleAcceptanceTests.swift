@@ -121,10 +121,46 @@ final class BundleAcceptanceTests: XCTestCase {
     let f = try BundleFixture("event")
     try f.publish(serial: 1)
     let env = try f.environment()
-    recordRejection(env, .badSignature, source: "http://127.0.0.1:1", now: 42)
+    try recordRejection(env, .badSignature, source: "http://127.0.0.1:1", now: 42)
     let events = try readEvents(stateDir: f.state, count: 5)
     XCTAssertEqual(events.last?.status, .failed)
     XCTAssertTrue(containsText(events.last!.reason, "signature"))
+  }
+
+  /// Issue 12 item 8: the held serial with other content was refused as "not newer" and the
+  /// puller took that for "unchanged": a reused serial went unseen. Now it is its own reason,
+  /// recorded, and `status` shows it.
+  func testSameSerialWithOtherContentIsASerialConflict() throws {
+    let f = try BundleFixture("sameserial")
+    let first = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    XCTAssertThrowsError(try f.accept(env)) {
+      XCTAssertEqual(rejection($0 as! BundleError), .notNewer(offered: 1, held: 1), "the same bytes again are just not newer")
+    }
+    let second = try f.publish(serial: 1, content: "port=6666\n")
+    var refused: BundleRejection? = nil
+    XCTAssertThrowsError(try f.accept(env)) { refused = rejection($0 as! BundleError) }
+    XCTAssertEqual(refused, .serialConflict(serial: 1, held: first.digest, offered: second.digest))
+    XCTAssertEqual(refused?.code, "serial_conflict")
+    XCTAssertEqual(loadAcceptedBundle(env)?.digest, first.digest, "the bundle in force stays")
+    try recordRejection(env, refused!, source: "file://" + f.out, now: 42)
+    let events = try readEvents(stateDir: f.state, count: 5)
+    XCTAssertTrue(containsText(events.last!.reason, "serial 1 is held with other content"), events.last!.reason)
+    let status = try readStatus(stateDir: f.state)
+    XCTAssertEqual(status.bundle?.lastRejection?.code, "serial_conflict")
+    XCTAssertTrue(containsText(status.text, "serial_conflict"), status.text)
+    XCTAssertTrue(containsText(status.json, "serial_conflict"), status.json)
+  }
+
+  /// A store that cannot take the record makes recordRejection throw: it used to be `try?`.
+  func testRecordRejectionThrowsWhenTheStoreRefuses() throws {
+    let f = try BundleFixture("rejectro")
+    try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let ro = try Environment(path: f.state, readOnly: true)
+    XCTAssertThrowsError(try recordRejection(ro, .badSignature, source: "x", now: 1))
   }
 
   func testPublishRejectsUnknownKeysBeforeWriting() throws {

@@ -156,6 +156,52 @@ final class RelayCapacityTests: XCTestCase {
     relay.stop()
   }
 
+  /// Issue 12 item 6: one client could hold every slot with long-polls (`have=2^64-1`, renewed
+  /// forever) and children got resets. Now one address holds at most half the slots in polls,
+  /// and a full relay closes the oldest poll of the biggest holder to let a newcomer in.
+  func testOneAddressCannotHoldEverySlot() throws {
+    let f = try BundleFixture("relayhog")
+    _ = try f.publish(serial: 1)
+    let env = try f.environment()
+    _ = try f.accept(env)
+    let relay = Relay(loop: loop, env: env, maxConnections: 8)
+    try relay.start(address: "127.0.0.1", port: 0)
+    XCTAssertEqual(relay.maxHeldPerPeer, 4)
+    let hog = Array("GET /bundle.json?wait=60&have=18446744073709551615 HTTP/1.1\r\nHost: r\r\n\r\n".utf8)
+    var answered = 0
+    var hogs: [TCPConnection] = []
+    func open(from source: String, _ request: [UInt8]?, ended: @escaping () -> Void = {}) throws -> TCPConnection {
+      let c = TCPConnection(loop)
+      try c.bind(ipv4: source)
+      try c.connect(ipv4: "127.0.0.1", port: relay.port) { err in
+        guard err == nil else { return }
+        if let request { c.write(request) }
+        try? c.startReading({ _ in }, end: { _ in ended(); c.close() })
+      }
+      return c
+    }
+    for _ in 0..<8 { hogs.append(try open(from: "127.0.0.1", hog) { answered += 1 }) }
+    run(until: { heldPolls(relay) == 4 && answered == 4 })
+    XCTAssertEqual(heldPolls(relay), 4, "one address holds half the slots")
+    XCTAssertEqual(answered, 4, "its other polls are answered at once")
+    XCTAssertEqual(relay.stats.pollsOverPeerLimit, 4)
+    // The hog fills the rest with idle connections: the relay is full.
+    for _ in 0..<4 { hogs.append(try open(from: "127.0.0.1", nil)) }
+    run(until: { relay.activeConnections == 8 })
+    // A child from another address still gets its poll held: the hog's oldest poll makes room.
+    let child = Array("GET /bundle.json?wait=60&have=1 HTTP/1.1\r\nHost: r\r\n\r\n".utf8)
+    let c = try open(from: "127.0.0.2", child)
+    run(until: { relay.heldByPeer["127.0.0.2"] == 1 })
+    XCTAssertEqual(relay.heldByPeer["127.0.0.2"], 1, "the newcomer is held")
+    XCTAssertEqual(relay.heldByPeer["127.0.0.1"], 3)
+    XCTAssertEqual(relay.stats.evictedPolls, 1)
+    XCTAssertEqual(relay.stats.refusedConnections, 0)
+    c.close()
+    for h in hogs { h.close() }
+    run(until: { relay.activeConnections == 0 })
+    relay.stop()
+  }
+
   /// The long-polls being held, as /metrics reports them.
   func heldPolls(_ relay: Relay) -> Int {
     for line in relay.metrics().split(separator: "\n") where line.hasPrefix("edgeagent_relay_long_polls ") {

@@ -132,6 +132,21 @@ final class PolicyDecoderTests: XCTestCase {
     XCTAssertThrowsError(try startTimeout(#", "start_timeout": "soon""#))
   }
 
+  /// Issue 12 item 7: apply kept a large policy's text alive beside its tree and its Policy.
+  /// `decode(releasing:)` lets the text go once parsed, and decodes the same policy.
+  func testDecodeReleasingEmptiesTheBytesAndDecodesTheSame() throws {
+    let text = Array(#"{"policy": "r", "promises": [{"id": "a", "type": "file", "path": "/a", "content": "x"}]}"#.utf8)
+    var bytes = text
+    let released = try PolicyDecoder.decode(releasing: &bytes)
+    XCTAssertTrue(bytes.isEmpty)
+    XCTAssertEqual(bytes.capacity, 0, "the storage itself is gone")
+    let plain = try PolicyDecoder.decode(text)
+    XCTAssertEqual(released.name, plain.name)
+    XCTAssertEqual(released.promises.map(\.id), plain.promises.map(\.id))
+    var bad = Array("{".utf8)
+    XCTAssertThrowsError(try PolicyDecoder.decode(releasing: &bad))
+  }
+
   func testEmptyContentIsContent() throws {
     let p = try PolicyDecoder.decode(single(#"{"id": "e", "type": "file", "path": "/empty", "content": ""}"#).bytes)
     XCTAssertEqual(p.promises[0].content, [])
