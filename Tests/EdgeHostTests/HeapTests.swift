@@ -22,6 +22,12 @@ final class HeapTests: XCTestCase {
     _ = TransientBuffers.releaseIfAny()
     // 32 MiB in 64 KiB blocks (heap, not mmap), each followed by a small block that stays, so
     // the freed ones are holes glibc's own top-of-heap trim cannot give back: a trim does.
+    // In a process that already ran other tests the small blocks may land in old holes and the
+    // big ones coalesce into the top, which free() trims by itself past M_TRIM_THRESHOLD: pin
+    // both thresholds so the freed pages stay resident until the trim, whatever ran before.
+    mallopt(M_MMAP_THRESHOLD, 4 << 20)
+    mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    defer { mallopt(M_TRIM_THRESHOLD, 128 << 10); mallopt(M_MMAP_THRESHOLD, 128 << 10) }
     var blocks: [UnsafeMutableRawPointer] = []
     var pins: [UnsafeMutableRawPointer] = []
     blocks.reserveCapacity(512)
