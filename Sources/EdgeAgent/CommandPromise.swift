@@ -10,7 +10,8 @@ extension Converger {
     let forced = notified[pp.index]
     if !forced {
       if let creates = p.creates {
-        if try FileStat.lstat(root == "/" ? creates : root + creates) != nil { return .kept }
+        // Beneath the root, as every managed path: not through a symlink out of it.
+        if try rootDir.statBeneath(creates) != nil { return .kept }
       } else if !p.unless.isEmpty {
         if dryRun { return Outcome(.repaired, "would run \(p.unless[0]) to decide") }
         let r = try runCommand(p.unless, environment: commandEnvironment(p), cwd: root, timeout: p.timeout)

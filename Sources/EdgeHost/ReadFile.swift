@@ -5,6 +5,11 @@ import EdgeCore
 /// bytes so a hostile or mistaken input cannot exhaust memory.
 public func readWholeFile(_ path: String, limit: Int = 64 << 20) throws(HostError) -> [UInt8] {
   let f = try FileDescriptor.open(at: AT_FDCWD, path, O_RDONLY)
+  return try readWhole(f, path: path, limit: limit)
+}
+
+/// Reads an open file from its offset to the end, at most `limit` bytes; `path` names it in errors.
+func readWhole(_ f: borrowing FileDescriptor, path: String, limit: Int) throws(HostError) -> [UInt8] {
   let st: FileStat
   do throws(HostError) { st = try f.stat() } catch { throw HostError(error.errno, "stat", path) }
   if st.kind == .directory { throw HostError(.isDirectory, "read", path) }
