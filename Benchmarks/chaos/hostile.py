@@ -21,6 +21,9 @@ directory *outside* the root and checks nothing in it is ever created or changed
   root-escape     ROOT/etc and ROOT/proc/sys symlinked to an outside directory: file (mode only),
                   directory and `creates` checks are never kept on the outside objects, and a
                   sysctl promise neither writes nor (with --dry-run) prints an outside file
+  publish-sources `publish` with source_file ../k.key, an absolute outside path and a symlink out:
+                  refused (exit 2, nothing written) unless --allow-outside-sources; a secret key
+                  is refused even with it
   many-promises   10^6 promises (--million; 10^5 otherwise): time and peak RSS, and the result
   permissions     the state directory is 0700, data.mdb 0600; keygen's secret key 0600
   relay           a running relay answers 4xx to traversal in every spelling, the state's files,
@@ -285,6 +288,38 @@ def case_root_escape(args):
         s.close()
 
 
+def case_publish_sources(args):
+    s = Sandbox(args)
+    try:
+        src = os.path.join(s.dir, "src")
+        os.makedirs(src)
+        subprocess.run([args.bin, "keygen", "--out", os.path.join(s.dir, "k")], stdout=subprocess.DEVNULL, check=True)
+        with open(os.path.join(src, "ok.conf"), "w") as f:
+            f.write("inside\n")
+        os.symlink(os.path.join(s.outside, "secret"), os.path.join(src, "link"))
+        shutil.copy(os.path.join(s.dir, "k.key"), os.path.join(src, "renamed.txt"))
+        out = os.path.join(s.dir, "out")
+
+        def publish(source, *extra):
+            with open(os.path.join(src, "p.json"), "w") as f:
+                json.dump(pol({"id": "f", "type": "file", "path": "/etc/f", "source_file": source}), f)
+            r = subprocess.run([args.bin, "publish", os.path.join(src, "p.json"), out, "--key", os.path.join(s.dir, "k.key")]
+                               + list(extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            blobs = os.listdir(os.path.join(out, "blobs")) if os.path.isdir(os.path.join(out, "blobs")) else []
+            return r.returncode, r.stderr.decode(errors="replace").strip(), blobs
+
+        for name, source, extra in (("dotdot-key", "../k.key", []), ("absolute", os.path.join(s.outside, "secret"), []),
+                                    ("symlink-out", "link", []), ("key-allowed-outside", "../k.key", ["--allow-outside-sources"]),
+                                    ("key-renamed-inside", "renamed.txt", [])):
+            rc, err, blobs = publish(source, *extra)
+            report(rc == 2 and not blobs and 'promise "f"' in err, "publish-sources/" + name,
+                   "exit %d, %d blobs: %s" % (rc, len(blobs), err[:160]))
+        rc, err, blobs = publish("ok.conf")
+        report(rc == 0 and len(blobs) == 1, "publish-sources/inside", "exit %d, %d blob" % (rc, len(blobs)))
+    finally:
+        s.close()
+
+
 def case_symlink_race(args):
     s = Sandbox(args)
     try:
@@ -515,7 +550,8 @@ def case_relay(args):
 
 CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": case_nesting, "utf8": case_utf8,
          "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
-         "symlink-race": case_symlink_race, "root-escape": case_root_escape, "many-promises": case_many, "permissions": case_permissions,
+         "symlink-race": case_symlink_race, "root-escape": case_root_escape,
+         "publish-sources": case_publish_sources, "many-promises": case_many, "permissions": case_permissions,
          "relay": case_relay}
 
 
