@@ -33,7 +33,7 @@ extension Directory {
     return .failure(.wouldBlock)
   }
 
-  /// The fallback: each parent with EDGE_O_PATH | O_DIRECTORY | O_NOFOLLOW, then the last component.
+  /// The fallback: each parent with O_PATH | O_DIRECTORY | O_NOFOLLOW, then the last component.
   /// Allocates (only kernels without openat2 come here).
   func walkBeneath(_ path: UnsafePointer<CChar>, _ flags: CInt) -> Result<FileDescriptor, Errno> {
     let parts = String(cString: path).utf8.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }
@@ -62,7 +62,7 @@ extension Directory {
       }
     }
     if parts.isEmpty {
-      // The directory itself: the loop above opened it with EDGE_O_PATH only.
+      // The directory itself: the loop above opened it with O_PATH only.
       return valueOrErrno({ system_openat(fd.raw, ".", flags, 0) }).map { FileDescriptor(adopting: $0) }
     }
     return .success(current)
@@ -70,7 +70,7 @@ extension Directory {
 
   /// lstat of `path` beneath this directory: the object itself, a symlink included. Nil when
   /// it does not exist (ENOENT, or ENOTDIR for a file in the way of a parent). Three calls
-  /// (openat2 EDGE_O_PATH, fstat, close) and no allocation.
+  /// (openat2 O_PATH, fstat, close) and no allocation.
   /// Errors: ELOOP without openat2 when a parent is a symlink; EACCES; anything else fstat says.
   public func statBeneath(_ path: UnsafePointer<CChar>) throws(HostError) -> FileStat? {
     switch openBeneath(path, EDGE_O_PATH) {
@@ -85,7 +85,7 @@ extension Directory {
   /// not a symlink or cannot be read.
   public func readLinkBeneath(_ path: UnsafePointer<CChar>, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
     guard case .success(let f) = openBeneath(path, EDGE_O_PATH) else { return nil }
-    // An empty name reads the link an EDGE_O_PATH | O_NOFOLLOW fd refers to (Linux 2.6.39+).
+    // An empty name reads the link an O_PATH | O_NOFOLLOW fd refers to (Linux 2.6.39+).
     let n = buffer.withMemoryRebound(to: CChar.self) { b in
       "".withCString { empty in system_readlinkat(f.raw, empty, b.baseAddress!, b.count) }
     }
