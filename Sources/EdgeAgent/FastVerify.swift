@@ -62,7 +62,7 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
 }
 
 /// The per-record checks of `verifyInPlace`, with their reusable buffers.
-struct InPlaceVerifier {
+struct InPlaceVerifier: ~Copyable {
   let root: String
   let classes: Set<String>
   let reportKept: Bool
@@ -70,6 +70,8 @@ struct InPlaceVerifier {
   var path: [CChar]
   /// Stat cache keys of this root.
   let keys: StatCacheKey
+  /// The last parent directory, open beneath the root: most checks are one fstatat.
+  var cursor = ParentCursor()
   /// For readlink.
   var link: [UInt8] = [UInt8](repeating: 0, count: 4097)
   var accounts: Accounts? = nil
@@ -125,8 +127,12 @@ struct InPlaceVerifier {
       UnsafeMutableRawBufferPointer(rebasing: dst[0..<p.count]).copyMemory(from: p)
       dst[p.count] = 0
     }
-    let r: Result<FileStat?, HostError> = path.withUnsafeBufferPointer { b in
-      do throws(HostError) { return .success(try root.statBeneath(b.baseAddress!)) } catch { return .failure(error) }
+    // Moved out for the call (no copy, no allocation): `cursor` is mutated meanwhile.
+    var buffer: [CChar] = []
+    swap(&buffer, &path)
+    defer { swap(&buffer, &path) }
+    let r: Result<FileStat?, HostError> = buffer.withUnsafeMutableBufferPointer { b in
+      do throws(HostError) { return .success(try cursor.stat(b.baseAddress!, count: p.count, in: root)) } catch { return .failure(error) }
     }
     switch r {
     case .success(let st): return (st, true)

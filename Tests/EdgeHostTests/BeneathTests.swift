@@ -56,6 +56,26 @@ final class BeneathTests: XCTestCase {
     }
   }
 
+  func testParentCursorAnswersAsStatBeneath() throws {
+    try base.mkdir("root/etc/d")
+    try base.write("root/etc/motd", "inside\n", mode: 0o640)
+    try base.write("root/top", "t")
+    try base.symlink("root/out", to: outside)            // a parent pointing out of the root
+    try base.symlink("root/alias", to: "/etc")            // a parent symlinked inside the root
+    let root = try Directory.openRoot(rootPath)
+    var cursor = ParentCursor()
+    func stat(_ p: String) throws -> FileStat? {
+      var c = Array(p.utf8CString)
+      return try c.withUnsafeMutableBufferPointer { b in try cursor.stat(b.baseAddress!, count: p.utf8.count, in: root) }
+    }
+    for p in ["/etc/motd", "/etc/d", "/etc/missing", "/top", "/out/motd", "/out/d", "/alias/motd", "/etc/motd/x",
+              "/nope/x", "/etc/motd", "/out/victim", "/alias/d"] {
+      XCTAssertEqual(try stat(p), try root.statBeneath(p), p)
+    }
+    XCTAssertNil(try stat("/out/motd"), "nothing outside the root")
+    XCTAssertEqual(try stat("/alias/motd")?.permissions, 0o640)
+  }
+
   func testTheFallbackWalkRefusesASymlinkedParent() throws {
     try base.symlink("root/etc", to: outside)
     try base.mkdir("root/srv")
