@@ -18,6 +18,12 @@ directory *outside* the root and checks nothing in it is ever created or changed
   symlink-race    a racer swaps a managed directory with a symlink to the outside as fast as
                   it can while apply repairs files in it, for --race-seconds; nothing outside
                   is ever written
+  root-escape     ROOT/etc and ROOT/proc/sys symlinked to an outside directory: file (mode only),
+                  directory and `creates` checks are never kept on the outside objects, and a
+                  sysctl promise neither writes nor (with --dry-run) prints an outside file
+  publish-sources `publish` with source_file ../k.key, an absolute outside path and a symlink out:
+                  refused (exit 2, nothing written) unless --allow-outside-sources; a secret key
+                  is refused even with it
   many-promises   10^6 promises (--million; 10^5 otherwise): time and peak RSS, and the result
   permissions     the state directory is 0700, data.mdb 0600; keygen's secret key 0600
   privileges      services with `user`/`group`: the service and its exec health probe run with
@@ -267,6 +273,76 @@ def case_symlink_leaf(args):
         is_file = os.path.isfile(os.path.join(s.root, "app", "conf")) and not os.path.islink(os.path.join(s.root, "app", "conf"))
         report(tree(s.outside) == before and rc == 0 and is_file, "symlink-leaf",
                "exit %d, the link was replaced by a file inside the root, outside unchanged" % rc)
+    finally:
+        s.close()
+
+
+def case_root_escape(args):
+    s = Sandbox(args)
+    try:
+        os.makedirs(os.path.join(s.outside, "d"))
+        os.chmod(os.path.join(s.outside, "d"), 0o755)
+        with open(os.path.join(s.outside, "motd"), "w") as f:
+            f.write("outside\n")
+        os.chmod(os.path.join(s.outside, "motd"), 0o644)
+        open(os.path.join(s.outside, "made"), "w").close()
+        with open(os.path.join(s.outside, "victim"), "w") as f:
+            f.write("victim-bytes\n")
+        os.symlink(s.outside, os.path.join(s.root, "etc"))
+        os.makedirs(os.path.join(s.root, "proc"))
+        os.symlink(s.outside, os.path.join(s.root, "proc", "sys"))
+        before = tree(s.outside)
+        checks = s.policy(pol({"id": "mode", "type": "file", "path": "/etc/motd", "mode": "0644"},
+                              {"id": "dir", "type": "directory", "path": "/etc/d", "mode": "0755"},
+                              {"id": "cmd", "type": "command", "exec": ["/bin/true"], "creates": "/etc/made"}))
+        for extra in (["--dry-run"], []):
+            r = subprocess.run([args.bin, "apply", checks, "--root", s.root, "--state", s.state] + extra,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+            out = r.stdout.decode(errors="replace")
+            kept = [l for l in out.splitlines() if l.startswith("kept ") or "kept=3" in l]
+            report(not kept and "kept=0" in out, "root-escape/etc%s" % (" (dry run)" if extra else ""),
+                   "exit %d, no check kept on an outside object: %s" % (r.returncode, out.strip().splitlines()[-1][:120]))
+        sysctl = s.policy(pol({"id": "k", "type": "sysctl", "key": "victim", "value": "pwned"}), name="s.json")
+        for extra in (["--dry-run"], []):
+            r = subprocess.run([args.bin, "apply", sysctl, "--root", s.root, "--state", s.state] + extra,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+            out = r.stdout.decode(errors="replace")
+            report("victim-bytes" not in out and r.returncode == 1 and tree(s.outside) == before,
+                   "root-escape/sysctl%s" % (" (dry run)" if extra else ""),
+                   "exit %d, victim neither printed nor written: %s" % (r.returncode, (out.strip().splitlines() or [""])[0][:140]))
+        report(tree(s.outside) == before, "root-escape/outside", "outside unchanged after 4 applies")
+    finally:
+        s.close()
+
+
+def case_publish_sources(args):
+    s = Sandbox(args)
+    try:
+        src = os.path.join(s.dir, "src")
+        os.makedirs(src)
+        subprocess.run([args.bin, "keygen", "--out", os.path.join(s.dir, "k")], stdout=subprocess.DEVNULL, check=True)
+        with open(os.path.join(src, "ok.conf"), "w") as f:
+            f.write("inside\n")
+        os.symlink(os.path.join(s.outside, "secret"), os.path.join(src, "link"))
+        shutil.copy(os.path.join(s.dir, "k.key"), os.path.join(src, "renamed.txt"))
+        out = os.path.join(s.dir, "out")
+
+        def publish(source, *extra):
+            with open(os.path.join(src, "p.json"), "w") as f:
+                json.dump(pol({"id": "f", "type": "file", "path": "/etc/f", "source_file": source}), f)
+            r = subprocess.run([args.bin, "publish", os.path.join(src, "p.json"), out, "--key", os.path.join(s.dir, "k.key")]
+                               + list(extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            blobs = os.listdir(os.path.join(out, "blobs")) if os.path.isdir(os.path.join(out, "blobs")) else []
+            return r.returncode, r.stderr.decode(errors="replace").strip(), blobs
+
+        for name, source, extra in (("dotdot-key", "../k.key", []), ("absolute", os.path.join(s.outside, "secret"), []),
+                                    ("symlink-out", "link", []), ("key-allowed-outside", "../k.key", ["--allow-outside-sources"]),
+                                    ("key-renamed-inside", "renamed.txt", [])):
+            rc, err, blobs = publish(source, *extra)
+            report(rc == 2 and not blobs and 'promise "f"' in err, "publish-sources/" + name,
+                   "exit %d, %d blobs: %s" % (rc, len(blobs), err[:160]))
+        rc, err, blobs = publish("ok.conf")
+        report(rc == 0 and len(blobs) == 1, "publish-sources/inside", "exit %d, %d blob" % (rc, len(blobs)))
     finally:
         s.close()
 
@@ -849,7 +925,8 @@ def case_two_daemons(args):
 
 CASES = {"traversal": case_traversal, "oversized": case_oversized, "nesting": case_nesting, "utf8": case_utf8,
          "duplicates": case_duplicates, "symlink-parent": case_symlink_parent, "symlink-leaf": case_symlink_leaf,
-         "symlink-race": case_symlink_race, "many-promises": case_many, "permissions": case_permissions,
+         "symlink-race": case_symlink_race, "root-escape": case_root_escape,
+         "publish-sources": case_publish_sources, "many-promises": case_many, "permissions": case_permissions,
          "privileges": case_privileges, "supervision": case_supervision, "relay": case_relay,
          "blocking": case_blocking, "output-forging": case_output_forging,
          "two-daemons": case_two_daemons}

@@ -42,6 +42,14 @@ static inline int edge_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cm
 static inline int edge_prctl(int opt, unsigned long a2) { return prctl(opt, a2, 0, 0, 0); }
 static inline int edge_fmt_double(char *buf, size_t n, double d, int prec) { return snprintf(buf, n, "%.*f", prec, d); }
 
+/* O_PATH (an fd naming an object without opening it: fstat and readlinkat work on it, a
+ * symlink included with O_NOFOLLOW) is declared by glibc only under _GNU_SOURCE. */
+#if defined(O_PATH)
+#define EDGE_O_PATH O_PATH
+#else
+#define EDGE_O_PATH __O_PATH
+#endif
+
 /* openat2(2) has no glibc wrapper and syscall(2) is variadic. Returns -1 with errno ENOSYS on
  * kernels (or qemu-user) without it. */
 static inline int edge_openat2(int dirfd, const char *p, int flags, int mode, unsigned long long resolve) {

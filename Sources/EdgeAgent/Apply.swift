@@ -193,8 +193,6 @@ enum MetaKey {
   static let lastRun = "run.last"
   static let lastSummary = "run.summary"
   static let lastClasses = "run.classes"
-  /// The policy file's stat cache key is this prefix and its path as given.
-  static let policyFilePrefix = "policy-file:"
 }
 
 /// Stores one run in one transaction. Returns whether `desired` was replaced.
@@ -210,9 +208,7 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
     policyStat = StatRecord(identity: st.identity, digest: digest).encode()
   }
   return try env.withWrite { (txn) throws(StoreError) -> Bool in
-    var w = ByteWriter()
-    w.u32(Environment.schemaVersion)
-    try txn.put(.meta, MetaKey.schema, w.bytes)
+    try migrateSchema(txn)
 
     // `desired` is replaced whole, and only when the policy changed.
     let stored: Digest? = try txn.value(.meta, MetaKey.policyDigest) { raw in
@@ -243,13 +239,33 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
         try withBytes(value) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
       }
     }
-    if let policyStat { try txn.put(.statcache, MetaKey.policyFilePrefix + policyFile, policyStat) }
+    if let policyStat {
+      try policyFileCacheKey(policyFile).withBytes { (k) throws(StoreError) in
+        try withBytes(policyStat) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
+      }
+    }
     var c = ByteWriter()
     c.digest(classes)
     try txn.put(.meta, MetaKey.lastClasses, c.bytes)
     if let summary { try recordRun(txn, now: now, summary: summary) }
     return replace
   }
+}
+
+/// Brings an older state to this schema before a run is recorded in it. Schema 1 keyed the stat
+/// cache by root + path (which LMDB refuses past 511 bytes); its entries can never match a
+/// StatCacheKey, so they are dropped, and files are hashed once more. Then stores the version.
+func migrateSchema(_ txn: borrowing Transaction) throws(StoreError) {
+  let stored: UInt32? = try txn.value(.meta, MetaKey.schema) { raw in
+    guard let raw else { return nil }
+    var r = ByteReader(raw)
+    return try? r.u32()
+  }
+  if stored == Environment.schemaVersion { return }
+  if stored == nil || stored! < 2 { try txn.clear(.statcache) }
+  var w = ByteWriter()
+  w.u32(Environment.schemaVersion)
+  try txn.put(.meta, MetaKey.schema, w.bytes)
 }
 
 func recordRun(_ txn: borrowing Transaction, now: Int64, summary: RunSummary) throws(StoreError) {

@@ -253,7 +253,7 @@ func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], di
   try txn.clear(.desired)
   for (position, i) in order.enumerated() {
     let p = policy.promises[i]
-    let promiseDigest = (prepared?[i] ?? PreparedPromise(index: i, promise: p, root: "/")).digest
+    let promiseDigest = (prepared?[i] ?? PreparedPromise(index: i, promise: p, keys: StatCacheKey(root: "/"))).digest
     let value = PromiseRecord.encode(p, digest: promiseDigest ?? .zero)
     try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
       try withBytes(value) { (v) throws(StoreError) in try txn.put(.desired, k, v) }

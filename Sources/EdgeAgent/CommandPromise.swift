@@ -41,7 +41,8 @@ extension Converger {
     let forced = notified[pp.index]
     if !forced {
       if let creates = p.creates {
-        if try FileStat.lstat(root == "/" ? creates : root + creates) != nil { return .outcome(.kept) }
+        // Beneath the root, as every managed path: not through a symlink out of it.
+        if try rootDir.statBeneath(creates) != nil { return .outcome(.kept) }
       } else if !p.unless.isEmpty {
         if dryRun { return .outcome(Outcome(.repaired, "would run \(p.unless[0]) to decide")) }
         return .run(commandRequest(p, pp, .unless, forced: false))

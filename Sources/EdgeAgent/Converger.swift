@@ -32,7 +32,7 @@ public final class Converger {
   public var serviceOutcome: ((Promise) -> Outcome)? = nil
   /// Promise index by id, for `after` and `notify`.
   var indexOfId: [String: Int] = [:]
-  /// Stat cache entries to store: host path bytes and the record.
+  /// Stat cache entries to store: key (StatCacheKey) bytes and the record.
   public internal(set) var statUpdates: [(key: [UInt8], record: StatRecord)] = []
   /// The run in progress (Converger+Steps.swift): what it converges, how far it got, and the
   /// program it waits for.
@@ -42,7 +42,7 @@ public final class Converger {
     var index: Int
     var directory: OpenDirectory
     var name: String
-    var hostPath: [CChar]
+    var cacheKey: Digest
     var digest: Digest
     /// The staged file as written (rename keeps inode, size and mtime; it changes ctime).
     var written: FileIdentity
@@ -62,7 +62,8 @@ public final class Converger {
   public func prepare(_ policy: Policy) -> [PreparedPromise] {
     var out: [PreparedPromise] = []
     out.reserveCapacity(policy.promises.count)
-    for (i, p) in policy.promises.enumerated() { out.append(PreparedPromise(index: i, promise: p, root: root)) }
+    let keys = StatCacheKey(root: root)
+    for (i, p) in policy.promises.enumerated() { out.append(PreparedPromise(index: i, promise: p, keys: keys)) }
     return out
   }
 
@@ -150,10 +151,9 @@ public final class Converger {
       // Vouch for the content only if the published file is still the one written: an edit
       // between the rename and this lstat changes size or mtime (or the inode), and then the
       // next check hashes what is really there instead of trusting what was written.
-      guard let st = try? s.hostPath.withUnsafeBufferPointer({ (b) throws(HostError) -> FileStat? in try FileStat.lstat(b.baseAddress!) }),
-            st.identity.inode == s.written.inode, st.identity.device == s.written.device,
+      guard let st = try? s.directory.dir.stat(s.name), st.identity.inode == s.written.inode, st.identity.device == s.written.device,
             st.identity.size == s.written.size, st.identity.mtime == s.written.mtime else { continue }
-      statUpdates.append((Array(s.hostPath.dropLast().map { UInt8(bitPattern: $0) }), StatRecord(identity: st.identity, digest: s.digest)))
+      statUpdates.append((s.cacheKey.withBytes { Array($0) }, StatRecord(identity: st.identity, digest: s.digest)))
     }
     staged.removeAll(keepingCapacity: true)
   }

@@ -13,6 +13,7 @@ import EdgeStore
 /// which repairs and records. So this can only ever say "kept" when the full path would too.
 func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, classes: Set<String>) -> ApplyReport? {
   guard let fileStat = try? FileStat.following(options.policyPath), fileStat.kind == .regular else { return nil }
+  guard let rootDir = try? Directory.openRoot(root) else { return nil }
   var verifier = InPlaceVerifier(root: root, classes: classes, reportKept: options.reportKept)
   var name = ""
   var ok = false
@@ -21,8 +22,8 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
     let policyDigest: Digest? = try txn.value(.meta, MetaKey.policyDigest) { raw in
       raw.flatMap { $0.count == 32 ? Digest(bytes: $0) : nil }
     }
-    let cached: StatRecord? = try txn.value(.statcache, MetaKey.policyFilePrefix + options.policyPath) { raw in
-      raw.flatMap(StatRecord.decode)
+    let cached: StatRecord? = try policyFileCacheKey(options.policyPath).withBytes { (key) throws(StoreError) in
+      try txn.value(.statcache, key) { raw in raw.flatMap(StatRecord.decode) }
     }
     let lastClasses: Digest? = try txn.value(.meta, MetaKey.lastClasses) { raw in
       raw.flatMap { $0.count == 32 ? Digest(bytes: $0) : nil }
@@ -36,7 +37,7 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
     name = try txn.value(.meta, MetaKey.policyName) { raw in raw.map { String(decoding: $0, as: UTF8.self) } ?? "" }
     ok = true
     try txn.forEach(.desired) { _, value in
-      ok = verifier.verify(value, previous: { id in
+      ok = verifier.verify(value, root: rootDir, previous: { id in
         (try? txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }) ?? nil
       }, cachedStat: { key in
         (try? txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) }) ?? nil
@@ -61,13 +62,16 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
 }
 
 /// The per-record checks of `verifyInPlace`, with their reusable buffers.
-struct InPlaceVerifier {
+struct InPlaceVerifier: ~Copyable {
   let root: String
   let classes: Set<String>
   let reportKept: Bool
-  /// root + managed path + NUL, rebuilt per promise in place.
+  /// The managed path + NUL, rebuilt per promise in place, resolved beneath the root's fd.
   var path: [CChar]
-  let rootLength: Int
+  /// Stat cache keys of this root.
+  let keys: StatCacheKey
+  /// The last parent directory, open beneath the root: most checks are one fstatat.
+  var cursor = ParentCursor()
   /// For readlink.
   var link: [UInt8] = [UInt8](repeating: 0, count: 4097)
   var accounts: Accounts? = nil
@@ -78,16 +82,12 @@ struct InPlaceVerifier {
     self.root = root
     self.classes = classes
     self.reportKept = reportKept
-    rootLength = root == "/" ? 0 : root.utf8.count
-    path = [CChar](repeating: 0, count: rootLength + 4097)
-    if rootLength > 0 {
-      var i = 0
-      for c in root.utf8 { path[i] = CChar(bitPattern: c); i += 1 }
-    }
+    keys = StatCacheKey(root: root)
+    path = [CChar](repeating: 0, count: 4097)
   }
 
   /// Verifies one stored promise; false when it is not certainly kept.
-  mutating func verify(_ raw: UnsafeRawBufferPointer, previous: (String) -> ActualRecord?,
+  mutating func verify(_ raw: UnsafeRawBufferPointer, root: borrowing Directory, previous: (String) -> ActualRecord?,
                        cachedStat: (UnsafeRawBufferPointer) -> StatRecord?) -> Bool {
     guard let v = try? PromiseView(raw) else { return false }
     if v.condition.count > 0 {
@@ -100,11 +100,11 @@ struct InPlaceVerifier {
     }
     let kept: Bool
     switch v.type {
-    case .file: kept = file(v, cachedStat)
-    case .directory: kept = directory(v)
-    case .link: kept = symlink(v)
-    case .command: kept = command(v, previous)
-    case .sysctl: kept = sysctl(v)
+    case .file: kept = file(v, root, cachedStat)
+    case .directory: kept = directory(v, root)
+    case .link: kept = symlink(v, root)
+    case .command: kept = command(v, root, previous)
+    case .sysctl: kept = sysctl(v, root)
     case .service:
       note(v, Outcome(.skipped, Converger.serviceInApply))
       return true
@@ -120,16 +120,19 @@ struct InPlaceVerifier {
     }
   }
 
-  /// lstat of root + `p`; the host path stays in `path` for the stat cache key.
-  mutating func lstat(_ p: UnsafeRawBufferPointer) -> (FileStat?, Bool) {
+  /// lstat of `p` beneath the root (as the full path's check does); `p` stays in `path`.
+  mutating func lstat(_ p: UnsafeRawBufferPointer, _ root: borrowing Directory) -> (FileStat?, Bool) {
     guard p.count <= 4096 else { return (nil, false) }
-    let n = rootLength
     path.withUnsafeMutableBytes { dst in
-      UnsafeMutableRawBufferPointer(rebasing: dst[n..<n + p.count]).copyMemory(from: p)
-      dst[n + p.count] = 0
+      UnsafeMutableRawBufferPointer(rebasing: dst[0..<p.count]).copyMemory(from: p)
+      dst[p.count] = 0
     }
-    let r: Result<FileStat?, HostError> = path.withUnsafeBufferPointer { b in
-      do throws(HostError) { return .success(try FileStat.lstat(b.baseAddress!)) } catch { return .failure(error) }
+    // Moved out for the call (no copy, no allocation): `cursor` is mutated meanwhile.
+    var buffer: [CChar] = []
+    swap(&buffer, &path)
+    defer { swap(&buffer, &path) }
+    let r: Result<FileStat?, HostError> = buffer.withUnsafeMutableBufferPointer { b in
+      do throws(HostError) { return .success(try cursor.stat(b.baseAddress!, count: p.count, in: root)) } catch { return .failure(error) }
     }
     switch r {
     case .success(let st): return (st, true)
@@ -149,22 +152,21 @@ struct InPlaceVerifier {
     return true
   }
 
-  mutating func file(_ v: PromiseView, _ cachedStat: (UnsafeRawBufferPointer) -> StatRecord?) -> Bool {
-    let (st, ok) = lstat(v.path)
+  mutating func file(_ v: PromiseView, _ root: borrowing Directory, _ cachedStat: (UnsafeRawBufferPointer) -> StatRecord?) -> Bool {
+    let (st, ok) = lstat(v.path, root)
     guard ok else { return false }
     if v.absent { return st == nil }
     guard let st, st.kind == .regular else { return false }
     if v.hasMode && st.permissions != v.mode { return false }
     if v.managesContent {
-      let length = rootLength + v.path.count
-      let cached: StatRecord? = path.withUnsafeBytes { raw in cachedStat(UnsafeRawBufferPointer(rebasing: raw[0..<length])) }
+      let cached: StatRecord? = keys.key(v.path).withBytes { cachedStat($0) }
       guard let cached, cached.identity == st.identity, cached.digest == v.digest else { return false }
     }
     return ownerKept(v, st)
   }
 
-  mutating func directory(_ v: PromiseView) -> Bool {
-    let (st, ok) = lstat(v.path)
+  mutating func directory(_ v: PromiseView, _ root: borrowing Directory) -> Bool {
+    let (st, ok) = lstat(v.path, root)
     guard ok else { return false }
     if v.absent { return st == nil }
     guard let st, st.kind == .directory else { return false }
@@ -172,24 +174,22 @@ struct InPlaceVerifier {
     return ownerKept(v, st)
   }
 
-  mutating func symlink(_ v: PromiseView) -> Bool {
-    let (st, ok) = lstat(v.path)
+  mutating func symlink(_ v: PromiseView, _ root: borrowing Directory) -> Bool {
+    let (st, ok) = lstat(v.path, root)
     guard ok else { return false }
     if v.absent { return st == nil }
     guard let st, st.kind == .symlink else { return false }
     let n = path.withUnsafeBufferPointer { p in
-      link.withUnsafeMutableBufferPointer { l in
-        readlinkPath(p.baseAddress!, l.baseAddress!, 4096)
-      }
+      link.withUnsafeMutableBytes { l in root.readLinkBeneath(p.baseAddress!, into: UnsafeMutableRawBufferPointer(rebasing: l[0..<4096])) }
     }
-    guard n == v.target.count else { return false }
+    guard let n, n == v.target.count else { return false }
     for i in 0..<n where link[i] != v.target[i] { return false }
     return ownerKept(v, st)
   }
 
-  mutating func command(_ v: PromiseView, _ previous: (String) -> ActualRecord?) -> Bool {
+  mutating func command(_ v: PromiseView, _ root: borrowing Directory, _ previous: (String) -> ActualRecord?) -> Bool {
     if v.hasCreates {
-      let (st, ok) = lstat(v.creates)
+      let (st, ok) = lstat(v.creates, root)
       return ok && st != nil
     }
     if v.unlessCount > 0 { return false }   // its answer comes from running `unless`
@@ -197,9 +197,8 @@ struct InPlaceVerifier {
     return prev.fingerprint == v.digest && (prev.status == .kept || prev.status == .repaired)
   }
 
-  func sysctl(_ v: PromiseView) -> Bool {
-    let path = sysctlPath(root: root, key: String(decoding: v.key, as: UTF8.self))
-    guard let current = try? readWholeFile(path, limit: 64 << 10) else { return false }
+  func sysctl(_ v: PromiseView, _ root: borrowing Directory) -> Bool {
+    guard let current = try? readSysctl(in: root, String(decoding: v.key, as: UTF8.self)) else { return false }
     return sysctlEqual(current, Array(v.value))
   }
 }

@@ -92,16 +92,24 @@ extension Converger {
       guard let st = try result.get() else { return Outcome(.failed, "blob \(digest) is not in the store") }
       written = st
     }
-    staged.append(Staged(index: pp.index, directory: dir, name: pp.name, hostPath: pp.hostPath, digest: digest,
+    staged.append(Staged(index: pp.index, directory: dir, name: pp.name, cacheKey: pp.cacheKey, digest: digest,
                          written: written.identity))
     return Outcome(.repaired, reason)
   }
 
+  /// lstat of the promise's path beneath the root: a symlinked parent resolves inside the root
+  /// as it does for the repair (Directory.open), so a check never vouches for an object outside.
+  /// Through the parent's directory when this run has it open (one fstatat); otherwise from the
+  /// root (openat2, fstat, close), and the parent is then opened for the next check in it.
   func lstat(_ pp: PreparedPromise) throws(HostError) -> FileStat? {
-    let r: Result<FileStat?, HostError> = pp.hostPath.withUnsafeBufferPointer { b in
-      do throws(HostError) { return .success(try FileStat.lstat(b.baseAddress!)) } catch { return .failure(error) }
+    if let d = directories[pp.parent] { return try d.dir.stat(pp.name) }
+    let r: Result<FileStat?, HostError> = pp.path.withUnsafeBufferPointer { b in
+      do throws(HostError) { return .success(try rootDir.statBeneath(b.baseAddress!)) } catch { return .failure(error) }
     }
-    return try r.get()
+    let st = try r.get()
+    // Only when the object exists: a missing parent would throw (and allocate) on every check.
+    if st != nil { _ = try directory(pp.parent, create: false) }
+    return st
   }
 
   /// Reads and hashes the file at the promise's path, never through a symlink.

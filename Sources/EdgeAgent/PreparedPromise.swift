@@ -1,14 +1,17 @@
 import EdgeCore
 import EdgeHost
 
-/// A promise with what its check needs computed once per policy, not once per run: the host
-/// path as a C string (the root joined), its parent and name, and the digest of inline content.
+/// A promise with what its check needs computed once per policy, not once per run: the managed
+/// path as a C string (resolved beneath the root's fd, never as a host path), its parent and
+/// name, its stat cache key, and the digest of inline content.
 /// Preparing allocates; checking a prepared promise does not.
 public struct PreparedPromise {
   /// Index of the promise in its policy.
   public let index: Int
-  /// Root-joined, NUL-terminated; empty for promises without a path.
-  public let hostPath: [CChar]
+  /// The managed path (leading '/'), NUL-terminated; empty for promises without a path.
+  public let path: [CChar]
+  /// The stat cache key of root + path (see StatCacheKey).
+  public let cacheKey: Digest
   /// The parent's path relative to the root, without the leading '/' ("" for the root).
   public let parent: String
   /// The last path component.
@@ -17,16 +20,17 @@ public struct PreparedPromise {
   /// digest of its argv, which identifies "this command" across runs.
   public let digest: Digest?
 
-  init(index: Int, promise p: Promise, root: String) {
+  init(index: Int, promise p: Promise, keys: StatCacheKey) {
     self.index = index
     if p.type.managesPath {
-      let host = root == "/" ? p.path : root + p.path
-      hostPath = Array(host.utf8CString)
+      path = Array(p.path.utf8CString)
+      cacheKey = keys.key(p.path)
       let parentPath = parentPath(p.path)
       parent = parentPath == "/" ? "" : String(parentPath.utf8.dropFirst())!
       name = String(p.path.utf8.split(separator: UInt8(ascii: "/")).last.map { String(decoding: $0, as: UTF8.self) } ?? "")
     } else {
-      hostPath = []
+      path = []
+      cacheKey = .zero
       parent = ""
       name = ""
     }
@@ -39,11 +43,9 @@ public struct PreparedPromise {
     }
   }
 
-  /// The stat cache key: the host path's bytes without the NUL.
+  /// Lends the stat cache key's 32 bytes.
   @inline(__always)
-  func withCacheKey<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-    hostPath.withUnsafeBytes { raw in body(UnsafeRawBufferPointer(rebasing: raw[0..<max(raw.count - 1, 0)])) }
-  }
+  func withCacheKey<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { cacheKey.withBytes(body) }
 }
 
 /// A command's identity: its argv and `creates`/`unless`, NUL-separated, hashed. Changing any of

@@ -14,6 +14,10 @@ public struct PublishOptions {
   public var relays: [String] = []
   /// The relay tree's fan-out (`relay_fanout`); nil leaves it out (agents use 10).
   public var relayFanout: Int? = nil
+  /// Whether a `source_file` may lie outside the policy file's directory (after resolving
+  /// symlinks and `..`). Off: a policy author cannot ship `../k.key` or `/etc/shadow` as a blob
+  /// that every relay then serves.
+  public var allowOutsideSources = false
   /// Unix seconds used as `issued` (tests pass a fixed clock).
   public var now: Int64 = wallClockSeconds()
 
@@ -38,11 +42,14 @@ public struct PublishReport {
 /// Builds, signs and writes a bundle directory an origin can serve as static files.
 ///
 /// A source policy is an agent policy in which a file promise may name a local file with
-/// `"source_file": "PATH"` (relative to the policy file's directory). Publishing reads each such
-/// file, stores it as `blobs/<sha256>` and replaces the key by `"source": "sha256:<hex>"`, so the
+/// `"source_file": "PATH"` (relative to the policy file's directory, and inside it unless
+/// `allowOutsideSources`). Publishing reads each such file, stores it as `blobs/<sha256>` and replaces the key by `"source": "sha256:<hex>"`, so the
 /// bundle's policy holds only keys the agent's validator accepts. A `source: "sha256:…"` already
 /// in the policy must have its blob in `OUTDIR/blobs/`. The result is validated as the agent
 /// will validate it before anything is written.
+///
+/// No blob is ever a secret key (Ed25519.isSecretKey), whatever the flags: it would be served
+/// to anyone who asks a relay.
 ///
 /// Files are written blobs first, then bundle.json and bundle.json.sig, each replaced
 /// atomically, so an origin never serves a bundle whose blobs are not there yet.
@@ -63,7 +70,8 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   // Resolve source_file keys into blobs.
   var blobs: [(BundleBlob, [UInt8])] = []
   let baseDir = parentDirectory(o.sourcePolicy)
-  let policyNode = try resolveSourceFiles(root, baseDir: baseDir, file: o.sourcePolicy, blobs: &blobs)
+  let policyNode = try resolveSourceFiles(root, baseDir: baseDir, file: o.sourcePolicy,
+                                          allowOutside: o.allowOutsideSources, blobs: &blobs)
   let policy: Policy
   do { policy = try PolicyDecoder.decode(policyNode) } catch {
     var s = ""
@@ -82,6 +90,11 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
     if size < 0 { throw .input("promise \"\(p.id)\": source \(d) is not in \(o.outDir)/blobs (use \"source_file\")") }
     let content = try out.readBlob(BundleBlob(digest: d, size: size))
     blobs.append((BundleBlob(digest: d, size: size), content))
+  }
+  for (b, content) in blobs where Ed25519.isSecretKey(content) {
+    var id = "?"
+    for p in policy.promises where p.source == b.digest { id = p.id }
+    throw .input("promise \"\(id)\": source \(b.digest) is a secret signing key: it is never published")
   }
   var listed: [BundleBlob] = []
   for (b, _) in blobs where !listed.contains(b) { listed.append(b) }
@@ -144,20 +157,34 @@ private func parentDirectory(_ path: String) -> String {
 
 /// The policy with each promise's `source_file` replaced by `source: "sha256:…"`; the files'
 /// bytes are appended to `blobs`.
-private func resolveSourceFiles(_ root: JSONNode, baseDir: String, file: String,
+private func resolveSourceFiles(_ root: JSONNode, baseDir: String, file: String, allowOutside: Bool,
                                 blobs: inout [(BundleBlob, [UInt8])]) throws(BundleError) -> JSONNode {
+  let base: String
+  do { base = try realPath(baseDir) } catch { throw .host(error) }
   guard case .object(var members) = root.value else { return root }
   for mi in members.indices where members[mi].key == "promises" {
     guard case .array(var promises) = members[mi].value.value else { continue }
     for pi in promises.indices {
       guard case .object(var keys) = promises[pi].value else { continue }
+      var id = "?"
+      for k in keys where k.key == "id" { id = k.value.string ?? id }
       for ki in keys.indices where keys[ki].key == "source_file" {
         let v = keys[ki].value
-        guard let rel = v.string, !rel.isEmpty else { throw .input("\(file):\(v.position): key \"source_file\": expected a file path") }
+        let at = "\(file):\(v.position): promise \"\(id)\": key \"source_file\""
+        guard let rel = v.string, !rel.isEmpty else { throw .input("\(at): expected a file path") }
         let path = rel.utf8.first == UInt8(ascii: "/") ? rel : baseDir + "/" + rel
+        // Canonical, so that neither `..` nor a symlink in the policy's directory leads out of it.
+        let resolved: String
+        do { resolved = try realPath(path) } catch { throw .input("\(at): \(error)") }
+        if !allowOutside && !isWithin(resolved, base) {
+          throw .input("\(at): \(rel) is \(resolved), outside the policy's directory \(base) (pass --allow-outside-sources to publish it)")
+        }
         let content: [UInt8]
-        do { content = try readWholeFile(path, limit: Int(PolicyBundle.maxBlobSize)) } catch {
-          throw .input("\(file):\(v.position): key \"source_file\": \(error)")
+        do { content = try readWholeFile(resolved, limit: Int(PolicyBundle.maxBlobSize)) } catch {
+          throw .input("\(at): \(error)")
+        }
+        if Ed25519.isSecretKey(content) {
+          throw .input("\(at): \(rel) is a secret signing key: it is never published")
         }
         let digest = SHA256.hash(content)
         blobs.append((BundleBlob(digest: digest, size: Int64(content.count)), content))

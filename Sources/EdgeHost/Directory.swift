@@ -133,8 +133,3 @@ public func join(_ directory: String, _ name: String) -> String {
   if directory.utf8.last == UInt8(ascii: "/") { return directory + name }
   return directory + "/" + name
 }
-
-/// readlink(2) of a NUL-terminated host path into `buffer`; the length, or -1 on any error.
-public func readlinkPath(_ path: UnsafePointer<CChar>, _ buffer: UnsafeMutablePointer<UInt8>, _ capacity: Int) -> Int {
-  buffer.withMemoryRebound(to: CChar.self, capacity: capacity) { readlink(path, $0, capacity) }
-}

@@ -46,6 +46,25 @@ public enum Ed25519 {
   /// The public half of a secret key (its last 32 bytes, as libsodium lays it out).
   public static func publicKey(ofSecret sk: [UInt8]) -> [UInt8] { Array(sk[32..<64]) }
 
+  /// Whether `content` is a secret key: a key file as `keygen` writes it (128 hex digits), or
+  /// the 64 raw bytes, whose first half (the seed) derives its second (the public key). The
+  /// derivation makes it exact: 128 hex digits of anything else (a SHA-512) are not taken for
+  /// one. C: `crypto_sign_seed_keypair`
+  public static func isSecretKey(_ content: [UInt8]) -> Bool {
+    if content.count > 4096 { return false }
+    var candidates: [[UInt8]] = []
+    if content.count == secretKeyBytes { candidates.append(content) }
+    if let k = parseKey(String(decoding: content, as: UTF8.self), bytes: secretKeyBytes) { candidates.append(k) }
+    for sk in candidates {
+      var pk = [UInt8](repeating: 0, count: publicKeyBytes)
+      var derived = [UInt8](repeating: 0, count: secretKeyBytes)
+      let seed = Array(sk[0..<32])
+      _ = crypto_sign_seed_keypair(&pk, &derived, seed)
+      if pk == Array(sk[32..<64]) { return true }
+    }
+    return false
+  }
+
   /// Parses a key as written in key files and configs: hex of `bytes` bytes, surrounding
   /// whitespace ignored.
   public static func parseKey(_ text: String, bytes: Int) -> [UInt8]? {

@@ -12,6 +12,11 @@ import EdgeCore
 /// `anyKind` is for the one-shot CLI (`apply <(generate)`), which blocks nobody but its caller.
 public func readWholeFile(_ path: String, limit: Int = 64 << 20, anyKind: Bool = false) throws(HostError) -> [UInt8] {
   let f = try FileDescriptor.open(at: AT_FDCWD, path, anyKind ? O_RDONLY : O_RDONLY | O_NONBLOCK | O_NOCTTY)
+  return try readWhole(f, path: path, limit: limit, anyKind: anyKind)
+}
+
+/// Reads an open file from its offset to the end, at most `limit` bytes; `path` names it in errors.
+func readWhole(_ f: borrowing FileDescriptor, path: String, limit: Int, anyKind: Bool = false) throws(HostError) -> [UInt8] {
   let st: FileStat
   do throws(HostError) { st = try f.stat() } catch { throw HostError(error.errno, "stat", path) }
   if st.kind == .directory { throw HostError(.isDirectory, "read", path) }

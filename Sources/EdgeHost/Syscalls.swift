@@ -27,6 +27,7 @@ func system_openat(_ dir: CInt, _ path: UnsafePointer<CChar>, _ flags: CInt, _ m
 func system_openat2(_ dir: CInt, _ path: UnsafePointer<CChar>, _ flags: CInt, _ resolve: UInt64) -> CInt {
   edge_openat2(dir, path, flags, 0, resolve)
 }
+func system_realpath(_ path: UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>? { realpath(path, nil) }
 func system_close(_ fd: CInt) -> CInt { close(fd) }
 func system_read(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int) -> Int { read(fd, buf, n) }
 func system_write(_ fd: CInt, _ buf: UnsafeRawPointer, _ n: Int) -> Int { write(fd, buf, n) }

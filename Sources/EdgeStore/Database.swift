@@ -3,7 +3,8 @@
 /// - meta: schema version, host id, policy name and digest, last run
 /// - desired: promise id -> PromiseRecord; replaced whole, in one transaction, when a policy is accepted
 /// - actual: promise id -> ActualRecord
-/// - statcache: absolute host path -> StatRecord: an unchanged file is never re-read
+/// - statcache: SHA-256 of root, NUL, managed path (32 bytes, under LMDB's 511-byte key limit
+///   for any path) -> StatRecord: an unchanged file is never re-read
 /// - blobs: sha256 -> bytes
 /// - services: service id -> service record
 /// - events: big-endian u64 sequence -> event record, trimmed to a bounded ring

@@ -20,8 +20,9 @@ public final class Environment {
   /// paths read often. One is enough: the loop is single-threaded and readers are short.
   var spareReader: OpaquePointer? = nil
 
-  /// The schema this code writes; stored in meta "schema".
-  public static let schemaVersion: UInt32 = 1
+  /// The schema this code writes; stored in meta "schema". 2: statcache keys are fixed-size
+  /// digests (EdgeAgent's StatCacheKey), no longer root + path.
+  public static let schemaVersion: UInt32 = 2
   /// Where the map starts, and the most it may grow to (32-bit builds have less address space).
   public static let initialMapSize = 64 << 20
   public static let maxMapSize = MemoryLayout<Int>.size == 8 ? 16 << 30 : 1 << 30

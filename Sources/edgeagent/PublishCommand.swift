@@ -2,16 +2,17 @@ import EdgeAgent
 import EdgeCore
 import EdgeHost
 
-/// `edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]... [--relay-fanout N]`
+/// `edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]... [--relay-fanout N] [--allow-outside-sources]`
 enum PublishCommand {
   static let usage = """
     usage: edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION]
-                             [--relay URL]... [--relay-fanout N]
+                             [--relay URL]... [--relay-fanout N] [--allow-outside-sources]
 
     Signs SRC_POLICY into a bundle directory that any static web server can serve:
     OUTDIR/bundle.json, OUTDIR/bundle.json.sig and OUTDIR/blobs/<sha256>. In SRC_POLICY a file
     promise may say "source_file": "PATH" (relative to SRC_POLICY's directory): the file becomes
-    a blob and the key becomes "source": "sha256:<hex>".
+    a blob and the key becomes "source": "sha256:<hex>". A source file must lie inside
+    SRC_POLICY's directory (symlinks and .. resolved), and a secret key is never published.
       --key SECRET       secret key file from `edgeagent keygen`
       --serial N         the bundle's serial (default: OUTDIR's current serial + 1, or 1)
       --expires DURATION how long agents accept it, e.g. 30d, 12h, 90m (default 30d)
@@ -19,13 +20,16 @@ enum PublishCommand {
                          this order the relays form a tree: the first N pull from the origin,
                          relay i >= N from relay i/N - 1
       --relay-fanout N   N of that tree, 1 to 1000 (default 10)
+      --allow-outside-sources
+                         allow source files outside SRC_POLICY's directory
     Exit: 0 written, 2 bad input (nothing written), 111 system error.
 
     """
 
   static func run(_ args: ArraySlice<String>) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
-      let o = try Options(args, valued: ["--key", "--serial", "--expires", "--relay", "--relay-fanout"], flags: [])
+      let o = try Options(args, valued: ["--key", "--serial", "--expires", "--relay", "--relay-fanout"],
+                          flags: ["--allow-outside-sources"])
       if o.has("--help") { writeStdout(usage); return ExitCode.ok }
       guard o.positional.count == 2 else { throw UsageError("publish needs SRC_POLICY and OUTDIR") }
       guard let key = o.value("--key") else { throw UsageError("publish needs --key SECRET") }
@@ -39,6 +43,7 @@ enum PublishCommand {
         options.expiresIn = seconds
       }
       options.relays = o.all("--relay")
+      options.allowOutsideSources = o.has("--allow-outside-sources")
       if let f = o.value("--relay-fanout") {
         guard let n = Int(f), n >= 1, n <= RelayTree.maxFanout else { throw UsageError("--relay-fanout needs a whole number from 1 to \(RelayTree.maxFanout)") }
         options.relayFanout = n

@@ -130,10 +130,11 @@ final class ConvergerTests: XCTestCase {
     XCTAssertEqual(box.read(box.hostPath("/srv/f0")), "x0")
     XCTAssertEqual(box.read(box.hostPath("/srv/f1")), "x1")
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: box.hostPath("/srv")).sorted(), ["f0", "f1"])
-    let keys = Set(converger.statUpdates.map { String(decoding: $0.key, as: UTF8.self) })
-    XCTAssertEqual(keys, [box.hostPath("/srv/f0"), box.hostPath("/srv/f1")])
+    let keys = StatCacheKey(root: box.root)
+    let byKey = [keys.key("/srv/f0"): box.hostPath("/srv/f0"), keys.key("/srv/f1"): box.hostPath("/srv/f1")]
+    XCTAssertEqual(Set(converger.statUpdates.map { $0.key.withUnsafeBytes { Digest(bytes: $0) } }), Set(byKey.keys))
     for u in converger.statUpdates {
-      let path = String(decoding: u.key, as: UTF8.self)
+      let path = byKey[u.key.withUnsafeBytes { Digest(bytes: $0) }]!
       XCTAssertEqual(u.record.identity, try FileStat.lstat(path)?.identity, "the cache vouches for the file as written")
       XCTAssertEqual(u.record.digest, SHA256.hash(Array((box.read(path) ?? "").utf8)))
     }
