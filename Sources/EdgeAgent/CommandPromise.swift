@@ -24,10 +24,38 @@ public enum CommandAnswer {
   case failed(HostError)
 }
 
-/// Where a command promise's check stands: decided, or waiting for a program.
-enum CommandStep {
-  case outcome(Outcome)
-  case run(CommandRequest)
+/// `command`: the check is in two halves (`startCommand`, `commandEnded` below), a program run
+/// between them by whoever drives the Converger.
+enum CommandPromise: PromiseKind {
+  static func check(_ c: Converger, _ p: Promise, _ pp: PreparedPromise,
+                    cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                    blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
+                    previous: (String) -> ActualRecord?) throws(HostError) -> CheckStep {
+    try c.startCommand(p, pp, previous: previous(p.id))
+  }
+
+  static func ended(_ c: Converger, _ p: Promise, _ pp: PreparedPromise, _ request: CommandRequest,
+                    _ answer: CommandAnswer) -> CheckStep {
+    c.commandEnded(p, pp, request, answer)
+  }
+
+  /// A program may read what earlier promises wrote.
+  static var publishesFirst: Bool { true }
+
+  /// Kept when `creates` exists, or when it last succeeded for this exact argv; a command with
+  /// `unless` is never certain without running it. (A `notify` only comes from a repair, and a
+  /// run verified in place repairs nothing.)
+  static func keptInPlace(_ v: PromiseView, _ f: inout InPlaceVerifier, _ root: borrowing Directory,
+                          cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                          previous: (String) -> ActualRecord?) -> Outcome? {
+    if v.hasCreates {
+      let (st, ok) = f.lstat(v.creates, root)
+      return ok && st != nil ? .kept : nil
+    }
+    if v.unlessCount > 0 { return nil }
+    guard let prev = previous(String(decoding: v.id, as: UTF8.self)) else { return nil }
+    return prev.fingerprint == v.digest && (prev.status == .kept || prev.status == .repaired) ? .kept : nil
+  }
 }
 
 extension Converger {
@@ -37,7 +65,7 @@ extension Converger {
   /// EDGEAGENT_ROOT / EDGEAGENT_PROMISE in its environment.
   ///
   /// This is the first half: what can be decided without running anything.
-  func startCommand(_ p: Promise, _ pp: PreparedPromise, previous: ActualRecord?) throws(HostError) -> CommandStep {
+  func startCommand(_ p: Promise, _ pp: PreparedPromise, previous: ActualRecord?) throws(HostError) -> CheckStep {
     let forced = notified[pp.index]
     if !forced {
       if let creates = p.creates {
@@ -55,7 +83,7 @@ extension Converger {
   }
 
   /// The second half: what a program's end means (an `unless` that failed asks for `exec`).
-  func commandEnded(_ p: Promise, _ pp: PreparedPromise, _ request: CommandRequest, _ answer: CommandAnswer) -> CommandStep {
+  func commandEnded(_ p: Promise, _ pp: PreparedPromise, _ request: CommandRequest, _ answer: CommandAnswer) -> CheckStep {
     let r: CommandResult
     switch answer {
     case .finished(let result): r = result

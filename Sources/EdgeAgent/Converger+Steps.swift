@@ -6,8 +6,8 @@ import EdgeHost
 /// answer to `resume`. The daemon runs commands as children watched by its loop (PID 1 must go on
 /// reaping, supervising and repairing drift meanwhile); `run` answers them by blocking.
 ///
-/// Staged files are published before any program runs (`advance` does it before every command
-/// and sysctl promise), so nothing is staged while a run waits.
+/// Staged files are published before any program runs (`advance` does it before every promise
+/// whose type `publishesFirst`: commands and sysctls), so nothing is staged while a run waits.
 extension Converger {
   struct Run {
     var policy: Policy? = nil
@@ -49,12 +49,13 @@ extension Converger {
       // opened: open them again (nothing is staged in them: publish ran before the command).
       directories.removeAll()
       let i = request.index
-      switch commandEnded(policy.promises[i], current.prepared[i], request, answer) {
+      let p = policy.promises[i]
+      switch p.type.ended(self, p, current.prepared[i], request, answer) {
       case .run(let next):
         current.waiting = next
         return next
       case .outcome(let o):
-        settle(policy.promises[i], i, o)
+        settle(p, i, o)
         current.cursor += 1
       }
     }
@@ -64,23 +65,13 @@ extension Converger {
       let i = current.order[current.cursor]
       let p = policy.promises[i]
       // A program may read what earlier promises wrote: make staged files visible first.
-      if p.type == .command || p.type == .sysctl { publish() }
+      if p.type.publishesFirst { publish() }
       let outcome: Outcome
-      if p.type == .command, heldBack(p) == nil {
-        let step: CommandStep
-        do throws(HostError) {
-          step = try startCommand(p, current.prepared[i], previous: previous(p.id))
-        } catch {
-          step = .outcome(Outcome(.failed, error.description))
-        }
-        switch step {
-        case .run(let request):
-          current.waiting = request
-          return request
-        case .outcome(let o): outcome = o
-        }
-      } else {
-        outcome = check(p, current.prepared[i], cachedStat: cachedStat, blob: blob, previous: previous)
+      switch step(p, current.prepared[i], cachedStat: cachedStat, blob: blob, previous: previous) {
+      case .run(let request):
+        current.waiting = request
+        return request
+      case .outcome(let o): outcome = o
       }
       settle(p, i, outcome)
       current.cursor += 1

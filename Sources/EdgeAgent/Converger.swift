@@ -83,24 +83,28 @@ public final class Converger {
     return outcomes
   }
 
+  /// One promise's check, for a caller that runs no program (a command's step is a failure).
   func check(_ p: Promise, _ pp: PreparedPromise,
              cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
              blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
              previous: (String) -> ActualRecord?) -> Outcome {
-    if let held = heldBack(p) { return held }
-    do {
-      switch p.type {
-      case .file: return try checkFile(p, pp, cachedStat: cachedStat, blob: blob)
-      case .directory: return try checkDirectory(p, pp)
-      case .link: return try checkLink(p, pp)
-      case .service: return serviceOutcome?(p) ?? Outcome(.skipped, Converger.serviceInApply)
-      case .command:
-        // Only `advance` runs commands (it can wait for them); a command reaching here is a bug.
-        return Outcome(.failed, "internal error: a command checked outside a run")
-      case .sysctl: return try checkSysctl(p)
-      }
+    switch step(p, pp, cachedStat: cachedStat, blob: blob, previous: previous) {
+    case .outcome(let o): return o
+    // Only `advance` runs commands (it can wait for them); a command reaching here is a bug.
+    case .run: return Outcome(.failed, "internal error: a command checked outside a run")
+    }
+  }
+
+  /// One promise's check through its type (PromiseKind.swift), unless it is held back.
+  func step(_ p: Promise, _ pp: PreparedPromise,
+            cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+            blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
+            previous: (String) -> ActualRecord?) -> CheckStep {
+    if let held = heldBack(p) { return .outcome(held) }
+    do throws(HostError) {
+      return try p.type.check(self, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     } catch {
-      return Outcome(.failed, error.description)
+      return .outcome(Outcome(.failed, error.description))
     }
   }
 

@@ -1,6 +1,28 @@
 import EdgeCore
 import EdgeHost
 
+
+/// `directory`: the check and repair are `Converger.checkDirectory` below.
+enum DirectoryPromise: PromiseKind {
+  static func check(_ c: Converger, _ p: Promise, _ pp: PreparedPromise,
+                    cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                    blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
+                    previous: (String) -> ActualRecord?) throws(HostError) -> CheckStep {
+    .outcome(try c.checkDirectory(p, pp))
+  }
+
+  static func keptInPlace(_ v: PromiseView, _ f: inout InPlaceVerifier, _ root: borrowing Directory,
+                          cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                          previous: (String) -> ActualRecord?) -> Outcome? {
+    let (st, ok) = f.lstat(v.path, root)
+    guard ok else { return nil }
+    if v.absent { return st == nil ? .kept : nil }
+    guard let st, st.kind == .directory else { return nil }
+    if v.hasMode && st.permissions != v.mode { return nil }
+    return f.ownerKept(v, st) ? .kept : nil
+  }
+}
+
 extension Converger {
   /// `directory`: exists with mode and owner, or `state: absent` (empty, or anything with `purge`).
   func checkDirectory(_ p: Promise, _ pp: PreparedPromise) throws(HostError) -> Outcome {

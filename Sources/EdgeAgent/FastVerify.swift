@@ -61,7 +61,8 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
                      verifiedInPlace: true)
 }
 
-/// The per-record checks of `verifyInPlace`, with their reusable buffers.
+/// The engine of `verifyInPlace`: each stored promise's condition, then its type's fast check
+/// (`PromiseKind.keptInPlace`, in the type's own file), with the buffers those checks share.
 struct InPlaceVerifier: ~Copyable {
   let root: String
   let classes: Set<String>
@@ -98,19 +99,9 @@ struct InPlaceVerifier: ~Copyable {
         return true
       }
     }
-    let kept: Bool
-    switch v.type {
-    case .file: kept = file(v, root, cachedStat)
-    case .directory: kept = directory(v, root)
-    case .link: kept = symlink(v, root)
-    case .command: kept = command(v, root, previous)
-    case .sysctl: kept = sysctl(v, root)
-    case .service:
-      note(v, Outcome(.skipped, Converger.serviceInApply))
-      return true
-    }
-    if kept { note(v, .kept) }
-    return kept
+    guard let o = v.type.keptInPlace(v, &self, root, cachedStat: cachedStat, previous: previous) else { return false }
+    note(v, o)
+    return true
   }
 
   mutating func note(_ v: PromiseView, _ o: Outcome) {
@@ -150,55 +141,5 @@ struct InPlaceVerifier: ~Copyable {
       guard let gid = accounts!.gid(String(decoding: v.group, as: UTF8.self)), gid == st.gid else { return false }
     }
     return true
-  }
-
-  mutating func file(_ v: PromiseView, _ root: borrowing Directory, _ cachedStat: (UnsafeRawBufferPointer) -> StatRecord?) -> Bool {
-    let (st, ok) = lstat(v.path, root)
-    guard ok else { return false }
-    if v.absent { return st == nil }
-    guard let st, st.kind == .regular else { return false }
-    if v.hasMode && st.permissions != v.mode { return false }
-    if v.managesContent {
-      let cached: StatRecord? = keys.key(v.path).withBytes { cachedStat($0) }
-      guard let cached, cached.identity == st.identity, cached.digest == v.digest else { return false }
-    }
-    return ownerKept(v, st)
-  }
-
-  mutating func directory(_ v: PromiseView, _ root: borrowing Directory) -> Bool {
-    let (st, ok) = lstat(v.path, root)
-    guard ok else { return false }
-    if v.absent { return st == nil }
-    guard let st, st.kind == .directory else { return false }
-    if v.hasMode && st.permissions != v.mode { return false }
-    return ownerKept(v, st)
-  }
-
-  mutating func symlink(_ v: PromiseView, _ root: borrowing Directory) -> Bool {
-    let (st, ok) = lstat(v.path, root)
-    guard ok else { return false }
-    if v.absent { return st == nil }
-    guard let st, st.kind == .symlink else { return false }
-    let n = path.withUnsafeBufferPointer { p in
-      link.withUnsafeMutableBytes { l in root.readLinkBeneath(p.baseAddress!, into: UnsafeMutableRawBufferPointer(rebasing: l[0..<4096])) }
-    }
-    guard let n, n == v.target.count else { return false }
-    for i in 0..<n where link[i] != v.target[i] { return false }
-    return ownerKept(v, st)
-  }
-
-  mutating func command(_ v: PromiseView, _ root: borrowing Directory, _ previous: (String) -> ActualRecord?) -> Bool {
-    if v.hasCreates {
-      let (st, ok) = lstat(v.creates, root)
-      return ok && st != nil
-    }
-    if v.unlessCount > 0 { return false }   // its answer comes from running `unless`
-    guard let prev = previous(String(decoding: v.id, as: UTF8.self)) else { return false }
-    return prev.fingerprint == v.digest && (prev.status == .kept || prev.status == .repaired)
-  }
-
-  func sysctl(_ v: PromiseView, _ root: borrowing Directory) -> Bool {
-    guard let current = try? readSysctl(in: root, String(decoding: v.key, as: UTF8.self)) else { return false }
-    return sysctlEqual(current, Array(v.value))
   }
 }

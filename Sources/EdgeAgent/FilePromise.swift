@@ -1,6 +1,33 @@
 import EdgeCore
 import EdgeHost
 
+
+/// `file`: the check and repair are `Converger.checkFile` below.
+enum FilePromise: PromiseKind {
+  static func check(_ c: Converger, _ p: Promise, _ pp: PreparedPromise,
+                    cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                    blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
+                    previous: (String) -> ActualRecord?) throws(HostError) -> CheckStep {
+    .outcome(try c.checkFile(p, pp, cachedStat: cachedStat, blob: blob))
+  }
+
+  /// One lstat through the parent's directory and a stat cache lookup, as `checkFile`'s kept path.
+  static func keptInPlace(_ v: PromiseView, _ f: inout InPlaceVerifier, _ root: borrowing Directory,
+                          cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                          previous: (String) -> ActualRecord?) -> Outcome? {
+    let (st, ok) = f.lstat(v.path, root)
+    guard ok else { return nil }
+    if v.absent { return st == nil ? .kept : nil }
+    guard let st, st.kind == .regular else { return nil }
+    if v.hasMode && st.permissions != v.mode { return nil }
+    if v.managesContent {
+      let cached: StatRecord? = f.keys.key(v.path).withBytes { cachedStat($0) }
+      guard let cached, cached.identity == st.identity, cached.digest == v.digest else { return nil }
+    }
+    return f.ownerKept(v, st) ? .kept : nil
+  }
+}
+
 extension Converger {
   /// `file`: content (inline or blob), mode, owner, group, or `state: absent`.
   ///

@@ -1,6 +1,34 @@
 import EdgeCore
 import EdgeHost
 
+
+/// `link`: the check and repair are `Converger.checkLink` below.
+enum LinkPromise: PromiseKind {
+  static func check(_ c: Converger, _ p: Promise, _ pp: PreparedPromise,
+                    cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                    blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
+                    previous: (String) -> ActualRecord?) throws(HostError) -> CheckStep {
+    .outcome(try c.checkLink(p, pp))
+  }
+
+  /// The target is read into the verifier's buffer and compared byte by byte: no String.
+  static func keptInPlace(_ v: PromiseView, _ f: inout InPlaceVerifier, _ root: borrowing Directory,
+                          cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                          previous: (String) -> ActualRecord?) -> Outcome? {
+    let (st, ok) = f.lstat(v.path, root)
+    guard ok else { return nil }
+    if v.absent { return st == nil ? .kept : nil }
+    guard let st, st.kind == .symlink else { return nil }
+    // `lstat` left the path, NUL-terminated, in `f.path`.
+    let n = f.path.withUnsafeBufferPointer { p in
+      f.link.withUnsafeMutableBytes { l in root.readLinkBeneath(p.baseAddress!, into: UnsafeMutableRawBufferPointer(rebasing: l[0..<4096])) }
+    }
+    guard let n, n == v.target.count else { return nil }
+    for i in 0..<n where f.link[i] != v.target[i] { return nil }
+    return f.ownerKept(v, st) ? .kept : nil
+  }
+}
+
 extension Converger {
   /// `link`: a symlink with this target (replaced atomically: a new link renamed over the old),
   /// or `state: absent`. A file or directory in the way is a failure, never removed.

@@ -1,6 +1,27 @@
 import EdgeCore
 import EdgeHost
 
+
+/// `sysctl`: the check and repair are `Converger.checkSysctl` below.
+enum SysctlPromise: PromiseKind {
+  static func check(_ c: Converger, _ p: Promise, _ pp: PreparedPromise,
+                    cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                    blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
+                    previous: (String) -> ActualRecord?) throws(HostError) -> CheckStep {
+    .outcome(try c.checkSysctl(p))
+  }
+
+  /// Writes through the kernel's /proc/sys, which programs and later promises may read.
+  static var publishesFirst: Bool { true }
+
+  static func keptInPlace(_ v: PromiseView, _ f: inout InPlaceVerifier, _ root: borrowing Directory,
+                          cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
+                          previous: (String) -> ActualRecord?) -> Outcome? {
+    guard let current = try? readSysctl(in: root, String(decoding: v.key, as: UTF8.self)) else { return nil }
+    return sysctlEqual(current, Array(v.value)) ? .kept : nil
+  }
+}
+
 extension Converger {
   /// `sysctl`: the value under the root's /proc/sys, read and written beneath the root (never
   /// through a symlink, see EdgeHost's Sysctl.swift). Values compare with runs of blanks as one
