@@ -7,6 +7,13 @@ public func wallClockSeconds() -> Int64 {
   return Int64(ts.tv_sec)
 }
 
+/// Wall-clock nanoseconds since the epoch.
+public func wallClockNanoseconds() -> Int64 {
+  var ts = timespec()
+  clock_gettime(CLOCK_REALTIME, &ts)
+  return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
 /// Monotonic nanoseconds, for durations and benchmarks.
 public func monotonicNanoseconds() -> UInt64 {
   var ts = timespec()

@@ -57,3 +57,23 @@ func system_mount(_ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
   mount(source, target, type, flags, data)
 }
 func system_umount(_ target: UnsafePointer<CChar>) -> CInt { umount2(target, 0) }
+func system_open(_ path: UnsafePointer<CChar>, _ flags: CInt, _ mode: mode_t) -> CInt { edge_open(path, flags, mode) }
+func system_fstat(_ fd: CInt, _ st: inout stat) -> CInt { fstat(fd, &st) }
+func system_mkdir(_ path: UnsafePointer<CChar>, _ mode: mode_t) -> CInt { mkdir(path, mode) }
+func system_dup2(_ fd: CInt, _ to: CInt) -> CInt { dup2(fd, to) }
+func system_pipe2(_ fds: UnsafeMutablePointer<CInt>, _ flags: CInt) -> CInt { edge_pipe2(fds, flags) }
+func system_poll(_ fds: UnsafeMutablePointer<pollfd>, _ n: Int, _ timeoutMs: CInt) -> CInt { poll(fds, nfds_t(n), timeoutMs) }
+func system_pidfd_open(_ pid: pid_t) -> CInt { edge_pidfd_open(pid) }
+func system_waitpid(_ pid: pid_t, _ status: inout CInt, _ options: CInt) -> pid_t { waitpid(pid, &status, options) }
+func system_kill(_ pid: pid_t, _ signal: CInt) -> CInt { kill(pid, signal) }
+func system_socket(_ domain: CInt, _ type: CInt, _ proto: CInt) -> CInt { socket(domain, type, proto) }
+func system_ifflags(_ fd: CInt, _ name: UnsafePointer<CChar>, _ set: CInt, _ flags: inout Int16) -> CInt {
+  edge_ifflags(fd, name, set, &flags)
+}
+func system_sync() { sync() }
+func system_reboot(_ how: CInt) -> CInt { reboot(how) }
+func system_mkdtemp(_ template: UnsafeMutablePointer<CChar>) -> UnsafeMutablePointer<CChar>? { mkdtemp(template) }
+func system_getrlimit(_ resource: __rlimit_resource_t, _ rl: inout rlimit) -> CInt { getrlimit(resource, &rl) }
+func system_setrlimit(_ resource: __rlimit_resource_t, _ rl: inout rlimit) -> CInt { setrlimit(resource, &rl) }
+func system_getrusage_self(_ ru: inout rusage) -> CInt { getrusage(0, &ru) }   // RUSAGE_SELF; its enum type differs between arches
+func system_getenv(_ name: UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>? { getenv(name) }
