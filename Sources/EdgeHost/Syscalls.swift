@@ -78,3 +78,10 @@ func system_getrlimit(_ resource: __rlimit_resource_t, _ rl: inout rlimit) -> CI
 func system_setrlimit(_ resource: __rlimit_resource_t, _ rl: inout rlimit) -> CInt { setrlimit(resource, &rl) }
 func system_getrusage_self(_ ru: inout rusage) -> CInt { getrusage(0, &ru) }   // RUSAGE_SELF; its enum type differs between arches
 func system_getenv(_ name: UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>? { getenv(name) }
+func system_nanosleep(_ ts: inout timespec, _ left: inout timespec) -> CInt { nanosleep(&ts, &left) }
+func system_sendto(_ fd: CInt, _ buf: UnsafeRawPointer, _ n: Int, _ flags: CInt, _ addr: UnsafePointer<sockaddr>,
+                   _ length: socklen_t) -> Int {
+  sendto(fd, buf, n, flags, addr, length)
+}
+func system_prctl(_ option: CInt, _ arg: UInt) -> CInt { edge_prctl(option, arg) }
+func system_fcntl(_ fd: CInt, _ cmd: CInt, _ arg: CInt) -> CInt { edge_fcntl_int(fd, cmd, arg) }
