@@ -27,6 +27,11 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().pa
 
 var defines: [SwiftSetting] = []
 if isStatic { defines.append(.define("EDGE_STATIC")) }
+// EDGE_MOCKING compiles in EdgeHost's test seam (Sources/EdgeHost/Mocking.swift: forced syscall
+// failures, a settable clock) for the full-Swift debug build that `swift test` runs. The Embedded
+// build, the one we ship, never has it.
+let mocking: [SwiftSetting] = embedded ? [] : [.define("EDGE_MOCKING", .when(configuration: .debug))]
+defines += mocking
 
 // object-outliner: Swift 6.3.1's Embedded mode emits each array literal it outlines as a weak
 // global named by its function and a per-copy counter (`...Tv_r`, `...Tv0_r`). A function
@@ -68,16 +73,16 @@ let package = Package(
     .target(name: "EdgeCore", swiftSettings: swiftSettings),
     .target(name: "EdgeStore", dependencies: ["EdgeCore", "CEdge"], swiftSettings: swiftSettings),
     .target(name: "EdgeHost", dependencies: ["EdgeCore", "CEdge", "CEdgeSupport"], swiftSettings: swiftSettings),
-    .target(name: "EdgeLoop", dependencies: ["EdgeHost", "CEdge"], swiftSettings: swiftSettings),
+    .target(name: "EdgeLoop", dependencies: ["EdgeCore", "EdgeHost", "CEdge"], swiftSettings: swiftSettings),
     .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeStore", "EdgeHost", "EdgeLoop"],
             swiftSettings: swiftSettings),
-    .executableTarget(name: "edgeagent", dependencies: ["EdgeAgent"],
+    .executableTarget(name: "edgeagent", dependencies: ["EdgeCore", "EdgeHost", "EdgeAgent"],
                       swiftSettings: swiftSettings, linkerSettings: agentLinker),
-    .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"]),
-    .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"]),
-    .testTarget(name: "EdgeHostTests", dependencies: ["EdgeHost"]),
-    .testTarget(name: "EdgeLoopTests", dependencies: ["EdgeLoop"]),
-    .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeAgent"]),
-    .testTarget(name: "edgeagentTests", dependencies: ["edgeagent"]),
+    .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: mocking),
+    .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: mocking),
+    .testTarget(name: "EdgeHostTests", dependencies: ["EdgeHost"], swiftSettings: mocking),
+    .testTarget(name: "EdgeLoopTests", dependencies: ["EdgeLoop"], swiftSettings: mocking),
+    .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeAgent"], swiftSettings: mocking),
+    .testTarget(name: "edgeagentTests", dependencies: ["edgeagent"], swiftSettings: mocking),
   ]
 )

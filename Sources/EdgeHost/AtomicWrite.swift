@@ -36,14 +36,23 @@ public enum AtomicWrite {
       if sync { try f.sync() }
       return try f.stat()
     } catch {
-      try? dir.remove(tmp, directory: false)
+      try? dir.remove(tmp, directory: false)   // as in publish: the first error is the one to report
       throw HostError(error.errno, error.operation, join(dir.path, name))
     }
   }
 
   /// Renames the staged file over `name`. The caller fsyncs `dir` afterwards (once per directory).
+  /// When the rename fails the staged file is removed: the target keeps its old content and the
+  /// directory holds nothing of ours.
   public static func publish(_ dir: borrowing Directory, _ name: String) throws(HostError) {
-    try dir.rename(temporaryName(name), to: name)
+    do {
+      try dir.rename(temporaryName(name), to: name)
+    } catch {
+      // Best effort: the rename's error is the one to report, and a temporary left by a failed
+      // removal is replaced by the next stage of the same name.
+      try? dir.remove(temporaryName(name), directory: false)
+      throw error
+    }
   }
 
   /// stage + publish + directory fsync, for one file.

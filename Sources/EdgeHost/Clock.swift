@@ -2,13 +2,38 @@ import CEdge
 
 /// Wall-clock seconds since the epoch (may jump: a box without RTC boots in 1970).
 public func wallClockSeconds() -> Int64 {
+  #if EDGE_MOCKING
+  if let t = TestClock.wall { return t >= 0 ? t / 1_000_000_000 : (t - 999_999_999) / 1_000_000_000 }
+  #endif
   var ts = timespec()
   clock_gettime(CLOCK_REALTIME, &ts)
   return Int64(ts.tv_sec)
 }
 
+/// Wall-clock nanoseconds since the epoch.
+public func wallClockNanoseconds() -> Int64 {
+  #if EDGE_MOCKING
+  if let t = TestClock.wall { return t }
+  #endif
+  return realWallClockNanoseconds()
+}
+
 /// Monotonic nanoseconds, for durations and benchmarks.
 public func monotonicNanoseconds() -> UInt64 {
+  #if EDGE_MOCKING
+  if let t = TestClock.monotonic { return t }
+  #endif
+  return realMonotonicNanoseconds()
+}
+
+/// The kernel's clocks, past any test clock. C: `clock_gettime`
+func realWallClockNanoseconds() -> Int64 {
+  var ts = timespec()
+  clock_gettime(CLOCK_REALTIME, &ts)
+  return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
+func realMonotonicNanoseconds() -> UInt64 {
   var ts = timespec()
   clock_gettime(CLOCK_MONOTONIC, &ts)
   return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)

@@ -32,8 +32,8 @@ public struct CommandResult: Sendable {
 /// daemon (whose reaper waits for any child) the command's exit is seen here and never there.
 public func runCommand(_ argv: [String], environment: [String], cwd: String, timeout: Int) throws(HostError) -> CommandResult {
   var fds: [CInt] = [-1, -1]
-  if edge_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) != 0 { throw HostError(.current, "create a pipe for", argv[0]) }
-  defer { _ = close(fds[0]) }
+  if system_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) != 0 { throw HostError(.current, "create a pipe for", argv[0]) }
+  defer { _ = system_close(fds[0]) }
   var request = SpawnRequest(argv: argv, environment: environment)
   request.cwd = cwd
   request.outputFD = fds[1]
@@ -41,14 +41,14 @@ public func runCommand(_ argv: [String], environment: [String], cwd: String, tim
   do throws(HostError) {
     pid = try spawn(request)
   } catch {
-    _ = close(fds[1])
+    _ = system_close(fds[1])
     throw error
   }
-  _ = close(fds[1])
+  _ = system_close(fds[1])
 
   // Readable once the child has exited; -1 before Linux 5.3, where the loop polls for the exit.
-  let pidfd = edge_pidfd_open(pid)
-  defer { if pidfd >= 0 { _ = close(pidfd) } }
+  let pidfd = system_pidfd_open(pid)
+  defer { if pidfd >= 0 { _ = system_close(pidfd) } }
   var tail: [UInt8] = []
   var chunk = [UInt8](repeating: 0, count: 4096)
   let deadline = timeout > 0 ? monotonicNanoseconds() + UInt64(timeout) * 1_000_000_000 : UInt64.max
@@ -65,9 +65,9 @@ public func runCommand(_ argv: [String], environment: [String], cwd: String, tim
     ready[0].fd = open ? fds[0] : -1
     ready[1].fd = reaped ? -1 : pidfd
     let wait: Int32 = reaped ? 0 : pidfd < 0 ? (open ? 20 : 5) : millisecondsUntil(deadline)
-    _ = poll(&ready, 2, wait)
+    _ = system_poll(&ready, 2, wait)
     if open {
-      let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress!, 4096) }
+      let n = chunk.withUnsafeMutableBytes { system_read(fds[0], $0.baseAddress!, 4096) }
       if n > 0 {
         tail.append(contentsOf: chunk[0..<n])
         if tail.count > 4096 { tail.removeFirst(tail.count - 4096) }
@@ -78,14 +78,14 @@ public func runCommand(_ argv: [String], environment: [String], cwd: String, tim
       }
     }
     if !reaped {
-      let r = waitpid(pid, &status, WNOHANG)
+      let r = system_waitpid(pid, &status, WNOHANG)
       if r == pid { reaped = true } else if r < 0 && edge_errno() != EINTR { reaped = true; status = 0 }
     }
     if !reaped && monotonicNanoseconds() > deadline {
       timedOut = true
-      _ = kill(-pid, SIGKILL)
-      _ = kill(pid, SIGKILL)
-      while waitpid(pid, &status, 0) < 0 && edge_errno() == EINTR {}
+      _ = system_kill(-pid, SIGKILL)
+      _ = system_kill(pid, SIGKILL)
+      while system_waitpid(pid, &status, 0) < 0 && edge_errno() == EINTR {}
       reaped = true
       open = false
     }

@@ -4,11 +4,11 @@ import EdgeCore
 extension Directory {
   /// The names in this directory, without `.` and `..`.
   public func entries() throws(HostError) -> [String] {
-    let dup = edge_fcntl_int(fd.raw, F_DUPFD_CLOEXEC, 3)
+    let dup = system_fcntl(fd.raw, F_DUPFD_CLOEXEC, 3)
     if dup < 0 { throw HostError(.current, "open directory", path) }
     guard let d = fdopendir(dup) else {
       let e = Errno.current
-      _ = close(dup)
+      _ = system_close(dup)
       throw HostError(e, "open directory", path)
     }
     defer { closedir(d) }

@@ -79,7 +79,7 @@ public func mountFilesystem(_ m: MountSpec) throws(HostError) -> Bool {
   if m.device.hasPrefix("/dev/") {
     var waited: UInt32 = 0
     var st = stat()
-    while stat(m.device, &st) != 0 && waited < m.waitMs {
+    while m.device.withCString({ system_stat($0, &st) }) != 0 && waited < m.waitMs {
       sleepNanoseconds(10_000_000)
       waited += 10
     }

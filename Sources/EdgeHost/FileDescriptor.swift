@@ -51,7 +51,7 @@ public struct FileDescriptor: ~Copyable {
 
   public func stat() throws(HostError) -> FileStat {
     var st = CEdge.stat()
-    if case .failure(let e) = valueOrErrno({ fstat(raw, &st) }) { throw HostError(e, "fstat") }
+    if case .failure(let e) = valueOrErrno({ system_fstat(raw, &st) }) { throw HostError(e, "fstat") }
     return FileStat(st)
   }
 

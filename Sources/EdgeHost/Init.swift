@@ -16,8 +16,10 @@ public func mountPseudoFilesystems() -> [String] {
   var out: [String] = []
   for (source, target, type, flags, data) in table {
     if isMountPoint(target) { continue }
-    _ = mkdir(target, 0o755)
-    let rc = data.withCString { d in mount(source, target, type, flags, d) }
+    _ = target.withCString { system_mkdir($0, 0o755) }
+    let rc = source.withCString { s in
+      target.withCString { t in type.withCString { y in data.withCString { d in system_mount(s, t, y, flags, d) } } }
+    }
     out.append(rc == 0 ? "mounted \(type) on \(target)" : "unable to mount \(type) on \(target): \(Errno.current)")
   }
   return out
@@ -26,7 +28,9 @@ public func mountPseudoFilesystems() -> [String] {
 /// A directory is a mount point when its device differs from its parent's.
 public func isMountPoint(_ path: String) -> Bool {
   var a = stat(), b = stat()
-  guard stat(path, &a) == 0, stat(path + "/..", &b) == 0 else { return false }
+  guard path.withCString({ system_stat($0, &a) }) == 0, (path + "/..").withCString({ system_stat($0, &b) }) == 0 else {
+    return false
+  }
   return a.st_dev != b.st_dev || a.st_ino == b.st_ino
 }
 
@@ -35,23 +39,23 @@ public func isMountPoint(_ path: String) -> Bool {
 /// Errors: socket, ioctl (EPERM without CAP_NET_ADMIN; ENODEV without a loopback device).
 /// C: `ioctl(SIOCGIFFLAGS)`, `ioctl(SIOCSIFFLAGS)`
 public func bringUpLoopback() throws(HostError) -> Bool {
-  let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+  let fd = system_socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
   guard fd >= 0 else { throw HostError(.current, "open a socket for", "lo") }
   let sock = FileDescriptor(adopting: fd)
   var flags: Int16 = 0
-  if edge_ifflags(sock.raw, "lo", 0, &flags) != 0 { throw HostError(.current, "read the flags of", "lo") }
+  if system_ifflags(sock.raw, "lo", 0, &flags) != 0 { throw HostError(.current, "read the flags of", "lo") }
   if flags & Int16(IFF_UP) != 0 { return false }
   flags |= Int16(IFF_UP)
-  if edge_ifflags(sock.raw, "lo", 1, &flags) != 0 { throw HostError(.current, "bring up", "lo") }
+  if system_ifflags(sock.raw, "lo", 1, &flags) != 0 { throw HostError(.current, "bring up", "lo") }
   return true
 }
 
 /// Flushes every filesystem. C: `sync`
-public func syncAll() { sync() }
+public func syncAll() { system_sync() }
 
 /// Powers off (in a PID namespace, ends the namespace). Returns only on failure. C: `reboot`
 public func powerOff() -> Errno {
-  _ = reboot(Int32(bitPattern: 0x4321FEDC))   // RB_POWER_OFF
+  _ = system_reboot(Int32(bitPattern: 0x4321FEDC))   // RB_POWER_OFF
   return .current
 }
 
@@ -59,20 +63,20 @@ public func powerOff() -> Errno {
 /// a console node: then there is nowhere for our output to go until /dev is mounted).
 public func attachConsole() {
   var st = stat()
-  if fstat(1, &st) == 0 { return }
-  let fd = edge_open("/dev/console", O_RDWR | O_NOCTTY, 0)
+  if system_fstat(1, &st) == 0 { return }
+  let fd = system_open("/dev/console", O_RDWR | O_NOCTTY, 0)
   guard fd >= 0 else { return }
-  _ = dup2(fd, 0); _ = dup2(fd, 1); _ = dup2(fd, 2)
-  if fd > 2 { _ = close(fd) }
+  _ = system_dup2(fd, 0); _ = system_dup2(fd, 1); _ = system_dup2(fd, 2)
+  if fd > 2 { _ = system_close(fd) }
 }
 
 /// Writes one line to the kernel's log at info level (it reaches the console with the kernel's
 /// timestamp, so boot milestones line up with the kernel's own). Best effort: no /dev/kmsg, no
 /// line. C: `write` to /dev/kmsg
 public func kernelLog(_ message: String) {
-  let fd = edge_open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY, 0)
+  let fd = system_open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY, 0)
   guard fd >= 0 else { return }
   let line = "<6>" + message + "\n"
-  _ = line.withCString { p in write(fd, p, strlen(p)) }
-  _ = close(fd)
+  _ = line.withCString { p in system_write(fd, p, strlen(p)) }
+  _ = system_close(fd)
 }

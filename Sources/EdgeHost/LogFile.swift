@@ -34,17 +34,17 @@ public final class LogFile {
     }
     var done = 0
     while done < bytes.count {
-      let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-      if n < 0 { if edge_errno() == EINTR { continue }; return }
+      let n = system_write(fd, bytes.baseAddress! + done, bytes.count - done)
+      if n < 0 { if Errno.current == .interrupted { continue }; return }
       done += n
     }
     size += bytes.count
   }
 
   func reopen() {
-    fd = edge_open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0o640)
+    fd = system_open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0o640)
     var st = stat()
-    size = fd >= 0 && fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+    size = fd >= 0 && system_fstat(fd, &st) == 0 ? Int(st.st_size) : 0
   }
 
   /// The last `lines` lines of the log (and of the rotated one, when the current is short).

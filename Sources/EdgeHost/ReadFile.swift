@@ -45,7 +45,7 @@ func readWhole(_ f: borrowing FileDescriptor, path: String, limit: Int, anyKind:
 /// convergence compares).
 func fileTypeName(_ fd: CInt) -> String {
   var st = CEdge.stat()
-  guard fstat(fd, &st) == 0 else { return "not a regular file" }
+  guard system_fstat(fd, &st) == 0 else { return "not a regular file" }
   switch st.st_mode & mode_t(S_IFMT) {
   case mode_t(S_IFIFO): return "a FIFO"
   case mode_t(S_IFCHR): return "a character device"
@@ -65,11 +65,11 @@ public func writeWholeFile(_ path: String, _ bytes: [UInt8], mode: UInt32 = 0o64
 }
 
 public func makeDirectory(_ path: String, mode: UInt32 = 0o755) throws(HostError) {
-  if mkdir(path, mode_t(mode)) != 0 && edge_errno() != EEXIST { throw HostError(.current, "create directory", path) }
+  if path.withCString({ system_mkdir($0, mode_t(mode)) }) != 0 && Errno.current != .exists { throw HostError(.current, "create directory", path) }
 }
 
 public func sleepNanoseconds(_ ns: UInt64) {
   var ts = timespec(tv_sec: time_t(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
   var left = timespec()
-  while nanosleep(&ts, &left) != 0 && edge_errno() == EINTR { ts = left }
+  while system_nanosleep(&ts, &left) != 0 && Errno.current == .interrupted { ts = left }
 }

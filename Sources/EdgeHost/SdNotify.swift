@@ -6,9 +6,9 @@ import CEdge
 @discardableResult
 public func sdNotify(_ message: String) -> Bool {
   guard let path = environmentValue("NOTIFY_SOCKET"), !path.isEmpty, path.utf8.count < 108 else { return false }
-  let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+  let fd = system_socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
   guard fd >= 0 else { return false }
-  defer { _ = close(fd) }
+  defer { _ = system_close(fd) }
   var addr = sockaddr_un()
   addr.sun_family = sa_family_t(AF_UNIX)
   var bytes = Array(path.utf8)
@@ -20,7 +20,7 @@ public func sdNotify(_ message: String) -> Bool {
   let sent = message.withCString { m in
     withUnsafePointer(to: &addr) { a in
       a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-        sendto(fd, m, strlen(m), Int32(MSG_NOSIGNAL), sa, length)
+        system_sendto(fd, m, strlen(m), Int32(MSG_NOSIGNAL), sa, length)
       }
     }
   }
@@ -30,7 +30,7 @@ public func sdNotify(_ message: String) -> Bool {
 /// The watchdog interval systemd asks for ($WATCHDOG_USEC), in milliseconds; nil when unset or
 /// meant for another process ($WATCHDOG_PID).
 public func watchdogIntervalMs() -> UInt64? {
-  if let p = environmentValue("WATCHDOG_PID"), let pid = Int32(p), pid != getpid() { return nil }
+  if let p = environmentValue("WATCHDOG_PID"), let pid = Int32(p), pid != processID() { return nil }
   guard let u = environmentValue("WATCHDOG_USEC"), let usec = UInt64(u), usec > 0 else { return nil }
   return usec / 1000
 }

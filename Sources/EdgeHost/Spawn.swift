@@ -58,7 +58,7 @@ public func spawn(_ r: SpawnRequest) throws(HostError) -> Int32 {
 /// Sends a signal to a process group (services are session leaders, so their pid is their group).
 @discardableResult
 public func signalGroup(_ pid: Int32, _ signal: Int32) -> Bool {
-  kill(-pid, signal) == 0 || kill(pid, signal) == 0
+  system_kill(-pid, signal) == 0 || system_kill(pid, signal) == 0
 }
 
 /// Reaps one exited child without blocking: (pid, status) or nil when none is waiting.
@@ -66,12 +66,12 @@ public func signalGroup(_ pid: Int32, _ signal: Int32) -> Bool {
 public func reapOne() -> (pid: Int32, status: Int32)? {
   var st: CInt = 0
   while true {
-    let pid = waitpid(-1, &st, WNOHANG)
+    let pid = system_waitpid(-1, &st, WNOHANG)
     if pid > 0 {
       let code = edge_WIFEXITED(st) != 0 ? edge_WEXITSTATUS(st) : -edge_WTERMSIG(st)
       return (pid, code)
     }
-    if pid < 0 && edge_errno() == EINTR { continue }
+    if pid < 0 && Errno.current == .interrupted { continue }
     return nil
   }
 }
@@ -79,14 +79,14 @@ public func reapOne() -> (pid: Int32, status: Int32)? {
 /// Makes this process the reaper of its orphaned descendants (PR_SET_CHILD_SUBREAPER), as PID 1
 /// is by nature. Fails under qemu-user, which does not implement it.
 @discardableResult
-public func becomeSubreaper() -> Bool { edge_prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 }
+public func becomeSubreaper() -> Bool { system_prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 }
 
 /// A pipe for a service's output: (read end, write end), both close-on-exec (the spawn shim
 /// dups the write end onto 1 and 2).
 public func makePipe() throws(HostError) -> (CInt, CInt) {
   var fds: [CInt] = [-1, -1]
-  if edge_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) != 0 { throw HostError(.current, "create a pipe") }
+  if system_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) != 0 { throw HostError(.current, "create a pipe") }
   return (fds[0], fds[1])
 }
 
-public func closeFD(_ fd: CInt) { _ = close(fd) }
+public func closeFD(_ fd: CInt) { _ = system_close(fd) }

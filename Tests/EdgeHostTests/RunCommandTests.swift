@@ -57,4 +57,21 @@ final class RunCommandTests: XCTestCase {
     let r = try sh("kill -TERM $$")
     XCTAssertEqual(r.status, -SIGTERM)
   }
+
+  #if EDGE_MOCKING
+  /// poll's timeout is the time left to the deadline, rounded up so that a wake-up is never
+  /// early; no deadline is -1 (wait for ever), a deadline passed is 0.
+  func testPollTimeoutIsTheTimeLeftRoundedUp() {
+    defer { TestClock.reset() }
+    TestClock.setMonotonic(nanoseconds: 10_000_000_000)
+    XCTAssertEqual(millisecondsUntil(11_500_000_000), 1501)
+    XCTAssertEqual(millisecondsUntil(10_000_000_001), 1)
+    XCTAssertEqual(millisecondsUntil(10_000_000_000), 0)
+    XCTAssertEqual(millisecondsUntil(9_000_000_000), 0)
+    XCTAssertEqual(millisecondsUntil(.max), -1)
+    XCTAssertEqual(millisecondsUntil(.max - 1), Int32.max, "a far deadline is clamped, not wrapped")
+    TestClock.advance(nanoseconds: 1_000_000_000)
+    XCTAssertEqual(millisecondsUntil(11_500_000_000), 501)
+  }
+  #endif
 }

@@ -1,0 +1,15 @@
+import CEdge
+import CEdgeSupport
+
+/// Who this process is and what it was built against.
+
+public func processID() -> Int32 { getpid() }
+
+public func effectiveUID() -> UInt32 { UInt32(geteuid()) }
+public func effectiveGID() -> UInt32 { UInt32(getegid()) }
+
+/// "glibc" or "musl": the C library this binary was built against.
+public func libcName() -> String { edge_libc_is_glibc() != 0 ? "glibc" : "musl" }
+
+/// Ends the process with `code`. C: `exit`
+public func exitProcess(_ code: Int32) -> Never { exit(code) }
