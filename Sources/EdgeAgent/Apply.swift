@@ -197,7 +197,7 @@ enum MetaKey {
 
 /// Stores one run in one transaction. Returns whether `desired` was replaced.
 func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
-            outcomes: [Outcome?], statUpdates: [(key: [UInt8], record: StatRecord)], summary: RunSummary?,
+            outcomes: [Outcome?], statUpdates: [(key: Digest, record: StatRecord)], summary: RunSummary?,
             classes: Digest, policyFile: String) throws(StoreError) -> Bool {
   // A run that checked only some promises (drift) leaves the run summary as it was.
   let now = wallClockSeconds()
@@ -235,7 +235,7 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
     try appendEvents(txn, events)
     for u in statUpdates {
       let value = u.record.encode()
-      try withBytes(u.key) { (k) throws(StoreError) in
+      try u.key.withBytes { (k) throws(StoreError) in
         try withBytes(value) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
       }
     }

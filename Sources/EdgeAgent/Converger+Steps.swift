@@ -24,7 +24,7 @@ extension Converger {
   public func begin(_ policy: Policy, _ prepared: [PreparedPromise], order: [Int]) {
     outcomes = [Outcome?](repeating: nil, count: policy.promises.count)
     notified = [Bool](repeating: false, count: policy.promises.count)
-    statUpdates = []
+    statUpdates.removeAll(keepingCapacity: true)
     indexOfId = [:]
     for (i, p) in policy.promises.enumerated() { indexOfId[p.id] = i }
     current = Run(policy: policy, prepared: prepared, order: order)

@@ -33,7 +33,7 @@ public final class Converger {
   /// Promise index by id, for `after` and `notify`.
   var indexOfId: [String: Int] = [:]
   /// Stat cache entries to store: key (StatCacheKey) bytes and the record.
-  public internal(set) var statUpdates: [(key: [UInt8], record: StatRecord)] = []
+  public internal(set) var statUpdates: [(key: Digest, record: StatRecord)] = []
   /// The run in progress (Converger+Steps.swift): what it converges, how far it got, and the
   /// program it waits for.
   var current = Run()
@@ -157,7 +157,7 @@ public final class Converger {
       // next check hashes what is really there instead of trusting what was written.
       guard let st = try? s.directory.dir.stat(s.name), st.identity.inode == s.written.inode, st.identity.device == s.written.device,
             st.identity.size == s.written.size, st.identity.mtime == s.written.mtime else { continue }
-      statUpdates.append((s.cacheKey.withBytes { Array($0) }, StatRecord(identity: st.identity, digest: s.digest)))
+      statUpdates.append((s.cacheKey, StatRecord(identity: st.identity, digest: s.digest)))
     }
     staged.removeAll(keepingCapacity: true)
   }

@@ -151,7 +151,8 @@ extension Converger {
   /// would then vouch for content it never saw (git's "racily clean" problem).
   func rememberHash(_ pp: PreparedPromise, _ st: FileStat, _ digest: Digest) {
     if wallClockNanoseconds() - st.identity.ctime < 2_000_000_000 { return }
-    let key = pp.withCacheKey { Array($0) }
-    statUpdates.append((key, StatRecord(identity: st.identity, digest: digest)))
+    // The key is the fixed-size digest itself: recording what a check learned allocates nothing
+    // once the array has room (the daemon's steady state, and cold-check's measured rounds).
+    statUpdates.append((pp.cacheKey, StatRecord(identity: st.identity, digest: digest)))
   }
 }

@@ -132,9 +132,9 @@ final class ConvergerTests: XCTestCase {
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: box.hostPath("/srv")).sorted(), ["f0", "f1"])
     let keys = StatCacheKey(root: box.root)
     let byKey = [keys.key("/srv/f0"): box.hostPath("/srv/f0"), keys.key("/srv/f1"): box.hostPath("/srv/f1")]
-    XCTAssertEqual(Set(converger.statUpdates.map { $0.key.withUnsafeBytes { Digest(bytes: $0) } }), Set(byKey.keys))
+    XCTAssertEqual(Set(converger.statUpdates.map(\.key)), Set(byKey.keys))
     for u in converger.statUpdates {
-      let path = byKey[u.key.withUnsafeBytes { Digest(bytes: $0) }]!
+      let path = byKey[u.key]!
       XCTAssertEqual(u.record.identity, try FileStat.lstat(path)?.identity, "the cache vouches for the file as written")
       XCTAssertEqual(u.record.digest, SHA256.hash(Array((box.read(path) ?? "").utf8)))
     }
