@@ -71,7 +71,7 @@ let package = Package(
     .target(name: "EdgeLoop", dependencies: ["EdgeHost", "CEdge"], swiftSettings: swiftSettings),
     .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeStore", "EdgeHost", "EdgeLoop"],
             swiftSettings: swiftSettings),
-    .executableTarget(name: "edgeagent", dependencies: ["EdgeAgent"],
+    .executableTarget(name: "edgeagent", dependencies: ["EdgeAgent", "EdgeStore"],
                       swiftSettings: swiftSettings, linkerSettings: agentLinker),
     .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"]),
     .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"]),
