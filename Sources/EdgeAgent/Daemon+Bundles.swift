@@ -94,7 +94,7 @@ extension Daemon {
     }
     puller = p
     p.start()
-    log.info("pulling bundles", [("upstreams", String(s.origins.count)), ("serial", String(heldSerialOrSaid() ?? 0))])
+    log.info("pulling bundles", [("upstreams", String(s.origins.count)), ("serial", String(p.heldSerial))])
   }
 
   func stopBundles() {
