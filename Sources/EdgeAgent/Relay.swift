@@ -232,15 +232,21 @@ public final class Relay {
     var found = false
     do throws(StoreError) {
       let txn = try env.read()
-      let serve = { (raw: UnsafeRawBufferPointer?) -> Bool in
-        guard let raw else { return false }
-        send(200, headers, raw, shared: true)
-        return true
-      }
+      // Served in place from the map, with no copy.
       if let blobKey {
-        found = try blobKey.withBytes { (k) throws(StoreError) -> Bool in try txn.value(.blobs, k, serve) }
+        found = try blobKey.withBytes { (k) throws(StoreError) -> Bool in
+          try txn.value(.blobs, k) { raw -> Bool in
+            guard let raw else { return false }
+            send(200, headers, raw, shared: true)
+            return true
+          }
+        }
       } else {
-        found = try txn.meta(key, serve)
+        found = try txn.meta(key) { raw -> Bool in
+          guard let raw else { return false }
+          send(200, headers, raw, shared: true)
+          return true
+        }
       }
       txn.abort()
     } catch {
