@@ -76,7 +76,7 @@ let package = Package(
     .target(name: "EdgeLoop", dependencies: ["EdgeCore", "EdgeHost", "CEdge"], swiftSettings: swiftSettings),
     .target(name: "EdgeAgent", dependencies: ["EdgeCore", "EdgeStore", "EdgeHost", "EdgeLoop"],
             swiftSettings: swiftSettings),
-    .executableTarget(name: "edgeagent", dependencies: ["EdgeCore", "EdgeHost", "EdgeAgent"],
+    .executableTarget(name: "edgeagent", dependencies: ["EdgeCore", "EdgeStore", "EdgeHost", "EdgeAgent"],
                       swiftSettings: swiftSettings, linkerSettings: agentLinker),
     .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: mocking),
     .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: mocking),

@@ -12,7 +12,7 @@ public struct ApplyOptions {
   public var policyPath: String
   /// Prefix of every managed path; "/" on a real host.
   public var root: String = "/"
-  public var stateDir: String = "/var/lib/edgeagent"
+  public var stateDir: String = StateLayout.defaultDirectory
   public var dryRun = false
   public var labels: [String] = []
   /// Whether kept promises appear in `results` (false: only repairs, failures and skips).
@@ -61,7 +61,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   // A writable state comes with its lock (`openState`), held until apply returns.
   var lock: StateLock? = nil
   defer { lock?.release() }
-  var env = (try? FileStat.lstat(join(options.stateDir, "data.mdb"))) != nil ? try openState(options, &lock) : nil
+  var env = stateExists(options.stateDir) ? try openState(options, &lock) : nil
 
   if let env, let fast = verifyInPlace(env, options: options, root: root, classes: classes) {
     return fast
@@ -128,22 +128,64 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
 func runConverger(_ converger: Converger, _ env: Environment, _ policy: Policy, _ prepared: [PreparedPromise],
                   order: [Int]) throws(StoreError) -> [Outcome?] {
   let txn = try env.read()
-  let outcomes = converger.run(policy, prepared, order: order, cachedStat: { key in
-    (try? txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) }) ?? nil
-  }, blob: { digest, body in
-    let found: Bool = digest.withBytes { key in
-      (try? txn.value(.blobs, key) { raw -> Bool in
+  var failure: StoreError? = nil
+  let outcomes = converger.run(policy, prepared, order: order,
+                               cachedStat: { key in cachedStat(txn, key, &failure) },
+                               blob: { digest, body in lendBlob(txn, digest, &failure, body) },
+                               previous: { id in previousOutcome(txn, id, &failure) })
+  txn.abort()
+  if let failure { throw failure }
+  return outcomes
+}
+
+// The converger's reads of the state. Its callbacks cannot throw: a read that fails answers as
+// a miss (the promise is then checked in full, which is safe) and the first failure is kept in
+// `failure`, for the caller to throw once the converger returns.
+
+func cachedStat(_ txn: borrowing Transaction, _ key: UnsafeRawBufferPointer, _ failure: inout StoreError?) -> StatRecord? {
+  // A stat record that does not decode is a miss: the cache only saves work.
+  do throws(StoreError) { return try txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) } } catch {
+    if failure == nil { failure = error }
+    return nil
+  }
+}
+
+func lendBlob(_ txn: borrowing Transaction, _ digest: Digest, _ failure: inout StoreError?,
+              _ body: (UnsafeRawBufferPointer?) -> Void) {
+  let found: Bool
+  do throws(StoreError) {
+    found = try digest.withBytes { (key) throws(StoreError) -> Bool in
+      try txn.value(.blobs, key) { raw -> Bool in
         guard let raw else { return false }
         body(raw)
         return true
-      }) ?? false
+      }
     }
-    if !found { body(nil) }
-  }, previous: { id in
-    (try? txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }) ?? nil
-  })
-  txn.abort()
-  return outcomes
+  } catch {
+    if failure == nil { failure = error }
+    found = false
+  }
+  if !found { body(nil) }
+}
+
+func previousOutcome(_ txn: borrowing Transaction, _ id: String, _ failure: inout StoreError?) -> ActualRecord? {
+  do throws(StoreError) { return try txn.value(.actual, id) { raw in decodePrevious(raw) } } catch {
+    if failure == nil { failure = error }
+    return nil
+  }
+}
+
+/// A previous outcome that does not decode counts as none: it only carries the repair counts and
+/// when the status last changed, and the next record overwrites it whole.
+func decodePrevious(_ raw: UnsafeRawBufferPointer?) -> ActualRecord? {
+  guard let raw else { return nil }
+  do throws(RecordError) { return try ActualRecord.decode(raw) } catch { return nil }
+}
+
+/// Whether the state directory holds an environment. A failure other than "absent" (EACCES,
+/// EIO) counts as yes: the open that follows then reports the real error.
+func stateExists(_ stateDir: String) -> Bool {
+  do throws(HostError) { return try FileStat.lstat(StateLayout(stateDir).dataFile) != nil } catch { return true }
 }
 
 /// The state, or nil for a dry run on a host that has none (a dry run never creates it). A
@@ -185,16 +227,6 @@ func classDigest(_ classes: Set<String>) -> Digest {
   return SHA256.hash(bytes)
 }
 
-/// Meta keys (see Database.meta).
-enum MetaKey {
-  static let schema = "schema"
-  static let policyName = "policy.name"
-  static let policyDigest = "policy.digest"
-  static let lastRun = "run.last"
-  static let lastSummary = "run.summary"
-  static let lastClasses = "run.classes"
-}
-
 /// Stores one run in one transaction. Returns whether `desired` was replaced.
 func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
             outcomes: [Outcome?], statUpdates: [(key: Digest, record: StatRecord)], summary: RunSummary?,
@@ -211,8 +243,11 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
     try migrateSchema(txn)
 
     // `desired` is replaced whole, and only when the policy changed.
-    let stored: Digest? = try txn.value(.meta, MetaKey.policyDigest) { raw in
-      raw.flatMap { $0.count == 32 ? Digest(bytes: $0) : nil }
+    // A corrupt digest is as good as none: `desired` is replaced and the digest rewritten.
+    let stored: Digest?
+    do throws(StoreError) { stored = try txn.policyDigest() } catch {
+      guard case .record = error else { throw error }
+      stored = nil
     }
     let replace = stored != digest
     if replace { try storeDesired(txn, policy: policy, order: order, digest: digest, prepared: prepared) }
@@ -244,9 +279,7 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
         try withBytes(policyStat) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
       }
     }
-    var c = ByteWriter()
-    c.digest(classes)
-    try txn.put(.meta, MetaKey.lastClasses, c.bytes)
+    try txn.setLastClasses(classes)
     if let summary { try recordRun(txn, now: now, summary: summary) }
     return replace
   }
@@ -256,25 +289,19 @@ func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, pr
 /// cache by root + path (which LMDB refuses past 511 bytes); its entries can never match a
 /// StatCacheKey, so they are dropped, and files are hashed once more. Then stores the version.
 func migrateSchema(_ txn: borrowing Transaction) throws(StoreError) {
-  let stored: UInt32? = try txn.value(.meta, MetaKey.schema) { raw in
-    guard let raw else { return nil }
-    var r = ByteReader(raw)
-    return try? r.u32()
+  // A corrupt version is treated as the oldest: the stat cache is only a cache.
+  let stored: UInt32?
+  do throws(StoreError) { stored = try txn.schemaVersion() } catch {
+    guard case .record = error else { throw error }
+    stored = nil
   }
   if stored == Environment.schemaVersion { return }
   if stored == nil || stored! < 2 { try txn.clear(.statcache) }
-  var w = ByteWriter()
-  w.u32(Environment.schemaVersion)
-  try txn.put(.meta, MetaKey.schema, w.bytes)
+  try txn.setSchemaVersion(Environment.schemaVersion)
 }
 
 func recordRun(_ txn: borrowing Transaction, now: Int64, summary: RunSummary) throws(StoreError) {
-  var r = ByteWriter()
-  r.i64(now)
-  try txn.put(.meta, MetaKey.lastRun, r.bytes)
-  var s = ByteWriter()
-  s.u32(UInt32(summary.kept)); s.u32(UInt32(summary.repaired)); s.u32(UInt32(summary.failed)); s.u32(UInt32(summary.skipped))
-  try txn.put(.meta, MetaKey.lastSummary, s.bytes)
+  try txn.setRun(at: now, summary: summary)
 }
 
 /// Records a promise's outcome in `actual`, keeping when it last changed and how often it was
@@ -287,7 +314,7 @@ func recordRun(_ txn: borrowing Transaction, now: Int64, summary: RunSummary) th
 /// "starting" and "started", recorded by the convergence and by the supervisor in turn.
 func storeOutcome(_ txn: borrowing Transaction, id: String, _ o: Outcome, fingerprint: Digest, now: Int64,
                   evenIfUnchanged: Bool, oneRepairWhileRepaired: Bool = false) throws(StoreError) -> Bool {
-  let previous: ActualRecord? = try txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }
+  let previous: ActualRecord? = try txn.value(.actual, id) { raw in decodePrevious(raw) }
   if !evenIfUnchanged, let previous, previous.status == o.status, previous.reason == o.reason { return false }
   let rec = ActualRecord(
     status: o.status, reason: o.reason, fingerprint: fingerprint, checkedAt: now,
@@ -297,16 +324,4 @@ func storeOutcome(_ txn: borrowing Transaction, id: String, _ o: Outcome, finger
     failures: o.status == .failed ? (previous?.failures ?? 0) + 1 : 0)
   try txn.put(.actual, id, rec.encode())
   return true
-}
-
-func decodeSummary(_ raw: UnsafeRawBufferPointer?) -> RunSummary? {
-  guard let raw else { return nil }
-  var r = ByteReader(raw)
-  var s = RunSummary()
-  do throws(RecordError) {
-    // truncatingIfNeeded: a u32 past Int32.max must not trap on armv7's 32-bit Int.
-    s.kept = Int(truncatingIfNeeded: try r.u32()); s.repaired = Int(truncatingIfNeeded: try r.u32())
-    s.failed = Int(truncatingIfNeeded: try r.u32()); s.skipped = Int(truncatingIfNeeded: try r.u32())
-  } catch { return nil }
-  return s
 }

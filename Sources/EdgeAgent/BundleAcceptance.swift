@@ -2,22 +2,6 @@ import EdgeCore
 import EdgeHost
 import EdgeStore
 
-/// Meta keys of the bundle in force (see Database.meta). All are written by the one
-/// transaction that accepts a bundle, so they always describe the same bundle.
-enum BundleMetaKey {
-  /// u64: the serial in force; absent until a bundle is accepted.
-  static let serial = "bundle.serial"
-  /// 32 bytes: SHA-256 of bundle.json.
-  static let digest = "bundle.digest"
-  /// The exact bytes of bundle.json and bundle.json.sig, for restarts and for relaying.
-  static let bytes = "bundle.json"
-  static let signature = "bundle.sig"
-  /// i64 Unix seconds of acceptance.
-  static let acceptedAt = "bundle.accepted"
-  /// The last refused bundle (`BundleRejectionRecord`), for `status`; kept across acceptances.
-  static let lastRejection = "bundle.rejection"
-}
-
 /// A bundle whose signature, format and freshness checked out, waiting for its blobs.
 /// `missing` lists the blobs the store does not hold yet; the rest are already there (stored
 /// by an earlier acceptance, content-addressed, so they need no second check).
@@ -43,11 +27,7 @@ public struct AcceptedBundle {
 /// The serial held in the state, nil before the first acceptance.
 public func heldSerial(_ env: Environment) throws(StoreError) -> UInt64? {
   let txn = try env.read()
-  let s = try txn.value(.meta, BundleMetaKey.serial) { raw -> UInt64? in
-    guard let raw else { return nil }
-    var r = ByteReader(raw)
-    return try? r.u64()
-  }
+  let s = try txn.bundleSerial()
   txn.abort()
   return s
 }
@@ -55,18 +35,9 @@ public func heldSerial(_ env: Environment) throws(StoreError) -> UInt64? {
 /// The serial and digest held in the state, read in one transaction; nil before the first acceptance.
 func heldIdentity(_ env: Environment) throws(StoreError) -> (serial: UInt64, digest: Digest)? {
   let txn = try env.read()
-  let serial = try txn.value(.meta, BundleMetaKey.serial) { raw -> UInt64? in
-    guard let raw else { return nil }
-    var r = ByteReader(raw)
-    return try? r.u64()
-  }
-  let digest = try txn.value(.meta, BundleMetaKey.digest) { raw -> Digest in
-    guard let raw, raw.count == 32 else { return .zero }
-    return Digest(bytes: raw)
-  }
+  let held = try txn.bundleIdentity()
   txn.abort()
-  guard let serial else { return nil }
-  return (serial, digest)
+  return held
 }
 
 /// First half of acceptance, before any blob is fetched: signature against `trustedKeys`,
@@ -116,42 +87,26 @@ public func commitCandidate(_ env: Environment, _ c: BundleCandidate, fetched: [
   do { order = try Plan.order(policy.promises) } catch {
     throw .rejected(.format(BundleFormatError("policy: \(error)", at: .none)))
   }
+  let beaten: UInt64?
   do throws(StoreError) {
-    try env.withWrite { (txn) throws(StoreError) in
+    beaten = try env.withWrite { (txn) throws(StoreError) -> UInt64? in
       // The held serial again, inside the writer: another acceptance may have won meanwhile.
-      let held = try txn.value(.meta, BundleMetaKey.serial) { raw -> UInt64? in
-        guard let raw else { return nil }
-        var r = ByteReader(raw)
-        return try? r.u64()
-      }
-      if let held, c.bundle.serial <= held { throw StoreError.record(RecordError("serial \(c.bundle.serial) is not newer than \(held)"), key: BundleMetaKey.serial) }
+      // Nothing is written then, so the commit is empty.
+      if let held = try txn.bundleSerial(), c.bundle.serial <= held { return held }
       for (b, bytes) in fetched {
         try b.digest.withBytes { (k) throws(StoreError) in
           try withBytes(bytes) { (v) throws(StoreError) in try txn.put(.blobs, k, v) }
         }
       }
       try dropBlobs(txn, except: c.bundle.blobs)
-      try txn.put(.meta, BundleMetaKey.bytes, c.bytes)
-      try txn.put(.meta, BundleMetaKey.signature, c.signature)
-      var s = ByteWriter()
-      s.u64(c.bundle.serial)
-      try txn.put(.meta, BundleMetaKey.serial, s.bytes)
-      var d = ByteWriter()
-      d.digest(c.digest)
-      try txn.put(.meta, BundleMetaKey.digest, d.bytes)
-      var t = ByteWriter()
-      t.i64(now)
-      try txn.put(.meta, BundleMetaKey.acceptedAt, t.bytes)
+      try txn.setBundle(bytes: c.bytes, signature: c.signature, serial: c.bundle.serial, digest: c.digest, acceptedAt: now)
       try storeDesired(txn, policy: policy, order: order, digest: c.digest)
       try appendEvents(txn, [EventRecord(kind: .policy, time: now, status: .repaired, subject: policy.name,
                                          reason: "accepted bundle serial \(c.bundle.serial) (\(policy.promises.count) promises, \(c.bundle.blobs.count) blobs), sha256:\(c.digest.hex)")])
+      return nil
     }
-  } catch {
-    if case .record(_, let key) = error, key == BundleMetaKey.serial {
-      throw .rejected(.notNewer(offered: c.bundle.serial, held: (try? heldSerial(env)).flatMap { $0 } ?? 0))
-    }
-    throw .store(error)
-  }
+  } catch { throw .store(error) }
+  if let beaten { throw .rejected(.notNewer(offered: c.bundle.serial, held: beaten)) }
   return AcceptedBundle(serial: c.bundle.serial, digest: c.digest, policy: policy, relays: c.bundle.relays,
                         relayFanout: c.bundle.relayFanout, expires: c.bundle.expires)
 }
@@ -185,11 +140,11 @@ public func acceptBundle(_ env: Environment, bytes: [UInt8], signature: [UInt8],
 /// shows), in its own transaction; the bundle in force, `desired` and the blobs are untouched.
 /// `source` names where it came from. A store failure is thrown, not dropped: the caller logs it.
 public func recordRejection(_ env: Environment, _ r: BundleRejection, source: String, now: Int64) throws(StoreError) {
-  let record = BundleRejectionRecord(time: now, code: r.code, source: source, reason: r.description).encode()
+  let record = BundleRejectionRecord(time: now, code: r.code, source: source, reason: r.description)
   try env.withWrite { (txn) throws(StoreError) in
     try appendEvents(txn, [EventRecord(kind: .policy, time: now, status: .failed, subject: "bundle",
                                        reason: "rejected from \(source): \(r)")])
-    try txn.put(.meta, BundleMetaKey.lastRejection, record)
+    try txn.setLastRejection(record)
   }
 }
 
@@ -203,44 +158,25 @@ public func recordExpiry(_ env: Environment, serial: UInt64, expires: Int64, now
   }
 }
 
-/// The last refused bundle as stored in meta: i64 time, then code, source and reason strings.
-public struct BundleRejectionRecord: Equatable {
-  public var time: Int64
-  /// `BundleRejection.code` (`serial_conflict`, `bad_signature`, ...).
-  public var code: String
-  public var source: String
-  public var reason: String
-
-  func encode() -> [UInt8] {
-    var w = ByteWriter()
-    w.i64(time)
-    w.string(code)
-    w.string(source)
-    w.string(reason)
-    return w.bytes
-  }
-
-  static func decode(_ raw: UnsafeRawBufferPointer) -> BundleRejectionRecord? {
-    var r = ByteReader(raw)
-    guard let t = try? r.i64(), let c = try? r.string(), let s = try? r.string(), let why = try? r.string() else { return nil }
-    return BundleRejectionRecord(time: t, code: c, source: s, reason: why)
-  }
-}
-
 /// The policy of the bundle in force and its serial, from the stored bundle bytes (their
 /// signature was checked on acceptance); nil before the first acceptance. With no network at
 /// start, the daemon converges from this.
-public func loadAcceptedPolicy(_ env: Environment) -> (Policy, UInt64)? {
-  guard let b = loadAcceptedBundle(env) else { return nil }
+public func loadAcceptedPolicy(_ env: Environment) throws(StoreError) -> (Policy, UInt64)? {
+  guard let b = try loadAcceptedBundle(env) else { return nil }
   return (b.policy, b.serial)
 }
 
-/// The bundle in force, decoded, with its digest.
-public func loadAcceptedBundle(_ env: Environment) -> AcceptedBundle? {
-  guard let txn = try? env.read() else { return nil }
-  let bytes: [UInt8]? = (try? txn.value(.meta, BundleMetaKey.bytes) { raw in raw.map { Array($0) } }) ?? nil
+/// The bundle in force, decoded, with its digest. Stored bytes that no longer decode (they did
+/// when accepted) are a corrupt state: an error naming the key.
+public func loadAcceptedBundle(_ env: Environment) throws(StoreError) -> AcceptedBundle? {
+  let txn = try env.read()
+  let stored = try txn.bundleBytes()
   txn.abort()
-  guard let bytes, let b = try? PolicyBundle.decode(bytes) else { return nil }
+  guard let bytes = stored else { return nil }
+  let b: PolicyBundle
+  do { b = try PolicyBundle.decode(bytes) } catch {
+    throw .record(RecordError(error.description), key: MetaKey.bundleJSON.name)
+  }
   return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays, relayFanout: b.relayFanout,
                         expires: b.expires)
 }
@@ -259,10 +195,7 @@ func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], di
       try withBytes(value) { (v) throws(StoreError) in try txn.put(.desired, k, v) }
     }
   }
-  var d = ByteWriter()
-  d.digest(digest)
-  try txn.put(.meta, MetaKey.policyDigest, d.bytes)
-  try txn.put(.meta, MetaKey.policyName, Array(policy.name.utf8))
+  try txn.setPolicy(name: policy.name, digest: digest)
   // Outcomes of promises that left the policy go with it.
   var ids = Set<String>()
   for p in policy.promises { ids.insert(p.id) }

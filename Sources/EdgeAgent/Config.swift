@@ -1,10 +1,11 @@
 import EdgeCore
 import EdgeHost
+import EdgeStore
 
 /// The daemon's configuration: one JSON file (`run --config`), every key optional, command-line
 /// flags override it. Unknown keys are rejected with their line:column, as in policies.
 public struct DaemonConfig {
-  public var stateDir = "/var/lib/edgeagent"
+  public var stateDir = StateLayout.defaultDirectory
   public var root = "/"
   /// A local policy file; nil when policies arrive only as bundles.
   public var policy: String? = nil

@@ -94,11 +94,22 @@ extension Daemon {
     }
     puller = p
     p.start()
-    log.info("pulling bundles", [("upstreams", String(s.origins.count)), ("serial", String((try? heldSerial(env)).flatMap { $0 } ?? 0))])
+    log.info("pulling bundles", [("upstreams", String(s.origins.count)), ("serial", String(p.heldSerial))])
   }
 
   func stopBundles() {
     puller?.stop()
     relay?.stop()
+  }
+}
+
+extension Daemon {
+  /// The serial of the bundle in force, nil before the first; a store failure is logged and
+  /// taken as none (the puller then asks as on a first boot), never dropped silently.
+  func heldSerialOrSaid() -> UInt64? {
+    do { return try heldSerial(env) } catch {
+      log.error("unable to read the bundle in force", [("err", error.description)])
+      return nil
+    }
   }
 }

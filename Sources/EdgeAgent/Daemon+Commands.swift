@@ -115,20 +115,11 @@ extension Daemon {
 /// no transaction is held while a command runs).
 func advanceConverger(_ converger: Converger, _ env: Environment) throws(StoreError) -> CommandRequest? {
   let txn = try env.read()
-  let request = converger.advance(cachedStat: { key in
-    (try? txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) }) ?? nil
-  }, blob: { digest, body in
-    let found: Bool = digest.withBytes { key in
-      (try? txn.value(.blobs, key) { raw -> Bool in
-        guard let raw else { return false }
-        body(raw)
-        return true
-      }) ?? false
-    }
-    if !found { body(nil) }
-  }, previous: { id in
-    (try? txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }) ?? nil
-  })
+  var failure: StoreError? = nil
+  let request = converger.advance(cachedStat: { key in cachedStat(txn, key, &failure) },
+                                  blob: { digest, body in lendBlob(txn, digest, &failure, body) },
+                                  previous: { id in previousOutcome(txn, id, &failure) })
   txn.abort()
+  if let failure { throw failure }
   return request
 }

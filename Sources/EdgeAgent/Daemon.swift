@@ -101,7 +101,7 @@ public final class Daemon {
       // Before anything is opened or started: a second agent on this state stops here.
       stateLock = try StateLock(stateDir: config.stateDir)
       env = try Environment(path: config.stateDir, deferredMetaSync: true,
-                            initialMeta: config.hostID == nil ? [(Daemon.hostIDKey, Array(randomHex(16).utf8))] : [])
+                            initialMeta: config.hostID == nil ? [(MetaKey.hostID.name, Array(randomHex(16).utf8))] : [])
     } catch { throw .store(error) }
     hostID = try Daemon.loadHostID(env, override: config.hostID)
     if kernelInit { boot.info("state opened", [("state", config.stateDir)]) }
@@ -154,7 +154,7 @@ public final class Daemon {
   /// ignored (said once), since a signed serial must not be undone by a local edit, nor flip
   /// back and forth with it at every interval.
   func loadPolicy(initial: Bool) {
-    if let path = config.policy, !config.upstreams.isEmpty, let serial = (try? heldSerial(env)) ?? nil {
+    if let path = config.policy, !config.upstreams.isEmpty, let serial = heldSerialOrSaid() {
       if !policyFileSuperseded {
         policyFileSuperseded = true
         log.info("policy file ignored: a signed bundle is in force", [("file", path), ("serial", String(serial))])
@@ -180,7 +180,7 @@ public final class Daemon {
     if initial && policy == nil {
       do throws(StoreError) {
         if let p = try loadDesiredPolicy(env) {
-          install(p, digest: storedPolicyDigest())
+          install(p, digest: try storedPolicyDigest())
           log.info("converging to the last good policy from the state", [("policy", p.name), ("promises", String(p.promises.count))])
         } else {
           log.warn("no policy yet: nothing to converge", [("state", config.stateDir)])
@@ -211,9 +211,10 @@ public final class Daemon {
     outcomes = [Outcome?](repeating: nil, count: p.promises.count)
   }
 
-  func storedPolicyDigest() -> Digest {
-    guard let txn = try? env.read() else { return .zero }
-    let d: Digest? = (try? txn.value(.meta, MetaKey.policyDigest) { raw in raw.flatMap { $0.count == 32 ? Digest(bytes: $0) : nil } }) ?? nil
+  /// The digest stored with `desired`; .zero when there is none (the next record replaces it).
+  func storedPolicyDigest() throws(StoreError) -> Digest {
+    let txn = try env.read()
+    let d = try txn.policyDigest()
     txn.abort()
     return d ?? .zero
   }
@@ -503,9 +504,6 @@ public final class Daemon {
 
   // MARK: identity
 
-  /// The meta key of the host id.
-  static let hostIDKey = "host.id"
-
   /// A random 128-bit id made on first start and kept in meta; the splay derives from it.
   /// The environment's `initialMeta` writes it with the databases on first start; this reads it.
   static func loadHostID(_ env: Environment, override: String?) throws(AgentError) -> String {
@@ -513,13 +511,13 @@ public final class Daemon {
     do throws(StoreError) {
       // Read first: a write transaction is not free on a slow disk, and it is there after boot 1.
       let txn = try env.read()
-      let held = try txn.value(.meta, Daemon.hostIDKey, { raw in raw.map { String(decoding: $0, as: UTF8.self) } })
+      let held = try txn.hostID()
       txn.abort()
       if let held { return held }
       return try env.withWrite { (txn) throws(StoreError) -> String in
-        if let id = try txn.value(.meta, Daemon.hostIDKey, { raw in raw.map { String(decoding: $0, as: UTF8.self) } }) { return id }
+        if let id = try txn.hostID() { return id }
         let id = randomHex(16)
-        try txn.put(.meta, Daemon.hostIDKey, Array(id.utf8))
+        try txn.setHostID(id)
         return id
       }
     } catch { throw .store(error) }

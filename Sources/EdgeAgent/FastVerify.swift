@@ -19,29 +19,24 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
   var ok = false
   do throws(StoreError) {
     let txn = try env.read()
-    let policyDigest: Digest? = try txn.value(.meta, MetaKey.policyDigest) { raw in
-      raw.flatMap { $0.count == 32 ? Digest(bytes: $0) : nil }
-    }
+    let policyDigest = try txn.policyDigest()
     let cached: StatRecord? = try policyFileCacheKey(options.policyPath).withBytes { (key) throws(StoreError) in
       try txn.value(.statcache, key) { raw in raw.flatMap(StatRecord.decode) }
     }
-    let lastClasses: Digest? = try txn.value(.meta, MetaKey.lastClasses) { raw in
-      raw.flatMap { $0.count == 32 ? Digest(bytes: $0) : nil }
-    }
-    let last = try txn.value(.meta, MetaKey.lastSummary) { decodeSummary($0) }
+    let lastClasses = try txn.lastClasses()
+    let last = try txn.runSummary()
     guard let policyDigest, let cached, cached.identity == fileStat.identity, cached.digest == policyDigest,
           lastClasses == classDigest(classes), let last, last.repaired == 0, last.failed == 0 else {
       txn.abort()
       return nil
     }
-    name = try txn.value(.meta, MetaKey.policyName) { raw in raw.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+    name = try txn.policyName() ?? ""
     ok = true
+    // A read that fails is not "certainly kept": the full path runs, and meets the failure itself.
+    var failure: StoreError? = nil
     try txn.forEach(.desired) { _, value in
-      ok = verifier.verify(value, root: rootDir, previous: { id in
-        (try? txn.value(.actual, id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }) ?? nil
-      }, cachedStat: { key in
-        (try? txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) }) ?? nil
-      })
+      ok = verifier.verify(value, root: rootDir, previous: { id in previousOutcome(txn, id, &failure) },
+                           cachedStat: { key in cachedStat(txn, key, &failure) }) && failure == nil
       return ok
     }
     txn.abort()

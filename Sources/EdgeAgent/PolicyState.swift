@@ -5,7 +5,7 @@ import EdgeStore
 /// when the policy file is broken or missing, or the uplink is down (the last good state).
 public func loadDesiredPolicy(_ env: Environment) throws(StoreError) -> Policy? {
   let txn = try env.read()
-  let name = try txn.value(.meta, MetaKey.policyName) { raw in raw.map { String(decoding: $0, as: UTF8.self) } }
+  let name = try txn.policyName()
   let promises = try readDesired(txn)
   txn.abort()
   guard let name, !promises.isEmpty else { return nil }

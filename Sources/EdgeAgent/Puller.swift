@@ -116,12 +116,18 @@ public final class Puller {
     self.log = log
     timer = Timer(loop)
     heapTrim = HeapTrim(loop)
-    if let b = loadAcceptedBundle(env) {
-      relays = b.relays
-      relayFanout = b.relayFanout
-      heldSerial = b.serial
-      heldDigest = b.digest
-      heldExpires = b.expires
+    // An unreadable bundle in force is said, and the puller starts as on a first boot: the
+    // next accepted bundle replaces it.
+    do throws(StoreError) {
+      if let b = try loadAcceptedBundle(env) {
+        relays = b.relays
+        relayFanout = b.relayFanout
+        heldSerial = b.serial
+        heldDigest = b.digest
+        heldExpires = b.expires
+      }
+    } catch {
+      log("error", "unable to read the bundle in force", [("err", error.description)])
     }
   }
 
@@ -480,22 +486,12 @@ public final class Puller {
   func noteReachable(_ ok: Bool) {
     if reachable == ok { return }
     reachable = ok
-    var w = ByteWriter()
-    w.u8(ok ? 1 : 0)
-    w.i64(wallClockSeconds())
-    w.i64(stats.lastContact)
-    w.string(ok ? "" : stats.lastError)
-    let record = w.bytes
+    let record = ReachabilityRecord(reachable: ok, since: wallClockSeconds(), lastContact: stats.lastContact,
+                                    lastError: ok ? "" : stats.lastError)
     do throws(StoreError) {
-      try env.withWrite { (txn) throws(StoreError) in try txn.put(.meta, PullMetaKey.reachability, record) }
+      try env.withWrite { (txn) throws(StoreError) in try txn.setReachability(record) }
     } catch {
       log("warn", "unable to record upstream reachability", [("err", error.description)])
     }
   }
-}
-
-/// Meta keys the puller writes.
-enum PullMetaKey {
-  /// u8 reachable, i64 since (Unix s), i64 last contact (Unix s, 0: never), string last error.
-  static let reachability = "pull.reachability"
 }

@@ -143,21 +143,13 @@ public final class Relay {
 
   // MARK: responses
 
-  /// The serial and digest of the bundle in force, or nil.
-  func held() -> (serial: UInt64, digest: Digest)? {
-    guard let txn = try? env.read() else { return nil }
-    let serial: UInt64? = (try? txn.value(.meta, BundleMetaKey.serial) { raw -> UInt64? in
-      guard let raw else { return nil }
-      var r = ByteReader(raw)
-      return try? r.u64()
-    }) ?? nil
-    let digest: Digest? = (try? txn.value(.meta, BundleMetaKey.digest) { raw -> Digest? in
-      guard let raw, raw.count == 32 else { return nil }
-      return Digest(bytes: raw)
-    }) ?? nil
+  /// The serial and digest of the bundle in force, or nil before the first acceptance. A store
+  /// failure is an error, never "no bundle yet".
+  func held() throws(StoreError) -> (serial: UInt64, digest: Digest)? {
+    let txn = try env.read()
+    let h = try txn.bundleIdentity()
     txn.abort()
-    guard let serial, let digest else { return nil }
-    return (serial, digest)
+    return h
   }
 
   /// Writes the response to `req` on `c`.
@@ -194,25 +186,34 @@ public final class Relay {
     }
     let path = req.path
     if req.method != "GET" && req.method != "HEAD" { text(405, "method not allowed\n"); return }
-    if path == "/healthz" {
-      if let h = held() { text(200, "ok serial \(h.serial)\n") } else { text(503, "no bundle accepted yet\n") }
+    let held: (serial: UInt64, digest: Digest)?
+    do { held = try self.held() } catch {
+      text(500, "unable to read the state: \(error)\n")
       return
     }
-    if path == "/metrics" { text(200, metrics(), type: "text/plain; version=0.0.4"); return }
-    guard let h = held() else { text(503, "no bundle accepted yet\n"); return }
-    var key: String
+    if path == "/healthz" {
+      if let h = held { text(200, "ok serial \(h.serial)\n") } else { text(503, "no bundle accepted yet\n") }
+      return
+    }
+    if path == "/metrics" {
+      do { text(200, try metrics(), type: "text/plain; version=0.0.4") } catch {
+        text(500, "unable to read the state: \(error)\n")
+      }
+      return
+    }
+    guard let h = held else { text(503, "no bundle accepted yet\n"); return }
+    var key = MetaKey.bundleJSON
     var etag: String
     var cache = "public, max-age=1"
     var db = Database.meta
     var blobKey: Digest? = nil
     if path == "/bundle.json" {
-      key = BundleMetaKey.bytes
+      key = .bundleJSON
       etag = "\"\(h.digest.hex)\""
     } else if path == "/bundle.json.sig" {
-      key = BundleMetaKey.signature
+      key = .bundleSignature
       etag = "\"sig-\(h.digest.hex)\""
     } else if path.hasPrefix("/blobs/"), let d = Digest(hex: String(decoding: Array(path.utf8)[7...], as: UTF8.self)) {
-      key = ""
       db = .blobs
       blobKey = d
       etag = "\"\(d.hex)\""
@@ -227,43 +228,46 @@ public final class Relay {
       send(304, headers, UnsafeRawBufferPointer(start: nil, count: 0))
       return
     }
-    headers.append(("Content-Type", db == .blobs ? "application/octet-stream" : (key == BundleMetaKey.bytes ? "application/json" : "application/octet-stream")))
-    guard let txn = try? env.read() else { text(500, "unable to read the state\n"); return }
+    headers.append(("Content-Type", db == .blobs ? "application/octet-stream" : (key == .bundleJSON ? "application/json" : "application/octet-stream")))
     var found = false
-    if let blobKey {
-      found = blobKey.withBytes { k in
-        (try? txn.value(.blobs, k) { raw -> Bool in
+    do throws(StoreError) {
+      let txn = try env.read()
+      // Served in place from the map, with no copy.
+      if let blobKey {
+        found = try blobKey.withBytes { (k) throws(StoreError) -> Bool in
+          try txn.value(.blobs, k) { raw -> Bool in
+            guard let raw else { return false }
+            send(200, headers, raw, shared: true)
+            return true
+          }
+        }
+      } else {
+        found = try txn.meta(key) { raw -> Bool in
           guard let raw else { return false }
           send(200, headers, raw, shared: true)
           return true
-        }) ?? false
+        }
       }
-    } else {
-      found = (try? txn.value(.meta, key) { raw -> Bool in
-        guard let raw else { return false }
-        send(200, headers, raw, shared: true)
-        return true
-      }) ?? false
+      txn.abort()
+    } catch {
+      text(500, "unable to read the state: \(error)\n")
+      return
     }
-    txn.abort()
     if !found { text(404, "not found\n") } else { stats.served += 1 }
   }
 
-  func metrics() -> String {
+  func metrics() throws(StoreError) -> String {
+    let h = try held()
     var m = ""
     func line(_ name: String, _ help: String, _ type: String, _ samples: [(String, String)]) {
       m += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
       for (labels, v) in samples { m += labels.isEmpty ? "\(name) \(v)\n" : "\(name){\(labels)} \(v)\n" }
     }
-    let h = held()
     line("edgeagent_bundle_serial", "Serial of the bundle in force (0: none).", "gauge", [("", String(h?.serial ?? 0))])
-    if let txn = try? env.read() {
-      let accepted: Int64 = (try? txn.value(.meta, BundleMetaKey.acceptedAt) { raw -> Int64 in
-        guard let raw else { return 0 }
-        var r = ByteReader(raw)
-        return (try? r.i64()) ?? 0
-      }) ?? 0
-      let summary: RunSummary? = (try? txn.value(.meta, MetaKey.lastSummary) { decodeSummary($0) }) ?? nil
+    do {
+      let txn = try env.read()
+      let accepted = try txn.bundleAcceptedAt() ?? 0
+      let summary = try txn.runSummary()
       txn.abort()
       line("edgeagent_bundle_accepted_timestamp_seconds", "When the bundle in force was accepted.", "gauge", [("", String(accepted))])
       if let s = summary {
@@ -373,7 +377,7 @@ final class RelayConnection {
     // Long-poll: hold while the child already has what we have.
     let wait = r.parameter("wait").flatMap { Int($0) } ?? 0
     if r.path == "/bundle.json", wait > 0,
-       let have = r.parameter("have").flatMap({ UInt64($0) }), have >= (relay.held()?.serial ?? 0) {
+       let have = r.parameter("have").flatMap({ UInt64($0) }), let held = relayHeldSerial(), have >= held {
       guard relay.hold(self) else {
         // Its address holds its share: answered at once and without the long-poll header, so
         // the child waits its interval before asking again.
@@ -389,6 +393,12 @@ final class RelayConnection {
       return
     }
     answer(r, longPoll: r.parameter("wait") != nil)
+  }
+
+  /// The relay's serial for a long-poll's comparison (0: none); nil when the state cannot be
+  /// read, and the request is then answered at once, with that error.
+  func relayHeldSerial() -> UInt64? {
+    do { return try relay.held()?.serial ?? 0 } catch { return nil }
   }
 
   func answerHeld() {

@@ -1,6 +1,7 @@
 import EdgeCore
 import EdgeHost
 import EdgeLoop
+import EdgeStore
 
 /// One supervised service: its machine, the handles that feed it events (restart/stop timer,
 /// health probes, the output pipe), and what carrying out its actions takes.
@@ -40,7 +41,7 @@ final class ServiceRunner {
     self.supervisor = supervisor
     timer = Timer(supervisor.loop)
     probeTimer = Timer(supervisor.loop)
-    log = LogFile(path: supervisor.logDirectory + "/" + p.id + ".log")
+    log = LogFile(path: supervisor.layout.serviceLog(p.id))
   }
 
   /// Feeds an event and carries out the actions.

@@ -54,19 +54,16 @@ public struct ServiceStatus {
 
 public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
   do throws(StoreError) {
+    let layout = StateLayout(stateDir)
     let env = try Environment(path: stateDir, readOnly: true)
     let txn = try env.read()
-    let name = try txn.value(.meta, MetaKey.policyName) { raw in raw.map { String(decoding: $0, as: UTF8.self) } ?? "" }
-    let lastRun = try txn.value(.meta, MetaKey.lastRun) { raw -> Int64 in
-      guard let raw else { return 0 }
-      var r = ByteReader(raw)
-      return (try? r.i64()) ?? 0
-    }
-    let summary = try txn.value(.meta, MetaKey.lastSummary) { decodeSummary($0) ?? RunSummary() }
+    let name = try txn.policyName() ?? ""
+    let lastRun = try txn.lastRun() ?? 0
+    let summary = try txn.runSummary() ?? RunSummary()
     let promises = try readDesired(txn)
     var entries: [StatusEntry] = []
     for p in promises {
-      let rec: ActualRecord? = try txn.value(.actual, p.id) { raw in raw.flatMap { try? ActualRecord.decode($0) } }
+      let rec = try readActual(txn, p.id)
       let subject = p.type.managesPath ? p.path : (p.type == .sysctl ? p.key : (p.exec.first ?? ""))
       entries.append(StatusEntry(id: p.id, type: p.type, subject: subject, record: rec))
     }
@@ -76,7 +73,7 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
       let id = String(decoding: key, as: UTF8.self)
       do throws(RecordError) {
         services.append(ServiceStatus(id: id, record: try ServiceRecord.decode(value),
-                                      logTail: LogFile.tail(stateDir + "/logs/" + id + ".log", lines: 3)))
+                                      logTail: LogFile.tail(layout.serviceLog(id), lines: 3)))
       } catch {
         badService = .record(error, key: "service " + id)
         return false
@@ -268,35 +265,40 @@ public func eventsJSON(_ events: [EventRecord]) -> String {
   return w.text + "\n"
 }
 
+/// The last outcome of promise `id`; one that does not decode is an error naming it.
+func readActual(_ txn: borrowing Transaction, _ id: String) throws(StoreError) -> ActualRecord? {
+  let decoded = try withUTF8(id) { (k) throws(StoreError) -> Result<ActualRecord?, RecordError> in
+    try txn.get(.actual, k) { (raw) throws(RecordError) -> ActualRecord? in
+      guard let raw else { return nil }
+      return try ActualRecord.decode(raw)
+    }
+  }
+  switch decoded {
+  case .success(let r): return r
+  case .failure(let e): throw .record(e, key: "actual " + id)
+  }
+}
+
 /// The bundle in force and the puller's reachability record, from meta; nil without a bundle.
 func readBundleStatus(_ txn: borrowing Transaction) throws(StoreError) -> BundleStatus? {
-  let serial = try txn.value(.meta, BundleMetaKey.serial) { raw -> UInt64? in
-    guard let raw else { return nil }
-    var r = ByteReader(raw)
-    return try? r.u64()
-  }
-  guard let serial else { return nil }
-  let accepted = try txn.value(.meta, BundleMetaKey.acceptedAt) { raw -> Int64 in
-    guard let raw else { return 0 }
-    var r = ByteReader(raw)
-    return (try? r.i64()) ?? 0
-  }
-  let (issued, expires) = try txn.value(.meta, BundleMetaKey.bytes) { raw -> (Int64, Int64) in
-    guard let raw, let b = try? PolicyBundle.decode(Array(raw)) else { return (0, 0) }
-    return (b.issued, b.expires)
+  guard let serial = try txn.bundleSerial() else { return nil }
+  let accepted = try txn.bundleAcceptedAt() ?? 0
+  var (issued, expires): (Int64, Int64) = (0, 0)
+  if let bytes = try txn.bundleBytes() {
+    do throws(BundleFormatError) {
+      let b = try PolicyBundle.decode(bytes)
+      (issued, expires) = (b.issued, b.expires)
+    } catch { throw .record(RecordError(error.description), key: MetaKey.bundleJSON.name) }
   }
   var status = BundleStatus(serial: serial, acceptedAt: accepted, issued: issued)
   status.expires = expires
-  try txn.value(.meta, PullMetaKey.reachability) { raw in
-    guard let raw else { return }
-    var r = ByteReader(raw)
-    guard let ok = try? r.u8(), let since = try? r.i64(), let last = try? r.i64(), let err = try? r.string() else { return }
-    status.reachable = ok == 1
-    status.since = since
-    status.lastContact = last
-    status.lastError = err
+  if let reach = try txn.reachability() {
+    status.reachable = reach.reachable
+    status.since = reach.since
+    status.lastContact = reach.lastContact
+    status.lastError = reach.lastError
   }
-  status.lastRejection = try txn.value(.meta, BundleMetaKey.lastRejection) { raw in raw.flatMap(BundleRejectionRecord.decode) }
+  status.lastRejection = try txn.lastRejection()
   return status
 }
 

@@ -13,7 +13,8 @@ final class Supervisor {
   let log: Logger
   let env: Environment
   let root: String
-  let logDirectory: String
+  /// Where the services' logs go (`StateLayout.serviceLog`).
+  let layout: StateLayout
   let crashLoopCount: Int
   let crashLoopWindowMs: UInt32
   /// In start order.
@@ -44,8 +45,11 @@ final class Supervisor {
     self.root = root
     self.crashLoopCount = crashLoopCount
     self.crashLoopWindowMs = crashLoopWindowMs
-    logDirectory = stateDir + "/logs"
-    try? makeDirectory(logDirectory, mode: 0o700)
+    layout = StateLayout(stateDir)
+    // Said, not fatal: services run without their log files (each open then fails and says so).
+    do { try makeDirectory(layout.logDirectory, mode: 0o700) } catch {
+      log.error("unable to create the log directory", [("err", error.description)])
+    }
     flushTimer = Timer(loop)
   }
 

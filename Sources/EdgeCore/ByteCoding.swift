@@ -54,6 +54,8 @@ public struct ByteReader {
   public init(_ base: UnsafeRawBufferPointer) { self.base = base }
 
   public var atEnd: Bool { offset == base.count }
+  /// Bytes not read yet.
+  public var remaining: Int { base.count - offset }
 
   mutating func need(_ n: Int) throws(RecordError) {
     if n < 0 || base.count - offset < n { throw RecordError("record truncated") }

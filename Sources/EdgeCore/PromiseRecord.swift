@@ -77,7 +77,13 @@ public enum PromiseRecord {
     if v.hasGroup { p.group = String(decoding: v.group, as: UTF8.self) }
     p.target = String(decoding: v.target, as: UTF8.self)
     p.conditionText = String(decoding: v.condition, as: UTF8.self)
-    if !p.conditionText.isEmpty { p.condition = try? ClassExpression(parsing: p.conditionText) }
+    // Parsed when the policy was accepted: one that no longer parses is a corrupt record, not a
+    // promise without its condition (which would then hold on every host).
+    if !p.conditionText.isEmpty {
+      do throws(ClassExpressionError) { p.condition = try ClassExpression(parsing: p.conditionText) } catch {
+        throw RecordError("condition \"\(p.conditionText)\": \(error)")
+      }
+    }
     if v.flags & PromiseView.createsFlag != 0 { p.creates = String(decoding: v.creates, as: UTF8.self) }
     p.key = String(decoding: v.key, as: UTF8.self)
     p.value = String(decoding: v.value, as: UTF8.self)

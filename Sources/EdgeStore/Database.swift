@@ -1,6 +1,7 @@
 /// The named databases of one environment (DESIGN.md §4). Raw values index the handle table.
 ///
-/// - meta: schema version, host id, policy name and digest, last run
+/// - meta: schema version, host id, policy, last run, bundle in force, reachability: `MetaKey`,
+///   read and written only through the typed accessors of Meta.swift
 /// - desired: promise id -> PromiseRecord; replaced whole, in one transaction, when a policy is accepted
 /// - actual: promise id -> ActualRecord
 /// - statcache: SHA-256 of root, NUL, managed path (32 bytes, under LMDB's 511-byte key limit

@@ -47,8 +47,7 @@ public final class Environment {
     self.readOnly = readOnly
     var st = stat()
     if readOnly {
-      let data = path + "/data.mdb"
-      if stat(data, &st) != 0 { throw .noState(path: path) }
+      if stat(StateLayout(path).dataFile, &st) != 0 { throw .noState(path: path) }
     } else if stat(path, &st) != 0 {
       try Environment.makeDirectories(path)
     }

@@ -10,7 +10,6 @@ import CEdge
 /// blocks. The fd is close-on-exec, so a service or command outliving the agent holds nothing.
 /// Readers (`status`, a dry run) take no lock: LMDB keeps them consistent.
 public final class StateLock {
-  public static let fileName = "edgeagent.lock"
   private var fd: Int32
   public let stateDir: String
 
@@ -21,7 +20,7 @@ public final class StateLock {
     self.stateDir = stateDir
     var st = stat()
     if stat(stateDir, &st) != 0 { try Environment.makeDirectories(stateDir) }
-    let path = stateDir + "/" + StateLock.fileName
+    let path = StateLayout(stateDir).lockFile
     let fd = edge_open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
     // Said as LMDB's open says it: to the operator the lock file is part of the state.
     if fd < 0 { throw .lmdb(code: edge_errno(), operation: "open the state in \(stateDir)") }
@@ -53,7 +52,7 @@ public final class StateLock {
   /// The pid of the process holding the lock on `stateDir`, 0 when it is held but the pid is not
   /// written yet, nil when nobody holds it (or there is no lock file). Takes no lock.
   public static func holder(stateDir: String) -> Int32? {
-    let fd = edge_open(stateDir + "/" + fileName, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0)
+    let fd = edge_open(StateLayout(stateDir).lockFile, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0)
     if fd < 0 { return nil }
     defer { close(fd) }
     guard edge_ofd_held(fd) == 1 else { return nil }

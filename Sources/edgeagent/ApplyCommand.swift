@@ -1,6 +1,7 @@
 import EdgeAgent
 import EdgeCore
 import EdgeHost
+import EdgeStore
 
 /// `edgeagent apply POLICY [--root DIR] [--state DIR] [--dry-run] [--label NAME]... [--quiet]`
 enum ApplyCommand {
@@ -9,7 +10,7 @@ enum ApplyCommand {
 
     Converges the host once to the promises in POLICY (JSON) and prints each outcome.
       --root DIR     prefix every managed path with DIR (a sandbox; default /)
-      --state DIR    LMDB state directory (default /var/lib/edgeagent)
+      --state DIR    LMDB state directory (default \(StateLayout.defaultDirectory))
       --dry-run      report what would change; change nothing, not even the state
       --label NAME   define a class for `if` expressions (repeatable)
       --quiet        print only repairs, failures and the summary
@@ -24,7 +25,7 @@ enum ApplyCommand {
       guard o.positional.count == 1 else { throw UsageError(o.positional.isEmpty ? "apply needs a POLICY file" : "apply takes one POLICY file") }
       var options = ApplyOptions(policyPath: o.positional[0])
       options.root = o.value("--root") ?? "/"
-      options.stateDir = o.value("--state") ?? "/var/lib/edgeagent"
+      options.stateDir = o.value("--state") ?? StateLayout.defaultDirectory
       options.dryRun = o.has("--dry-run")
       options.labels = o.all("--label")
       options.reportKept = !o.has("--quiet")

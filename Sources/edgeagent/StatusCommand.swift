@@ -1,6 +1,7 @@
 import EdgeAgent
 import EdgeCore
 import EdgeHost
+import EdgeStore
 
 /// `edgeagent status [--json] [--state DIR]`
 enum StatusCommand {
@@ -10,7 +11,7 @@ enum StatusCommand {
     Shows the policy, the last run and each promise's last outcome, read from the state
     (read-only; safe while the agent runs).
       --json        machine-readable output
-      --state DIR   LMDB state directory (default /var/lib/edgeagent)
+      --state DIR   LMDB state directory (default \(StateLayout.defaultDirectory))
       --events N    show the last N events (repairs, failures, accepted policies) instead
 
     """
@@ -20,7 +21,7 @@ enum StatusCommand {
       let o = try Options(args, valued: ["--state", "--events"], flags: ["--json"])
       if o.has("--help") { writeStdout(usage); return ExitCode.ok }
       guard o.positional.isEmpty else { throw UsageError("status takes no arguments") }
-      let stateDir = o.value("--state") ?? "/var/lib/edgeagent"
+      let stateDir = o.value("--state") ?? StateLayout.defaultDirectory
       if let n = o.value("--events") {
         guard let count = Int(n), count > 0 else { throw UsageError("--events needs a positive count") }
         do throws(AgentError) {

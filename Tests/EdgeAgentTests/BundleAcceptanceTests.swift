@@ -14,7 +14,7 @@ final class BundleAcceptanceTests: XCTestCase {
     XCTAssertEqual(a.serial, 3)
     XCTAssertEqual(a.digest, r.digest)
     XCTAssertEqual(try heldSerial(env), 3)
-    let loaded = try XCTUnwrap(loadAcceptedPolicy(env))
+    let loaded = try XCTUnwrap(try loadAcceptedPolicy(env))
     XCTAssertEqual(loaded.0.name, "demo")
     XCTAssertEqual(loaded.1, 3)
     // The blob is in `blobs`, keyed by its digest.
@@ -37,7 +37,7 @@ final class BundleAcceptanceTests: XCTestCase {
     try f.overwrite("out/bundle.json", bytes)
     XCTAssertThrowsError(try f.accept(env)) { XCTAssertEqual(rejection($0 as! BundleError), .badSignature) }
     XCTAssertEqual(try heldSerial(env), 1)
-    XCTAssertEqual(loadAcceptedPolicy(env)?.1, 1)
+    XCTAssertEqual(try loadAcceptedPolicy(env)?.1, 1)
   }
 
   func testWrongKeyIsRejected() throws {
@@ -47,7 +47,7 @@ final class BundleAcceptanceTests: XCTestCase {
     let other = Ed25519.keypair().publicKey
     XCTAssertThrowsError(try f.accept(env, keys: [other])) { XCTAssertEqual(rejection($0 as! BundleError), .badSignature) }
     XCTAssertNil(try heldSerial(env))
-    XCTAssertNil(loadAcceptedPolicy(env))
+    XCTAssertNil(try loadAcceptedPolicy(env))
   }
 
   func testReplayedOlderSerialIsRejected() throws {
@@ -61,7 +61,7 @@ final class BundleAcceptanceTests: XCTestCase {
     }
     // The same serial again is "not newer" too.
     XCTAssertThrowsError(try f.accept(env)) { XCTAssertEqual(rejection($0 as! BundleError), .notNewer(offered: 7, held: 7)) }
-    XCTAssertEqual(loadAcceptedPolicy(env)?.1, 7)
+    XCTAssertEqual(try loadAcceptedPolicy(env)?.1, 7)
   }
 
   func testExpiredBundleIsRejected() throws {
@@ -72,7 +72,7 @@ final class BundleAcceptanceTests: XCTestCase {
     XCTAssertThrowsError(try f.accept(env, now: now)) {
       XCTAssertEqual(rejection($0 as! BundleError), .expired(expires: now - 3600, now: now))
     }
-    XCTAssertNil(loadAcceptedPolicy(env))
+    XCTAssertNil(try loadAcceptedPolicy(env))
   }
 
   func testClockBeforeIssueIsReportedAndRefused() throws {
@@ -99,7 +99,7 @@ final class BundleAcceptanceTests: XCTestCase {
       guard case .blobMismatch(let d, _)? = rejection($0 as! BundleError) else { return XCTFail("\($0)") }
       XCTAssertEqual(d, blob.digest)
     }
-    XCTAssertEqual(loadAcceptedPolicy(env)?.1, 1)
+    XCTAssertEqual(try loadAcceptedPolicy(env)?.1, 1)
     let txn = try env.read()
     let has: Bool = try blob.digest.withBytes { (k) throws(StoreError) in try txn.value(.blobs, k) { $0 != nil } }
     txn.abort()
@@ -114,7 +114,7 @@ final class BundleAcceptanceTests: XCTestCase {
     XCTAssertThrowsError(try f.accept(env)) {
       guard case .blobMismatch? = rejection($0 as! BundleError) else { return XCTFail("\($0)") }
     }
-    XCTAssertNil(loadAcceptedPolicy(env))
+    XCTAssertNil(try loadAcceptedPolicy(env))
   }
 
   func testRejectionIsRecordedAsAnEvent() throws {
@@ -143,7 +143,7 @@ final class BundleAcceptanceTests: XCTestCase {
     XCTAssertThrowsError(try f.accept(env)) { refused = rejection($0 as! BundleError) }
     XCTAssertEqual(refused, .serialConflict(serial: 1, held: first.digest, offered: second.digest))
     XCTAssertEqual(refused?.code, "serial_conflict")
-    XCTAssertEqual(loadAcceptedBundle(env)?.digest, first.digest, "the bundle in force stays")
+    XCTAssertEqual(try loadAcceptedBundle(env)?.digest, first.digest, "the bundle in force stays")
     try recordRejection(env, refused!, source: "file://" + f.out, now: 42)
     let events = try readEvents(stateDir: f.state, count: 5)
     XCTAssertTrue(containsText(events.last!.reason, "serial 1 is held with other content"), events.last!.reason)

@@ -132,7 +132,7 @@ extension PullerTests {
     let status = try readStatus(stateDir: f.state)
     XCTAssertTrue(containsText(status.text, "bundle EXPIRED at"), status.text)
     XCTAssertTrue(containsText(status.json, "\"expired\":true"), status.json)
-    XCTAssertEqual(loadAcceptedPolicy(env)?.1, 1, "still in force")
+    XCTAssertEqual(try loadAcceptedPolicy(env)?.1, 1, "still in force")
     p.stop()
   }
 

@@ -105,7 +105,7 @@ final class PullerTests: XCTestCase {
     p.start()
     run(until: { attempts.count >= 3 && retries.count >= 2 })
     XCTAssertGreaterThanOrEqual(attempts.count, 3)
-    XCTAssertEqual(loadAcceptedPolicy(env)?.1, 1, "the last good bundle stays in force")
+    XCTAssertEqual(try loadAcceptedPolicy(env)?.1, 1, "the last good bundle stays in force")
     // Backoff: 1 s doubling with equal jitter, so the first wait is in [0.5, 1] s and the
     // second in [1, 2] s, and the puller waits it out (one attempt per round, no hammering).
     guard attempts.count >= 3, retries.count >= 2 else { return XCTFail("attempts \(attempts), retries \(retries)") }
@@ -170,7 +170,7 @@ final class PullerTests: XCTestCase {
     // far beyond the wait; and the held request was the one answered.
     XCTAssertLessThan(acceptedB.last!.1, aAt + 30_000, "long-poll: B has serial 2 long before its next round")
     XCTAssertGreaterThan(relay.stats.requests, requestsBefore, "B fetched serial 2 from the relay")
-    XCTAssertEqual(loadAcceptedPolicy(envB)?.1, 2)
+    XCTAssertEqual(try loadAcceptedPolicy(envB)?.1, 2)
     // B never asked nginx.
     XCTAssertEqual(nginx.requests().filter { $0.contains("GET /bundle.json ") }.count, 2)
     // /metrics and /healthz.
@@ -261,7 +261,7 @@ final class PullerTests: XCTestCase {
     run(until: { held == [2, 2, 2, 2] })
     XCTAssertEqual(held, [2, 2, 2, 2])
     XCTAssertEqual(originDownloads() - before, 1, "only the first tier downloads from the origin")
-    XCTAssertEqual(loadAcceptedPolicy(envs[2])?.1, 2)
+    XCTAssertEqual(try loadAcceptedPolicy(envs[2])?.1, 2)
 
     // Relay 1 goes away: relay 2 falls back to its grandparent, still not to the origin.
     pullers[1].stop()

@@ -61,7 +61,7 @@ final class StatCacheKeyTests: XCTestCase {
       try env.withWrite { (txn) throws(StoreError) in
         var w = ByteWriter()
         w.u32(1)
-        try txn.put(.meta, MetaKey.schema, w.bytes)
+        try txn.put(.meta, MetaKey.schema.name, w.bytes)
         try txn.put(.statcache, box.hostPath("/srv/f"), StatRecord(identity: FileIdentity(device: 0, inode: 0, size: 0, mtime: 0, ctime: 0),
                                                                    digest: .zero).encode())
       }
@@ -70,7 +70,7 @@ final class StatCacheKeyTests: XCTestCase {
     let env = try Environment(path: box.state, readOnly: true)
     let txn = try env.read()
     let old = try txn.value(.statcache, box.hostPath("/srv/f")) { $0 != nil }
-    let schema = try txn.value(.meta, MetaKey.schema) { raw in raw.map { Array($0) } }
+    let schema = try txn.value(.meta, MetaKey.schema.name) { raw in raw.map { Array($0) } }
     txn.abort()
     XCTAssertFalse(old, "a schema-1 entry is dropped")
     XCTAssertEqual(schema, [2, 0, 0, 0])

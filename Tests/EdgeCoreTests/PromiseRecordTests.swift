@@ -266,4 +266,13 @@ final class PromiseRecordTests: XCTestCase {
     XCTAssertEqual(try decode(bytes).service?.startTimeoutMs, 5_000)
     XCTAssertEqual(try decode(Array(bytes.dropLast(4))).service?.startTimeoutMs, 60_000)
   }
+
+  func testAStoredConditionThatDoesNotParseIsACorruptRecord() {
+    var p = Promise(id: "c", type: .file)
+    p.path = "/etc/c"
+    p.conditionText = "web &&"
+    XCTAssertThrowsError(try decode(PromiseRecord.encode(p, digest: .zero))) { error in
+      XCTAssertTrue("\(error)".contains("condition"), "\(error)")
+    }
+  }
 }

@@ -1,0 +1,21 @@
+/// The state directory's layout, spelled once: where the LMDB environment, the services' logs
+/// and the single-instance lock live. Everything that opens, locks, reads or tails the state
+/// asks this for the path.
+public struct StateLayout: Sendable, Equatable {
+  /// Where the state lives unless a config or `--state` says otherwise.
+  public static let defaultDirectory = "/var/lib/edgeagent"
+
+  /// The directory itself, created 0700 (it holds the trusted keys and the policy).
+  public let directory: String
+
+  public init(_ directory: String = StateLayout.defaultDirectory) { self.directory = directory }
+
+  /// LMDB's data file: its presence is what "there is a state" means to a read-only open.
+  public var dataFile: String { directory + "/data.mdb" }
+  /// The single writer's lock (`StateLock`), holding its pid.
+  public var lockFile: String { directory + "/edgeagent.lock" }
+  /// The services' output, one file per service.
+  public var logDirectory: String { directory + "/logs" }
+  /// The output of service `id`.
+  public func serviceLog(_ id: String) -> String { logDirectory + "/" + id + ".log" }
+}
