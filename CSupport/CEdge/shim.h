@@ -87,6 +87,13 @@ extern int pipe2(int fds[2], int flags);
 static inline int edge_pipe2(int *fds, int flags) { return pipe2(fds, flags); }
 static inline int edge_syncfs(int fd) { return syncfs(fd); }
 
+/* glibc declares the socket types and the rlimit resources as enums (Swift sees a struct with a
+ * rawValue), musl as plain macros: these names are the same integer under both. */
+enum { EDGE_SOCK_DGRAM = SOCK_DGRAM, EDGE_SOCK_CLOEXEC = SOCK_CLOEXEC };
+static inline int edge_getrlimit(int resource, struct rlimit *rl) { return getrlimit(resource, rl); }
+static inline int edge_setrlimit(int resource, const struct rlimit *rl) { return setrlimit(resource, rl); }
+enum { EDGE_RLIMIT_NOFILE = RLIMIT_NOFILE };
+
 /* Macros. */
 static inline int edge_WIFEXITED(int s) { return WIFEXITED(s); }
 static inline int edge_WEXITSTATUS(int s) { return WEXITSTATUS(s); }

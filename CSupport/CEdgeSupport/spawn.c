@@ -47,6 +47,13 @@ static void close_from(int lowfd, int keep) {
  * emulated CPU (qemu TCG) that was the larger part of starting a service. Returns 0 when it does
  * not apply (the caller forks), else the pid or -errno. */
 static pid_t spawn_vfork(const struct edge_spawn_opts *o) {
+#ifdef EDGE_MUSL
+  /* musl's posix_spawn has no action that closes every descriptor above 2 (glibc's
+   * addclosefrom_np), and one inherited without CLOEXEC must not reach a service: the fork path
+   * below closes them with close_range. */
+  (void)o;
+  return 0;
+#else
   if (o->uid >= 0 || o->gid >= 0 || o->ngroups >= 0) return 0;
   int fds[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
   for (int i = 0; i < 3; i++) if (fds[i] >= 0 && fds[i] <= 2 && fds[i] != i) return 0;
@@ -74,6 +81,7 @@ static pid_t spawn_vfork(const struct edge_spawn_opts *o) {
   posix_spawnattr_destroy(&at);
   if (e < 0) return 0;
   return e == 0 ? pid : -e;
+#endif
 }
 
 pid_t edge_spawn(const struct edge_spawn_opts *o) {
@@ -86,8 +94,8 @@ pid_t edge_spawn(const struct edge_spawn_opts *o) {
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
-  /* A bare clone, not glibc's fork: the child only execs, so fork's atfork handlers and stdio
-   * lock resets have nothing to do, and in the static binary fork would link all of stdio. */
+  /* A bare clone, not fork: the child only execs, so fork's atfork handlers and the C
+   * library's lock resets have nothing to do. */
   pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) {
     int e = errno;

@@ -94,13 +94,13 @@ public func removeTree(_ path: String) {
 /// C: `getrlimit`, `setrlimit` (RLIMIT_NOFILE)
 public func raiseOpenFileLimit(to want: Int) -> Int {
   var rl = rlimit()
-  let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-  guard getrlimit(resource, &rl) == 0 else { return 1024 }
+  let resource = Int32(EDGE_RLIMIT_NOFILE)
+  guard edge_getrlimit(resource, &rl) == 0 else { return 1024 }
   let target = min(rlim_t(want), rl.rlim_max)
   if rl.rlim_cur < target {
     var raised = rl
     raised.rlim_cur = target
-    if setrlimit(resource, &raised) == 0 { rl = raised }
+    if edge_setrlimit(resource, &raised) == 0 { rl = raised }
   }
   return rl.rlim_cur > rlim_t(Int.max) ? Int.max : Int(rl.rlim_cur)
 }
