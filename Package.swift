@@ -5,8 +5,8 @@ import Foundation
 // One package, two builds from the same sources:
 //   swift build / swift test                      full Swift (tests)
 //   EDGE_EMBEDDED=1 swift build -c release         Embedded Swift, the binary we ship
-// Cross builds (Cross/build.sh) add EDGE_TRIPLE, EDGE_STATIC=1 and a toolset file; Package.swift
-// cannot see --triple, hence the environment.
+// Cross builds (Cross/build.sh) add EDGE_TRIPLE, EDGE_STATIC=1, EDGE_MUSL and a toolset file;
+// Package.swift cannot see --triple, hence the environment.
 let env = Context.environment
 let embedded = env["EDGE_EMBEDDED"] == "1"
 let triple = env["EDGE_TRIPLE"] ?? "x86_64-unknown-linux-gnu"
