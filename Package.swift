@@ -35,13 +35,17 @@ if musl != nil { defines.append(.define("EDGE_MUSL")) }
 
 // musl's headers instead of glibc's, for the C compiler and for Swift's view of C alike.
 let muslIncludes: [String] = musl.map { ["-nostdlibinc", "-isystem", "\($0)/libc/include", "-isystem", "\($0)/include"] } ?? []
+// Clang names its cached modules by a hash that leaves out the include paths: a scratch path that
+// built against glibc would hand its CEdgeSupport module to a musl build ("'timespec' has
+// different definitions in different modules"). The strict hash counts them.
+let muslSwiftFlags: [String] = muslIncludes.isEmpty ? [] : muslIncludes.flatMap { ["-Xcc", $0] } + ["-Xcc", "-Xclang", "-Xcc", "-fmodules-strict-context-hash"]
 
 // object-outliner: Swift 6.3.1's Embedded mode emits each array literal it outlines as a weak
 // global named by its function and a per-copy counter (`...Tv_r`, `...Tv0_r`). A function
 // inlined into another module gets its own copy with its own numbering, the linker keeps one
 // of the same-named globals, and code then reads another literal: `[.spawn]` came back as
 // `[.disarm]`. Cross/check-outlined-globals.sh fails the build if such a duplicate reappears.
-let swiftSettings: [SwiftSetting] = defines + (muslIncludes.isEmpty ? [] : [.unsafeFlags(muslIncludes.flatMap { ["-Xcc", $0] })])
+let swiftSettings: [SwiftSetting] = defines + (muslSwiftFlags.isEmpty ? [] : [.unsafeFlags(muslSwiftFlags)])
   + (embedded ? [
   .enableExperimentalFeature("Embedded"),
   .unsafeFlags(["-Osize", "-Xfrontend", "-function-sections", "-Xllvm", "-sil-disable-pass=object-outliner"]),
