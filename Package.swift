@@ -5,12 +5,16 @@ import Foundation
 // One package, two builds from the same sources:
 //   swift build / swift test                      full Swift (tests)
 //   EDGE_EMBEDDED=1 swift build -c release         Embedded Swift, the binary we ship
-// Cross builds (Cross/build.sh) add EDGE_TRIPLE, EDGE_STATIC=1 and a toolset file; Package.swift
-// cannot see --triple, hence the environment.
+// Cross builds (Cross/build.sh) add EDGE_TRIPLE, EDGE_STATIC=1, EDGE_MUSL and a toolset file;
+// Package.swift cannot see --triple, hence the environment.
 let env = Context.environment
 let embedded = env["EDGE_EMBEDDED"] == "1"
 let triple = env["EDGE_TRIPLE"] ?? "x86_64-unknown-linux-gnu"
 let isStatic = env["EDGE_STATIC"] == "1"
+// EDGE_MUSL: the static builds link musl instead of glibc. Its value is Cross/musl-deps.sh's
+// directory for the target (out/musl/TARGET): libc/{include,lib} (musl-dev), include/ (libuv,
+// LMDB, libsodium and the kernel's headers), lib/ (those libraries built for musl, and libgcc).
+let musl = env["EDGE_MUSL"]
 
 // The toolchain's usr/: $EDGE_TOOLCHAIN_USR, else the folder above the bin/ of the first swiftc on PATH.
 let toolchainUsr: String = env["EDGE_TOOLCHAIN_USR"] ?? {
@@ -32,13 +36,22 @@ if isStatic { defines.append(.define("EDGE_STATIC")) }
 // build, the one we ship, never has it.
 let mocking: [SwiftSetting] = embedded ? [] : [.define("EDGE_MOCKING", .when(configuration: .debug))]
 defines += mocking
+if musl != nil { defines.append(.define("EDGE_MUSL")) }
+
+// musl's headers instead of glibc's, for the C compiler and for Swift's view of C alike.
+let muslIncludes: [String] = musl.map { ["-nostdlibinc", "-isystem", "\($0)/libc/include", "-isystem", "\($0)/include"] } ?? []
+// Clang names its cached modules by a hash that leaves out the include paths: a scratch path that
+// built against glibc would hand its CEdgeSupport module to a musl build ("'timespec' has
+// different definitions in different modules"). The strict hash counts them.
+let muslSwiftFlags: [String] = muslIncludes.isEmpty ? [] : muslIncludes.flatMap { ["-Xcc", $0] } + ["-Xcc", "-Xclang", "-Xcc", "-fmodules-strict-context-hash"]
 
 // object-outliner: Swift 6.3.1's Embedded mode emits each array literal it outlines as a weak
 // global named by its function and a per-copy counter (`...Tv_r`, `...Tv0_r`). A function
 // inlined into another module gets its own copy with its own numbering, the linker keeps one
 // of the same-named globals, and code then reads another literal: `[.spawn]` came back as
 // `[.disarm]`. Cross/check-outlined-globals.sh fails the build if such a duplicate reappears.
-let swiftSettings: [SwiftSetting] = defines + (embedded ? [
+let swiftSettings: [SwiftSetting] = defines + (muslSwiftFlags.isEmpty ? [] : [.unsafeFlags(muslSwiftFlags)])
+  + (embedded ? [
   .enableExperimentalFeature("Embedded"),
   .unsafeFlags(["-Osize", "-Xfrontend", "-function-sections", "-Xllvm", "-sil-disable-pass=object-outliner"]),
   .treatWarning("EmbeddedRestrictions", as: .error),
@@ -51,19 +64,32 @@ let swiftSettings: [SwiftSetting] = defines + (embedded ? [
 // in, so --wrap at link time sees every allocation, static libuv/LMDB/libsodium included.
 let wrapped = ["malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "free"]
 let supportC: [CSetting] = (embedded ? [] : [.define("EDGE_INTERPOSE_MALLOC")])
-  + (isStatic ? [.define("EDGE_TRIM_LIBC")] : [])
+  + (musl != nil ? [.define("EDGE_MUSL"), .unsafeFlags(muslIncludes)] : [])
 
-let agentLinker: [LinkerSetting] = embedded ? [
-  // Embedded does not autolink the module map's `link` lines. Debian's static libuv is libuv_a.a.
+// The musl link: the driver's own start files and libraries are glibc's, so none of them
+// (-nostdlib), and musl's crt1/crti/crtn, its libc.a and libgcc named here instead. crt1.o
+// hands argc/argv to __libc_start_main, which CSupport/CEdgeSupport/argv.c wraps to keep them.
+let muslLink: [String] = musl.map { m in
+  ["-Xclang-linker", "-nostdlib", "\(m)/libc/lib/crt1.o", "\(m)/libc/lib/crti.o",
+   "\(m)/lib/libuv.a", "\(m)/lib/liblmdb.a", "\(m)/lib/libsodium.a",
+   "-Xlinker", "--wrap=__libc_start_main",
+   "-Xlinker", "--start-group", "\(m)/libc/lib/libc.a", "\(m)/lib/libgcc.a", "\(m)/lib/libgcc_eh.a",
+   "-Xlinker", "--end-group", "\(m)/libc/lib/crtn.o"]
+} ?? []
+
+// Embedded does not autolink the module map's `link` lines: the libraries are named here (musl
+// builds name their own, above). Debian's static libuv is libuv_a.a.
+let libraries: [LinkerSetting] = musl != nil ? [] : [
   .linkedLibrary(isStatic ? "uv_a" : "uv"), .linkedLibrary("lmdb"), .linkedLibrary("sodium"),
   .linkedLibrary("m"),
+]
+let agentLinker: [LinkerSetting] = !embedded ? [] : libraries + [
   .unsafeFlags(["\(embeddedLib)/libswiftUnicodeDataTables.a"]
     + wrapped.flatMap { ["-Xlinker", "--wrap=\($0)"] }
-    // Static builds: fold identical functions, drop unwind tables (CSupport/no-unwind.ld says
-    // why); glibc's stdio, gettext, gconv, NSS and dynamic loader are kept out by
-    // CSupport/CEdgeSupport/*_trim.c, which say why each is safe.
-    + (isStatic ? ["-Xlinker", "--icf=all", "-Xlinker", "-T", "-Xlinker", "\(packageRoot)/CSupport/no-unwind.ld"] : [])),
-] : []
+    // Static builds: fold identical functions, drop unwind tables (CSupport/no-unwind.ld says why).
+    + (isStatic ? ["-Xlinker", "--icf=all", "-Xlinker", "-T", "-Xlinker", "\(packageRoot)/CSupport/no-unwind.ld"] : [])
+    + muslLink),
+]
 
 let package = Package(
   name: "edgeagent",

@@ -131,6 +131,12 @@ static inline int edge_libc_is_glibc(void) {
   return 0;
 #endif
 }
+/* glibc declares the socket types and the rlimit resources as enums (Swift sees a struct with a
+ * rawValue), musl as plain macros: these names are the same integer under both. */
+enum { EDGE_SOCK_DGRAM = SOCK_DGRAM, EDGE_SOCK_CLOEXEC = SOCK_CLOEXEC };
+static inline int edge_getrlimit(int resource, struct rlimit *rl) { return getrlimit(resource, rl); }
+static inline int edge_setrlimit(int resource, const struct rlimit *rl) { return setrlimit(resource, rl); }
+enum { EDGE_RLIMIT_NOFILE = RLIMIT_NOFILE };
 
 /* Macros. */
 static inline int edge_WIFEXITED(int s) { return WIFEXITED(s); }

@@ -38,7 +38,9 @@ int posix_memalign(void **out, size_t a, size_t n) {
 }
 #else
 /* Embedded: the link wraps these (-Xlinker --wrap=malloc ...), Swift runtime and static C
- * libraries included. */
+ * libraries included. The wrap also catches the C library's calls to itself (musl's calloc,
+ * realloc and aligned_alloc call malloc, its posix_memalign calls aligned_alloc): only the
+ * outermost call is the caller's allocation, so a per-thread depth counts that one alone. */
 extern void *__real_malloc(size_t);
 extern void *__real_calloc(size_t, size_t);
 extern void *__real_realloc(void *, size_t);
@@ -46,10 +48,18 @@ extern int __real_posix_memalign(void **, size_t, size_t);
 extern void *__real_aligned_alloc(size_t, size_t);
 extern void __real_free(void *);
 
-void *__wrap_malloc(size_t n) { count_alloc(); return __real_malloc(n); }
-void *__wrap_calloc(size_t c, size_t n) { count_alloc(); return __real_calloc(c, n); }
-void *__wrap_realloc(void *p, size_t n) { count_alloc(); return __real_realloc(p, n); }
-int __wrap_posix_memalign(void **o, size_t a, size_t n) { count_alloc(); return __real_posix_memalign(o, a, n); }
-void *__wrap_aligned_alloc(size_t a, size_t n) { count_alloc(); return __real_aligned_alloc(a, n); }
-void __wrap_free(void *p) { if (p) count_free(); __real_free(p); }
+static __thread unsigned t_depth;
+static inline void enter_alloc(void) { if (t_depth++ == 0) count_alloc(); }
+static inline void leave(void) { t_depth--; }
+
+void *__wrap_malloc(size_t n) { enter_alloc(); void *r = __real_malloc(n); leave(); return r; }
+void *__wrap_calloc(size_t c, size_t n) { enter_alloc(); void *r = __real_calloc(c, n); leave(); return r; }
+void *__wrap_realloc(void *p, size_t n) { enter_alloc(); void *r = __real_realloc(p, n); leave(); return r; }
+int __wrap_posix_memalign(void **o, size_t a, size_t n) { enter_alloc(); int r = __real_posix_memalign(o, a, n); leave(); return r; }
+void *__wrap_aligned_alloc(size_t a, size_t n) { enter_alloc(); void *r = __real_aligned_alloc(a, n); leave(); return r; }
+void __wrap_free(void *p) {
+  if (t_depth++ == 0 && p) count_free();
+  __real_free(p);
+  leave();
+}
 #endif

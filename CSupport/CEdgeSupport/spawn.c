@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -41,85 +41,75 @@ static void close_from(int lowfd, int keep) {
   for (int fd = lowfd; fd < max; fd++) if (fd != keep) close(fd);
 }
 
-/* The common case (no credentials change, no source fd among 0-2 but its own): glibc's posix_spawn,
- * which starts the child with CLONE_VM|CLONE_VFORK. A fork copies the agent's page tables and
- * then takes a copy-on-write fault on every page either side touches before the exec: under an
- * emulated CPU (qemu TCG) that was the larger part of starting a service. Returns 0 when it does
- * not apply (the caller forks), else the pid or -errno. */
-static pid_t spawn_vfork(const struct edge_spawn_opts *o) {
-  if (o->uid >= 0 || o->gid >= 0 || o->ngroups >= 0) return 0;
-  int fds[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
-  for (int i = 0; i < 3; i++) if (fds[i] >= 0 && fds[i] <= 2 && fds[i] != i) return 0;
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  if (posix_spawn_file_actions_init(&fa) != 0) return 0;
-  if (posix_spawnattr_init(&at) != 0) { posix_spawn_file_actions_destroy(&fa); return 0; }
-  int bad = 0;
-  for (int i = 0; i < 3; i++) {
-    if (fds[i] < 0) bad |= posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDWR, 0);
-    else bad |= posix_spawn_file_actions_adddup2(&fa, fds[i], i); /* same fd: drops CLOEXEC */
-  }
-  bad |= posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  if (o->cwd) bad |= posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
-  sigset_t none, all;
+/* The child, from its start to execve. It runs on its own stack, possibly in the agent's address
+ * space (below), so it only reads `o` and keeps its state in its own frame. */
+struct child_arg {
+  const struct edge_spawn_opts *o;
+  int pipe_w;
+};
+
+static int child_main(void *arg) {
+  const struct edge_spawn_opts *o = ((const struct child_arg *)arg)->o;
+  int pw = ((const struct child_arg *)arg)->pipe_w;
+  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+  sigset_t none;
   sigemptyset(&none);
-  sigfillset(&all);
-  bad |= posix_spawnattr_setsigmask(&at, &none);
-  bad |= posix_spawnattr_setsigdefault(&at, &all);
-  bad |= posix_spawnattr_setflags(&at, (short)(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                               (o->setsid ? POSIX_SPAWN_SETSID : 0)));
-  pid_t pid = 0;
-  int e = bad ? -1 : posix_spawn(&pid, o->path, &fa, &at, o->argv, o->envp);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  if (e < 0) return 0;
-  return e == 0 ? pid : -e;
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (o->setsid && setsid() < 0) child_fail(pw);
+  /* The pipe's write end must not land on 0-2 before the dups. */
+  if (pw <= 2) {
+    int n = fcntl(pw, F_DUPFD_CLOEXEC, 3);
+    if (n < 0) child_fail(pw);
+    pw = n;
+  }
+  int in = o->stdin_fd, out = o->stdout_fd, err = o->stderr_fd;
+  /* Source fds in 0-2 could be clobbered by an earlier dup2: lift them first. */
+  if (in >= 0 && in <= 2 && in != 0) in = fcntl(in, F_DUPFD_CLOEXEC, 3);
+  if (out >= 0 && out <= 2 && out != 1) out = fcntl(out, F_DUPFD_CLOEXEC, 3);
+  if (err >= 0 && err <= 2 && err != 2) err = fcntl(err, F_DUPFD_CLOEXEC, 3);
+  if (move_fd(in, 0, pw) < 0 || move_fd(out, 1, pw) < 0 || move_fd(err, 2, pw) < 0) child_fail(pw);
+  close_from(3, pw);
+  if (o->ngroups >= 0 && setgroups((size_t)o->ngroups, o->groups) < 0) child_fail(pw);
+  if (o->gid >= 0 && setgid((gid_t)o->gid) < 0) child_fail(pw);
+  if (o->uid >= 0 && setuid((uid_t)o->uid) < 0) child_fail(pw);
+  if (o->cwd && chdir(o->cwd) < 0) child_fail(pw);
+  execve(o->path, o->argv, o->envp);
+  child_fail(pw);
+  return 127;
 }
 
 pid_t edge_spawn(const struct edge_spawn_opts *o) {
   if (o->uid >= 0 && o->gid < 0) return -EINVAL;
-  pid_t vp = spawn_vfork(o);
-  if (vp != 0) return vp;
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return -errno;
-  /* Block all signals across fork so the child cannot run one of our handlers before it resets them. */
+  struct child_arg ca = {o, p[1]};
+  /* Block all signals across the clone so the child cannot run one of our handlers before it
+   * resets them. */
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
-  /* A bare clone, not glibc's fork: the child only execs, so fork's atfork handlers and stdio
-   * lock resets have nothing to do, and in the static binary fork would link all of stdio. */
-  pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  pid_t pid;
+  if (o->uid < 0 && o->gid < 0 && o->ngroups < 0) {
+    /* The common case, as posix_spawn does it: the child borrows the agent's address space and
+     * the agent waits until it has exec'd (CLONE_VM|CLONE_VFORK). A fork copies the agent's page
+     * tables and then takes a copy-on-write fault on every page either side touches before the
+     * exec: under an emulated CPU (qemu TCG) that was the larger part of starting a service.
+     * (posix_spawn itself cannot be used: musl's has no action that closes every descriptor
+     * above 2.) The stack is this frame's, idle until the child has exec'd or exited. */
+    _Alignas(16) char stack[16384];
+    pid = clone(child_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &ca);
+  } else {
+    /* Credentials change: a separate copy, as the C library's setuid may act on memory it
+     * believes its own. A bare clone, not fork: the child only execs, so fork's atfork handlers
+     * and the C library's lock resets have nothing to do. */
+    pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid == 0) _exit(child_main(&ca));
+  }
   if (pid < 0) {
     int e = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(p[0]); close(p[1]);
     return -e;
-  }
-  if (pid == 0) {
-    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (o->setsid && setsid() < 0) child_fail(p[1]);
-    /* The pipe's write end must not land on 0-2 before the dups. */
-    if (p[1] <= 2) {
-      int n = fcntl(p[1], F_DUPFD_CLOEXEC, 3);
-      if (n < 0) child_fail(p[1]);
-      p[1] = n;
-    }
-    int in = o->stdin_fd, out = o->stdout_fd, err = o->stderr_fd;
-    /* Source fds in 0-2 could be clobbered by an earlier dup2: lift them first. */
-    if (in >= 0 && in <= 2 && in != 0) in = fcntl(in, F_DUPFD_CLOEXEC, 3);
-    if (out >= 0 && out <= 2 && out != 1) out = fcntl(out, F_DUPFD_CLOEXEC, 3);
-    if (err >= 0 && err <= 2 && err != 2) err = fcntl(err, F_DUPFD_CLOEXEC, 3);
-    if (move_fd(in, 0, p[1]) < 0 || move_fd(out, 1, p[1]) < 0 || move_fd(err, 2, p[1]) < 0) child_fail(p[1]);
-    close_from(3, p[1]);
-    if (o->ngroups >= 0 && setgroups((size_t)o->ngroups, o->groups) < 0) child_fail(p[1]);
-    if (o->gid >= 0 && setgid((gid_t)o->gid) < 0) child_fail(p[1]);
-    if (o->uid >= 0 && setuid((uid_t)o->uid) < 0) child_fail(p[1]);
-    if (o->cwd && chdir(o->cwd) < 0) child_fail(p[1]);
-    execve(o->path, o->argv, o->envp);
-    child_fail(p[1]);
   }
   sigprocmask(SIG_SETMASK, &old, NULL);
   close(p[1]);

@@ -6,10 +6,16 @@ public let edgeagentVersion = "0.1.0"
 
 /// The target this binary was built for.
 public var buildTarget: String {
-  #if arch(x86_64)
+  #if arch(x86_64) && EDGE_MUSL
+  let arch = "x86_64-linux-musl"
+  #elseif arch(x86_64)
   let arch = "x86_64-linux-gnu"
+  #elseif arch(arm64) && EDGE_MUSL
+  let arch = "aarch64-linux-musl"
   #elseif arch(arm64)
   let arch = "aarch64-linux-gnu"
+  #elseif arch(arm) && EDGE_MUSL
+  let arch = "armv7-linux-musleabihf"
   #elseif arch(arm)
   let arch = "armv7-linux-gnueabihf"
   #else

@@ -39,7 +39,7 @@ public func isMountPoint(_ path: String) -> Bool {
 /// Errors: socket, ioctl (EPERM without CAP_NET_ADMIN; ENODEV without a loopback device).
 /// C: `ioctl(SIOCGIFFLAGS)`, `ioctl(SIOCSIFFLAGS)`
 public func bringUpLoopback() throws(HostError) -> Bool {
-  let fd = system_socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+  let fd = system_socket(AF_INET, Int32(EDGE_SOCK_DGRAM) | Int32(EDGE_SOCK_CLOEXEC), 0)
   guard fd >= 0 else { throw HostError(.current, "open a socket for", "lo") }
   let sock = FileDescriptor(adopting: fd)
   var flags: Int16 = 0

@@ -6,7 +6,7 @@ import CEdge
 /// C: `getrlimit`, `setrlimit` (RLIMIT_NOFILE)
 public func raiseOpenFileLimit(to want: Int) -> Int {
   var rl = rlimit()
-  let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+  let resource = CInt(EDGE_RLIMIT_NOFILE)
   guard system_getrlimit(resource, &rl) == 0 else { return 1024 }
   let target = min(rlim_t(want), rl.rlim_max)
   if rl.rlim_cur < target {

@@ -6,7 +6,7 @@ import CEdge
 @discardableResult
 public func sdNotify(_ message: String) -> Bool {
   guard let path = environmentValue("NOTIFY_SOCKET"), !path.isEmpty, path.utf8.count < 108 else { return false }
-  let fd = system_socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+  let fd = system_socket(AF_UNIX, Int32(EDGE_SOCK_DGRAM) | Int32(EDGE_SOCK_CLOEXEC), 0)
   guard fd >= 0 else { return false }
   defer { _ = system_close(fd) }
   var addr = sockaddr_un()

@@ -74,8 +74,8 @@ func system_ifflags(_ fd: CInt, _ name: UnsafePointer<CChar>, _ set: CInt, _ fla
 func system_sync() { sync() }
 func system_reboot(_ how: CInt) -> CInt { reboot(how) }
 func system_mkdtemp(_ template: UnsafeMutablePointer<CChar>) -> UnsafeMutablePointer<CChar>? { mock(.mkdtemp) { mkdtemp(template) } }
-func system_getrlimit(_ resource: __rlimit_resource_t, _ rl: inout rlimit) -> CInt { getrlimit(resource, &rl) }
-func system_setrlimit(_ resource: __rlimit_resource_t, _ rl: inout rlimit) -> CInt { setrlimit(resource, &rl) }
+func system_getrlimit(_ resource: CInt, _ rl: inout rlimit) -> CInt { edge_getrlimit(resource, &rl) }
+func system_setrlimit(_ resource: CInt, _ rl: inout rlimit) -> CInt { edge_setrlimit(resource, &rl) }
 func system_getrusage_self(_ ru: inout rusage) -> CInt { getrusage(0, &ru) }   // RUSAGE_SELF; its enum type differs between arches
 func system_getenv(_ name: UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>? { getenv(name) }
 func system_nanosleep(_ ts: inout timespec, _ left: inout timespec) -> CInt { nanosleep(&ts, &left) }

@@ -5,7 +5,7 @@ import EdgeCore
 import CEdge
 import CEdgeSupport
 
-/// What a started program gets from edge_spawn, on both of its paths: posix_spawn (no uid or gid
+/// What a started program gets from edge_spawn, on both of its paths: a vfork-like clone (no uid or gid
 /// change) and fork/exec (a uid or gid to set). Checked from inside the child, by a shell.
 final class SpawnTests: XCTestCase {
   var base: TemporaryDirectory!
@@ -57,7 +57,7 @@ final class SpawnTests: XCTestCase {
     XCTAssertEqual(lines[2], "session-leader")
   }
 
-  func testPosixSpawnPathGivesOnlyFds0To2TheCwdAndANewSession() throws {
+  func testVforkPathGivesOnlyFds0To2TheCwdAndANewSession() throws {
     try checkChild(nil)
   }
 

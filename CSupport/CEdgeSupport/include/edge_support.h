@@ -29,8 +29,8 @@ struct edge_spawn_opts {
   long ngroups;              /* -1: keep the agent's */
 };
 
-/* Starts the program: posix_spawn (vfork-like), or fork and exec when it must change credentials.
- * Returns the child's pid, or -errno when the child could not start or could not exec (a forked
+/* Starts the program: a vfork-like clone, or fork and exec when it must change credentials.
+ * Returns the child's pid, or -errno when the child could not start or could not exec (the
  * child reports that errno through a close-on-exec pipe, then _exit(127)). Every fd but
  * 0, 1, 2 is closed in the child; signal mask and dispositions are reset to default. */
 pid_t edge_spawn(const struct edge_spawn_opts *opts);
