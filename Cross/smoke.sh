@@ -78,23 +78,19 @@ if [ "$target" = aarch64 ]; then
 fi
 
 # The hot paths' allocation counts, counted by the static binary's own malloc wrappers
-# (CSupport/CEdgeSupport/alloccount.c) over this target's C library: none may allocate more than
-# the baseline, and the counter must count (the policy decoder allocates). Timings under qemu-user
-# say nothing, hence the threshold. 64-bit targets share a baseline; armv7 has its own, as
-# 32-bit Swift keeps shorter strings inline and so allocates more.
-case "$target" in
-  armv7) baseline=Benchmarks/baselines/armv7-static-qemu-quick.json ;;
-  *)     baseline=Benchmarks/baselines/aarch64-static-qemu-quick.json ;;
-esac
+# (CSupport/CEdgeSupport/alloccount.c) over this target's C library, compared exactly with this
+# build's own baseline (`bench --build-name`: arch, libc, linkage), and the counter must count
+# (the policy decoder allocates). Timings under qemu-user say nothing: counts only.
+baseline=Benchmarks/baselines/$("${run[@]}" "$bin" bench --build-name)-quick.json
 if [ ! -f "$baseline" ]; then
   echo "SKIP $target: bench count gate: no $baseline (make it: ${run[*]} $bin bench --quick --json >$baseline)"
   [ -z "${EDGE_SKIP_LOG:-}" ] || echo "smoke $target: bench count gate: no $baseline" >>"$EDGE_SKIP_LOG"
 else
-  ea bench bench --quick --baseline "$PWD/$baseline" --threshold 1000
-  if [ "$(rc bench)" = 0 ] && grep -Eq '^policy-decode-1000 +[0-9]+ +[0-9]+ +[0-9]+ +[1-9][0-9.]*$' "$T/bench.out"; then
-    pass "bench --quick allocates no more than $baseline: $(grep -E '^(kept-file-check|policy-decode)' "$T/bench.out" | awk '{printf "%s%s %s/op", sep, $1, $5; sep=", "}')"
+  ea bench bench --quick --counts-only --baseline "$PWD/$baseline"
+  if [ "$(rc bench)" = 0 ] && grep -Eq '^policy-decode-1000 +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+ +[1-9][0-9]*$' "$T/bench.out"; then
+    pass "bench --quick allocates exactly as $baseline: $(grep -E '^(kept-file-check|policy-decode)' "$T/bench.out" | awk '{printf "%s%s %s/op", sep, $1, $5; sep=", "}')"
   else
-    fail "bench --quick should allocate no more than $baseline (exit $(rc bench))"; show bench
+    fail "bench --quick should allocate exactly as $baseline (exit $(rc bench))"; show bench
   fi
 fi
 
