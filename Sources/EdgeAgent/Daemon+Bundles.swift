@@ -1,4 +1,6 @@
+import EdgeConverge
 import EdgeCore
+import EdgeFleet
 import EdgeHost
 import EdgeLoop
 import EdgeStore

@@ -1,7 +1,10 @@
+import EdgeConverge
 import EdgeCore
+import EdgeFleet
 import EdgeHost
 import EdgeLoop
 import EdgeStore
+import EdgeSupervise
 
 /// `edgeagent run`: one thread, one libuv loop. Converges at start, then on a timer aligned to
 /// a per-host splay (so a fleet spreads evenly), at once on SIGHUP or when the policy file

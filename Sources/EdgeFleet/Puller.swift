@@ -1,3 +1,4 @@
+import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeLoop
@@ -94,7 +95,7 @@ public final class Puller {
   /// The relays of the held bundle, and its relay tree's fan-out.
   var relays: [UpstreamURL] = []
   var relayFanout = RelayTree.defaultFanout
-  var heldSerial: UInt64 = 0
+  package var heldSerial: UInt64 = 0
   var heldDigest: Digest = .zero
   /// Unix seconds after which the held bundle is expired (0: none held).
   var heldExpires: Int64 = 0

@@ -1,3 +1,4 @@
+import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeLoop
@@ -5,11 +6,11 @@ import EdgeStore
 
 /// One supervised service: its machine, the handles that feed it events (restart/stop timer,
 /// health probes, the output pipe), and what carrying out its actions takes.
-final class ServiceRunner {
-  let id: String
+package final class ServiceRunner {
+  package let id: String
   var promise: Promise
   var spec: ServiceSpec
-  var machine: ServiceMachine
+  package var machine: ServiceMachine
   let timer: Timer
   let probeTimer: Timer
   var probing = false
