@@ -1,6 +1,7 @@
 import EdgeConverge
 import EdgeCore
 import EdgeHost
+import EdgeLoop
 import EdgeStore
 import EdgeSupervise
 

@@ -1,6 +1,8 @@
+import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeLoop
+import EdgeSupervise
 
 /// Watches on the managed paths' directories and the policy file's: drift re-checks just the
 /// touched promises, an edit of the policy reloads it.

@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeFleet
 import EdgeSupervise
 
 /// The daemon's part of the relay's `/metrics` (the relay adds the bundle, the last run's

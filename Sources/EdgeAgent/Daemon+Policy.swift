@@ -2,6 +2,7 @@ import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeStore
+import EdgeSupervise
 
 /// The policy in force: read from the file, or the last good one from the state, and installed.
 extension Daemon {

@@ -1,6 +1,7 @@
 import EdgeCore
 import EdgeHost
 import EdgeLoop
+import EdgeStore
 import EdgeSupervise
 
 /// Signals, and the ordered shutdown they (or the main service's exit) start.
