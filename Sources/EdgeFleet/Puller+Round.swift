@@ -1,4 +1,3 @@
-import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeLoop
