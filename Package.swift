@@ -84,7 +84,7 @@ let package = Package(
                                               "EdgeConverge", "EdgeSupervise", "EdgeFleet"],
             swiftSettings: swiftSettings),
     .executableTarget(name: "edgeagent", dependencies: ["EdgeCore", "EdgeStore", "EdgeHost",
-                                                        "EdgeConverge", "EdgeSupervise", "EdgeFleet", "EdgeAgent"],
+                                                        "EdgeConverge", "EdgeFleet", "EdgeAgent"],
                       swiftSettings: swiftSettings, linkerSettings: agentLinker),
     .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: mocking),
     .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: mocking),
