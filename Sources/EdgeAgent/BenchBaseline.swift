@@ -1,3 +1,4 @@
+import EdgeConverge
 import EdgeCore
 
 /// A difference from a saved `--json` run of the same build and workload: any change in a

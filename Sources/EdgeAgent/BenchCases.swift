@@ -1,3 +1,4 @@
+import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeStore

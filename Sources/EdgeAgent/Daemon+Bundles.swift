@@ -1,7 +1,10 @@
+import EdgeConverge
 import EdgeCore
+import EdgeFleet
 import EdgeHost
 import EdgeLoop
 import EdgeStore
+import EdgeSupervise
 
 /// The daemon's side of DESIGN.md §8: the puller when `upstreams` are configured, the relay
 /// when `relay` (or `--relay`) is set. An accepted bundle wakes the relay's long-polls and puts

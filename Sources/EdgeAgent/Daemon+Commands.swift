@@ -1,7 +1,9 @@
+import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeLoop
 import EdgeStore
+import EdgeSupervise
 
 /// A convergence in flight: what it converges (the policy as it was at its start: a policy that
 /// arrives meanwhile is installed after it), when it began, and the command it waits for.

@@ -1,4 +1,6 @@
 import EdgeCore
+import EdgeFleet
+import EdgeSupervise
 
 /// The daemon's part of the relay's `/metrics` (the relay adds the bundle, the last run's
 /// promise outcomes and its own requests): pull rounds and their answers, and each service's

@@ -1,5 +1,6 @@
-// EdgeAgent: what edgeagent does. The converger (observe, compare, repair, record), `apply`,
-// `status`, and later the daemon's supervisor, puller and relay.
+// EdgeAgent: the daemon, which wires the wing to the loop. Policy loading, convergence rounds
+// and drift watches, the puller and relay, signals and shutdown, PID-1 duties (disks, the host
+// id), timers and metrics; also `status`, `bench` and the version.
 //
-// Imports EdgeCore, EdgeStore, EdgeHost and EdgeLoop; never a C module directly. Libraries below
-// do not log: this module decides what an operator sees. Runs on the agent's one thread.
+// Imports EdgeCore, EdgeStore, EdgeHost, EdgeLoop, EdgeConverge, EdgeSupervise and EdgeFleet;
+// never a C module directly. Runs on the agent's one thread.

@@ -1,4 +1,5 @@
 import EdgeAgent
+import EdgeConverge
 import EdgeHost
 
 /// `edgeagent bench [--json] [--filter NAME] [--rounds N] [--quick] [--baseline FILE] [--threshold X] [--counts-only] [--build-name]`

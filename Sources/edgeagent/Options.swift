@@ -1,4 +1,5 @@
 import EdgeAgent
+import EdgeConverge
 
 /// A command's argv after the command name: options it declared (`--name VALUE` or
 /// `--name=VALUE`), flags, and positionals. Anything undeclared is a usage error.

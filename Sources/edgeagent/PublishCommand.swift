@@ -1,5 +1,6 @@
 import EdgeAgent
 import EdgeCore
+import EdgeFleet
 import EdgeHost
 
 /// `edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]... [--relay-fanout N] [--allow-outside-sources]`

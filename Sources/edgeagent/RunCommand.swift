@@ -1,4 +1,5 @@
 import EdgeAgent
+import EdgeConverge
 import EdgeCore
 import EdgeHost
 

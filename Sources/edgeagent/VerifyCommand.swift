@@ -1,5 +1,6 @@
 import EdgeAgent
 import EdgeCore
+import EdgeFleet
 import EdgeHost
 
 /// `edgeagent verify DIR --pubkey P`

@@ -1,8 +1,8 @@
-import Foundation
-import XCTest
-@testable import EdgeAgent
+@testable import EdgeConverge
 import EdgeCore
 import EdgeHost
+import Foundation
+import XCTest
 
 final class ApplyTests: XCTestCase {
   var box: Sandbox!

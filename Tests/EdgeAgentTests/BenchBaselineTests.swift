@@ -1,7 +1,8 @@
-import XCTest
 @testable import EdgeAgent
+@testable import EdgeConverge
 import EdgeHost
 import EdgeStore
+import XCTest
 
 final class BenchBaselineTests: XCTestCase {
   private func report(_ allocations: UInt64, ns: UInt64 = 100, build: String = buildName,

@@ -1,5 +1,7 @@
 import EdgeAgent
+import EdgeConverge
 import EdgeCore
+import EdgeFleet
 import EdgeHost
 import EdgeStore
 import Foundation

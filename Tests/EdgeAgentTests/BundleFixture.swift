@@ -1,5 +1,5 @@
-import EdgeAgent
 import EdgeCore
+import EdgeFleet
 import EdgeHost
 import EdgeStore
 import Foundation

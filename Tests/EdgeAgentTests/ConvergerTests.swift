@@ -1,9 +1,9 @@
-import Foundation
-import XCTest
-@testable import EdgeAgent
+@testable import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeStore
+import Foundation
+import XCTest
 
 final class ConvergerTests: XCTestCase {
   var box: Sandbox!

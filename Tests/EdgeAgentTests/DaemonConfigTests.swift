@@ -1,8 +1,9 @@
-import Foundation
-import XCTest
 @testable import EdgeAgent
+@testable import EdgeConverge
 import EdgeCore
 import EdgeHost
+import Foundation
+import XCTest
 
 final class DaemonConfigTests: XCTestCase {
   var dir: String!

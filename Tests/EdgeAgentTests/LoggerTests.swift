@@ -1,5 +1,5 @@
+@testable import EdgeSupervise
 import XCTest
-@testable import EdgeAgent
 
 final class LoggerTests: XCTestCase {
   /// A policy name, a reason or a command's output with CR, ESC, BEL or a newline stays inside

@@ -1,9 +1,9 @@
-import Foundation
-import XCTest
-@testable import EdgeAgent
+@testable import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeStore
+import Foundation
+import XCTest
 
 /// Each promise type's two checks (PromiseKind.swift) agree: the in-place fast check says kept
 /// (or skipped) only when the full check does, and a drift the full check would repair is never

@@ -1,5 +1,6 @@
-import EdgeAgent
+import EdgeConverge
 import EdgeCore
+import EdgeFleet
 import EdgeHost
 import EdgeLoop
 import EdgeStore

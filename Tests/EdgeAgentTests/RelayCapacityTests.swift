@@ -1,6 +1,6 @@
-@testable import EdgeAgent
 import CEdge
 import EdgeCore
+@testable import EdgeFleet
 import EdgeHost
 import EdgeLoop
 import EdgeStore

@@ -1,9 +1,9 @@
-import Foundation
-import XCTest
-@testable import EdgeAgent
+@testable import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeStore
+import Foundation
+import XCTest
 
 /// A symlinked parent pointing outside the root (ROOT/etc, ROOT/proc/sys) must never make a check
 /// vouch for, print, or change an object outside it: checks resolve beneath the root as repairs do.

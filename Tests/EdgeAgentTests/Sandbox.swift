@@ -1,7 +1,8 @@
+@testable import EdgeAgent
+@testable import EdgeConverge
+import EdgeCore
 import Foundation
 import XCTest
-@testable import EdgeAgent
-import EdgeCore
 
 /// A managed root, a state directory and a place for policies, all under one fresh temporary
 /// directory (never the real / or /var/lib). `remove()` deletes it.
@@ -39,7 +40,7 @@ struct Sandbox {
   func apply(_ policyPath: String, dryRun: Bool = false, labels: [String] = [],
              file: StaticString = #filePath, line: UInt = #line) throws -> ApplyReport {
     do {
-      return try EdgeAgent.apply(options(policyPath, dryRun: dryRun, labels: labels))
+      return try EdgeConverge.apply(options(policyPath, dryRun: dryRun, labels: labels))
     } catch {
       XCTFail("apply failed: \(error)", file: file, line: line)
       throw error
@@ -49,7 +50,7 @@ struct Sandbox {
   /// The error `apply` throws, or nil (and a test failure) when it succeeds.
   func applyError(_ policyPath: String, file: StaticString = #filePath, line: UInt = #line) -> AgentError? {
     do {
-      let r = try EdgeAgent.apply(options(policyPath))
+      let r = try EdgeConverge.apply(options(policyPath))
       XCTFail("apply succeeded: \(r.summary)", file: file, line: line)
       return nil
     } catch {

@@ -1,9 +1,9 @@
-import Foundation
-import XCTest
-@testable import EdgeAgent
+@testable import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeStore
+import Foundation
+import XCTest
 
 /// The stat cache is keyed by a fixed-size digest of root + path: LMDB refuses keys over 511
 /// bytes, and a long root plus a long managed path went past that after the files were written.

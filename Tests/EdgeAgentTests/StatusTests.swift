@@ -1,9 +1,10 @@
-import Foundation
-import XCTest
 @testable import EdgeAgent
+@testable import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeStore
+import Foundation
+import XCTest
 
 final class StatusTests: XCTestCase {
   var box: Sandbox!

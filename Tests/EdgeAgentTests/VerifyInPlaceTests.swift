@@ -1,8 +1,8 @@
-import Foundation
-import XCTest
-@testable import EdgeAgent
+@testable import EdgeConverge
 import EdgeCore
 import EdgeHost
+import Foundation
+import XCTest
 
 /// The steady state of `apply`: an unchanged policy file, verified in place from `desired`.
 /// The policy file's identity is only trusted once it is two seconds old (a write in the same

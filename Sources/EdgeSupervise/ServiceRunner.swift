@@ -5,11 +5,11 @@ import EdgeStore
 
 /// One supervised service: its machine, the handles that feed it events (restart/stop timer,
 /// health probes, the output pipe), and what carrying out its actions takes.
-final class ServiceRunner {
-  let id: String
+package final class ServiceRunner {
+  package let id: String
   var promise: Promise
   var spec: ServiceSpec
-  var machine: ServiceMachine
+  package var machine: ServiceMachine
   let timer: Timer
   let probeTimer: Timer
   var probing = false

@@ -58,7 +58,7 @@ public struct Logger {
 /// The text with backslash, double quote and newline escaped: what goes between the quotes of
 /// a Prometheus label value (its format defines only these three escapes; a service id, the
 /// only label, is a validated name).
-func escapedQuotes(_ s: String) -> String {
+package func escapedQuotes(_ s: String) -> String {
   var out = ""
   for c in s.unicodeScalars {
     switch c {

@@ -1,3 +1,4 @@
+import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeLoop
@@ -7,7 +8,7 @@ import EdgeStore
 /// `after` is ready), restarts them by their machines' rules, restarts those a repair notified
 /// or whose definition changed, stops those removed, and stops everything in reverse order.
 /// Records each service's state in `services` for `status`, batched per loop turn.
-final class Supervisor {
+package final class Supervisor {
   let loop: Loop
   let reaper: ChildReaper
   let log: Logger
@@ -18,7 +19,7 @@ final class Supervisor {
   let crashLoopCount: Int
   let crashLoopWindowMs: UInt32
   /// In start order.
-  var runners: [ServiceRunner] = []
+  package var runners: [ServiceRunner] = []
   /// Services blocked by a condition or a failed dependency this run, with the convergence's
   /// reason (it names the condition or the dependency): not started.
   var held: [String: String] = [:]
@@ -30,13 +31,13 @@ final class Supervisor {
   var onAllStopped: (() -> Void)? = nil
   var stopping = false
   /// Exit status of the service marked `main` (containers exit with it).
-  var mainExit: Int32? = nil
+  package var mainExit: Int32? = nil
   /// `run --container`: the main service is not restarted, and its exit on its own ends the
   /// container (`onMainExited`), as the exit of a container's only process would.
-  var container = false
-  var onMainExited: ((Int32) -> Void)? = nil
+  package var container = false
+  package var onMainExited: ((Int32) -> Void)? = nil
 
-  init(loop: Loop, reaper: ChildReaper, log: Logger, env: Environment, root: String, stateDir: String,
+  package init(loop: Loop, reaper: ChildReaper, log: Logger, env: Environment, root: String, stateDir: String,
        crashLoopCount: Int, crashLoopWindowMs: UInt32) {
     self.loop = loop
     self.reaper = reaper
@@ -58,7 +59,7 @@ final class Supervisor {
   /// Brings the services to the policy's: new ones are added, removed ones stopped, changed
   /// ones restarted. `blocked` lists services whose condition is false or whose dependency
   /// failed. Services then start as their dependencies become ready.
-  func update(_ policy: Policy, order: [Int], blocked: [String: String]) {
+  package func update(_ policy: Policy, order: [Int], blocked: [String: String]) {
     if stopping { return }
     held = blocked
     var next: [ServiceRunner] = []
@@ -146,7 +147,7 @@ final class Supervisor {
   }
 
   /// Restarts services notified by a repair this run (a stopped one just starts).
-  func notify(_ ids: [String]) {
+  package func notify(_ ids: [String]) {
     for id in ids {
       guard let r = runners.first(where: { $0.id == id }), held[id] == nil else { continue }
       log.info("restarting service: notified", [("service", id)])
@@ -155,7 +156,7 @@ final class Supervisor {
   }
 
   /// The outcome a service promise reports in a convergence.
-  func outcome(_ p: Promise) -> Outcome {
+  package func outcome(_ p: Promise) -> Outcome {
     guard let r = runners.first(where: { $0.id == p.id }) else { return Outcome(.repaired, "will start") }
     defer { r.startedThisRun = false }
     return current(r)
@@ -199,7 +200,7 @@ final class Supervisor {
 
   /// Stops everything in reverse start order, one at a time, each within its stop timeout
   /// (then SIGKILL); `done` runs when none is left.
-  func stopAll(_ done: @escaping () -> Void) {
+  package func stopAll(_ done: @escaping () -> Void) {
     stopping = true
     onAllStopped = done
     continueStopping()
@@ -222,7 +223,7 @@ final class Supervisor {
   }
 
   /// Closes every service's log file (after `stopAll`, before the state disk is unmounted).
-  func closeLogs() {
+  package func closeLogs() {
     for r in runners { r.log.close() }
     for r in retired { r.log.close() }
   }
@@ -302,7 +303,7 @@ final class Supervisor {
   }
 }
 
-func exitText(_ s: Int32) -> String { s < 0 ? "signal \(-s)" : "status \(s)" }
+package func exitText(_ s: Int32) -> String { s < 0 ? "signal \(-s)" : "status \(s)" }
 
 /// "250ms", "1500ms", "2s": how a policy's durations read back.
 func millisecondsText(_ ms: UInt32) -> String {

@@ -25,15 +25,15 @@ public final class Converger {
   /// Staged file writes waiting for `publish()`.
   var staged: [Staged] = []
   /// Statuses so far this run, by promise index (nil: not yet checked).
-  public internal(set) var outcomes: [Outcome?] = []
+  public package(set) var outcomes: [Outcome?] = []
   /// Promises notified by a repair this run, by index.
-  public internal(set) var notified: [Bool] = []
+  public package(set) var notified: [Bool] = []
   /// The daemon's supervisor answers for services; nil under `apply`, which skips them.
   public var serviceOutcome: ((Promise) -> Outcome)? = nil
   /// Promise index by id, for `after` and `notify`.
   var indexOfId: [String: Int] = [:]
   /// Stat cache entries to store: key (StatCacheKey) bytes and the record.
-  public internal(set) var statUpdates: [(key: Digest, record: StatRecord)] = []
+  public package(set) var statUpdates: [(key: Digest, record: StatRecord)] = []
   /// The run in progress (Converger+Steps.swift): what it converges, how far it got, and the
   /// program it waits for.
   var current = Run()
@@ -84,7 +84,7 @@ public final class Converger {
   }
 
   /// One promise's check, for a caller that runs no program (a command's step is a failure).
-  func check(_ p: Promise, _ pp: PreparedPromise,
+  package func check(_ p: Promise, _ pp: PreparedPromise,
              cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
              blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
              previous: (String) -> ActualRecord?) -> Outcome {

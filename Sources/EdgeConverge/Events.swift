@@ -6,7 +6,7 @@ public let maxEvents = 10_000
 
 /// Appends events in the caller's transaction and trims the ring. Sequence numbers continue
 /// from the last stored one, so they never repeat even after trimming.
-func appendEvents(_ txn: borrowing Transaction, _ events: [EventRecord]) throws(StoreError) {
+package func appendEvents(_ txn: borrowing Transaction, _ events: [EventRecord]) throws(StoreError) {
   if events.isEmpty { return }
   var next: UInt64 = 0
   try txn.forEach(.events, reverse: true) { key, _ in

@@ -125,7 +125,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
 
 /// Runs the converger in one read transaction of the state: its stat cache, its blobs, and each
 /// promise's previous outcome. `apply` and the daemon both converge through here.
-func runConverger(_ converger: Converger, _ env: Environment, _ policy: Policy, _ prepared: [PreparedPromise],
+package func runConverger(_ converger: Converger, _ env: Environment, _ policy: Policy, _ prepared: [PreparedPromise],
                   order: [Int]) throws(StoreError) -> [Outcome?] {
   let txn = try env.read()
   var failure: StoreError? = nil
@@ -142,7 +142,7 @@ func runConverger(_ converger: Converger, _ env: Environment, _ policy: Policy, 
 // a miss (the promise is then checked in full, which is safe) and the first failure is kept in
 // `failure`, for the caller to throw once the converger returns.
 
-func cachedStat(_ txn: borrowing Transaction, _ key: UnsafeRawBufferPointer, _ failure: inout StoreError?) -> StatRecord? {
+package func cachedStat(_ txn: borrowing Transaction, _ key: UnsafeRawBufferPointer, _ failure: inout StoreError?) -> StatRecord? {
   // A stat record that does not decode is a miss: the cache only saves work.
   do throws(StoreError) { return try txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) } } catch {
     if failure == nil { failure = error }
@@ -150,7 +150,7 @@ func cachedStat(_ txn: borrowing Transaction, _ key: UnsafeRawBufferPointer, _ f
   }
 }
 
-func lendBlob(_ txn: borrowing Transaction, _ digest: Digest, _ failure: inout StoreError?,
+package func lendBlob(_ txn: borrowing Transaction, _ digest: Digest, _ failure: inout StoreError?,
               _ body: (UnsafeRawBufferPointer?) -> Void) {
   let found: Bool
   do throws(StoreError) {
@@ -168,7 +168,7 @@ func lendBlob(_ txn: borrowing Transaction, _ digest: Digest, _ failure: inout S
   if !found { body(nil) }
 }
 
-func previousOutcome(_ txn: borrowing Transaction, _ id: String, _ failure: inout StoreError?) -> ActualRecord? {
+package func previousOutcome(_ txn: borrowing Transaction, _ id: String, _ failure: inout StoreError?) -> ActualRecord? {
   do throws(StoreError) { return try txn.value(.actual, id) { raw in decodePrevious(raw) } } catch {
     if failure == nil { failure = error }
     return nil
@@ -208,7 +208,7 @@ func openState(_ options: ApplyOptions, _ lock: inout StateLock?) throws(AgentEr
 }
 
 /// The root as an absolute directory path without a trailing '/' ("/" stays "/").
-func normalisedRoot(_ root: String) throws(AgentError) -> String {
+package func normalisedRoot(_ root: String) throws(AgentError) -> String {
   guard root.utf8.first == UInt8(ascii: "/") else { throw .input("--root \(root): must be an absolute path") }
   var u = Array(root.utf8)
   while u.count > 1 && u.last == UInt8(ascii: "/") { u.removeLast() }
@@ -221,14 +221,14 @@ func normalisedRoot(_ root: String) throws(AgentError) -> String {
 }
 
 /// A digest of the host's class set: when it changes, conditions may evaluate differently.
-func classDigest(_ classes: Set<String>) -> Digest {
+package func classDigest(_ classes: Set<String>) -> Digest {
   var bytes: [UInt8] = []
   for c in classes.sorted() { bytes.append(contentsOf: c.utf8); bytes.append(0) }
   return SHA256.hash(bytes)
 }
 
 /// Stores one run in one transaction. Returns whether `desired` was replaced.
-func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
+package func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
             outcomes: [Outcome?], statUpdates: [(key: Digest, record: StatRecord)], summary: RunSummary?,
             classes: Digest, policyFile: String) throws(StoreError) -> Bool {
   // A run that checked only some promises (drift) leaves the run summary as it was.
@@ -312,7 +312,7 @@ func recordRun(_ txn: borrowing Transaction, now: Int64, summary: RunSummary) th
 /// `oneRepairWhileRepaired`: a repaired outcome after a repaired one continues the same repair
 /// and is not counted again. A service's start is one repair that passes through "will start",
 /// "starting" and "started", recorded by the convergence and by the supervisor in turn.
-func storeOutcome(_ txn: borrowing Transaction, id: String, _ o: Outcome, fingerprint: Digest, now: Int64,
+package func storeOutcome(_ txn: borrowing Transaction, id: String, _ o: Outcome, fingerprint: Digest, now: Int64,
                   evenIfUnchanged: Bool, oneRepairWhileRepaired: Bool = false) throws(StoreError) -> Bool {
   let previous: ActualRecord? = try txn.value(.actual, id) { raw in decodePrevious(raw) }
   if !evenIfUnchanged, let previous, previous.status == o.status, previous.reason == o.reason { return false }

@@ -1,3 +1,4 @@
+import EdgeConverge
 import EdgeCore
 import EdgeHost
 import EdgeStore
@@ -179,31 +180,4 @@ public func loadAcceptedBundle(_ env: Environment) throws(StoreError) -> Accepte
   }
   return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays, relayFanout: b.relayFanout,
                         expires: b.expires)
-}
-
-/// Replaces `desired` whole with `policy` in plan order and sets the policy name and digest, as
-/// `record` in Apply.swift does when a policy file changes; the daemon's next `record` with the
-/// same digest then leaves it alone. Outcomes of promises that left the policy go with them.
-func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], digest: Digest,
-                  prepared: [PreparedPromise]? = nil) throws(StoreError) {
-  try txn.clear(.desired)
-  for (position, i) in order.enumerated() {
-    let p = policy.promises[i]
-    let promiseDigest = (prepared?[i] ?? PreparedPromise(index: i, promise: p, keys: StatCacheKey(root: "/"))).digest
-    let value = PromiseRecord.encode(p, digest: promiseDigest ?? .zero)
-    try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
-      try withBytes(value) { (v) throws(StoreError) in try txn.put(.desired, k, v) }
-    }
-  }
-  try txn.setPolicy(name: policy.name, digest: digest)
-  // Outcomes of promises that left the policy go with it.
-  var ids = Set<String>()
-  for p in policy.promises { ids.insert(p.id) }
-  var stale: [String] = []
-  try txn.forEach(.actual) { key, _ in
-    let id = String(decoding: key, as: UTF8.self)
-    if !ids.contains(id) { stale.append(id) }
-    return true
-  }
-  for id in stale { try txn.delete(.actual, id) }
 }

@@ -1,0 +1,8 @@
+// EdgeFleet: the agent as one of many. Signed bundles (verification, acceptance into the state,
+// rejection and expiry records), the puller that fetches them from an upstream, the relay that
+// serves them to agents below, and `publish`, which makes them. Fleet reports and self-update
+// will live here.
+//
+// Imports EdgeCore, EdgeStore, EdgeHost, EdgeLoop and EdgeConverge (an accepted bundle becomes
+// the desired state the converger reads); never EdgeSupervise or EdgeAgent. Does not log: the
+// daemon is told through callbacks and stats. Runs on the agent's one thread.

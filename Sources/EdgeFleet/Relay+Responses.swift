@@ -1,0 +1,155 @@
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+
+/// The relay's answers: the bundle, its signature and blobs from LMDB, /metrics and /healthz.
+extension Relay {
+  /// The serial and digest of the bundle in force, or nil before the first acceptance. A store
+  /// failure is an error, never "no bundle yet".
+  func held() throws(StoreError) -> (serial: UInt64, digest: Digest)? {
+    let txn = try env.read()
+    let h = try txn.bundleIdentity()
+    txn.abort()
+    return h
+  }
+
+  /// Writes the response to `req` on `c`.
+  func respond(_ req: HTTPRequest, on c: TCPConnection, longPoll: Bool) {
+    stats.requests += 1
+    let head = req.method == "HEAD"
+    let inm = req.headers.value("if-none-match")
+    func send(_ status: Int, _ headers: [(String, String)], _ body: UnsafeRawBufferPointer, shared: Bool = false) {
+      var h = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
+      for (k, v) in headers { h += "\(k): \(v)\r\n" }
+      h += "\r\n"
+      if status == 304 { stats.notModified += 1 }
+      if shared && !head {
+        // The head names the bytes (ETag), so an equal head means an equal answer.
+        if let sb = inFlight.bytes, inFlight.head == h, sb.pending > 0 {
+          inFlight.write(sb, on: c)
+          return
+        }
+        var bytes = Array(h.utf8)
+        bytes.append(contentsOf: body)
+        let sb = SharedBytes(bytes)
+        inFlight.head = h
+        inFlight.bytes = sb
+        inFlight.write(sb, on: c)
+        return
+      }
+      var bytes = Array(h.utf8)
+      if !head && status != 304 { bytes.append(contentsOf: body) }
+      c.write(bytes)
+    }
+    func text(_ status: Int, _ s: String, type: String = "text/plain; charset=utf-8") {
+      let b = Array(s.utf8)
+      b.withUnsafeBytes { send(status, [("Content-Type", type), ("Cache-Control", "no-store")], $0) }
+    }
+    let path = req.path
+    if req.method != "GET" && req.method != "HEAD" { text(405, "method not allowed\n"); return }
+    let held: (serial: UInt64, digest: Digest)?
+    do { held = try self.held() } catch {
+      text(500, "unable to read the state: \(error)\n")
+      return
+    }
+    if path == "/healthz" {
+      if let h = held { text(200, "ok serial \(h.serial)\n") } else { text(503, "no bundle accepted yet\n") }
+      return
+    }
+    if path == "/metrics" {
+      do { text(200, try metrics(), type: "text/plain; version=0.0.4") } catch {
+        text(500, "unable to read the state: \(error)\n")
+      }
+      return
+    }
+    guard let h = held else { text(503, "no bundle accepted yet\n"); return }
+    var key = MetaKey.bundleJSON
+    var etag: String
+    var cache = "public, max-age=1"
+    var db = Database.meta
+    var blobKey: Digest? = nil
+    if path == "/bundle.json" {
+      key = .bundleJSON
+      etag = "\"\(h.digest.hex)\""
+    } else if path == "/bundle.json.sig" {
+      key = .bundleSignature
+      etag = "\"sig-\(h.digest.hex)\""
+    } else if path.hasPrefix("/blobs/"), let d = Digest(hex: String(decoding: Array(path.utf8)[7...], as: UTF8.self)) {
+      db = .blobs
+      blobKey = d
+      etag = "\"\(d.hex)\""
+      cache = "public, max-age=31536000, immutable"
+    } else {
+      text(404, "not found\n")
+      return
+    }
+    var headers: [(String, String)] = [("ETag", etag), ("Cache-Control", cache), ("X-Edge-Serial", String(h.serial))]
+    if longPoll { headers.append(("X-Edge-Long-Poll", "1")) }
+    if inm == etag {
+      send(304, headers, UnsafeRawBufferPointer(start: nil, count: 0))
+      return
+    }
+    headers.append(("Content-Type", db == .blobs ? "application/octet-stream" : (key == .bundleJSON ? "application/json" : "application/octet-stream")))
+    var found = false
+    do throws(StoreError) {
+      let txn = try env.read()
+      // Served in place from the map, with no copy.
+      if let blobKey {
+        found = try blobKey.withBytes { (k) throws(StoreError) -> Bool in
+          try txn.value(.blobs, k) { raw -> Bool in
+            guard let raw else { return false }
+            send(200, headers, raw, shared: true)
+            return true
+          }
+        }
+      } else {
+        found = try txn.meta(key) { raw -> Bool in
+          guard let raw else { return false }
+          send(200, headers, raw, shared: true)
+          return true
+        }
+      }
+      txn.abort()
+    } catch {
+      text(500, "unable to read the state: \(error)\n")
+      return
+    }
+    if !found { text(404, "not found\n") } else { stats.served += 1 }
+  }
+
+  func metrics() throws(StoreError) -> String {
+    let h = try held()
+    var m = ""
+    func line(_ name: String, _ help: String, _ type: String, _ samples: [(String, String)]) {
+      m += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+      for (labels, v) in samples { m += labels.isEmpty ? "\(name) \(v)\n" : "\(name){\(labels)} \(v)\n" }
+    }
+    line("edgeagent_bundle_serial", "Serial of the bundle in force (0: none).", "gauge", [("", String(h?.serial ?? 0))])
+    do {
+      let txn = try env.read()
+      let accepted = try txn.bundleAcceptedAt() ?? 0
+      let summary = try txn.runSummary()
+      txn.abort()
+      line("edgeagent_bundle_accepted_timestamp_seconds", "When the bundle in force was accepted.", "gauge", [("", String(accepted))])
+      if let s = summary {
+        line("edgeagent_promises", "Promises by outcome in the last run.", "gauge",
+             [("status=\"kept\"", String(s.kept)), ("status=\"repaired\"", String(s.repaired)),
+              ("status=\"failed\"", String(s.failed)), ("status=\"skipped\"", String(s.skipped))])
+      }
+    }
+    line("edgeagent_relay_requests_total", "Requests answered by the relay.", "counter", [("", String(stats.requests))])
+    line("edgeagent_relay_not_modified_total", "Relay answers that were 304 Not Modified.", "counter", [("", String(stats.notModified))])
+    line("edgeagent_relay_connections", "Open relay connections.", "gauge", [("", String(connections.count))])
+    line("edgeagent_relay_long_polls", "Long-poll requests being held.", "gauge", [("", String(waiters.count))])
+    line("edgeagent_relay_refused_connections_total", "Connections closed at accept (over the limit).", "counter",
+         [("", String(stats.refusedConnections))])
+    line("edgeagent_relay_polls_over_peer_limit_total", "Long-polls answered at once: their address held its share.", "counter",
+         [("", String(stats.pollsOverPeerLimit))])
+    line("edgeagent_relay_evicted_polls_total", "Held long-polls closed to make room on a full relay.", "counter",
+         [("", String(stats.evictedPolls))])
+    line("edgeagent_relay_bad_requests_total", "Requests refused as malformed, too large or too slow.", "counter",
+         [("", String(stats.badRequests))])
+    return m + extraMetrics()
+  }
+}
