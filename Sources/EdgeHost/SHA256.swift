@@ -41,8 +41,20 @@ public struct SHA256 {
   }
 }
 
-/// Must run once before any other libsodium call (it picks the CPU's implementations).
-public func cryptoInit() -> Bool { sodium_init() >= 0 }
+/// Runs once at start, before any other libsodium call: readies libsodium's random source (the
+/// kernel's getrandom, else /dev/urandom opened now, before a chroot can hide it).
+///
+/// Not `sodium_init()`: that also runs implementation pickers for argon2, BLAKE2b, Poly1305,
+/// Curve25519, ChaCha20 and Salsa20, which edgeagent never calls, and linking them cost the
+/// static aarch64 binary 17,840 bytes stripped. What edgeagent calls (SHA-256, Ed25519
+/// keypair/sign/verify, randombytes) has one portable implementation and needs no picking;
+/// randombytes initialises itself, and this stirs it once up front, as sodium_init did, so a
+/// missing random source aborts at start and not in mid-run. (libsodium 1.0.18,
+/// src/libsodium/sodium/core.c and randombytes/randombytes.c.)
+public func cryptoInit() -> Bool {
+  randombytes_stir()
+  return true
+}
 
 /// `n` random bytes from the kernel (libsodium's randombytes), as hex.
 public func randomHex(_ n: Int) -> String {
