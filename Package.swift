@@ -54,7 +54,7 @@ let muslSwiftFlags: [String] = muslIncludes.isEmpty ? [] : muslIncludes.flatMap 
 // machine outliner: on aarch64 LLVM already outlines repeated instruction sequences from -Osize
 // code, but by default not from linkonce_odr functions, which is what Embedded Swift makes of
 // the stdlib's specializations, and not on x86_64 at all. `always` plus linkonce_odr, and two
-// reruns over the outlined code: stripped aarch64 -19,104 bytes, x86_64 -64,992. Not on armv7:
+// reruns over the outlined code: stripped aarch64 -19,408 bytes, x86_64 -64,992. Not on armv7:
 // there it would save 61,264 bytes, but the binary segfaults at start under qemu-arm
 // (`edgeagent version`, 2026-12-05, not pinned down). NOTE: swiftc keeps an object whose LLVM
 // IR is unchanged (.swift_modhash), so a change to -Xllvm codegen flags alone reaches only the
