@@ -54,12 +54,12 @@ let muslSwiftFlags: [String] = muslIncludes.isEmpty ? [] : muslIncludes.flatMap 
 // machine outliner: on aarch64 LLVM already outlines repeated instruction sequences from -Osize
 // code, but by default not from linkonce_odr functions, which is what Embedded Swift makes of
 // the stdlib's specializations, and not on x86_64 at all. `always` plus linkonce_odr, and two
-// reruns over the outlined code: stripped aarch64 -19,408 bytes, x86_64 -64,992. Not on armv7:
-// there it would save 61,264 bytes, but the binary segfaults at start under qemu-arm
-// (`edgeagent version`, 2026-12-05, not pinned down). NOTE: swiftc keeps an object whose LLVM
-// IR is unchanged (.swift_modhash), so a change to -Xllvm codegen flags alone reaches only the
-// objects deleted first (`find .build-TARGET -name '*.swift.o' -delete`).
-let machineOutliner: [String] = triple.hasPrefix("armv7") ? [] :
+// reruns over the outlined code: stripped aarch64 -19,408 bytes, x86_64 -64,992. armv7 takes
+// `always` alone (-46,304): with linkonce_odr and the reruns too (-61,264) the binary segfaulted
+// at start under qemu-arm (`edgeagent version`, 2026-12-05, not pinned down). NOTE: swiftc keeps
+// an object whose LLVM IR is unchanged (.swift_modhash), so a change to -Xllvm codegen flags
+// alone reaches only the objects deleted first (`find .build-TARGET -name '*.swift.o' -delete`).
+let machineOutliner: [String] = triple.hasPrefix("armv7") ? ["-Xllvm", "-enable-machine-outliner=always"] :
   ["-Xllvm", "-enable-machine-outliner=always", "-Xllvm", "-enable-linkonceodr-outlining", "-Xllvm", "-machine-outliner-reruns=2"]
 let swiftSettings: [SwiftSetting] = defines + (muslSwiftFlags.isEmpty ? [] : [.unsafeFlags(muslSwiftFlags)])
   + (embedded ? [
