@@ -28,18 +28,50 @@ public struct JSONReader {
 
   public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth,
                            maxValues: Int = defaultMaxValues) throws(JSONError) -> JSONNode {
-    var parser = Parser(maxDepth: maxDepth, maxValues: maxValues)
+    var parser = Parser(maxDepth: maxDepth, maxValues: maxValues, sink: NoSink(), streamKey: nil)
     return try bytes.withUnsafeBufferPointer { (buf) throws(JSONError) -> JSONNode in
       try parser.document(buf)
     }
   }
+
+  /// Like `parse`, but the elements of the array that is the root object's member `key` go to
+  /// `sink` as they are read, each before the next is parsed, and are not kept: that array is
+  /// empty in the tree returned. An object element's members are lent from the reader's stack,
+  /// so a policy's promises cost no tree (see PolicyDecoder). Strictness, limits and errors are
+  /// those of `parse`; on an error, what the sink received is moot.
+  public static func parse<S: JSONElementSink>(_ bytes: [UInt8], streaming key: String, into sink: consuming S,
+                                               maxDepth: Int = defaultMaxDepth,
+                                               maxValues: Int = defaultMaxValues) throws(JSONError) -> (JSONNode, S) {
+    var parser = Parser(maxDepth: maxDepth, maxValues: maxValues, sink: sink, streamKey: key)
+    let root = try bytes.withUnsafeBufferPointer { (buf) throws(JSONError) -> JSONNode in
+      try parser.document(buf)
+    }
+    return (root, parser.sink)
+  }
+}
+
+/// Takes the elements of a streamed array (`JSONReader.parse(_:streaming:into:)`), in order.
+public protocol JSONElementSink {
+  /// An element that is an object, at `position`: its members in source order, valid only
+  /// during the call.
+  mutating func object(_ members: ArraySlice<JSONMember>, at position: SourcePosition)
+  /// An element of any other type.
+  mutating func other(_ node: JSONNode)
+}
+
+private struct NoSink: JSONElementSink {
+  mutating func object(_ members: ArraySlice<JSONMember>, at position: SourcePosition) {}
+  mutating func other(_ node: JSONNode) {}
 }
 
 private let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), newline = UInt8(ascii: "\n")
 
-private struct Parser {
+private struct Parser<Sink: JSONElementSink> {
   let maxDepth: Int
   let maxValues: Int
+  var sink: Sink
+  /// The root object's member whose array elements go to `sink`, if any.
+  let streamKey: String?
   var values = 0
   var at = 0
   var line = 1
@@ -54,9 +86,11 @@ private struct Parser {
   var itemStack: [JSONNode] = []
   var text: [UInt8] = []
 
-  init(maxDepth: Int, maxValues: Int) {
+  init(maxDepth: Int, maxValues: Int, sink: consuming Sink, streamKey: String?) {
     self.maxDepth = maxDepth
     self.maxValues = maxValues
+    self.sink = sink
+    self.streamKey = streamKey
   }
 
   var position: SourcePosition { SourcePosition(line: line, column: at - lineStart + 1) }
@@ -86,10 +120,20 @@ private struct Parser {
   }
 
   mutating func value() throws(JSONError) -> JSONNode {
+    let start = try beginValue()
+    return try value(at: start)
+  }
+
+  /// Counts a value about to be read and checks there is one; returns where it starts.
+  mutating func beginValue() throws(JSONError) -> SourcePosition {
     values += 1
     if values > maxValues { throw fail("more than \(maxValues) values: too large for this agent") }
     let start = position
     guard at < buf.count else { throw fail("unexpected end of input, expected a value") }
+    return start
+  }
+
+  mutating func value(at start: SourcePosition) throws(JSONError) -> JSONNode {
     switch buf[at] {
     case UInt8(ascii: "{"): return JSONNode(.object(try object()), at: start)
     case UInt8(ascii: "["): return JSONNode(.array(try array()), at: start)
@@ -108,16 +152,23 @@ private struct Parser {
   }
 
   mutating func object() throws(JSONError) -> [JSONMember] {
+    let base = try membersOntoStack()
+    let members = Array(memberStack[base...])
+    memberStack.removeSubrange(base...)
+    return members
+  }
+
+  /// Reads an object onto the stack: its members are memberStack[base...] after, base returned.
+  /// Nested objects push above this one's members and pop before it appends the next.
+  mutating func membersOntoStack() throws(JSONError) -> Int {
     try enter()
     at += 1
-    // This object's members are memberStack[base...]; nested objects push above and pop
-    // before this one appends.
     let base = memberStack.count
     // Duplicate keys: a scan while the object is small (policies' objects are), an index past
     // that, so a hostile object of 10^5 keys costs 10^5 lookups, not 10^10 comparisons.
     var index: [String: Int] = [:]
     skipWhitespace()
-    if at < buf.count && buf[at] == UInt8(ascii: "}") { at += 1; depth -= 1; return [] }
+    if at < buf.count && buf[at] == UInt8(ascii: "}") { at += 1; depth -= 1; return base }
     while true {
       skipWhitespace()
       guard at < buf.count else { throw fail("unexpected end of input in an object") }
@@ -140,7 +191,14 @@ private struct Parser {
       guard at < buf.count, buf[at] == UInt8(ascii: ":") else { throw fail("expected ':' after key \"\(key)\"") }
       at += 1
       skipWhitespace()
-      let v = try value()
+      let v: JSONNode
+      if depth == 1, let streamKey, key == streamKey, at < buf.count, buf[at] == UInt8(ascii: "[") {
+        let start = try beginValue()
+        try streamedArray()
+        v = JSONNode(.array([]), at: start)
+      } else {
+        v = try value()
+      }
       memberStack.append(JSONMember(key: key, keyPosition: keyPosition, value: v))
       skipWhitespace()
       guard at < buf.count else { throw fail("unexpected end of input in an object") }
@@ -150,13 +208,7 @@ private struct Parser {
         if at < buf.count && buf[at] == UInt8(ascii: "}") { throw fail("trailing comma before '}'") }
         continue
       }
-      if buf[at] == UInt8(ascii: "}") {
-        at += 1
-        depth -= 1
-        let members = Array(memberStack[base...])
-        memberStack.removeSubrange(base...)
-        return members
-      }
+      if buf[at] == UInt8(ascii: "}") { at += 1; depth -= 1; return base }
       throw fail("unexpected \(describe(buf[at])), expected ',' or '}'")
     }
   }
@@ -186,6 +238,35 @@ private struct Parser {
         itemStack.removeSubrange(base...)
         return items
       }
+      throw fail("unexpected \(describe(buf[at])), expected ',' or ']'")
+    }
+  }
+
+  /// `array()`, but each element goes to the sink as soon as it is read and is not kept.
+  mutating func streamedArray() throws(JSONError) {
+    try enter()
+    at += 1
+    skipWhitespace()
+    if at < buf.count && buf[at] == UInt8(ascii: "]") { at += 1; depth -= 1; return }
+    while true {
+      skipWhitespace()
+      let start = try beginValue()
+      if buf[at] == UInt8(ascii: "{") {
+        let base = try membersOntoStack()
+        sink.object(memberStack[base...], at: start)
+        memberStack.removeSubrange(base...)
+      } else {
+        sink.other(try value(at: start))
+      }
+      skipWhitespace()
+      guard at < buf.count else { throw fail("unexpected end of input in an array") }
+      if buf[at] == UInt8(ascii: ",") {
+        at += 1
+        skipWhitespace()
+        if at < buf.count && buf[at] == UInt8(ascii: "]") { throw fail("trailing comma before ']'") }
+        continue
+      }
+      if buf[at] == UInt8(ascii: "]") { at += 1; depth -= 1; return }
       throw fail("unexpected \(describe(buf[at])), expected ',' or ']'")
     }
   }

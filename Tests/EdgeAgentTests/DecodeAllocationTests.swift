@@ -23,14 +23,15 @@ final class DecodeAllocationTests: XCTestCase {
     return out
   }
 
-  func testPolicyDecodeCostsAtMostThreeAllocationsPerPromise() throws {
-    // 10,000 files and their directory; per file promise: its object's member array, the
-    // content's String (64 bytes: not a small string) and the content's bytes in the Promise.
-    // It was 15 (member arrays grown by doubling, a list of the keys seen, copies of a path's
-    // and of the content's bytes, the parent path's bytes in Plan.order).
+  func testPolicyDecodeCostsAtMostTwoAllocationsPerPromise() throws {
+    // 10,000 files and their directory; per file promise: the content's String (64 bytes: not
+    // a small string) and the content's bytes in the Promise. The promise's members are lent
+    // from the reader's stack. It was 15 (member arrays grown by doubling, a list of the keys
+    // seen, copies of a path's and of the content's bytes, the parent path's bytes in
+    // Plan.order); issue 14 asks for at most 2.
     let decode = try XCTUnwrap(try hostBaseline()["policy-decode-10000"])
     XCTAssertGreaterThan(decode.allocations, 0, "the baseline counts allocations")
-    XCTAssertLessThanOrEqual(decode.perOpX100, 3 * 10_001 * 100 + 100 * 100,
+    XCTAssertLessThanOrEqual(decode.perOpX100, 2 * 10_001 * 100 + 100 * 100,
                              "policy-decode-10000: \(decode.perOpX100 / 100) allocations per run")
   }
 
