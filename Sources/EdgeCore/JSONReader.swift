@@ -28,21 +28,22 @@ public struct JSONReader {
 
   public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth,
                            maxValues: Int = defaultMaxValues) throws(JSONError) -> JSONNode {
-    var parser = Parser(maxDepth: maxDepth, maxValues: maxValues, sink: NoSink(), streamKey: nil)
+    var parser = Parser(maxDepth: maxDepth, maxValues: maxValues, sink: NoSink(), streamPath: [])
     return try bytes.withUnsafeBufferPointer { (buf) throws(JSONError) -> JSONNode in
       try parser.document(buf)
     }
   }
 
-  /// Like `parse`, but the elements of the array that is the root object's member `key` go to
-  /// `sink` as they are read, each before the next is parsed, and are not kept: that array is
-  /// empty in the tree returned. An object element's members are lent from the reader's stack,
-  /// so a policy's promises cost no tree (see PolicyDecoder). Strictness, limits and errors are
-  /// those of `parse`; on an error, what the sink received is moot.
-  public static func parse<S: JSONElementSink>(_ bytes: [UInt8], streaming key: String, into sink: consuming S,
+  /// Like `parse`, but the elements of the array at `path` (the root object's member `path[0]`,
+  /// its member `path[1]`, …) go to `sink` as they are read, each before the next is parsed,
+  /// and are not kept: that array is empty in the tree returned. An object element's members
+  /// are lent from the reader's stack, so a policy's promises cost no tree (see PolicyDecoder).
+  /// Strictness, limits and errors are those of `parse`; on an error, what the sink received
+  /// is moot.
+  public static func parse<S: JSONElementSink>(_ bytes: [UInt8], streaming path: [String], into sink: consuming S,
                                                maxDepth: Int = defaultMaxDepth,
                                                maxValues: Int = defaultMaxValues) throws(JSONError) -> (JSONNode, S) {
-    var parser = Parser(maxDepth: maxDepth, maxValues: maxValues, sink: sink, streamKey: key)
+    var parser = Parser(maxDepth: maxDepth, maxValues: maxValues, sink: sink, streamPath: path)
     let root = try bytes.withUnsafeBufferPointer { (buf) throws(JSONError) -> JSONNode in
       try parser.document(buf)
     }
@@ -70,8 +71,10 @@ private struct Parser<Sink: JSONElementSink> {
   let maxDepth: Int
   let maxValues: Int
   var sink: Sink
-  /// The root object's member whose array elements go to `sink`, if any.
-  let streamKey: String?
+  /// Where the array whose elements go to `sink` is (empty: nowhere), and how many of its keys
+  /// the objects being read match from the root.
+  let streamPath: [String]
+  var matched = 0
   var values = 0
   var at = 0
   var line = 1
@@ -86,11 +89,11 @@ private struct Parser<Sink: JSONElementSink> {
   var itemStack: [JSONNode] = []
   var text: [UInt8] = []
 
-  init(maxDepth: Int, maxValues: Int, sink: consuming Sink, streamKey: String?) {
+  init(maxDepth: Int, maxValues: Int, sink: consuming Sink, streamPath: [String]) {
     self.maxDepth = maxDepth
     self.maxValues = maxValues
     self.sink = sink
-    self.streamKey = streamKey
+    self.streamPath = streamPath
   }
 
   var position: SourcePosition { SourcePosition(line: line, column: at - lineStart + 1) }
@@ -192,10 +195,16 @@ private struct Parser<Sink: JSONElementSink> {
       at += 1
       skipWhitespace()
       let v: JSONNode
-      if depth == 1, let streamKey, key == streamKey, at < buf.count, buf[at] == UInt8(ascii: "[") {
-        let start = try beginValue()
-        try streamedArray()
-        v = JSONNode(.array([]), at: start)
+      if matched == depth - 1 && depth <= streamPath.count && key == streamPath[depth - 1] {
+        if depth == streamPath.count && at < buf.count && buf[at] == UInt8(ascii: "[") {
+          let start = try beginValue()
+          try streamedArray()
+          v = JSONNode(.array([]), at: start)
+        } else {
+          matched = depth
+          v = try value()
+          matched = depth - 1
+        }
       } else {
         v = try value()
       }

@@ -25,17 +25,17 @@ public enum PolicyDecoder {
     return try finish(root, promises)
   }
 
-  private static func streamed(_ bytes: [UInt8]) throws(PolicyError) -> (JSONNode, PromiseSink) {
+  private static func streamed(_ bytes: [UInt8]) throws(PolicyError) -> (JSONNode, PolicyPromises) {
     do {
-      return try JSONReader.parse(bytes, streaming: "promises", into: PromiseSink())
+      return try JSONReader.parse(bytes, streaming: promisesPath, into: PolicyPromises())
     } catch {
       throw PolicyError(PolicyIssue(error.message, at: error.position))
     }
   }
 
-  /// Decodes a policy that is already a tree (a bundle's).
+  /// Decodes a policy that is already a tree.
   public static func decode(_ root: JSONNode) throws(PolicyError) -> Policy {
-    var promises = PromiseSink()
+    var promises = PolicyPromises()
     if let list = root.members?.first(where: { $0.key == "promises" })?.value.array {
       promises.reserve(list.count)
       for node in list { promises.other(node) }
@@ -43,8 +43,15 @@ public enum PolicyDecoder {
     return try finish(root, promises)
   }
 
+  /// Decodes a policy whose promises were streamed into `promises` as it was read (its
+  /// `promises` array is then empty in `root`): a bundle's, read with its promises at
+  /// ["policy", "promises"].
+  public static func decode(_ root: JSONNode, promises: PolicyPromises) throws(PolicyError) -> Policy {
+    try finish(root, promises)
+  }
+
   /// The policy's own keys, checked when its promises are: their issues follow the policy's.
-  private static func finish(_ root: JSONNode, _ promises: PromiseSink) throws(PolicyError) -> Policy {
+  private static func finish(_ root: JSONNode, _ promises: PolicyPromises) throws(PolicyError) -> Policy {
     var d = Decoding()
     guard let members = root.members else {
       throw PolicyError(PolicyIssue("a policy is a JSON object, found \(root.typeName)", at: root.position))
@@ -77,29 +84,33 @@ public enum PolicyDecoder {
   }
 }
 
-/// A policy's promises, decoded one at a time in source order, with the checks across them
-/// (duplicate ids and paths).
-private struct PromiseSink: JSONElementSink {
-  var d = Decoding()
-  var promises: [Promise] = []
-  var firstById: [String: SourcePosition] = [:]
-  var firstByPath: [String: String] = [:]
+private let promisesPath = ["promises"]
 
-  mutating func reserve(_ n: Int) {
+/// A policy's promises, decoded one at a time in source order as a reader meets them, with the
+/// checks across them (duplicate ids and paths); `PolicyDecoder.decode(_:promises:)` finishes.
+public struct PolicyPromises: JSONElementSink {
+  fileprivate var d = Decoding()
+  fileprivate var promises: [Promise] = []
+  private var firstById: [String: SourcePosition] = [:]
+  private var firstByPath: [String: String] = [:]
+
+  public init() {}
+
+  fileprivate mutating func reserve(_ n: Int) {
     promises.reserveCapacity(n)
     firstById.reserveCapacity(n)
     firstByPath.reserveCapacity(n)
   }
 
-  mutating func object(_ members: ArraySlice<JSONMember>, at position: SourcePosition) {
+  public mutating func object(_ members: ArraySlice<JSONMember>, at position: SourcePosition) {
     add(members, position, typeName: "object")
   }
 
-  mutating func other(_ node: JSONNode) {
+  public mutating func other(_ node: JSONNode) {
     add(node.members?[...], node.position, typeName: node.typeName)
   }
 
-  mutating func add(_ members: ArraySlice<JSONMember>?, _ position: SourcePosition, typeName: String) {
+  private mutating func add(_ members: ArraySlice<JSONMember>?, _ position: SourcePosition, typeName: String) {
     let decoded = d.promise(members, position, typeName: typeName)
     // A promise with other issues still claims its id, so one run reports a duplicate of it too.
     guard let id = decoded?.id ?? Decoding.validID(members) else { return }

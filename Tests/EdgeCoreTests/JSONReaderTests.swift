@@ -283,7 +283,7 @@ final class JSONReaderTests: XCTestCase {
 
   func testStreamedElementsArriveInOrderWithTheirPositionsAndAreNotKept() throws {
     let text = "{\"a\": [{\"x\": \"1\"}], \"list\": [{\"k\": \"v\", \"n\": {\"list\": [1]}},\n \"s\", {}, [2]], \"z\": {\"list\": [3]}}"
-    let (root, sink) = try JSONReader.parse(Array(text.utf8), streaming: "list", into: Recorder())
+    let (root, sink) = try JSONReader.parse(Array(text.utf8), streaming: ["list"], into: Recorder())
     XCTAssertEqual(sink.seen, ["1:30 {k:v,n:object}", "2:2 s", "2:7 {}", "2:11 array"])
     let members = try XCTUnwrap(root.members)
     XCTAssertEqual(members.map(\.key), ["a", "list", "z"])
@@ -291,6 +291,17 @@ final class JSONReaderTests: XCTestCase {
     XCTAssertEqual(members[1].value.array?.count, 0, "the streamed array is left empty")
     XCTAssertEqual(members[1].value.position, SourcePosition(line: 1, column: 29))
     XCTAssertEqual(members[2].value.members?.first?.value.array?.count, 1, "a nested key of that name is kept")
+  }
+
+  func testAStreamedArrayIsFoundByItsPathOfKeys() throws {
+    let text = #"{"list": [1], "a": {"list": [2], "b": {"list": [3]}}, "b": {"list": [4]}}"#
+    let (root, sink) = try JSONReader.parse(Array(text.utf8), streaming: ["a", "list"], into: Recorder())
+    XCTAssertEqual(sink.seen, ["1:30 number"])
+    let members = try XCTUnwrap(root.members)
+    XCTAssertEqual(members[0].value.array?.count, 1)
+    XCTAssertEqual(members[1].value.members?[0].value.array?.count, 0)
+    XCTAssertEqual(members[1].value.members?[1].value.members?[0].value.array?.count, 1)
+    XCTAssertEqual(members[2].value.members?[0].value.array?.count, 1)
   }
 
   func testStreamingFindsTheSameErrorsAtTheSamePlaces() {
@@ -304,7 +315,7 @@ final class JSONReaderTests: XCTestCase {
       let plain = tooMany ? nil : error(text, maxDepth: 4)
       var streamed: JSONError? = nil
       do {
-        _ = try JSONReader.parse(Array(text.utf8), streaming: "list", into: Recorder(), maxDepth: 4, maxValues: 6)
+        _ = try JSONReader.parse(Array(text.utf8), streaming: ["list"], into: Recorder(), maxDepth: 4, maxValues: 6)
       } catch {
         streamed = error
       }
