@@ -24,14 +24,23 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
 
   /// Parses 64 lowercase or uppercase hex digits.
   public init?(hex: String) {
-    let u = Array(hex.utf8)
+    guard let d = withUTF8(hex, { Digest(hexDigits: $0) }) else { return nil }
+    self = d
+  }
+
+  /// Parses 64 hex digits in place: no copy (a policy has one such digest per file `source`).
+  public init?(hexDigits u: UnsafeRawBufferPointer) {
     guard u.count == 64 else { return nil }
-    var words: [UInt64] = [0, 0, 0, 0]
-    for i in 0..<64 {
-      guard let d = hexValue(u[i]) else { return nil }
-      words[i / 16] = words[i / 16] << 4 | UInt64(d)
+    func word(_ at: Int) -> UInt64? {
+      var v: UInt64 = 0
+      for i in at..<at + 16 {
+        guard let d = hexValue(u[i]) else { return nil }
+        v = v << 4 | UInt64(d)
+      }
+      return v
     }
-    self.init(w0: words[0], w1: words[1], w2: words[2], w3: words[3])
+    guard let w0 = word(0), let w1 = word(16), let w2 = word(32), let w3 = word(48) else { return nil }
+    self.init(w0: w0, w1: w1, w2: w2, w3: w3)
   }
 
   /// Calls `body` with the 32 bytes in stored order.

@@ -12,9 +12,13 @@ public enum Plan {
     indexOfId.reserveCapacity(n)
     for i in 0..<n { indexOfId[promises[i].id] = i }
     var indexOfPath: [String: Int] = [:]
+    indexOfPath.reserveCapacity(n)
     for i in 0..<n where promises[i].type.managesPath { indexOfPath[promises[i].path] = i }
 
-    var successors = [[Int32]](repeating: [], count: n)
+    // Edges gather in one list and become one adjacency array (`Successors`): an array per
+    // promise with successors cost an allocation or more each.
+    var edges: [Edge] = []
+    edges.reserveCapacity(n)   // a path's parent is one edge per promise; `after` may add more
     var indegree = [Int32](repeating: 0, count: n)
     var issues: [PolicyIssue] = []
     var dropped = 0
@@ -23,7 +27,7 @@ public enum Plan {
       if issues.count < PolicyDecoder.maxIssues { issues.append(issue) } else { dropped += 1 }
     }
     func edge(_ from: Int, _ to: Int) {
-      successors[from].append(Int32(to))
+      edges.append(Edge(from: Int32(from), to: Int32(to)))
       indegree[to] += 1
     }
     for i in 0..<n {
@@ -63,6 +67,8 @@ public enum Plan {
     }
     if dropped > 0 { issues.append(PolicyIssue("and \(dropped) more issues", at: .none)) }
     if !issues.isEmpty { throw PolicyError(issues) }
+    let successors = Successors(n, edges)
+    edges = []
 
     var order: [Int] = []
     order.reserveCapacity(n)
@@ -71,7 +77,7 @@ public enum Plan {
     while head < order.count {
       let i = order[head]
       head += 1
-      for s in successors[i] {
+      for s in successors.of(i) {
         indegree[Int(s)] -= 1
         if indegree[Int(s)] == 0 { order.append(Int(s)) }
       }
@@ -81,12 +87,12 @@ public enum Plan {
   }
 
   /// Finds one cycle among the promises left with a non-zero indegree and names it.
-  private static func cycleIssue(_ promises: [Promise], _ successors: [[Int32]], _ indegree: [Int32]) -> PolicyIssue {
+  private static func cycleIssue(_ promises: [Promise], _ successors: Successors, _ indegree: [Int32]) -> PolicyIssue {
     // A node left over still has a predecessor that is left over (its count never reached 0), so
     // walking predecessors never stops and must revisit a node: that revisit closes a cycle.
     var predecessor = [Int](repeating: -1, count: promises.count)
     for i in 0..<promises.count where indegree[i] > 0 {
-      for s in successors[i] where indegree[Int(s)] > 0 { predecessor[Int(s)] = i }
+      for s in successors.of(i) where indegree[Int(s)] > 0 { predecessor[Int(s)] = i }
     }
     var start = 0
     while indegree[start] == 0 { start += 1 }
@@ -106,4 +112,32 @@ public enum Plan {
     let first = promises[cycle[0]]
     return PolicyIssue("dependency cycle: \(names)", at: first.position, promise: first.id, key: "after")
   }
+}
+
+private struct Edge {
+  var from: Int32
+  var to: Int32
+}
+
+/// Every promise's successors in one array, those of promise i at `targets[start[i]..<start[i+1]]`
+/// in the order their edges were found (which keeps ties in the order they always had).
+private struct Successors {
+  var start: [Int32]
+  var targets: [Int32]
+
+  init(_ n: Int, _ edges: [Edge]) {
+    var start = [Int32](repeating: 0, count: n + 1)
+    for e in edges { start[Int(e.from) + 1] += 1 }
+    for i in 0..<n { start[i + 1] += start[i] }
+    var next = start
+    var targets = [Int32](repeating: 0, count: edges.count)
+    for e in edges {
+      targets[Int(next[Int(e.from)])] = e.to
+      next[Int(e.from)] += 1
+    }
+    self.start = start
+    self.targets = targets
+  }
+
+  func of(_ i: Int) -> ArraySlice<Int32> { targets[Int(start[i])..<Int(start[i + 1])] }
 }

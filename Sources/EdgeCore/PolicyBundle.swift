@@ -43,12 +43,22 @@ public struct PolicyBundle: Sendable {
 
   public static func decode(_ bytes: [UInt8]) throws(BundleFormatError) -> PolicyBundle {
     if bytes.count > maxBytes { throw BundleFormatError("bundle.json is larger than \(maxBytes >> 20) MiB", at: .none) }
-    let root: JSONNode
-    do { root = try JSONReader.parse(bytes) } catch { throw BundleFormatError(error.message, at: error.position) }
-    return try decode(root)
+    // The policy's promises are decoded as they are read: no tree of them (PolicyDecoder).
+    let root: JSONNode, promises: PolicyPromises
+    do {
+      (root, promises) = try JSONReader.parse(bytes, streaming: policyPromisesPath, into: PolicyPromises())
+    } catch {
+      throw BundleFormatError(error.message, at: error.position)
+    }
+    return try decode(root, promises: promises)
   }
 
   public static func decode(_ root: JSONNode) throws(BundleFormatError) -> PolicyBundle {
+    try decode(root, promises: nil)
+  }
+
+  /// `promises`: the policy's, streamed as `root` was read (nil: they are in the tree).
+  private static func decode(_ root: JSONNode, promises: PolicyPromises?) throws(BundleFormatError) -> PolicyBundle {
     guard let members = root.members else {
       throw BundleFormatError("a bundle is a JSON object, found \(root.typeName)", at: root.position)
     }
@@ -67,7 +77,9 @@ public struct PolicyBundle: Sendable {
         guard let n = v.integer, n >= 0 else { throw BundleFormatError("key \"\(m.key)\": expected Unix seconds (a whole number)", at: v.position) }
         if m.key == "issued" { issued = n } else { expires = n }
       case "policy":
-        do { policy = try PolicyDecoder.decode(v) } catch {
+        do {
+          if let promises { policy = try PolicyDecoder.decode(v, promises: promises) } else { policy = try PolicyDecoder.decode(v) }
+        } catch {
           let first = error.issues.first ?? PolicyIssue("invalid policy", at: v.position)
           var message = "key \"policy\": "
           if let p = first.promise { message += "promise \"\(p)\": " }
@@ -187,3 +199,5 @@ public struct BundleFormatError: Error, Equatable, Sendable, CustomStringConvert
 
   public var description: String { position.line > 0 ? "\(position): \(message)" : message }
 }
+
+private let policyPromisesPath = ["policy", "promises"]

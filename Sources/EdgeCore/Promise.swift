@@ -15,8 +15,16 @@ public enum PromiseType: UInt8, Sendable, CaseIterable {
   }
 
   public init?(name: String) {
-    for t in PromiseType.allCases where t.name == name { self = t; return }
-    return nil
+    // A switch, not a walk over `allCases`, which may build its array on every call.
+    switch name {
+    case "file": self = .file
+    case "directory": self = .directory
+    case "link": self = .link
+    case "command": self = .command
+    case "service": self = .service
+    case "sysctl": self = .sysctl
+    default: return nil
+    }
   }
 
   /// Types whose subject is a path under the managed root.

@@ -270,4 +270,60 @@ final class JSONReaderTests: XCTestCase {
       XCTAssertTrue(e.message.hasPrefix("more than 4 values"), e.message)
     }
   }
+
+  // MARK: streaming an array
+
+  private struct Recorder: JSONElementSink {
+    var seen: [String] = []
+    mutating func object(_ members: ArraySlice<JSONMember>, at position: SourcePosition) {
+      seen.append("\(position) {" + members.map { $0.key + ":" + ($0.value.string ?? $0.value.typeName) }.joined(separator: ",") + "}")
+    }
+    mutating func other(_ node: JSONNode) { seen.append("\(node.position) \(node.string ?? node.typeName)") }
+  }
+
+  func testStreamedElementsArriveInOrderWithTheirPositionsAndAreNotKept() throws {
+    let text = "{\"a\": [{\"x\": \"1\"}], \"list\": [{\"k\": \"v\", \"n\": {\"list\": [1]}},\n \"s\", {}, [2]], \"z\": {\"list\": [3]}}"
+    let (root, sink) = try JSONReader.parse(Array(text.utf8), streaming: ["list"], into: Recorder())
+    XCTAssertEqual(sink.seen, ["1:30 {k:v,n:object}", "2:2 s", "2:7 {}", "2:11 array"])
+    let members = try XCTUnwrap(root.members)
+    XCTAssertEqual(members.map(\.key), ["a", "list", "z"])
+    XCTAssertEqual(members[0].value.array?.count, 1, "another key's array is kept")
+    XCTAssertEqual(members[1].value.array?.count, 0, "the streamed array is left empty")
+    XCTAssertEqual(members[1].value.position, SourcePosition(line: 1, column: 29))
+    XCTAssertEqual(members[2].value.members?.first?.value.array?.count, 1, "a nested key of that name is kept")
+  }
+
+  func testAStreamedArrayIsFoundByItsPathOfKeys() throws {
+    let text = #"{"list": [1], "a": {"list": [2], "b": {"list": [3]}}, "b": {"list": [4]}}"#
+    let (root, sink) = try JSONReader.parse(Array(text.utf8), streaming: ["a", "list"], into: Recorder())
+    XCTAssertEqual(sink.seen, ["1:30 number"])
+    let members = try XCTUnwrap(root.members)
+    XCTAssertEqual(members[0].value.array?.count, 1)
+    XCTAssertEqual(members[1].value.members?[0].value.array?.count, 0)
+    XCTAssertEqual(members[1].value.members?[1].value.members?[0].value.array?.count, 1)
+    XCTAssertEqual(members[2].value.members?[0].value.array?.count, 1)
+  }
+
+  func testStreamingFindsTheSameErrorsAtTheSamePlaces() {
+    let bad = [
+      "{\"list\": [{\"a\": 1,}]}", "{\"list\": [{\"a\": 1, \"a\": 2}]}", "{\"list\": [1,]}", "{\"list\": [1 2]}",
+      "{\"list\": [", "{\"list\": [{", "{\"list\": [\"\\q\"]}", "{\"list\": [{}]} x", "{\"list\": [[[[1]]]]}",
+      "{\"list\": [1, 2, 3, 4, 5, 6]}",
+    ]
+    for text in bad {
+      let tooMany = text.hasSuffix("5, 6]}")
+      let plain = tooMany ? nil : error(text, maxDepth: 4)
+      var streamed: JSONError? = nil
+      do {
+        _ = try JSONReader.parse(Array(text.utf8), streaming: ["list"], into: Recorder(), maxDepth: 4, maxValues: 6)
+      } catch {
+        streamed = error
+      }
+      if tooMany {
+        XCTAssertEqual(streamed?.message, "more than 6 values: too large for this agent", text)
+      } else {
+        XCTAssertEqual(streamed, plain, text)
+      }
+    }
+  }
 }

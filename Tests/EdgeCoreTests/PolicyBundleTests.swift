@@ -41,6 +41,36 @@ final class PolicyBundleTests: XCTestCase {
     }
   }
 
+  func testTheTextAndItsTreeDecodeAlike() throws {
+    // PolicyBundle.decode(bytes) decodes the policy's promises as they are read; from a tree,
+    // they are decoded from it: the same bundle, the same errors.
+    let good = bundle()
+    let streamed = try PolicyBundle.decode(good)
+    let tree = try PolicyBundle.decode(try JSONReader.parse(good))
+    XCTAssertEqual(streamed.policy.promises.map(\.id), tree.policy.promises.map(\.id))
+    XCTAssertEqual(streamed.policy.promises.map(\.source), tree.policy.promises.map(\.source))
+    XCTAssertEqual(streamed.policy.promises.map(\.position), tree.policy.promises.map(\.position))
+    let bad = [
+      #"{"serial": 1, "issued": 1, "expires": 2,\#n "policy": {"policy": "p", "promises": [{"id": "a", "type": "nope"}, 7]}}"#,
+      #"{"serial": 0, "policy": {"policy": "p", "promises": [{"id": "a", "type": "nope"}]}}"#,
+      #"{"serial": 1, "issued": 1, "expires": 2, "policy": {"promises": [{"id": "a"}], "x": 1}}"#,
+      #"{"serial": 1, "issued": 1, "expires": 2, "policy": {"policy": "p", "promises": {}}}"#,
+      #"{"serial": 1, "issued": 1, "expires": 2, "policy": [{"promises": []}]}"#,
+    ]
+    for text in bad {
+      let bytes = Array(text.utf8)
+      var messages: [String] = []
+      for decode in [{ try PolicyBundle.decode(bytes) }, { try PolicyBundle.decode(try JSONReader.parse(bytes)) }] {
+        XCTAssertThrowsError(try decode(), text) { e in
+          let e = e as! BundleFormatError
+          messages.append("\(e.position): \(e.message)")
+        }
+      }
+      XCTAssertEqual(messages.count, 2, text)
+      XCTAssertEqual(messages.first, messages.last, text)
+    }
+  }
+
   func testEncodeRoundTrips() throws {
     let node = try JSONReader.parse(Array(policy.utf8))
     let d = Digest(hex: String(repeating: "ab", count: 32))!

@@ -30,13 +30,24 @@ struct PolicyText {
 
 final class PolicyDecoderTests: XCTestCase {
   private func issues(_ text: PolicyText, file: StaticString = #filePath, line: UInt = #line) -> [PolicyIssue] {
+    let streamed: [PolicyIssue]
     do {
       let p = try PolicyDecoder.decode(text.bytes)
       XCTFail("policy was accepted with \(p.promises.count) promises", file: file, line: line)
       return []
     } catch {
-      return error.issues
+      streamed = error.issues
     }
+    // A bundle's policy is decoded from a tree, a file's as it is read: the same issues.
+    if let root = try? JSONReader.parse(text.bytes) {
+      do {
+        _ = try PolicyDecoder.decode(root)
+        XCTFail("the tree of the policy was accepted", file: file, line: line)
+      } catch {
+        XCTAssertEqual(error.issues, streamed, "decoded from its tree", file: file, line: line)
+      }
+    }
+    return streamed
   }
 
   private func one(_ text: PolicyText, file: StaticString = #filePath, line: UInt = #line) -> PolicyIssue? {
@@ -145,6 +156,28 @@ final class PolicyDecoderTests: XCTestCase {
     XCTAssertEqual(released.promises.map(\.id), plain.promises.map(\.id))
     var bad = Array("{".utf8)
     XCTAssertThrowsError(try PolicyDecoder.decode(releasing: &bad))
+  }
+
+  func testATreeDecodesAsTheTextDoes() throws {
+    let bytes = try examplePolicy
+    let streamed = try PolicyDecoder.decode(bytes)
+    let tree = try PolicyDecoder.decode(try JSONReader.parse(bytes))
+    XCTAssertEqual(tree.name, streamed.name)
+    XCTAssertEqual(tree.promises.map(\.id), streamed.promises.map(\.id))
+    XCTAssertEqual(tree.promises.map(\.position), streamed.promises.map(\.position))
+    XCTAssertEqual(tree.promises.map(\.content), streamed.promises.map(\.content))
+    XCTAssertEqual(tree.promises.map(\.path), streamed.promises.map(\.path))
+    XCTAssertEqual(try Plan.order(tree.promises), try Plan.order(streamed.promises))
+  }
+
+  func testThePolicysOwnIssuesComeBeforeItsPromisesWhereverTheyAre() {
+    let text = PolicyText(
+      #"{"promises": ["#,
+      #"  {"id": "a", "type": "file", "path": "rel", "content": ""}"#,
+      #"], "extra": 1}"#)
+    let all = issues(text)
+    XCTAssertEqual(all.map { $0.key ?? "-" }, ["extra", "-", "path"])
+    XCTAssertEqual(all.map(\.position.line), [3, 1, 2])
   }
 
   func testEmptyContentIsContent() throws {
