@@ -9,7 +9,10 @@
   idle wakeups  syscalls the idle agent makes in a window (strace -c -f), and context switches
                 from /proc/PID/status
 
-usage: bench_daemon.py [--binary PATH] [--services 10] [--rounds 3] [--idle-seconds 5]
+  --peers       the same services under runit and s6 (Debian's packages, peers.py): the PSS of
+                their whole supervision tree and crash to restarted, beside the agent's
+
+usage: bench_daemon.py [--binary PATH] [--services 10] [--rounds 3] [--idle-seconds 5] [--peers]
 Prints a table and a JSON line. Runs everything in a temporary root and state; loopback only."""
 import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 
@@ -20,6 +23,8 @@ def main():
     ap.add_argument("--services", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--idle-seconds", type=float, default=5)
+    ap.add_argument("--peers", action="store_true")
+    ap.add_argument("--peers-cache", default="/tmp/edgeagent-peers")
     a = ap.parse_args()
     binary = os.path.abspath(a.binary)
     sleep = shutil.which("sleep")
@@ -39,7 +44,9 @@ def main():
             try:
                 pids = wait_services(agent.pid, a.services, sleep)
                 if rnd == 0:
-                    time.sleep(1.0)  # settle: the first records are written
+                    # Settle: the first records are written, and the agent, quiet for a second,
+                    # lets go of its code's mappings (EdgeLoop/ImageRelease.swift).
+                    time.sleep(2.0)
                     results.update(memory(agent.pid))
                     results.update(idle(agent.pid, a.idle_seconds))
                 for i in range(a.services):
@@ -73,6 +80,9 @@ def main():
     if reactions:
         results["agent_restart_ms_median"] = round(statistics.median(reactions), 3)
         results["agent_restart_ms_max"] = round(reactions[-1], 3)
+    if a.peers:
+        import peers
+        results.update(peers.run(a.peers_cache, a.services, sleep))
     for k, v in results.items():
         print(f"{k:24} {v}")
     print(json.dumps(results))
@@ -116,7 +126,7 @@ def memory(pid):
     with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
             k, v = line.split(":", 1)
-            if k in ("Rss", "Pss"):
+            if k in ("Rss", "Pss", "Pss_Anon", "Pss_File"):
                 r[f"agent_{k.lower()}_kib"] = int(v.split()[0])
     return r
 

@@ -29,6 +29,9 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
+#include <sys/auxv.h>
+#include <elf.h>
 #include <malloc.h>
 #include <linux/openat2.h>
 

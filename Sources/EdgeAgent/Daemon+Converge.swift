@@ -79,6 +79,8 @@ extension Daemon {
       notifiedReady = true
       sdNotify("READY=1")
     }
+    // The code of start-up and of this run need not stay mapped once the agent is idle.
+    imageRelease.soon()
   }
 
   /// The next full run: every interval, at this host's offset within it.

@@ -40,6 +40,7 @@ extension Daemon {
     shuttingDown = true
     log.info("shutting down", [("reason", reason)])
     cancelCommand()
+    imageRelease.close()
     // systemd (and anything else on $NOTIFY_SOCKET) learns the stop is ours, not a crash.
     sdNotify("STOPPING=1")
     stopBundles()

@@ -50,6 +50,7 @@ public final class Daemon {
   let reloadTimer: Timer
   /// Gives back the heap a large policy text or bundle left (see `TransientBuffers`).
   let heapTrim: HeapTrim
+  let imageRelease: ImageRelease
   var signals: [SignalWatcher] = []
   var watchdog: Timer? = nil
   /// Directory watches by host directory; entries by directory and name -> promise indexes.
@@ -128,6 +129,7 @@ public final class Daemon {
     driftTimer = Timer(loop)
     reloadTimer = Timer(loop)
     heapTrim = HeapTrim(loop)
+    imageRelease = ImageRelease(loop)
     converger.serviceOutcome = { [unowned(unsafe) self] p in self.supervisor.outcome(p) }
     supervisor.container = config.container
     supervisor.onMainExited = { [unowned(unsafe) self] status in
