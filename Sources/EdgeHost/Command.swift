@@ -31,8 +31,8 @@ public struct CommandResult: Sendable {
 /// It blocks the caller for the command's run and waits for its own pid only, so under the
 /// daemon (whose reaper waits for any child) the command's exit is seen here and never there.
 public func runCommand(_ argv: [String], environment: [String], cwd: String, timeout: Int) throws(HostError) -> CommandResult {
-  var fds: [CInt] = [-1, -1]
-  if system_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) != 0 { throw HostError(.current, "create a pipe for", argv[0]) }
+  let (readEnd, writeEnd) = try makePipe()
+  let fds = [readEnd, writeEnd]
   defer { _ = system_close(fds[0]) }
   var request = SpawnRequest(argv: argv, environment: environment)
   request.cwd = cwd

@@ -85,7 +85,17 @@ public func becomeSubreaper() -> Bool { system_prctl(PR_SET_CHILD_SUBREAPER, 1) 
 /// dups the write end onto 1 and 2).
 public func makePipe() throws(HostError) -> (CInt, CInt) {
   var fds: [CInt] = [-1, -1]
-  if system_pipe2(&fds, O_CLOEXEC | O_NONBLOCK) != 0 { throw HostError(.current, "create a pipe") }
+  if system_pipe2(&fds, O_CLOEXEC) != 0 { throw HostError(.current, "create a pipe") }
+  // Only our end is non-blocking. The write end becomes a child's stdout and stderr: with
+  // O_NONBLOCK there (a flag of the open file, which the child shares), a child that writes
+  // while the loop is busy gets EAGAIN once the pipe is full, and a command failed or a
+  // service lost its output for it.
+  if system_fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0 {
+    let e = HostError(.current, "make a pipe non-blocking")
+    _ = system_close(fds[0])
+    _ = system_close(fds[1])
+    throw e
+  }
   return (fds[0], fds[1])
 }
 

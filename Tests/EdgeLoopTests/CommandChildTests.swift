@@ -37,6 +37,35 @@ final class CommandChildTests: XCTestCase {
     XCTAssertEqual(r.lastLine, "end")
   }
 
+  /// A busy loop is a slow reader: the child fills the pipe and must wait, not fail. With the
+  /// pipe's write end non-blocking, `tr` and `echo` got EAGAIN (status 1, "end" lost).
+  func testAChildOutrunningABusyLoopWaitsInsteadOfFailing() throws {
+    let loop = Loop()
+    let reaper = try ChildReaper(loop)
+    let stall = Timer(loop)
+    // The loop stops reading for 300 ms, long enough for 200 KB to overrun a 64 KiB pipe.
+    stall.start(after: 1) { usleep(300_000) }
+    var result: CommandResult? = nil
+    let child = try CommandChild(loop, reaper: reaper, argv: ["/bin/sh", "-c", "head -c 200000 /dev/zero | tr '\\0' a; echo; echo end"],
+                                 environment: ["PATH=/usr/bin:/bin"], cwd: "/", timeout: 0) { r in
+      result = r
+      stall.close()
+      reaper.close()
+    }
+    loop.run()
+    withExtendedLifetime(child) {}
+    let r = try XCTUnwrap(result)
+    XCTAssertEqual(r.status, 0)
+    XCTAssertEqual(r.lastLine, "end")
+  }
+
+  func testMakePipeLeavesTheChildsEndBlocking() throws {
+    let (readEnd, writeEnd) = try makePipe()
+    defer { closeFD(readEnd); closeFD(writeEnd) }
+    XCTAssertNotEqual(fcntl(readEnd, F_GETFL) & O_NONBLOCK, 0, "the loop's end never blocks")
+    XCTAssertEqual(fcntl(writeEnd, F_GETFL) & O_NONBLOCK, 0, "the child's end waits when the pipe is full")
+  }
+
   func testTheLoopGoesOnWhileItRuns() throws {
     var ticks = 0
     let r = try run("sleep 0.3", ticks: &ticks)
