@@ -51,16 +51,25 @@ let muslSwiftFlags: [String] = muslIncludes.isEmpty ? [] : muslIncludes.flatMap 
 // of the same-named globals, and code then reads another literal: `[.spawn]` came back as
 // `[.disarm]`. Cross/check-outlined-globals.sh fails the build if such a duplicate reappears.
 //
-// machine outliner: on aarch64 LLVM already outlines repeated instruction sequences from -Osize
-// code, but by default not from linkonce_odr functions, which is what Embedded Swift makes of
-// the stdlib's specializations, and not on x86_64 at all. `always` plus linkonce_odr, and two
-// reruns over the outlined code: stripped aarch64 -19,408 bytes, x86_64 -64,992. armv7 takes
-// `always` alone (-46,304): with linkonce_odr and the reruns too (-61,264) the binary segfaulted
-// at start under qemu-arm (`edgeagent version`, 2026-12-05, not pinned down). NOTE: swiftc keeps
-// an object whose LLVM IR is unchanged (.swift_modhash), so a change to -Xllvm codegen flags
-// alone reaches only the objects deleted first (`find .build-TARGET -name '*.swift.o' -delete`).
-let machineOutliner: [String] = triple.hasPrefix("armv7") ? ["-Xllvm", "-enable-machine-outliner=always"] :
-  ["-Xllvm", "-enable-machine-outliner=always", "-Xllvm", "-enable-linkonceodr-outlining", "-Xllvm", "-machine-outliner-reruns=2"]
+// x86_64 and aarch64 static builds are linked with full LTO (Cross/build.sh passes
+// `--experimental-lto-mode=full`): the objects are LLVM bitcode and lld generates the code
+// once for the whole program, so LLVM inlines and drops code across our modules, which
+// --gc-sections cannot. Stripped aarch64 1,080,528 -> 972,144 bytes; on x86_64 every benchmark
+// got faster (policy-decode -18%, plan -28%; Benchmarks/README.md, "Full LTO"). Not armv7:
+// Swift's triple there is armv7-none-none-eabi, and lld's code generation took the soft-float
+// calling convention from it (no Tag_ABI_VFP_args; `-mllvm -float-abi=hard` did not change that)
+// against musl's hard-float libc. Without LTO the hard float comes from the clang importer's
+// gnueabihf target.
+//
+// machine outliner, armv7 only: `always` outlines repeated instruction sequences from every
+// function (armv7 stripped -46,304 bytes). With linkonce_odr functions and two reruns as well
+// (-61,264) the armv7 binary segfaulted at start under qemu-arm (2026-12-05, not pinned down).
+// Under LTO (through -mllvm) it took 8,464 more bytes off aarch64 and 128,320 off x86_64, but
+// made x86_64's policy-decode 1.5x and plan 1.8x slower, so the LTO builds go without it. NOTE:
+// swiftc keeps an object whose LLVM IR is unchanged (.swift_modhash), so a change to -Xllvm
+// codegen flags alone reaches only the objects deleted first
+// (`find .build-TARGET -name '*.swift.o' -delete`).
+let machineOutliner: [String] = isStatic && triple.hasPrefix("armv7") ? ["-Xllvm", "-enable-machine-outliner=always"] : []
 let swiftSettings: [SwiftSetting] = defines + (muslSwiftFlags.isEmpty ? [] : [.unsafeFlags(muslSwiftFlags)])
   + (embedded ? [
   .enableExperimentalFeature("Embedded"),

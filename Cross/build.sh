@@ -40,9 +40,13 @@ fi
 Cross/musl-deps.sh "$target" || { echo "Cross/build.sh: Cross/musl-deps.sh $target failed" >&2; exit 1; }
 musl=$PWD/out/musl/$target
 
-echo "build $target: swift build -c release --triple $triple --toolset Cross/toolset-$target.json --scratch-path .build-$target" >&2
+# Full LTO on x86_64 and aarch64: code is generated for the whole program at link time; not on
+# armv7, where it lost the hard-float calling convention (Package.swift says why).
+lto=(--experimental-lto-mode=full)
+if [ "$target" = armv7 ]; then lto=(); fi
+echo "build $target: swift build -c release ${lto[*]} --triple $triple --toolset Cross/toolset-$target.json --scratch-path .build-$target" >&2
 EDGE_EMBEDDED=1 EDGE_STATIC=1 EDGE_TRIPLE=$triple EDGE_MUSL=$musl \
-  swift build -c release --triple "$triple" --toolset "$PWD/Cross/toolset-$target.json" \
+  swift build -c release "${lto[@]}" --triple "$triple" --toolset "$PWD/Cross/toolset-$target.json" \
   --scratch-path ".build-$target" >&2 || { echo "Cross/build.sh: swift build for $target failed" >&2; exit 1; }
 Cross/check-outlined-globals.sh ".build-$target" >&2 || { echo "Cross/build.sh: $target build has a duplicated outlined global" >&2; exit 1; }
 
