@@ -84,7 +84,7 @@ let swiftSettings: [SwiftSetting] = defines + (muslSwiftFlags.isEmpty ? [] : [.u
 // process (the Swift runtime is a shared library there); the Embedded build has the runtime linked
 // in, so --wrap at link time sees every allocation, static libuv/LMDB/libsodium included.
 let wrapped = ["malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "free"]
-let supportC: [CSetting] = (embedded ? [] : [.define("EDGE_INTERPOSE_MALLOC")])
+let supportC: [CSetting] = (embedded ? [.define("EDGE_EMBEDDED_BRIDGE_RETAIN")] : [.define("EDGE_INTERPOSE_MALLOC")])
   + (musl != nil ? [.define("EDGE_MUSL"), .unsafeFlags(muslIncludes)] : [])
 
 // The musl link: the driver's own start files and libraries are glibc's, so none of them
