@@ -84,7 +84,7 @@ let swiftSettings: [SwiftSetting] = defines + (muslSwiftFlags.isEmpty ? [] : [.u
 // process (the Swift runtime is a shared library there); the Embedded build has the runtime linked
 // in, so --wrap at link time sees every allocation, static libuv/LMDB/libsodium included.
 let wrapped = ["malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "free"]
-let supportC: [CSetting] = (embedded ? [] : [.define("EDGE_INTERPOSE_MALLOC")])
+let supportC: [CSetting] = (embedded ? [.define("EDGE_EMBEDDED_BRIDGE_RETAIN")] : [.define("EDGE_INTERPOSE_MALLOC")])
   + (musl != nil ? [.define("EDGE_MUSL"), .unsafeFlags(muslIncludes)] : [])
 
 // The musl link: the driver's own start files and libraries are glibc's, so none of them
@@ -112,6 +112,19 @@ let agentLinker: [LinkerSetting] = !embedded ? [] : libraries + [
     + muslLink),
 ]
 
+// Tests, full builds only: EdgeTestSupport (skip, or fail in CI) imports XCTest, which an
+// Embedded build has not.
+let tests: [Target] = embedded ? [] : [
+  .target(name: "EdgeTestSupport", path: "Tests/TestSupport"),
+  .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: mocking),
+  .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: mocking),
+  .testTarget(name: "EdgeHostTests", dependencies: ["EdgeHost", "EdgeTestSupport"], swiftSettings: mocking),
+  .testTarget(name: "EdgeLoopTests", dependencies: ["EdgeLoop"], swiftSettings: mocking),
+  .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeConverge", "EdgeSupervise", "EdgeFleet", "EdgeAgent", "EdgeTestSupport"],
+              swiftSettings: mocking),
+  .testTarget(name: "edgeagentTests", dependencies: ["edgeagent", "EdgeTestSupport"], swiftSettings: mocking),
+]
+
 let package = Package(
   name: "edgeagent",
   targets: [
@@ -133,11 +146,5 @@ let package = Package(
     .executableTarget(name: "edgeagent", dependencies: ["EdgeCore", "EdgeStore", "EdgeHost",
                                                         "EdgeConverge", "EdgeFleet", "EdgeAgent"],
                       swiftSettings: swiftSettings, linkerSettings: agentLinker),
-    .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: mocking),
-    .testTarget(name: "EdgeStoreTests", dependencies: ["EdgeStore"], swiftSettings: mocking),
-    .testTarget(name: "EdgeHostTests", dependencies: ["EdgeHost"], swiftSettings: mocking),
-    .testTarget(name: "EdgeLoopTests", dependencies: ["EdgeLoop"], swiftSettings: mocking),
-    .testTarget(name: "EdgeAgentTests", dependencies: ["EdgeConverge", "EdgeSupervise", "EdgeFleet", "EdgeAgent"], swiftSettings: mocking),
-    .testTarget(name: "edgeagentTests", dependencies: ["edgeagent"], swiftSettings: mocking),
-  ]
+  ] + tests
 )

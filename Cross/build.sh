@@ -39,6 +39,11 @@ if [ -n "$missing" ]; then
 fi
 Cross/musl-deps.sh "$target" || { echo "Cross/build.sh: Cross/musl-deps.sh $target failed" >&2; exit 1; }
 musl=$PWD/out/musl/$target
+# SwiftPM does not count the C libraries as the link's inputs: relink when musl-deps.sh has
+# rebuilt them since (its stamp is newer than the binary), or the old ones stay in it.
+if [ -e ".build-$target/release/edgeagent" ] && [ "$musl/stamp" -nt ".build-$target/release/edgeagent" ]; then
+  rm -f ".build-$target/release/edgeagent"
+fi
 
 # Full LTO on x86_64 and aarch64: code is generated for the whole program at link time; not on
 # armv7, where it lost the hard-float calling convention (Package.swift says why).

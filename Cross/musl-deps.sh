@@ -81,17 +81,19 @@ build() {
   command -v "$cc" >/dev/null || { echo "musl-deps: $cc not found: run Cross/setup.sh" >&2; exit 1; }
   local out=$root/$target b=$root/build/$target
   # Bump recipe when the build below changes.
-  local recipe=2 stamp; stamp="recipe $recipe: $(cd "$src" && ls ./*.dsc | tr '\n' ' ')"
+  local recipe=3 stamp; stamp="recipe $recipe: $(cd "$src" && ls ./*.dsc | tr '\n' ' ')"
   if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ]; then
     echo "musl-deps: $target up to date ($out)" >&2; link_toolchain "$target"; return
   fi
   rm -rf "$out" "$b"
   mkdir -p "$out/lib" "$out/include" "$b"
   # Function sections: the agent links a fraction of each library, and the link drops the rest.
-  # -Os, not -O2: the binary's size has a budget (issue 13: at most 1,000,000 bytes stripped on
-  # aarch64); -Os saves 16,960 bytes there, for SHA-256 and LMDB reads ~6-11% slower (x86_64).
-  local cflags="-Os -g0 -ffunction-sections -fdata-sections"
-  [ "$target" = armv7 ] && cflags="$cflags -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard"
+  # libuv at -Os: none of it is on the hot path. LMDB and libsodium at -O2: they are (every
+  # check reads LMDB, a cold check hashes with SHA-256), and -Os made SHA-256 and LMDB reads
+  # 6-11% slower on x86_64 for a few KB (Benchmarks/README.md, "Binary sizes").
+  local common="-g0 -ffunction-sections -fdata-sections"
+  [ "$target" = armv7 ] && common="$common -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard"
+  local cflags="-Os $common" hot_cflags="-O2 $common"
 
   echo "musl-deps: $target: libuv" >&2
   mkdir -p "$b/libuv" && (cd "$b/libuv" &&
@@ -99,13 +101,13 @@ build() {
       --prefix="$out" >&2 && make -j2 >&2 && make install >&2)
   echo "musl-deps: $target: libsodium" >&2
   mkdir -p "$b/libsodium" && (cd "$b/libsodium" &&
-    "$src/libsodium/configure" --host="$host" CC="$cc" CFLAGS="$cflags" --disable-shared --enable-static \
+    "$src/libsodium/configure" --host="$host" CC="$cc" CFLAGS="$hot_cflags" --disable-shared --enable-static \
       --disable-pie --prefix="$out" >&2 && make -j2 >&2 && make install >&2)
   echo "musl-deps: $target: lmdb" >&2
   local l=$src/lmdb/libraries/liblmdb
   mkdir -p "$b/lmdb"
-  "$cc" $cflags -pthread -c "$l/mdb.c" -o "$b/lmdb/mdb.o"
-  "$cc" $cflags -pthread -c "$l/midl.c" -o "$b/lmdb/midl.o"
+  "$cc" $hot_cflags -pthread -c "$l/mdb.c" -o "$b/lmdb/mdb.o"
+  "$cc" $hot_cflags -pthread -c "$l/midl.c" -o "$b/lmdb/midl.o"
   ar rcs "$out/lib/liblmdb.a" "$b/lmdb/mdb.o" "$b/lmdb/midl.o"
   cp "$l/lmdb.h" "$out/include/"
   rm -rf "$out/lib/pkgconfig" "$out/lib"/*.la "$out/share"

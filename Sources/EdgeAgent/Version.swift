@@ -21,17 +21,7 @@ public var buildTarget: String {
   #else
   let arch = "unknown"
   #endif
-  #if hasFeature(Embedded)
-  let mode = "embedded"
-  #else
-  let mode = "full"
-  #endif
-  #if EDGE_STATIC
-  let linkage = "static"
-  #else
-  let linkage = "dynamic"
-  #endif
-  return "\(arch) (\(mode), \(linkage))"
+  return "\(arch) (\(buildMode), \(buildLinkage))"
 }
 
 /// The build as a file name, `ARCH-LIBC-LINKAGE-MODE` (`x86_64-glibc-dynamic-embedded`): what a
@@ -49,18 +39,19 @@ public var buildName: String {
   #else
   let arch = "unknown"
   #endif
-  #if hasFeature(Embedded)
-  let mode = "embedded"
-  #else
-  let mode = "full"
-  #endif
-  #if EDGE_STATIC
-  let linkage = "static"
-  #else
-  let linkage = "dynamic"
-  #endif
-  return "\(arch)-\(libcName())-\(linkage)-\(mode)"
+  return "\(arch)-\(libcName())-\(buildLinkage)-\(buildMode)"
 }
+
+#if hasFeature(Embedded)
+private let buildMode = "embedded"
+#else
+private let buildMode = "full"
+#endif
+#if EDGE_STATIC
+private let buildLinkage = "static"
+#else
+private let buildLinkage = "dynamic"
+#endif
 
 public var versionText: String {
   "edgeagent \(edgeagentVersion)\ntarget \(buildTarget)\nlibuv \(libuvVersion())\nlmdb \(lmdbVersion())\nlibsodium \(libsodiumVersion())\n"

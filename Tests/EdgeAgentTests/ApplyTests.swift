@@ -3,6 +3,7 @@ import EdgeCore
 import EdgeHost
 import Foundation
 import XCTest
+import EdgeTestSupport
 
 final class ApplyTests: XCTestCase {
   var box: Sandbox!

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import EdgeTestSupport
 
 /// nginx (Debian's nginx-light) on 127.0.0.1 and a free port, serving `root` as static files,
 /// or as a caching proxy of `proxyTo`; config, logs and pid in its own directory. Started and

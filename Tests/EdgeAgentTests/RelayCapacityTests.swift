@@ -6,6 +6,7 @@ import EdgeLoop
 import EdgeStore
 import Foundation
 import XCTest
+import EdgeTestSupport
 
 /// A fan-out relay holds one long-poll per child. It used to close every connection past 512 at
 /// accept, so in a fleet of 1,000 children behind one relay (Benchmarks/chaos/relayload.py) half

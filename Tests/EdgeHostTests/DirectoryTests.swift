@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import EdgeHost
 import EdgeCore
+import EdgeTestSupport
 
 final class DirectoryTests: XCTestCase {
   var base: TemporaryDirectory!

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import EdgeTestSupport
 
 /// A test that cannot run here is a skip outside CI (and recorded for test.sh), a failure in CI.
 final class SkipOrFailTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import EdgeTestSupport
 
 /// One `edgeagent run` under test, in its own temporary directory (root, state, policy, the
 /// services' scripts and marker files), optionally as PID 1 of a new PID and mount namespace

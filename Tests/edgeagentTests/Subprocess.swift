@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import EdgeTestSupport
 
 /// The `edgeagent` binary built beside this test bundle, run as a subprocess.
 enum Edgeagent {
