@@ -21,11 +21,18 @@ public enum AtomicWrite {
   public static func stage(_ dir: borrowing Directory, _ name: String, content: UnsafeRawBufferPointer,
                            mode: UInt32, uid: Int, gid: Int, sync: Bool) throws(HostError) -> FileStat {
     let tmp = temporaryName(name)
-    // A temporary left by a crash: remove it, the content is written again.
-    do { try dir.remove(tmp, directory: false) } catch where error.errno == .noEntry {} catch { throw error }
+    let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
     let f: FileDescriptor
     do {
-      f = try FileDescriptor.open(at: dir.fd.raw, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600)
+      f = try FileDescriptor.open(at: dir.fd.raw, tmp, flags, mode: 0o600)
+    } catch where error.errno == .exists {
+      // A temporary left by a crash (or a link planted there: O_EXCL does not follow it): remove
+      // it and create again; the content is written anew. Removing only then spares every other
+      // write an unlinkat that fails.
+      try dir.remove(tmp, directory: false)
+      do { f = try FileDescriptor.open(at: dir.fd.raw, tmp, flags, mode: 0o600) } catch {
+        throw HostError(error.errno, "create", join(dir.path, tmp))
+      }
     } catch {
       throw HostError(error.errno, "create", join(dir.path, tmp))
     }

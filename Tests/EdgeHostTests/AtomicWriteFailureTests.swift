@@ -101,9 +101,32 @@ final class AtomicWriteFailureTests: XCTestCase {
   }
 
   func testEveryStepInterruptedAtOnceStillWrites() throws {
-    try assertGoesThrough([(.interrupted, .unlinkat, 0), (.interrupted, .openat, 0), (.interrupted, .fchmod, 0),
+    try assertGoesThrough([(.interrupted, .openat, 0), (.interrupted, .fchmod, 0),
                            (.interrupted, .write, 0), (.interrupted, .fsync, 0), (.interrupted, .fstat, 0),
                            (.interrupted, .renameat, 0), (.interrupted, .fsync, 0)])
+  }
+
+  /// A temporary left by a crash adds two steps, its removal and the second create: each
+  /// interrupted too, the write still goes through.
+  func testEveryStepInterruptedAtOnceStillWritesOverALeftover() throws {
+    try base.write("root/.f.edgeagent-new", "left by a crash\n")
+    try assertGoesThrough([(.interrupted, .openat, 0), (.interrupted, .unlinkat, 0), (.interrupted, .openat, 1),
+                           (.interrupted, .fchmod, 0), (.interrupted, .write, 0), (.interrupted, .fsync, 0),
+                           (.interrupted, .fstat, 0), (.interrupted, .renameat, 0), (.interrupted, .fsync, 0)])
+  }
+
+  /// A leftover that cannot be removed: the create is refused, as before, naming the temporary.
+  func testALeftoverThatCannotBeRemovedKeepsTheOldFile() throws {
+    try base.write("root/.f.edgeagent-new", "left by a crash\n")
+    do {
+      try replace([(.access, .unlinkat, 0)])
+      XCTFail("the write went through")
+    } catch {
+      XCTAssertEqual(error.errno, .access)
+      XCTAssertEqual(error.path, temporary)
+    }
+    XCTAssertEqual(SyscallFailures.pending, 0)
+    XCTAssertEqual(try base.read("root/f"), "old\n")
   }
 
   /// Past the rename the new content is in place; only its durability is in doubt, and the
