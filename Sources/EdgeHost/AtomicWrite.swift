@@ -21,20 +21,21 @@ public enum AtomicWrite {
   public static func stage(_ dir: borrowing Directory, _ name: String, content: UnsafeRawBufferPointer,
                            mode: UInt32, uid: Int, gid: Int, sync: Bool) throws(HostError) -> FileStat {
     let tmp = temporaryName(name)
-    let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
+    let at = dir.fd.raw, dirPath = dir.path
+    func create() throws(HostError) -> FileDescriptor {
+      do { return try FileDescriptor.open(at: at, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600) } catch {
+        throw HostError(error.errno, "create", join(dirPath, tmp))
+      }
+    }
     let f: FileDescriptor
     do {
-      f = try FileDescriptor.open(at: dir.fd.raw, tmp, flags, mode: 0o600)
+      f = try create()
     } catch where error.errno == .exists {
       // A temporary left by a crash (or a link planted there: O_EXCL does not follow it): remove
       // it and create again; the content is written anew. Removing only then spares every other
       // write an unlinkat that fails.
       try dir.remove(tmp, directory: false)
-      do { f = try FileDescriptor.open(at: dir.fd.raw, tmp, flags, mode: 0o600) } catch {
-        throw HostError(error.errno, "create", join(dir.path, tmp))
-      }
-    } catch {
-      throw HostError(error.errno, "create", join(dir.path, tmp))
+      f = try create()
     }
     do {
       if uid >= 0 || gid >= 0 { try f.setOwner(uid: uid, gid: gid) }
