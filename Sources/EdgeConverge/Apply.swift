@@ -93,6 +93,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
 
   let converger: Converger
   do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { throw .host(error) }
+  converger.waitToVouchFrom = 256
   let prepared = converger.prepare(policy)
   let outcomes: [Outcome?]
   if let env {
@@ -169,10 +170,17 @@ package func lendBlob(_ txn: borrowing Transaction, _ digest: Digest, _ failure:
 }
 
 package func previousOutcome(_ txn: borrowing Transaction, _ id: String, _ failure: inout StoreError?) -> ActualRecord? {
-  do throws(StoreError) { return try txn.value(.actual, id) { raw in decodePrevious(raw) } } catch {
+  do throws(StoreError) { return try currentOutcome(txn, id) } catch {
     if failure == nil { failure = error }
     return nil
   }
+}
+
+/// Promise `id`'s last outcome as it stands: its record, settled by the last run verified in
+/// place (ActualRecord.settled(by:)). One that does not decode counts as none (decodePrevious).
+package func currentOutcome(_ txn: borrowing Transaction, _ id: String) throws(StoreError) -> ActualRecord? {
+  guard let rec = try txn.value(.actual, id, { raw in decodePrevious(raw) }) else { return nil }
+  return rec.status == .repaired ? rec.settled(by: try txn.settledMark()) : rec
 }
 
 /// A previous outcome that does not decode counts as none: it only carries the repair counts and
@@ -235,12 +243,14 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
   let now = wallClockSeconds()
   // Remember the policy file's identity, so an unchanged file is recognised without reading it.
   var policyStat: [UInt8]? = nil
+  let lookedFrom = wallClockNanoseconds()
   if !policyFile.isEmpty, let st = try? FileStat.following(policyFile), st.kind == .regular,
-     wallClockNanoseconds() - st.identity.ctime >= 2_000_000_000 {
+     FileIdentity.settled(st.identity.ctime, before: lookedFrom) {
     policyStat = StatRecord(identity: st.identity, digest: digest).encode()
   }
   return try env.withWrite { (txn) throws(StoreError) -> Bool in
     try migrateSchema(txn)
+    let run = try txn.nextRunSerial()
 
     // `desired` is replaced whole, and only when the policy changed.
     // A corrupt digest is as good as none: `desired` is replaced and the digest rewritten.
@@ -261,19 +271,14 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
       guard let o = outcomes[i] else { continue }
       // Every repair and failure of a run counts; a kept promise kept before writes nothing.
       let acted = o.status == .repaired || o.status == .failed
-      try storeOutcome(txn, id: p.id, o, fingerprint: prepared[i].digest ?? .zero, now: now, evenIfUnchanged: acted,
-                       oneRepairWhileRepaired: p.type == .service)
+      try storeOutcome(txn, id: p.id, o, fingerprint: prepared[i].digest ?? .zero, now: now, run: run,
+                       evenIfUnchanged: acted, oneRepairWhileRepaired: p.type == .service)
       if acted {
         events.append(EventRecord(kind: .outcome, time: now, status: o.status, subject: p.id, reason: o.reason))
       }
     }
     try appendEvents(txn, events)
-    for u in statUpdates {
-      let value = u.record.encode()
-      try u.key.withBytes { (k) throws(StoreError) in
-        try withBytes(value) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
-      }
-    }
+    try storeStatUpdates(txn, statUpdates)
     if let policyStat {
       try policyFileCacheKey(policyFile).withBytes { (k) throws(StoreError) in
         try withBytes(policyStat) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
@@ -282,6 +287,16 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
     try txn.setLastClasses(classes)
     if let summary { try recordRun(txn, now: now, summary: summary) }
     return replace
+  }
+}
+
+/// Stores what a run learned for the stat cache.
+func storeStatUpdates(_ txn: borrowing Transaction, _ updates: [(key: Digest, record: StatRecord)]) throws(StoreError) {
+  for u in updates {
+    let value = u.record.encode()
+    try u.key.withBytes { (k) throws(StoreError) in
+      try withBytes(value) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
+    }
   }
 }
 
@@ -313,15 +328,15 @@ func recordRun(_ txn: borrowing Transaction, now: Int64, summary: RunSummary) th
 /// and is not counted again. A service's start is one repair that passes through "will start",
 /// "starting" and "started", recorded by the convergence and by the supervisor in turn.
 package func storeOutcome(_ txn: borrowing Transaction, id: String, _ o: Outcome, fingerprint: Digest, now: Int64,
-                  evenIfUnchanged: Bool, oneRepairWhileRepaired: Bool = false) throws(StoreError) -> Bool {
-  let previous: ActualRecord? = try txn.value(.actual, id) { raw in decodePrevious(raw) }
+                  run: UInt64, evenIfUnchanged: Bool, oneRepairWhileRepaired: Bool = false) throws(StoreError) -> Bool {
+  let previous = try currentOutcome(txn, id)
   if !evenIfUnchanged, let previous, previous.status == o.status, previous.reason == o.reason { return false }
   let rec = ActualRecord(
     status: o.status, reason: o.reason, fingerprint: fingerprint, checkedAt: now,
     changedAt: previous?.status == o.status ? previous!.changedAt : now,
     repairs: (previous?.repairs ?? 0)
       + (o.status == .repaired && !(oneRepairWhileRepaired && previous?.status == .repaired) ? 1 : 0),
-    failures: o.status == .failed ? (previous?.failures ?? 0) + 1 : 0)
+    failures: o.status == .failed ? (previous?.failures ?? 0) + 1 : 0, run: run)
   try txn.put(.actual, id, rec.encode())
   return true
 }

@@ -37,6 +37,15 @@ public final class Converger {
   /// The run in progress (Converger+Steps.swift): what it converges, how far it got, and the
   /// program it waits for.
   var current = Run()
+  /// The wall clock when the run (or the lone `check`) began: every file is observed after it,
+  /// so a hash taken this run is vouched for when its ctime is settled before it.
+  var observedFrom: Int64 = 0
+  /// From how many written files `publish` waits, up to twice 20 ms, for the clock to pass
+  /// their stamps, so that it can vouch for them at once (FileIdentity.settled) instead of
+  /// leaving each to be hashed by the next run; nil: never. `apply` sets 256 (hashing a small
+  /// file next run costs about 5 us: fewer cost less than the wait); the daemon's loop must
+  /// never wait.
+  public var waitToVouchFrom: Int? = nil
 
   struct Staged {
     var index: Int
@@ -88,6 +97,7 @@ public final class Converger {
              cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
              blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
              previous: (String) -> ActualRecord?) -> Outcome {
+    observedFrom = wallClockNanoseconds()
     switch step(p, pp, cachedStat: cachedStat, blob: blob, previous: previous) {
     case .outcome(let o): return o
     // Only `advance` runs commands (it can wait for them); a command reaching here is a bug.
@@ -126,10 +136,18 @@ public final class Converger {
   static let serviceInApply = "services are supervised by `edgeagent run`"
 
   /// Makes staged contents durable and visible, and records their stat cache entries.
+  ///
+  /// A written file is vouched for (its identity and the digest written) only when no later
+  /// write could leave that identity as it is: the renames come a settled while after the last
+  /// write (else a write in the same tick as ours, after the rename, would keep our mtime), and
+  /// the lstat that records it a settled while after the renames (else one after the lstat
+  /// would keep the ctime). A file not vouched for is hashed by the next check of it.
   func publish() {
     if staged.isEmpty { return }
     var synced: [UInt64] = []
+    var lastWrite: Int64 = 0
     for s in staged {
+      lastWrite = max(lastWrite, s.written.mtime)
       // One syncfs per filesystem flushes every staged file on it (a per-file fsync costs one
       // journal commit each).
       guard let st = try? s.directory.dir.fd.stat() else { continue }
@@ -138,6 +156,9 @@ public final class Converger {
         do { try s.directory.dir.fd.syncFilesystem() } catch { markFailed(s.index, error) }
       }
     }
+    let wait = waitToVouchFrom.map { staged.count >= $0 } ?? false
+    if wait { waitUntilSettled(lastWrite) }
+    let renamedFrom = wallClockNanoseconds()
     var touched: [ObjectIdentifier] = []
     for s in staged where outcomes[s.index]?.status != .failed {
       do {
@@ -151,15 +172,28 @@ public final class Converger {
     for (_, d) in directories where touched.contains(ObjectIdentifier(d)) {
       do { try d.dir.sync() } catch { writeStderr("edgeagent: warning: \(error)\n") }
     }
+    if wait { waitUntilSettled(wallClockNanoseconds()) }
+    let lookedFrom = wallClockNanoseconds()
     for s in staged where outcomes[s.index]?.status != .failed {
       // Vouch for the content only if the published file is still the one written: an edit
       // between the rename and this lstat changes size or mtime (or the inode), and then the
       // next check hashes what is really there instead of trusting what was written.
-      guard let st = try? s.directory.dir.stat(s.name), st.identity.inode == s.written.inode, st.identity.device == s.written.device,
-            st.identity.size == s.written.size, st.identity.mtime == s.written.mtime else { continue }
+      guard FileIdentity.settled(s.written.mtime, before: renamedFrom),
+            let st = try? s.directory.dir.stat(s.name), st.identity.inode == s.written.inode, st.identity.device == s.written.device,
+            st.identity.size == s.written.size, st.identity.mtime == s.written.mtime,
+            FileIdentity.settled(st.identity.ctime, before: lookedFrom) else { continue }
       statUpdates.append((s.cacheKey, StatRecord(identity: st.identity, digest: s.digest)))
     }
     staged.removeAll(keepingCapacity: true)
+  }
+
+  /// Sleeps until a stamp taken by the kernel at wall time `stamp` is settled.
+  func waitUntilSettled(_ stamp: Int64) {
+    let now = wallClockNanoseconds()
+    if FileIdentity.settled(stamp, before: now) { return }
+    // A stamp without a sub-second part may need two seconds: not worth a wait.
+    if stamp % 1_000_000_000 == 0 { return }
+    sleepNanoseconds(UInt64(max(0, stamp + 20_000_000 - now)))
   }
 
   func markFailed(_ index: Int, _ error: HostError) {

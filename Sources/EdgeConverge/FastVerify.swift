@@ -2,12 +2,17 @@ import EdgeCore
 import EdgeHost
 import EdgeStore
 
-/// The steady state of `apply`: the policy file is the one accepted last time (same stat
-/// identity, so it is not even read), the host's classes are the same, and the last run left
-/// every promise kept or skipped. Then each stored promise is verified in place, walking
-/// `desired` in plan order with a cursor over LMDB's pages: one lstat and one stat cache lookup
-/// per file, nothing decoded, nothing allocated per promise (except an `if` to evaluate or an
-/// owner name to resolve).
+/// Every kept run of `apply`: the policy file is the one accepted last time (same stat identity,
+/// so it is not even read), the host's classes are the same, and the last run failed nothing
+/// (a failure is retried by the full path). Then each stored promise is verified in place,
+/// walking `desired` in plan order with a cursor over LMDB's pages: one lstat and one stat cache
+/// lookup per file, nothing decoded, nothing allocated per promise (except an `if` to evaluate
+/// or an owner name to resolve). A file the stat cache does not vouch for (the last run wrote
+/// it too recently for that, Converger.publish) is hashed, and vouched for from then on.
+///
+/// After a run that repaired, this is the first to see those promises kept: their `actual`
+/// records read so from now on (`settleRepairs`: one mark, not a write per record), as the
+/// full path's record would say.
 ///
 /// Returns nil as soon as anything is not certainly kept; the caller then runs the full path,
 /// which repairs and records. So this can only ever say "kept" when the full path would too.
@@ -26,7 +31,7 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
     let lastClasses = try txn.lastClasses()
     let last = try txn.runSummary()
     guard let policyDigest, let cached, cached.identity == fileStat.identity, cached.digest == policyDigest,
-          lastClasses == classDigest(classes), let last, last.repaired == 0, last.failed == 0 else {
+          lastClasses == classDigest(classes), let last, last.failed == 0 else {
       txn.abort()
       return nil
     }
@@ -46,14 +51,35 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
   guard ok else { return nil }
   if !options.dryRun {
     let summary = verifier.summary
+    let now = wallClockSeconds()
     do throws(StoreError) {
-      try env.withWrite { (txn) throws(StoreError) in try recordRun(txn, now: wallClockSeconds(), summary: summary) }
+      try env.withWrite { (txn) throws(StoreError) in
+        let run = try txn.nextRunSerial()
+        try settleRepairs(txn, run: run, now: now, except: verifier.notKept)
+        try storeStatUpdates(txn, verifier.statUpdates)
+        try recordRun(txn, now: now, summary: summary)
+      }
     } catch {
       return nil
     }
   }
   return ApplyReport(policyName: name, results: verifier.results, summary: verifier.summary, desiredReplaced: false,
                      verifiedInPlace: true)
+}
+
+/// Records that this run, `run`, found every promise kept, except `except` (the ids it did not
+/// find kept: skipped ones, and services, which the supervisor records): every repair recorded
+/// before is kept from now on (SettledMark), but for those, whose records are stamped with this
+/// run so that the mark passes them by.
+func settleRepairs(_ txn: borrowing Transaction, run: UInt64, now: Int64, except: [String]) throws(StoreError) {
+  let previousMark = try txn.settledMark()
+  for id in except {
+    guard let rec = try txn.value(.actual, id, { raw in decodePrevious(raw) }), rec.status == .repaired else { continue }
+    var stamped = rec.settled(by: previousMark)
+    stamped.run = run
+    try txn.put(.actual, id, stamped.encode())
+  }
+  try txn.setSettledMark(SettledMark(run: run, at: now))
 }
 
 /// The engine of `verifyInPlace`: each stored promise's condition, then its type's fast check
@@ -73,6 +99,15 @@ struct InPlaceVerifier: ~Copyable {
   var accounts: Accounts? = nil
   var summary = RunSummary()
   var results: [PromiseResult] = []
+  /// The ids of promises found skipped (conditions, services): not to be recorded as kept.
+  var notKept: [String] = []
+  /// Files hashed because the stat cache did not vouch for them, to be vouched for now.
+  var statUpdates: [(key: Digest, record: StatRecord)] = []
+  /// The wall clock before the first check: what was hashed after it is vouched for when its
+  /// ctime is settled before it (FileIdentity.settled).
+  let observedFrom: Int64
+  /// For hashing; allocated on the first file that needs it.
+  var buffer: UnsafeMutableRawBufferPointer? = nil
 
   init(root: String, classes: Set<String>, reportKept: Bool) {
     self.root = root
@@ -80,7 +115,10 @@ struct InPlaceVerifier: ~Copyable {
     self.reportKept = reportKept
     keys = StatCacheKey(root: root)
     path = [CChar](repeating: 0, count: 4097)
+    observedFrom = wallClockNanoseconds()
   }
+
+  deinit { buffer?.deallocate() }
 
   /// Verifies one stored promise; false when it is not certainly kept.
   mutating func verify(_ raw: UnsafeRawBufferPointer, root: borrowing Directory, previous: (String) -> ActualRecord?,
@@ -101,6 +139,7 @@ struct InPlaceVerifier: ~Copyable {
 
   mutating func note(_ v: PromiseView, _ o: Outcome) {
     summary.add(o.status)
+    if o.status != .kept { notKept.append(String(decoding: v.id, as: UTF8.self)) }
     if reportKept || o.status != .kept {
       results.append(PromiseResult(id: String(decoding: v.id, as: UTF8.self), type: v.type, outcome: o))
     }
@@ -123,6 +162,30 @@ struct InPlaceVerifier: ~Copyable {
     switch r {
     case .success(let st): return (st, true)
     case .failure: return (nil, false)
+    }
+  }
+
+  /// The digest of the file `lstat` just found at `p` (still in `path`), read through the same
+  /// parent; nil when it cannot be read (the full path then meets the error itself).
+  mutating func hashLast(_ p: UnsafeRawBufferPointer, _ root: borrowing Directory) -> Digest? {
+    if buffer == nil { buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16) }
+    var name: [CChar] = []
+    swap(&name, &path)
+    defer { swap(&name, &path) }
+    let into = buffer!
+    return name.withUnsafeMutableBufferPointer { b -> Digest? in
+      switch cursor.openForReading(b.baseAddress!, count: p.count, in: root) {
+      case .success(let f):
+        do throws(HostError) { return try SHA256.hash(f, buffer: into) } catch { return nil }
+      case .failure: return nil
+      }
+    }
+  }
+
+  /// Remembers a hash for the stat cache, as the full check's `rememberHash` does.
+  mutating func remember(_ key: Digest, _ st: FileStat, _ digest: Digest) {
+    if FileIdentity.settled(st.identity.ctime, before: observedFrom) {
+      statUpdates.append((key, StatRecord(identity: st.identity, digest: digest)))
     }
   }
 

@@ -11,7 +11,8 @@ enum FilePromise: PromiseKind {
     .outcome(try c.checkFile(p, pp, cachedStat: cachedStat, blob: blob))
   }
 
-  /// One lstat through the parent's directory and a stat cache lookup, as `checkFile`'s kept path.
+  /// One lstat through the parent's directory and a stat cache lookup, as `checkFile`'s kept
+  /// path; a file the cache does not vouch for is read and hashed.
   static func keptInPlace(_ v: PromiseView, _ f: inout InPlaceVerifier, _ root: borrowing Directory,
                           cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
                           previous: (String) -> ActualRecord?) -> Outcome? {
@@ -21,8 +22,16 @@ enum FilePromise: PromiseKind {
     guard let st, st.kind == .regular else { return nil }
     if v.hasMode && st.permissions != v.mode { return nil }
     if v.managesContent {
-      let cached: StatRecord? = f.keys.key(v.path).withBytes { cachedStat($0) }
-      guard let cached, cached.identity == st.identity, cached.digest == v.digest else { return nil }
+      let key = f.keys.key(v.path)
+      let cached: StatRecord? = key.withBytes { cachedStat($0) }
+      if let cached, cached.identity == st.identity {
+        guard cached.digest == v.digest else { return nil }
+      } else {
+        // Not vouched for: written by the last run too recently to be (Converger.publish), or
+        // touched since. Hashed here as the full check would, and vouched for when settled.
+        guard let have = f.hashLast(v.path, root), have == v.digest else { return nil }
+        f.remember(key, st, have)
+      }
     }
     return f.ownerKept(v, st) ? .kept : nil
   }
@@ -146,11 +155,11 @@ extension Converger {
     do { return try SHA256.hash(f, buffer: buffer) } catch { throw HostError(error.errno, "read", path) }
   }
 
-  /// Caches a hash, unless the file changed within the last two seconds: a write in the same
-  /// timestamp tick as the lstat would leave size, mtime and ctime as they were, and the cache
-  /// would then vouch for content it never saw (git's "racily clean" problem).
+  /// Caches a hash, unless the file changed too recently: a write in the same timestamp tick as
+  /// the lstat would leave size, mtime and ctime as they were, and the cache would then vouch
+  /// for content it never saw (git's "racily clean" problem; FileIdentity.settled).
   func rememberHash(_ pp: PreparedPromise, _ st: FileStat, _ digest: Digest) {
-    if wallClockNanoseconds() - st.identity.ctime < 2_000_000_000 { return }
+    if !FileIdentity.settled(st.identity.ctime, before: observedFrom) { return }
     // The key is the fixed-size digest itself: recording what a check learned allocates nothing
     // once the array has room (the daemon's steady state, and cold-check's measured rounds).
     statUpdates.append((pp.cacheKey, StatRecord(identity: st.identity, digest: digest)))

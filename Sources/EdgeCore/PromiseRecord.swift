@@ -191,9 +191,10 @@ public struct PromiseView {
   public var managesContent: Bool { flags & (PromiseView.contentFlag | PromiseView.sourceFlag) != 0 }
 }
 
-/// The `actual` database's value: what the agent last saw and did for one promise. Version 1.
+/// The `actual` database's value: what the agent last saw and did for one promise. Version 2
+/// adds `run`; a version 1 record reads as written by run 0.
 public struct ActualRecord: Sendable, Equatable {
-  public static let version: UInt8 = 1
+  public static let version: UInt8 = 2
 
   public var status: OutcomeStatus
   public var reason: String
@@ -206,9 +207,11 @@ public struct ActualRecord: Sendable, Equatable {
   public var repairs: UInt32
   /// How many runs in a row it has failed.
   public var failures: UInt32
+  /// The serial of the run that wrote it (meta `run.serial`), for `settled(by:)`.
+  public var run: UInt64
 
   public init(status: OutcomeStatus, reason: String, fingerprint: Digest = .zero, checkedAt: Int64,
-              changedAt: Int64, repairs: UInt32 = 0, failures: UInt32 = 0) {
+              changedAt: Int64, repairs: UInt32 = 0, failures: UInt32 = 0, run: UInt64 = 0) {
     self.status = status
     self.reason = reason
     self.fingerprint = fingerprint
@@ -216,10 +219,25 @@ public struct ActualRecord: Sendable, Equatable {
     self.changedAt = changedAt
     self.repairs = repairs
     self.failures = failures
+    self.run = run
+  }
+
+  /// The record as it stands after `mark`: a repair that a later run verified in place, with
+  /// every promise kept, is kept since that run. That run records one mark instead of rewriting
+  /// each repaired record (10,000 of them after a first run), which would cost it more than its
+  /// checks.
+  public func settled(by mark: SettledMark?) -> ActualRecord {
+    guard status == .repaired, let mark, run < mark.run else { return self }
+    var r = self
+    r.status = .kept
+    r.reason = ""
+    r.checkedAt = mark.at
+    r.changedAt = mark.at
+    return r
   }
 
   public func encode() -> [UInt8] {
-    var w = ByteWriter(capacity: 64 + reason.utf8.count)
+    var w = ByteWriter(capacity: 72 + reason.utf8.count)
     w.u8(ActualRecord.version)
     w.u8(status.rawValue)
     w.string(reason)
@@ -228,15 +246,31 @@ public struct ActualRecord: Sendable, Equatable {
     w.i64(changedAt)
     w.u32(repairs)
     w.u32(failures)
+    w.u64(run)
     return w.bytes
   }
 
   public static func decode(_ raw: UnsafeRawBufferPointer) throws(RecordError) -> ActualRecord {
     var r = ByteReader(raw)
     let v = try r.u8()
-    guard v == version else { throw RecordError("outcome record version \(v) is not known") }
+    guard v == 1 || v == version else { throw RecordError("outcome record version \(v) is not known") }
     guard let status = OutcomeStatus(rawValue: try r.u8()) else { throw RecordError("unknown outcome status") }
-    return ActualRecord(status: status, reason: try r.string(), fingerprint: try r.digest(), checkedAt: try r.i64(),
-                        changedAt: try r.i64(), repairs: try r.u32(), failures: try r.u32())
+    var rec = ActualRecord(status: status, reason: try r.string(), fingerprint: try r.digest(), checkedAt: try r.i64(),
+                           changedAt: try r.i64(), repairs: try r.u32(), failures: try r.u32())
+    if v == version { rec.run = try r.u64() }
+    return rec
+  }
+}
+
+/// Meta `run.settled`: the run `run` (a serial) was verified in place at `at` (Unix seconds)
+/// with every promise kept, so each repair recorded by an earlier run is kept since
+/// (`ActualRecord.settled(by:)`).
+public struct SettledMark: Sendable, Equatable {
+  public var run: UInt64
+  public var at: Int64
+
+  public init(run: UInt64, at: Int64) {
+    self.run = run
+    self.at = at
   }
 }

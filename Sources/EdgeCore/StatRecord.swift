@@ -17,6 +17,21 @@ public struct FileIdentity: Equatable, Sendable {
   }
 }
 
+extension FileIdentity {
+  /// Whether every write to the file after the moment `now` (wall-clock nanoseconds, read
+  /// *before* the content was observed) is certain to stamp it with a time after `stamp` (one of
+  /// its ctime or mtime as observed), so that a later identity match proves the content is the
+  /// one observed: git's "racily clean" problem. The kernel stamps files from a coarse clock, up
+  /// to one tick (1 to 10 ms) behind `now`'s, truncated to the filesystem's granularity: 1 ns on
+  /// ext4, XFS, btrfs and tmpfs, 10 ms for FAT's ctime, a whole second on ext2/3 with small
+  /// inodes and 2 s for FAT's mtime. A stamp without a sub-second part may come from one of the
+  /// coarse ones, so it needs two seconds; any other needs 20 ms (a tick and a 10 ms granule).
+  public static func settled(_ stamp: Int64, before now: Int64) -> Bool {
+    let needed: Int64 = stamp % 1_000_000_000 == 0 ? 2_010_000_000 : 20_000_000
+    return now - stamp >= needed
+  }
+}
+
 /// The `statcache` database's value: a file's identity when it was last hashed, and the hash.
 /// Fixed size (1 + 40 + 32 bytes), read in place with no allocation. While the identity is
 /// unchanged the content is the one hashed, so a kept file is never read again.

@@ -51,6 +51,22 @@ public struct ParentCursor: ~Copyable {
     throw HostError(e, "lstat", root.hostPath(String(cString: path)))
   }
 
+  /// Opens `path` for reading (never through a last symlink), as found by the `stat` just made
+  /// of it: through the parent that call left open, so the file read is the one it saw there.
+  /// Errors: the open's errno; ENOENT when `stat` did not leave this path's parent open.
+  public mutating func openForReading(_ path: UnsafeMutablePointer<CChar>, count: Int,
+                                      in root: borrowing Directory) -> Result<FileDescriptor, Errno> {
+    let flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC
+    var slash = count - 1
+    while slash > 0 && path[slash] != CChar(bitPattern: UInt8(ascii: "/")) { slash -= 1 }
+    if slash <= 0 { return root.openBeneath(path, flags) }
+    guard parentFD >= 0, sameParent(path, slash) else { return .failure(.noEntry) }
+    switch valueOrErrno({ system_openat(parentFD, path + slash + 1, flags, 0) }) {
+    case .success(let fd): return .success(FileDescriptor(adopting: fd))
+    case .failure(let e): return .failure(e)
+    }
+  }
+
   private func sameParent(_ path: UnsafeMutablePointer<CChar>, _ slash: Int) -> Bool {
     if key.count != slash { return false }
     for i in 0..<slash where key[i] != UInt8(bitPattern: path[i]) { return false }

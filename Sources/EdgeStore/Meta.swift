@@ -77,6 +77,31 @@ extension Transaction {
     try putMeta(.runSummary, summary.encode())
   }
 
+  /// The serial of the last recorded run (0: none yet).
+  public func runSerial() throws(StoreError) -> UInt64 {
+    try meta(.runSerial) { (r) throws(RecordError) in try r.u64() } ?? 0
+  }
+
+  /// Starts a run that records: its serial, one past the last.
+  public func nextRunSerial() throws(StoreError) -> UInt64 {
+    let next = try runSerial() + 1
+    var w = ByteWriter()
+    w.u64(next)
+    try putMeta(.runSerial, w.bytes)
+    return next
+  }
+
+  public func settledMark() throws(StoreError) -> SettledMark? {
+    try meta(.settled) { (r) throws(RecordError) in SettledMark(run: try r.u64(), at: try r.i64()) }
+  }
+
+  public func setSettledMark(_ mark: SettledMark) throws(StoreError) {
+    var w = ByteWriter()
+    w.u64(mark.run)
+    w.i64(mark.at)
+    try putMeta(.settled, w.bytes)
+  }
+
   public func lastClasses() throws(StoreError) -> Digest? { try digest(.lastClasses) }
 
   public func setLastClasses(_ d: Digest) throws(StoreError) { try putDigest(.lastClasses, d) }

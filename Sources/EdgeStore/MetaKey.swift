@@ -15,6 +15,10 @@ public enum MetaKey: CaseIterable, Sendable {
   case runSummary
   /// 32 bytes: digest of the host's class set at the last run.
   case lastClasses
+  /// u64: the serial of the last run that recorded outcomes or verified in place.
+  case runSerial
+  /// u64 run serial, i64 Unix seconds: `SettledMark`, the last run verified in place after repairs.
+  case settled
   /// u64: the bundle serial in force; absent until a bundle is accepted.
   case bundleSerial
   /// 32 bytes: SHA-256 of the bundle in force's bundle.json.
@@ -39,6 +43,8 @@ public enum MetaKey: CaseIterable, Sendable {
     case .lastRun: return "run.last"
     case .runSummary: return "run.summary"
     case .lastClasses: return "run.classes"
+    case .runSerial: return "run.serial"
+    case .settled: return "run.settled"
     case .bundleSerial: return "bundle.serial"
     case .bundleDigest: return "bundle.digest"
     case .bundleJSON: return "bundle.json"

@@ -293,8 +293,11 @@ package final class Supervisor {
         for (id, rec) in records { try txn.put(.services, id, rec) }
         // The service promises' outcomes follow their state between convergences.
         // A service stays "repaired" across flushes while it starts: count that once.
+        // Between runs: stamped with the last run's serial, so no earlier mark settles them.
+        let run = try txn.runSerial()
         for (id, o) in outcomes {
-          try storeOutcome(txn, id: id, o, fingerprint: .zero, now: now, evenIfUnchanged: false, oneRepairWhileRepaired: true)
+          try storeOutcome(txn, id: id, o, fingerprint: .zero, now: now, run: run, evenIfUnchanged: false,
+                           oneRepairWhileRepaired: true)
         }
       }
     } catch {

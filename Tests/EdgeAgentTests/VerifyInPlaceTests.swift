@@ -1,6 +1,7 @@
 @testable import EdgeConverge
 import EdgeCore
 import EdgeHost
+import EdgeStore
 import Foundation
 import XCTest
 
@@ -19,13 +20,92 @@ final class VerifyInPlaceTests: XCTestCase {
 
   private func waitUntilTrusted() { Thread.sleep(forTimeInterval: 2.2) }
 
-  /// Writes the example, waits, and runs until the next run can be verified in place.
+  /// Writes the example, waits, and runs once: the next run can be verified in place.
   private func converged() throws -> String {
     let path = try box.policy(try examplePolicyText())
     waitUntilTrusted()
     XCTAssertFalse(try box.apply(path).verifiedInPlace, "the first run repairs")
-    XCTAssertFalse(try box.apply(path).verifiedInPlace, "the last run repaired: check fully once more")
     return path
+  }
+
+  /// The stat cache's record of a managed file, as the next check would read it.
+  private func cachedStat(_ sandbox: Sandbox, _ path: String) throws -> StatRecord? {
+    let env = try Environment(path: sandbox.state, readOnly: true)
+    let txn = try env.read()
+    let record = try StatCacheKey(root: sandbox.root).key(path).withBytes { key in
+      try txn.value(.statcache, key) { raw in raw.flatMap(StatRecord.decode) }
+    }
+    txn.abort()
+    return record
+  }
+
+  private func identity(_ path: String) throws -> FileIdentity {
+    try XCTUnwrap(try FileStat.lstat(path)).identity
+  }
+
+  func testTheRunAfterARepairIsVerifiedInPlaceAndRecordsItKept() throws {
+    let path = try converged()
+    XCTAssertEqual(try box.status().entry("app-conf")?.record?.status, .repaired)
+    let report = try box.apply(path)
+    XCTAssertTrue(report.verifiedInPlace, "the first run after the repairs")
+    XCTAssertEqual(report.summary.kept, 6)
+    // Its records say kept now, as the full path's would, with the repairs counted once.
+    let status = try box.status()
+    XCTAssertEqual(status.entry("app-conf")?.record?.status, .kept)
+    XCTAssertEqual(status.entry("motd")?.record?.status, .kept)
+    XCTAssertEqual(status.entry("router-only")?.record?.status, .skipped)
+    XCTAssertEqual(status.entry("app-conf")?.record?.repairs, 1)
+
+    // A drift repair, then the run after it: in place again, and the repair counted.
+    try box.write(box.hostPath("/opt/app/app.conf"), "port=9090\nlog=/var/log/app.log\n")
+    XCTAssertEqual(try box.apply(path).outcome("app-conf")?.status, .repaired)
+    XCTAssertEqual(try box.status().entry("app-conf")?.record?.status, .repaired, "recorded after the mark")
+    XCTAssertTrue(try box.apply(path).verifiedInPlace)
+    XCTAssertEqual(try box.status().entry("app-conf")?.record?.status, .kept)
+    XCTAssertEqual(try box.status().entry("app-conf")?.record?.repairs, 2)
+  }
+
+  func testAFileTheCacheDoesNotVouchForIsHashedInPlace() throws {
+    let path = try converged()
+    XCTAssertTrue(try box.apply(path).verifiedInPlace)
+    // Same content written again: a new ctime, so the cache does not vouch for it; the run
+    // hashes it, finds it kept, and vouches for it from then on.
+    let conf = box.hostPath("/opt/app/app.conf")
+    let text = try XCTUnwrap(box.read(conf))
+    try box.write(conf, text)
+    Thread.sleep(forTimeInterval: 0.05)
+    XCTAssertNotEqual(try cachedStat(box, "/opt/app/app.conf")?.identity, try identity(conf))
+    let report = try box.apply(path)
+    XCTAssertTrue(report.verifiedInPlace)
+    XCTAssertEqual(report.outcome("app-conf")?.status, .kept)
+    XCTAssertEqual(try cachedStat(box, "/opt/app/app.conf")?.identity, try identity(conf))
+
+    // Other content of the same size, its mtime set back: hashed, not kept, repaired.
+    var st = stat()
+    XCTAssertEqual(lstat(conf, &st), 0)
+    try box.write(conf, String(text.map { $0 == "8" ? "9" : $0 }))
+    var times = [st.st_atim, st.st_mtim]
+    XCTAssertEqual(utimensat(AT_FDCWD, conf, &times, 0), 0)
+    let drifted = try box.apply(path)
+    XCTAssertFalse(drifted.verifiedInPlace)
+    XCTAssertEqual(drifted.outcome("app-conf")?.status, .repaired)
+    XCTAssertEqual(box.read(conf), text)
+  }
+
+  func testManyFilesWrittenAreVouchedForByTheRunThatWroteThem() throws {
+    // Past 256 files `apply` waits for the clock to pass their stamps (20 ms) rather than leave
+    // them to be hashed by the next run: each file's record matches the file as it is.
+    var t = #"{"policy": "many", "promises": ["#
+    for i in 0..<300 {
+      t += (i > 0 ? ",\n" : "\n") + #"{"id": "f\#(i)", "type": "file", "path": "/srv/f\#(i)", "content": "v\#(i)"}"#
+    }
+    let path = try box.policy(t + "\n]}")
+    XCTAssertEqual(try box.apply(path).summary.repaired, 300)
+    for i in 0..<300 {
+      let record = try cachedStat(box, "/srv/f\(i)")
+      XCTAssertEqual(record?.identity, try identity(box.hostPath("/srv/f\(i)")), "f\(i)")
+      XCTAssertEqual(record?.digest, SHA256.hash(Array("v\(i)".utf8)), "f\(i)")
+    }
   }
 
   func testUnchangedPolicyIsVerifiedInPlaceWithTheSameOutcomes() throws {
@@ -155,6 +235,10 @@ final class VerifyInPlaceTests: XCTestCase {
       }
     }
     print("apply verified in place: \(n) kept files: \(best[0]) allocations, \(2 * n): \(best[1])")
-    XCTAssertEqual(best[1], best[0], "\(n) more kept files cost \(Int(best[1]) - Int(best[0])) allocations")
+    // Within a few: LMDB mallocs each page its one write transaction dirties (the meta leaf, the
+    // free list's), and how many depends on the state's history (4 more in the smaller state was
+    // seen). An allocation per promise would be 100.
+    XCTAssertLessThanOrEqual(abs(Int(best[1]) - Int(best[0])), 10,
+                             "\(n) more kept files cost \(Int(best[1]) - Int(best[0])) allocations")
   }
 }

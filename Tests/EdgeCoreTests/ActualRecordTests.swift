@@ -56,4 +56,34 @@ final class ActualRecordTests: XCTestCase {
     XCTAssertEqual([OutcomeStatus.kept, .repaired, .failed, .skipped].map(\.rawValue), [1, 2, 3, 4])
     XCTAssertEqual([OutcomeStatus.kept, .repaired, .failed, .skipped].map(\.name), ["kept", "repaired", "failed", "skipped"])
   }
+
+  func testAVersion1RecordReadsAsWrittenByRunZero() throws {
+    // Version 1: the same fields without the run serial at the end.
+    var v1 = sample.encode()
+    v1[0] = 1
+    v1.removeLast(8)
+    var expected = sample
+    expected.run = 0
+    XCTAssertEqual(try decode(v1).get(), expected)
+    var withRun = sample
+    withRun.run = 9
+    XCTAssertEqual(try decode(withRun.encode()).get().run, 9)
+  }
+
+  func testARepairIsSettledOnlyByALaterRunsMark() {
+    var repaired = sample
+    repaired.run = 4
+    let settled = repaired.settled(by: SettledMark(run: 5, at: 1_800_000_000))
+    XCTAssertEqual(settled.status, .kept)
+    XCTAssertEqual(settled.reason, "")
+    XCTAssertEqual(settled.changedAt, 1_800_000_000)
+    XCTAssertEqual(settled.repairs, sample.repairs, "the repair still counts")
+    // Written by the marking run or after it, or no mark: as recorded.
+    XCTAssertEqual(repaired.settled(by: SettledMark(run: 4, at: 1_800_000_000)), repaired)
+    XCTAssertEqual(repaired.settled(by: nil), repaired)
+    // Only repairs settle: a failure is retried by a full run, which records it.
+    var failed = repaired
+    failed.status = .failed
+    XCTAssertEqual(failed.settled(by: SettledMark(run: 5, at: 1)), failed)
+  }
 }

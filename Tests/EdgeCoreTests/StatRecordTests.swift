@@ -46,4 +46,19 @@ final class StatRecordTests: XCTestCase {
     changed[4].ctime += 1
     for c in changed { XCTAssertNotEqual(c, base) }
   }
+
+  func testAStampIsSettledOnceAWriteMustStampLater() {
+    let second: Int64 = 1_700_000_000_000_000_000
+    // A sub-second stamp (ext4, XFS, btrfs, tmpfs): a coarse tick and a 10 ms granule later.
+    let fine = second + 123_456_789
+    XCTAssertFalse(FileIdentity.settled(fine, before: fine))
+    XCTAssertFalse(FileIdentity.settled(fine, before: fine + 19_999_999))
+    XCTAssertTrue(FileIdentity.settled(fine, before: fine + 20_000_000))
+    // A stamp on a whole second may come from a filesystem of 1 or 2 s granules.
+    XCTAssertFalse(FileIdentity.settled(second, before: second + 20_000_000))
+    XCTAssertFalse(FileIdentity.settled(second, before: second + 2_000_000_000))
+    XCTAssertTrue(FileIdentity.settled(second, before: second + 2_010_000_000))
+    // A clock behind the stamp (set back, or a stamp from elsewhere) settles nothing.
+    XCTAssertFalse(FileIdentity.settled(fine, before: fine - 5_000_000_000))
+  }
 }
