@@ -6,6 +6,11 @@
  *   floor write DIR N   the durable work of a run from nothing, in edgeagent's order: each
  *                       file staged under a temporary name (create exclusive, 64 bytes, mode
  *                       0644), one syncfs for the filesystem, every rename, one fsync of DIR.
+ *   floor spawn LOG CMD [ARG]...
+ *                       runs CMD (output to LOG) and prints "WALL_NS PEAK_RSS_KIB EXIT": how
+ *                       run.py times every tool. A child forked by Python reports Python's RSS
+ *                       as its peak (exec keeps the old image's high-water mark), so the child
+ *                       must come from a process smaller than anything it measures.
  *
  * The content is the workload's (run.py's content()), so what `write` leaves passes the same
  * check as the agents' output. Exit 0, or 1 with a message on the first failure. */
@@ -15,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int fail(const char *what, const char *name) {
@@ -61,9 +69,31 @@ static int do_write(const char *dir, long n) {
   return 0;
 }
 
+static int do_spawn(const char *log, char **argv) {
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  pid_t pid = fork();
+  if (pid < 0) return fail("fork", argv[0]);
+  if (pid == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0) _exit(fail("open", log));
+    execv(argv[0], argv);
+    _exit(fail("exec", argv[0]) + 126);
+  }
+  int status;
+  struct rusage ru;
+  if (wait4(pid, &status, 0, &ru) < 0) return fail("wait for", argv[0]);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  printf("%lld %ld %d\n", ns, ru.ru_maxrss, code);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 4 && strcmp(argv[1], "spawn") == 0) return do_spawn(argv[2], argv + 3);
   if (argc != 4 || (strcmp(argv[1], "lstat") && strcmp(argv[1], "write"))) {
-    fprintf(stderr, "usage: floor lstat|write DIR N\n");
+    fprintf(stderr, "usage: floor lstat|write DIR N | floor spawn LOG CMD [ARG]...\n");
     return 2;
   }
   long n = strtol(argv[3], NULL, 10);
