@@ -74,7 +74,7 @@ def write_policies(n, ea_path, cf_path, cf_root):
                  for i in range(n)]
     with open(ea_path, "w") as f:
         json.dump({"policy": f"peers-{n}", "promises": promises}, f)
-    # cf-agent takes absolute paths, so its root is fixed per N and emptied each round. A
+    # cf-agent takes absolute paths, so its root is fixed and emptied before each run. A
     # newline inside a CFEngine string is literal (no escapes); rxdirs is set only to silence
     # a warning per promise and pass.
     with open(cf_path, "w") as f:
@@ -129,24 +129,24 @@ def drift(d, n):
 
 def run_tool(tool, n, base, binary, floor, cf):
     """One tool's four cases on N files, from an empty root: {case: (wall, rss)}."""
-    top = os.path.join(base, str(n), tool)
-    root, d = os.path.join(top, "root"), os.path.join(top, "root/d")
-    log = os.path.join(top, "log")
-    for sub in ["root", "state", "work"]:
-        shutil.rmtree(os.path.join(top, sub), ignore_errors=True)
+    # Roots are shallow (base/c/d/f00000, 5 components under /): cf-agent opens every path one
+    # component at a time from / (4 syscalls a level), so depth is charged to it per open.
+    root = os.path.join(base, tool[0])
+    d, log = os.path.join(root, "d"), os.path.join(base, "log")
+    state, work = os.path.join(base, tool + "-state"), os.path.join(base, tool + "-work")
+    for old in [root, state, work]:
+        shutil.rmtree(old, ignore_errors=True)
     os.makedirs(root)
     argv, env = None, None
     if tool == "edgeagent":
-        argv = [binary, "apply", os.path.join(base, str(n), "policy.json"), "--root", root,
-                "--state", os.path.join(top, "state"), "--quiet"]
+        argv = [binary, "apply", os.path.join(base, f"policy-{n}.json"), "--root", root, "--state", state, "--quiet"]
     elif tool == "cf-agent":
         env, cfroot = cf
-        work = os.path.join(top, "work")
         os.makedirs(os.path.join(work, "inputs"))
         os.makedirs(os.path.join(work, "bin"))
         # cf-agent validates a policy by running WORKDIR/bin/cf-promises.
         os.symlink(os.path.join(cfroot, "usr/bin/cf-promises"), os.path.join(work, "bin/cf-promises"))
-        shutil.copy(os.path.join(base, str(n), "policy.cf"), os.path.join(work, "inputs/promises.cf"))
+        shutil.copy(os.path.join(base, f"policy-{n}.cf"), os.path.join(work, "inputs/promises.cf"))
         argv = [os.path.join(cfroot, "usr/bin/cf-agent"), "-K", "-w", work]
         # Untimed: validate the policy (cf-agent records it and skips cf-promises from then on).
         if spawn(floor, argv + ["-b", "noop"], env, log)[2] != 0 or os.path.exists(d):
@@ -212,9 +212,8 @@ def main():
         floor = os.path.join(base, "floor")
         subprocess.run(["cc", "-O2", "-static", "-o", floor, os.path.join(HERE, "floor.c")], check=True)
         for n in sizes:
-            os.makedirs(os.path.join(base, str(n)))
-            write_policies(n, os.path.join(base, str(n), "policy.json"), os.path.join(base, str(n), "policy.cf"),
-                           os.path.join(base, str(n), "cf-agent/root"))
+            write_policies(n, os.path.join(base, f"policy-{n}.json"), os.path.join(base, f"policy-{n}.cf"),
+                           os.path.join(base, "c"))
         samples = {n: {c: {t: [] for t in tools} for c in CASES} for n in sizes}
         for r in range(a.rounds):
             order = tools if r % 2 == 0 else tools[::-1]
