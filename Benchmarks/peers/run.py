@@ -230,7 +230,7 @@ def main():
                             for t, v in by.items() if v}
                         for c, by in cases.items()}
                for n, cases in samples.items()}
-    version = subprocess.run([binary, "version"], capture_output=True, text=True).stdout.strip()
+    version = subprocess.run([binary, "version"], capture_output=True, text=True).stdout.split("\n")[0]
     meta = {"binary": binary, "edgeagent_version": version, "tools": tools, "sizes": sizes, "rounds": a.rounds,
             "tmp": a.tmp, "cores": os.cpu_count(), "load": os.getloadavg(),
             "date": datetime.datetime.now().isoformat(timespec="minutes")}
