@@ -16,7 +16,7 @@ Measured per run, by `floor spawn` (a static C parent: a child forked from Pytho
 Python's RSS as its own peak): wall time from fork to wait4, so process start-up counts for
 every tool, and peak RSS (wait4's ru_maxrss for that child). Rounds are interleaved: each
 round runs every tool on every N, in alternating order. Prints medians and the ratios of medians
-(edgeagent/floor, cf-agent/edgeagent) as a Markdown table, or everything as JSON (--json).
+(edgeagent/floor, cf-agent/edgeagent) as a Markdown table, and every sample as JSON (--json).
 Every run is checked: exit status 0, and after it the directory holds exactly the N files with
 the right content and mode (kept runs must also leave every file's inode and mtime alone).
 
@@ -27,7 +27,7 @@ policy validated there untimed first (a run of an empty bundle), as a deployed a
 cf-promises' validation is not in the figures, and cf-agent writes nothing outside the
 temporary directory. If it cannot be fetched or run, it is left out and said so.
 
-usage: run.py [--binary PATH] [--sizes 100,1000,10000] [--rounds 5] [--tmp DIR] [--cache DIR] [--json]
+usage: run.py [--binary PATH] [--sizes 100,1000,10000] [--rounds 5] [--tmp DIR] [--cache DIR] [--json FILE|-]
 Everything runs in a temporary directory under --tmp (default /dev/shm, a tmpfs, else TMPDIR)."""
 import argparse, datetime, glob, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -199,7 +199,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--tmp", default="/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir())
     ap.add_argument("--cache", default=os.path.join(REPO, "out/peers"))
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--json", metavar="FILE", help="also write every sample as JSON to FILE (- for stdout, then no table)")
     a = ap.parse_args()
     sizes = [int(s) for s in a.sizes.split(",")]
     binary = os.path.abspath(a.binary)
@@ -235,8 +235,9 @@ def main():
             "tmp": a.tmp, "cores": os.cpu_count(), "load": os.getloadavg(),
             "date": datetime.datetime.now().isoformat(timespec="minutes")}
     if a.json:
-        print(json.dumps(dict(meta, results=results), indent=1))
-    else:
+        with open(a.json, "w") if a.json != "-" else sys.stdout as f:
+            f.write(json.dumps(dict(meta, results=results), indent=1) + "\n")
+    if a.json != "-":
         print(f"{meta['date']}, {meta['cores']} cores, load {', '.join(f'{l:.2f}' for l in meta['load'])}, "
               f"tmp {a.tmp}, rounds {a.rounds}, medians; {version}")
         print(table(results, tools))
