@@ -29,7 +29,7 @@ temporary directory. If it cannot be fetched or run, it is left out and said so.
 
 usage: run.py [--binary PATH] [--sizes 100,1000,10000] [--rounds 5] [--tmp DIR] [--cache DIR] [--json FILE|-]
 Everything runs in a temporary directory under --tmp (default /dev/shm, a tmpfs, else TMPDIR)."""
-import argparse, datetime, glob, json, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, datetime, glob, json, os, shutil, statistics, subprocess, sys, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "../.."))
@@ -178,7 +178,7 @@ def run_tool(tool, n, base, binary, floor, cf):
 def ratio(a, b):
     return f"{a / b:.1f}" if a and b else ""
 
-def table(results, tools):
+def table(results):
     rows = ["| N | case | edgeagent ms | cf-agent ms | floor ms | edgeagent / floor | cf-agent / edgeagent "
             "| edgeagent RSS KiB | cf-agent RSS KiB | floor RSS KiB |",
             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -234,13 +234,15 @@ def main():
     meta = {"binary": binary, "edgeagent_version": version, "tools": tools, "sizes": sizes, "rounds": a.rounds,
             "tmp": a.tmp, "cores": os.cpu_count(), "load": os.getloadavg(),
             "date": datetime.datetime.now().isoformat(timespec="minutes")}
-    if a.json:
-        with open(a.json, "w") if a.json != "-" else sys.stdout as f:
+    if a.json == "-":
+        print(json.dumps(dict(meta, results=results), indent=1))
+    elif a.json:
+        with open(a.json, "w") as f:
             f.write(json.dumps(dict(meta, results=results), indent=1) + "\n")
     if a.json != "-":
         print(f"{meta['date']}, {meta['cores']} cores, load {', '.join(f'{l:.2f}' for l in meta['load'])}, "
               f"tmp {a.tmp}, rounds {a.rounds}, medians; {version}")
-        print(table(results, tools))
+        print(table(results))
 
 if __name__ == "__main__":
     main()
