@@ -93,7 +93,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
 
   let converger: Converger
   do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { throw .host(error) }
-  converger.waitToVouchFrom = 256
+  converger.waitToVouchFrom = 1_000
   let prepared = converger.prepare(policy)
   let outcomes: [Outcome?]
   if let env {
@@ -237,13 +237,13 @@ package func classDigest(_ classes: Set<String>) -> Digest {
 
 /// Stores one run in one transaction. Returns whether `desired` was replaced.
 package func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
-            outcomes: [Outcome?], statUpdates: [(key: Digest, record: StatRecord)], summary: RunSummary?,
+            outcomes: [Outcome?], statUpdates: [(key: StatKey, record: StatRecord)], summary: RunSummary?,
             classes: Digest, policyFile: String) throws(StoreError) -> Bool {
   // A run that checked only some promises (drift) leaves the run summary as it was.
   let now = wallClockSeconds()
   // Remember the policy file's identity, so an unchanged file is recognised without reading it.
   var policyStat: [UInt8]? = nil
-  let lookedFrom = wallClockNanoseconds()
+  let lookedFrom = coarseWallClockNanoseconds()
   if !policyFile.isEmpty, let st = try? FileStat.following(policyFile), st.kind == .regular,
      FileIdentity.settled(st.identity.ctime, before: lookedFrom) {
     policyStat = StatRecord(identity: st.identity, digest: digest).encode()
@@ -291,7 +291,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
 }
 
 /// Stores what a run learned for the stat cache.
-func storeStatUpdates(_ txn: borrowing Transaction, _ updates: [(key: Digest, record: StatRecord)]) throws(StoreError) {
+func storeStatUpdates(_ txn: borrowing Transaction, _ updates: [(key: StatKey, record: StatRecord)]) throws(StoreError) {
   for u in updates {
     let value = u.record.encode()
     try u.key.withBytes { (k) throws(StoreError) in
@@ -301,8 +301,9 @@ func storeStatUpdates(_ txn: borrowing Transaction, _ updates: [(key: Digest, re
 }
 
 /// Brings an older state to this schema before a run is recorded in it. Schema 1 keyed the stat
-/// cache by root + path (which LMDB refuses past 511 bytes); its entries can never match a
-/// StatCacheKey, so they are dropped, and files are hashed once more. Then stores the version.
+/// cache by root + path (which LMDB refuses past 511 bytes), schema 2 by a SHA-256 of them; their
+/// entries can never match a StatKey, so they are dropped, and files are hashed once more. Then
+/// stores the version.
 func migrateSchema(_ txn: borrowing Transaction) throws(StoreError) {
   // A corrupt version is treated as the oldest: the stat cache is only a cache.
   let stored: UInt32?
@@ -311,7 +312,7 @@ func migrateSchema(_ txn: borrowing Transaction) throws(StoreError) {
     stored = nil
   }
   if stored == Environment.schemaVersion { return }
-  if stored == nil || stored! < 2 { try txn.clear(.statcache) }
+  if stored == nil || stored! < 3 { try txn.clear(.statcache) }
   try txn.setSchemaVersion(Environment.schemaVersion)
 }
 

@@ -25,7 +25,7 @@ extension Converger {
     outcomes = [Outcome?](repeating: nil, count: policy.promises.count)
     notified = [Bool](repeating: false, count: policy.promises.count)
     statUpdates.removeAll(keepingCapacity: true)
-    observedFrom = wallClockNanoseconds()
+    observedFrom = coarseWallClockNanoseconds()
     indexOfId = [:]
     for (i, p) in policy.promises.enumerated() { indexOfId[p.id] = i }
     current = Run(policy: policy, prepared: prepared, order: order)

@@ -33,25 +33,25 @@ public final class Converger {
   /// Promise index by id, for `after` and `notify`.
   var indexOfId: [String: Int] = [:]
   /// Stat cache entries to store: key (StatCacheKey) bytes and the record.
-  public package(set) var statUpdates: [(key: Digest, record: StatRecord)] = []
+  public package(set) var statUpdates: [(key: StatKey, record: StatRecord)] = []
   /// The run in progress (Converger+Steps.swift): what it converges, how far it got, and the
   /// program it waits for.
   var current = Run()
   /// The wall clock when the run (or the lone `check`) began: every file is observed after it,
   /// so a hash taken this run is vouched for when its ctime is settled before it.
   var observedFrom: Int64 = 0
-  /// From how many written files `publish` waits, up to twice 20 ms, for the clock to pass
-  /// their stamps, so that it can vouch for them at once (FileIdentity.settled) instead of
-  /// leaving each to be hashed by the next run; nil: never. `apply` sets 256 (hashing a small
-  /// file next run costs about 5 us: fewer cost less than the wait); the daemon's loop must
-  /// never wait.
+  /// From how many written files `publish` waits, twice up to a clock tick (4 ms here), for the
+  /// clock to pass their stamps, so that it can vouch for them at once (FileIdentity.settled)
+  /// instead of leaving each to be hashed by the next run; nil: never. `apply` sets 1,000
+  /// (hashing a small file costs the next run about 5 us: fewer cost it less than the waits);
+  /// the daemon's loop must never wait.
   public var waitToVouchFrom: Int? = nil
 
   struct Staged {
     var index: Int
     var directory: OpenDirectory
     var name: String
-    var cacheKey: Digest
+    var cacheKey: StatKey
     var digest: Digest
     /// The staged file as written (rename keeps inode, size and mtime; it changes ctime).
     var written: FileIdentity
@@ -97,7 +97,7 @@ public final class Converger {
              cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
              blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
              previous: (String) -> ActualRecord?) -> Outcome {
-    observedFrom = wallClockNanoseconds()
+    observedFrom = coarseWallClockNanoseconds()
     switch step(p, pp, cachedStat: cachedStat, blob: blob, previous: previous) {
     case .outcome(let o): return o
     // Only `advance` runs commands (it can wait for them); a command reaching here is a bug.
@@ -158,7 +158,7 @@ public final class Converger {
     }
     let wait = waitToVouchFrom.map { staged.count >= $0 } ?? false
     if wait { waitUntilSettled(lastWrite) }
-    let renamedFrom = wallClockNanoseconds()
+    let renamedFrom = coarseWallClockNanoseconds()
     var touched: [ObjectIdentifier] = []
     for s in staged where outcomes[s.index]?.status != .failed {
       do {
@@ -172,8 +172,8 @@ public final class Converger {
     for (_, d) in directories where touched.contains(ObjectIdentifier(d)) {
       do { try d.dir.sync() } catch { writeStderr("edgeagent: warning: \(error)\n") }
     }
-    if wait { waitUntilSettled(wallClockNanoseconds()) }
-    let lookedFrom = wallClockNanoseconds()
+    if wait { waitUntilSettled(coarseWallClockNanoseconds()) }
+    let lookedFrom = coarseWallClockNanoseconds()
     for s in staged where outcomes[s.index]?.status != .failed {
       // Vouch for the content only if the published file is still the one written: an edit
       // between the rename and this lstat changes size or mtime (or the inode), and then the
@@ -187,13 +187,17 @@ public final class Converger {
     staged.removeAll(keepingCapacity: true)
   }
 
-  /// Sleeps until a stamp taken by the kernel at wall time `stamp` is settled.
+  /// Sleeps until a stamp the kernel took no later than `stamp` (coarse wall clock) is settled,
+  /// if that is a tick or so away; a stamp on a whole second would take two: not worth a wait.
   func waitUntilSettled(_ stamp: Int64) {
-    let now = wallClockNanoseconds()
-    if FileIdentity.settled(stamp, before: now) { return }
-    // A stamp without a sub-second part may need two seconds: not worth a wait.
-    if stamp % 1_000_000_000 == 0 { return }
-    sleepNanoseconds(UInt64(max(0, stamp + 20_000_000 - now)))
+    let granule = FileIdentity.granule(stamp)
+    if granule > 10_000_000 { return }
+    while true {
+      let now = coarseWallClockNanoseconds()
+      if FileIdentity.settled(stamp, before: now) { return }
+      // The coarse clock moves a tick at a time: sleep to the next tick, not past it.
+      sleepNanoseconds(UInt64(min(stamp + granule - now, 1_000_000)))
+    }
   }
 
   func markFailed(_ index: Int, _ error: HostError) {

@@ -102,7 +102,7 @@ struct InPlaceVerifier: ~Copyable {
   /// The ids of promises found skipped (conditions, services): not to be recorded as kept.
   var notKept: [String] = []
   /// Files hashed because the stat cache did not vouch for them, to be vouched for now.
-  var statUpdates: [(key: Digest, record: StatRecord)] = []
+  var statUpdates: [(key: StatKey, record: StatRecord)] = []
   /// The wall clock before the first check: what was hashed after it is vouched for when its
   /// ctime is settled before it (FileIdentity.settled).
   let observedFrom: Int64
@@ -115,7 +115,7 @@ struct InPlaceVerifier: ~Copyable {
     self.reportKept = reportKept
     keys = StatCacheKey(root: root)
     path = [CChar](repeating: 0, count: 4097)
-    observedFrom = wallClockNanoseconds()
+    observedFrom = coarseWallClockNanoseconds()
   }
 
   deinit { buffer?.deallocate() }
@@ -183,7 +183,7 @@ struct InPlaceVerifier: ~Copyable {
   }
 
   /// Remembers a hash for the stat cache, as the full check's `rememberHash` does.
-  mutating func remember(_ key: Digest, _ st: FileStat, _ digest: Digest) {
+  mutating func remember(_ key: StatKey, _ st: FileStat, _ digest: Digest) {
     if FileIdentity.settled(st.identity.ctime, before: observedFrom) {
       statUpdates.append((key, StatRecord(identity: st.identity, digest: digest)))
     }

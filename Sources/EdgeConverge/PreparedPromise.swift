@@ -11,7 +11,7 @@ public struct PreparedPromise {
   /// The managed path (leading '/'), NUL-terminated; empty for promises without a path.
   public let path: [CChar]
   /// The stat cache key of root + path (see StatCacheKey).
-  public let cacheKey: Digest
+  public let cacheKey: StatKey
   /// The parent's path relative to the root, without the leading '/' ("" for the root).
   public let parent: String
   /// The last path component.

@@ -18,17 +18,30 @@ public struct FileIdentity: Equatable, Sendable {
 }
 
 extension FileIdentity {
-  /// Whether every write to the file after the moment `now` (wall-clock nanoseconds, read
-  /// *before* the content was observed) is certain to stamp it with a time after `stamp` (one of
-  /// its ctime or mtime as observed), so that a later identity match proves the content is the
-  /// one observed: git's "racily clean" problem. The kernel stamps files from a coarse clock, up
-  /// to one tick (1 to 10 ms) behind `now`'s, truncated to the filesystem's granularity: 1 ns on
-  /// ext4, XFS, btrfs and tmpfs, 10 ms for FAT's ctime, a whole second on ext2/3 with small
-  /// inodes and 2 s for FAT's mtime. A stamp without a sub-second part may come from one of the
-  /// coarse ones, so it needs two seconds; any other needs 20 ms (a tick and a 10 ms granule).
+  /// Whether every write to the file after the moment `now` (the coarse wall clock,
+  /// `coarseWallClockNanoseconds`, read *before* the content was observed) is certain to stamp
+  /// it with another time than `stamp` (its ctime or mtime as observed), so that a later
+  /// identity match proves the content is the one observed: git's "racily clean" problem.
+  ///
+  /// The kernel stamps a write from that coarse clock (never behind it), truncated to the
+  /// filesystem's granule: 1 ns on ext4, XFS, btrfs and tmpfs, 100 ns on NTFS, 10 ms on exFAT,
+  /// a second on ext2/3 with small inodes, 2 s for FAT's mtime. A granule is a power of ten
+  /// (FAT's two seconds aside) and the stamp a multiple of it, so the largest power of ten that
+  /// divides the stamp's sub-second part bounds it; a stamp on a whole second may have 2 s. Once
+  /// the clock has passed the stamp by that much, any later write truncates to a later granule.
+  /// On a nanosecond filesystem that is the next tick: 4 ms at most on this kernel (HZ=250).
   public static func settled(_ stamp: Int64, before now: Int64) -> Bool {
-    let needed: Int64 = stamp % 1_000_000_000 == 0 ? 2_010_000_000 : 20_000_000
-    return now - stamp >= needed
+    return now >= stamp + granule(stamp)
+  }
+
+  /// The coarsest granule `stamp` can have been truncated to (see `settled`).
+  public static func granule(_ stamp: Int64) -> Int64 {
+    var sub = stamp % 1_000_000_000
+    if sub < 0 { sub += 1_000_000_000 }
+    if sub == 0 { return 2_000_000_000 }
+    var g: Int64 = 1
+    while sub % (g * 10) == 0 { g *= 10 }
+    return g
   }
 }
 

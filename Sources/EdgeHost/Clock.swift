@@ -18,6 +18,19 @@ public func wallClockNanoseconds() -> Int64 {
   return realWallClockNanoseconds()
 }
 
+/// The coarse wall clock, in nanoseconds: the clock the kernel stamps files' mtime and ctime
+/// from (up to one tick, 1 to 10 ms, behind the fine one), for `FileIdentity.settled`. Since
+/// Linux 6.13 a stamp may come from the fine clock instead, and so be ahead of this one: that
+/// only makes it settle a tick later.
+public func coarseWallClockNanoseconds() -> Int64 {
+  #if EDGE_MOCKING
+  if let t = TestClock.wall { return t }
+  #endif
+  var ts = timespec()
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts)
+  return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
+
 /// Monotonic nanoseconds, for durations and benchmarks.
 public func monotonicNanoseconds() -> UInt64 {
   #if EDGE_MOCKING

@@ -21,8 +21,9 @@ public final class Environment {
   var spareReader: OpaquePointer? = nil
 
   /// The schema this code writes; stored in meta "schema". 2: statcache keys are fixed-size
-  /// digests (EdgeAgent's StatCacheKey), no longer root + path.
-  public static let schemaVersion: UInt32 = 2
+  /// digests (EdgeConverge's StatCacheKey), no longer root + path. 3: those keys are 8-byte
+  /// FNV-1a hashes, no longer SHA-256.
+  public static let schemaVersion: UInt32 = 3
   /// Where the map starts, and the most it may grow to (32-bit builds have less address space).
   public static let initialMapSize = 64 << 20
   public static let maxMapSize = MemoryLayout<Int>.size == 8 ? 16 << 30 : 1 << 30

@@ -49,16 +49,24 @@ final class StatRecordTests: XCTestCase {
 
   func testAStampIsSettledOnceAWriteMustStampLater() {
     let second: Int64 = 1_700_000_000_000_000_000
-    // A sub-second stamp (ext4, XFS, btrfs, tmpfs): a coarse tick and a 10 ms granule later.
+    // A nanosecond stamp (ext4, XFS, btrfs, tmpfs): settled once the coarse clock passes it.
     let fine = second + 123_456_789
+    XCTAssertEqual(FileIdentity.granule(fine), 1)
     XCTAssertFalse(FileIdentity.settled(fine, before: fine))
-    XCTAssertFalse(FileIdentity.settled(fine, before: fine + 19_999_999))
-    XCTAssertTrue(FileIdentity.settled(fine, before: fine + 20_000_000))
+    XCTAssertTrue(FileIdentity.settled(fine, before: fine + 1))
+    XCTAssertFalse(FileIdentity.settled(fine, before: fine - 4_000_000), "a clock a tick behind the stamp")
+    // exFAT's 10 ms: a write within the same 10 ms would truncate to the same stamp.
+    let tenMs = second + 120_000_000
+    XCTAssertEqual(FileIdentity.granule(tenMs), 10_000_000)
+    XCTAssertFalse(FileIdentity.settled(tenMs, before: tenMs + 9_999_999))
+    XCTAssertTrue(FileIdentity.settled(tenMs, before: tenMs + 10_000_000))
+    // NTFS's 100 ns.
+    XCTAssertEqual(FileIdentity.granule(second + 123_456_700), 100)
     // A stamp on a whole second may come from a filesystem of 1 or 2 s granules.
-    XCTAssertFalse(FileIdentity.settled(second, before: second + 20_000_000))
-    XCTAssertFalse(FileIdentity.settled(second, before: second + 2_000_000_000))
-    XCTAssertTrue(FileIdentity.settled(second, before: second + 2_010_000_000))
-    // A clock behind the stamp (set back, or a stamp from elsewhere) settles nothing.
-    XCTAssertFalse(FileIdentity.settled(fine, before: fine - 5_000_000_000))
+    XCTAssertEqual(FileIdentity.granule(second), 2_000_000_000)
+    XCTAssertFalse(FileIdentity.settled(second, before: second + 1_999_999_999))
+    XCTAssertTrue(FileIdentity.settled(second, before: second + 2_000_000_000))
+    // Before 1970 (a box without a clock): the sub-second part is still what counts.
+    XCTAssertEqual(FileIdentity.granule(-1_500_000_000), 100_000_000)
   }
 }
