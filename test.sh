@@ -48,7 +48,7 @@ embedded_host() {
     grep -q 'repaired=0 failed=0' "$t/apply2" &&
     "$bin" status --state "$t/state" || rc=1
   rm -rf "$t"
-  # The regression gate: this build's allocation counts, exactly as in its baseline (times are
+  # The regression gate: this build's allocation and syscall counts, exactly as in its baseline (times are
   # not compared: this machine's are not steady). Another build's baseline is refused (exit 2).
   "$bin" bench --counts-only --baseline "Benchmarks/baselines/$("$bin" bench --build-name).json" || rc=1
   # An upstream named by host name, resolved through DNS (in a network namespace).

@@ -4,7 +4,7 @@
 # version, apply of examples/gateway.json to a temporary root, the files it must have written,
 # a second apply that must keep everything and write nothing, status and status --json, and a
 # policy with a duplicate id that must be rejected (exit 2) without touching root or state;
-# also `bench --quick`'s allocation counts against the saved baseline, and, for aarch64, the
+# also `bench --quick`'s allocation and syscall counts against the saved baseline, and, for aarch64, the
 # size goal (at most 1,000,000 bytes stripped).
 # Prints one PASS/FAIL line per check; exits 1 if any check failed.
 set -uo pipefail
@@ -78,8 +78,9 @@ if [ "$target" = aarch64 ]; then
   check "stripped size $size bytes is at most 1,000,000" test "$size" -le 1000000
 fi
 
-# The hot paths' allocation counts, counted by the static binary's own malloc wrappers
-# (CSupport/CEdgeSupport/alloccount.c) over this target's C library, compared exactly with this
+# The hot paths' allocation and syscall counts, counted by the static binary's own malloc wrappers
+# (CSupport/CEdgeSupport/alloccount.c) over this target's C library and by its syscall seam
+# (syscallcount.c), compared exactly with this
 # build's own baseline (`bench --build-name`: arch, libc, linkage), and the counter must count
 # (the policy decoder allocates). Timings under qemu-user say nothing: counts only. Make each
 # baseline the way this script runs the target (x86_64 natively on an x86_64 host, the others
@@ -99,18 +100,23 @@ import json, sys
 run, base = (json.load(open(p)) for p in sys.argv[1:3])
 if run.get("build") != base.get("build") or run.get("workload") != base.get("workload"):
     sys.exit("baseline is of %s/%s, this run %s/%s" % (base.get("build"), base.get("workload"), run.get("build"), run.get("workload")))
-want = {r["name"]: r["allocations"] for r in base["results"]}
-got = {r["name"]: r["allocations"] for r in run["results"]}
-bad = ["%s: %s allocations, baseline %s" % (n, got.get(n), want.get(n)) for n in sorted(set(want) | set(got)) if got.get(n) != want.get(n)]
-if got.get("policy-decode-1000", 0) == 0:
+bad = []
+for key in ("allocations", "syscalls", "failed_syscalls"):
+    want = {r["name"]: r.get(key) for r in base["results"]}
+    got = {r["name"]: r.get(key) for r in run["results"]}
+    bad += ["%s: %s %s, baseline %s" % (n, got.get(n), key, want.get(n)) for n in sorted(set(want) | set(got)) if got.get(n) != want.get(n)]
+got = {r["name"]: r for r in run["results"]}
+if got.get("policy-decode-1000", {}).get("allocations", 0) == 0:
     bad.append("the allocation counter counted nothing (policy-decode-1000 allocates)")
-print("\n".join(bad) or " ".join("%s=%s" % (n, got[n]) for n in ("kept-file-check", "policy-decode-1000")))
+if got.get("kept-file-check", {}).get("syscalls", 0) == 0:
+    bad.append("the syscall counter counted nothing (kept-file-check makes an lstat a file)")
+print("\n".join(bad) or " ".join("%s=%s/%s" % (n, got[n]["allocations"], got[n]["syscalls"]) for n in ("kept-file-check", "policy-decode-1000")))
 sys.exit(1 if bad else 0)
 PY
   then
-    pass "bench --quick allocates exactly as $baseline: $(cat "$T/bench.cmp")"
+    pass "bench --quick allocates and calls the kernel exactly as $baseline (allocations/syscalls): $(cat "$T/bench.cmp")"
   else
-    fail "bench --quick should allocate exactly as $baseline (exit $(rc bench))"; show bench; sed 's/^/    cmp: /' "$T/bench.cmp"
+    fail "bench --quick should allocate and call the kernel exactly as $baseline (exit $(rc bench))"; show bench; sed 's/^/    cmp: /' "$T/bench.cmp"
   fi
 fi
 

@@ -2,7 +2,7 @@ import EdgeConverge
 import EdgeCore
 
 /// A difference from a saved `--json` run of the same build and workload: any change in a
-/// count (allocations), or a time past `threshold` times the baseline's.
+/// count (allocations, syscalls, failed syscalls), or a time past `threshold` times the baseline's.
 public struct BenchRegression {
   public var name: String
   public var message: String
@@ -10,7 +10,8 @@ public struct BenchRegression {
 
 /// A saved `edgeagent bench --json` run, checked to be of this build and workload before any
 /// benchmark runs. Errors (`.input`, exit 2): not a bench run, another build or workload (its
-/// counts are not this run's), or made before counts were exact (no "allocations" totals).
+/// counts are not this run's), or made before counts were exact (no "allocations" or
+/// "syscalls" totals).
 public struct BenchBaseline {
   let results: [JSONNode]
 
@@ -31,8 +32,8 @@ public struct BenchBaseline {
       throw .input("baseline's workload is \"\(load)\", this run's \"\(workload)\": counts depend on it;"
                    + " run with the baseline's options")
     }
-    for b in results where member(b, "allocations")?.integer == nil {
-      throw .input("baseline: \(member(b, "name")?.string ?? "a result") has no \"allocations\" total: regenerate it")
+    for b in results where member(b, "allocations")?.integer == nil || member(b, "syscalls")?.integer == nil {
+      throw .input("baseline: \(member(b, "name")?.string ?? "a result") has no \"allocations\" or \"syscalls\" total: regenerate it")
     }
     self.results = results
   }
@@ -58,6 +59,11 @@ public func compare(_ report: BenchReport, baseline: BenchBaseline, threshold: D
       out.append(BenchRegression(name: r.name, message: "\(r.name): \(r.allocations) allocations"
                                  + " (\(hundredths(r.allocsPerOpX100))/op), baseline \(allocs)"
                                  + (r.allocations < UInt64(allocs) ? ": fewer, regenerate the baseline" : "")))
+    }
+    for (key, what, have) in [("syscalls", "syscalls", r.syscalls), ("failed_syscalls", "failed syscalls", r.failedSyscalls)] {
+      guard let want = member(b, key)?.integer, have != UInt64(want) else { continue }
+      out.append(BenchRegression(name: r.name, message: "\(r.name): \(have) \(what), baseline \(want)"
+                                 + (have < UInt64(want) ? ": fewer, regenerate the baseline" : "")))
     }
     if countsOnly { continue }
     let ns = member(b, "ns_per_op")?.integer ?? 0

@@ -251,6 +251,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
   return try env.withWrite { (txn) throws(StoreError) -> Bool in
     try migrateSchema(txn)
     let run = try txn.nextRunSerial()
+    try materializeSettled(txn, run: run)
 
     // `desired` is replaced whole, and only when the policy changed.
     // A corrupt digest is as good as none: `desired` is replaced and the digest rewritten.
@@ -288,6 +289,25 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
     if let summary { try recordRun(txn, now: now, summary: summary) }
     return replace
   }
+}
+
+/// Before a run records outcomes: writes out what the settled mark says of each repair it
+/// settled (kept since the mark), and drops the mark, so that the next run verified in place
+/// can set its own without re-dating these. Costs a write per such record, once, in a run that
+/// checked every promise anyway (or repaired some).
+func materializeSettled(_ txn: borrowing Transaction, run: UInt64) throws(StoreError) {
+  guard let mark = try txn.settledMark() else { return }
+  var settled: [(String, ActualRecord)] = []
+  try txn.forEach(.actual) { key, value in
+    if let rec = decodePrevious(value), rec.status == .repaired, rec.run < mark.run {
+      var kept = rec.settled(by: mark)
+      kept.run = run
+      settled.append((String(decoding: key, as: UTF8.self), kept))
+    }
+    return true
+  }
+  for (id, rec) in settled { try txn.put(.actual, id, rec.encode()) }
+  try txn.deleteMeta(.settled)
 }
 
 /// Stores what a run learned for the stat cache.

@@ -38,6 +38,7 @@ extension Converger {
       }
       if dryRun { return Outcome(.repaired, "would be removed") }
       directories[relative] = nil
+      emptyDirectories.remove(relative)
       try dir.dir.removeTree(pp.name)
       try dir.dir.sync()
       return Outcome(.repaired, p.purge ? "removed with its contents" : "removed")
@@ -47,7 +48,7 @@ extension Converger {
     guard let st else {
       if dryRun { return Outcome(.repaired, "would be created") }
       let parent = try directory(pp.parent, create: true)
-      try parent.dir.makeDirectory(pp.name, mode: 0o700)
+      try makeDirectory(parent, pp.parent, pp.name, mode: 0o700)
       if uid >= 0 || gid >= 0 { try parent.dir.setOwner(pp.name, uid: uid, gid: gid) }
       // mkdir applies the umask: set the promised mode explicitly, after the owner.
       try parent.dir.setMode(pp.name, p.mode ?? 0o755)

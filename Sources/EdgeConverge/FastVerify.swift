@@ -68,14 +68,15 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
 }
 
 /// Records that this run, `run`, found every promise kept, except `except` (the ids it did not
-/// find kept: skipped ones, and services, which the supervisor records): every repair recorded
+/// find kept: skipped ones, and services, which the supervisor records): each repair recorded
 /// before is kept from now on (SettledMark), but for those, whose records are stamped with this
-/// run so that the mark passes them by.
+/// run so that the mark passes them by. A mark already there stays: no run has recorded a
+/// repair since (`materializeSettled`), and moving it would re-date what it settled.
 func settleRepairs(_ txn: borrowing Transaction, run: UInt64, now: Int64, except: [String]) throws(StoreError) {
-  let previousMark = try txn.settledMark()
+  if try txn.settledMark() != nil { return }
   for id in except {
     guard let rec = try txn.value(.actual, id, { raw in decodePrevious(raw) }), rec.status == .repaired else { continue }
-    var stamped = rec.settled(by: previousMark)
+    var stamped = rec
     stamped.run = run
     try txn.put(.actual, id, stamped.encode())
   }

@@ -62,6 +62,7 @@ extension Converger {
     }
     if dryRun { return Outcome(.repaired, "would be " + (st == nil ? "created" : reason)) }
     let dir = try directory(pp.parent, create: true)
+    madeEntry(in: pp.parent)
     let tmp = AtomicWrite.temporaryName(pp.name)
     do { try dir.dir.remove(tmp, directory: false) } catch where error.errno == .noEntry {} catch { throw error }
     try dir.dir.symlink(tmp, target: p.target)

@@ -71,14 +71,15 @@ public enum SyscallFailures {
   }
 }
 
-/// Makes the call, or fails it as a test asked: -1 with errno set, as the kernel would.
+/// Makes the call, or fails it as a test asked: -1 with errno set, as the kernel would. Either
+/// way it is counted (`syscallCount`).
 @inline(__always)
 func mock<T: FixedWidthInteger>(_ call: Syscall, _ body: () -> T) -> T {
   if SyscallFailures.armed.load(ordering: .acquiring), let e = SyscallFailures.take(call) {
     edge_set_errno(e.rawValue)
-    return -1
+    return counted(-1)
   }
-  return body()
+  return counted(body())
 }
 
 /// The pointer-returning form: nil with errno set.
@@ -86,9 +87,9 @@ func mock<T: FixedWidthInteger>(_ call: Syscall, _ body: () -> T) -> T {
 func mock<P>(_ call: Syscall, _ body: () -> P?) -> P? {
   if SyscallFailures.armed.load(ordering: .acquiring), let e = SyscallFailures.take(call) {
     edge_set_errno(e.rawValue)
-    return nil
+    return counted(nil)
   }
-  return body()
+  return counted(body())
 }
 
 /// The clocks as a test sets them: once set, a clock reads the value set (plus any `advance`)
@@ -135,7 +136,10 @@ public enum TestClock {
   }
 }
 #else
-/// The call itself: no seam in this build.
+/// The call itself, counted: no seam in this build.
 @inline(__always)
-func mock<T>(_ call: Syscall, _ body: () -> T) -> T { body() }
+func mock<T: FixedWidthInteger>(_ call: Syscall, _ body: () -> T) -> T { counted(body()) }
+
+@inline(__always)
+func mock<P>(_ call: Syscall, _ body: () -> P?) -> P? { counted(body()) }
 #endif

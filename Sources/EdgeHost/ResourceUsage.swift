@@ -7,6 +7,13 @@ import CEdgeSupport
 /// aligned_alloc).
 public func allocationCount() -> UInt64 { edge_alloc_count() }
 
+/// Calls the calling thread made through EdgeHost's syscall seam (Syscalls.swift: the file
+/// system's calls, and close), and how many of those failed. LMDB's and libuv's own calls are
+/// not among them.
+public func syscallCount() -> (calls: UInt64, failed: UInt64) {
+  (edge_syscall_count(), edge_syscall_failed_count())
+}
+
 /// Peak resident set size of this process, in KiB. C: `getrusage(RUSAGE_SELF)`
 public func peakRSSKiB() -> Int {
   var ru = rusage()

@@ -1,9 +1,11 @@
 import CEdge
+import CEdgeSupport
 
 // The raw calls, one line each: the seam where edgeagent meets the kernel. Callers go through
 // `valueOrErrno`, which retries EINTR and turns -1 into an Errno; EBADF and EFAULT mean a bug in
 // edgeagent and end it with a message. Each call that can fail goes through `mock`, where a test
 // build can make it fail with an errno (Mocking.swift); elsewhere `mock` is the call itself.
+// Those calls and close are counted per thread (`syscallCount`): `bench` gates the counts.
 
 @inline(__always)
 func valueOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ call: () -> T) -> Result<T, Errno> {
@@ -15,6 +17,19 @@ func valueOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ call: (
     if e == .badFile || e == .fault { die("syscall failed with \(e): this is a bug in edgeagent") }
     return .failure(e)
   }
+}
+
+/// Notes a call made (and whether it failed) for `syscallCount`.
+@inline(__always)
+func counted<T: FixedWidthInteger>(_ r: T) -> T {
+  edge_syscall_note(r == -1 ? 1 : 0)
+  return r
+}
+
+@inline(__always)
+func counted<P>(_ r: P?) -> P? {
+  edge_syscall_note(r == nil ? 1 : 0)
+  return r
 }
 
 func system_stat(_ path: UnsafePointer<CChar>, _ st: inout stat) -> CInt { mock(.stat) { stat(path, &st) } }
@@ -29,7 +44,7 @@ func system_openat2(_ dir: CInt, _ path: UnsafePointer<CChar>, _ flags: CInt, _ 
   mock(.openat2) { edge_openat2(dir, path, flags, 0, resolve) }
 }
 func system_realpath(_ path: UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>? { realpath(path, nil) }
-func system_close(_ fd: CInt) -> CInt { close(fd) }
+func system_close(_ fd: CInt) -> CInt { counted(close(fd)) }
 func system_read(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int) -> Int { mock(.read) { read(fd, buf, n) } }
 func system_write(_ fd: CInt, _ buf: UnsafeRawPointer, _ n: Int) -> Int { mock(.write) { write(fd, buf, n) } }
 func system_fsync(_ fd: CInt) -> CInt { mock(.fsync) { fsync(fd) } }

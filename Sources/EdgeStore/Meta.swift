@@ -95,6 +95,10 @@ extension Transaction {
     try meta(.settled) { (r) throws(RecordError) in SettledMark(run: try r.u64(), at: try r.i64()) }
   }
 
+  public func deleteMeta(_ key: MetaKey) throws(StoreError) {
+    _ = try delete(.meta, key.name)
+  }
+
   public func setSettledMark(_ mark: SettledMark) throws(StoreError) {
     var w = ByteWriter()
     w.u64(mark.run)

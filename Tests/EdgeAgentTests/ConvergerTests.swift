@@ -283,4 +283,33 @@ final class ConvergerTests: XCTestCase {
     XCTAssertEqual(outcomes[0], Outcome(.failed, "/bin/sh exited with status 4: out"))
     XCTAssertFalse(c.inRun)
   }
+
+  /// Failed syscalls of an `apply` from nothing of `count` files in /srv/new (made by a
+  /// directory promise when `promised`, else by the first file's repair).
+  private func failedCallsFromNothing(_ count: Int, promised: Bool) throws -> UInt64 {
+    let sandbox = try Sandbox()
+    defer { sandbox.remove() }
+    var text = #"{"policy": "new", "promises": ["#
+    if promised { text += #"{"id": "dir", "type": "directory", "path": "/srv/new"},"# }
+    for i in 0..<count {
+      text += (i > 0 ? ",\n" : "\n") + #"{"id": "f\#(i)", "type": "file", "path": "/srv/new/f\#(i)", "content": "v\#(i)"}"#
+    }
+    let path = try sandbox.policy(text + "\n]}")
+    let before = syscallCount()
+    let report = try sandbox.apply(path)
+    let failed = syscallCount().failed - before.failed
+    XCTAssertEqual(report.summary.repaired, count + (promised ? 1 : 0))
+    XCTAssertEqual(sandbox.read(sandbox.hostPath("/srv/new/f\(count - 1)")), "v\(count - 1)")
+    return failed
+  }
+
+  func testFromNothingNoCallFailsPerFile() throws {
+    // A file in a directory this run made needs no lstat to be known absent: that lstat was
+    // one ENOENT per file (and the stage's unlink of a leftover temporary another, before).
+    for promised in [false, true] {
+      let small = try failedCallsFromNothing(50, promised: promised)
+      let large = try failedCallsFromNothing(100, promised: promised)
+      XCTAssertEqual(large, small, "50 more files made \(Int(large) - Int(small)) more failed calls (directory promised: \(promised))")
+    }
+  }
 }

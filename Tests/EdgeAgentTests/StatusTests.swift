@@ -106,6 +106,39 @@ final class StatusTests: XCTestCase {
     XCTAssertEqual(try box.status().entry("motd")?.record?.changedAt, second?.changedAt, "kept -> kept is not")
   }
 
+  func testARepairSettledInPlaceKeepsItsSinceAcrossLaterRepairs() throws {
+    // Repairs, then a run verified in place (it settles them with one mark), then a drift
+    // repaired by a full run, then another run in place: the first repairs are kept since the
+    // first run in place, the drift's since the second.
+    let path = try box.policy(try examplePolicyText())
+    Thread.sleep(forTimeInterval: 2.1)   // the policy file's identity is trusted, settled
+    let t0 = wallClockNanoseconds()
+    #if EDGE_MOCKING
+    defer { TestClock.reset() }
+    func at(_ minutes: Int64) { TestClock.setWall(nanoseconds: t0 + minutes * 60_000_000_000) }
+    #else
+    func at(_ minutes: Int64) { Thread.sleep(forTimeInterval: 1.1) }
+    #endif
+    at(0)
+    XCTAssertEqual(try box.apply(path).outcome("motd")?.status, .repaired)
+    at(5)
+    XCTAssertTrue(try box.apply(path).verifiedInPlace)
+    let settledAt = try XCTUnwrap(try box.status().entry("motd")?.record?.changedAt)
+    at(10)
+    try box.write(box.hostPath("/opt/app/app.conf"), "port=9090\nlog=/var/log/app.log\n")
+    XCTAssertEqual(try box.apply(path).outcome("app-conf")?.status, .repaired)
+    at(15)
+    XCTAssertTrue(try box.apply(path).verifiedInPlace)
+    let status = try box.status()
+    XCTAssertEqual(status.entry("motd")?.record?.status, .kept)
+    XCTAssertEqual(status.entry("motd")?.record?.changedAt, settledAt, "kept since the first run in place")
+    XCTAssertEqual(status.entry("app-conf")?.record?.status, .kept)
+    XCTAssertGreaterThan(status.entry("app-conf")!.record!.changedAt, settledAt, "kept since the second")
+    #if EDGE_MOCKING
+    XCTAssertEqual(status.entry("app-conf")!.record!.changedAt - settledAt, 600)
+    #endif
+  }
+
   func testStatusWithoutStateIsNoState() {
     XCTAssertThrowsError(try readStatus(stateDir: box.state)) { e in
       guard case .store(.noState(let p))? = e as? AgentError else { return XCTFail("\(e)") }

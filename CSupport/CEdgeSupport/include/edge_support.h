@@ -1,5 +1,5 @@
 /* What needs a real C definition: argv capture (Embedded Swift has no CommandLine), allocation
- * counting, and the child side of fork/exec, where only async-signal-safe code may run. */
+ * and syscall counting, and the child side of fork/exec, where only async-signal-safe code may run. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +13,12 @@ char **edge_envp(void);
  * thread made since it started. */
 uint64_t edge_alloc_count(void);
 uint64_t edge_free_count(void);
+
+/* Syscall counters: calls through EdgeHost's seam the calling thread made, and how many of them
+ * failed (returned -1 or NULL). */
+void edge_syscall_note(int failed);
+uint64_t edge_syscall_count(void);
+uint64_t edge_syscall_failed_count(void);
 
 /* What the child does between fork and exec. Unused fields are -1 (fds, uid, gid, ngroups) or
  * NULL (cwd). Credentials change in the only safe order: setgroups, setgid, setuid (after setuid
