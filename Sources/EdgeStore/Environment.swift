@@ -221,6 +221,24 @@ public final class Environment {
     try check(mdb_env_sync(env, 1), "sync the state")
   }
 
+  /// Drops this process's resident copies of the state's pages from `low` to `high`, two
+  /// addresses of values a transaction of this environment lent (so both inside LMDB's map,
+  /// which is one mapping): `madvise(MADV_DONTNEED)`. The map is read-only (no MDB_WRITEMAP), so
+  /// nothing is lost: the pages stay in the page cache, and the next read of one is a minor
+  /// fault giving the same bytes (LMDB never rewrites a page an open reader can see). A walk
+  /// over a large state calls it every so many records, so that its peak RSS is not the size of
+  /// what it walked (the in-place check of 100,000 kept files read 29 MB of the map and peaked
+  /// at 32.6-33.0 MB). LMDB does not say where its map starts (`me_mapaddr` is only set with
+  /// MDB_FIXEDMAP), hence the two addresses.
+  public func dropResidentPages(from low: UnsafeRawPointer, to high: UnsafeRawPointer) {
+    let page = UInt(4096)
+    let start = UInt(bitPattern: low) & ~(page - 1)
+    let end = UInt(bitPattern: high) & ~(page - 1)
+    guard !isClosed, end > start, let base = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    // Advice only: a failure leaves the pages resident, which is what not calling it does.
+    _ = madvise(base, Int(end - start), MADV_DONTNEED)
+  }
+
   /// The id of the last committed write transaction: unchanged means nothing was written
   /// (how tests check that an unchanged bundle costs no write).
   public var lastCommittedTransaction: Int {
