@@ -17,6 +17,10 @@ public struct ApplyOptions {
   public var labels: [String] = []
   /// Whether kept promises appear in `results` (false: only repairs, failures and skips).
   public var reportKept = true
+  /// From how many written files the run waits a clock tick or two to vouch for them itself
+  /// (Converger.waitToVouchFrom): below, the next run hashes those it could not vouch for.
+  /// `bench` sets 1 so that its state's history, which its counts depend on, is always the same.
+  public var waitToVouchFrom: Int? = 1_000
 
   public init(policyPath: String) { self.policyPath = policyPath }
 }
@@ -93,7 +97,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
 
   let converger: Converger
   do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { throw .host(error) }
-  converger.waitToVouchFrom = 1_000
+  converger.waitToVouchFrom = options.waitToVouchFrom
   let prepared = converger.prepare(policy)
   let outcomes: [Outcome?]
   if let env {
