@@ -3,8 +3,8 @@ import EdgeHost
 import EdgeStore
 
 /// Every kept run of `apply`: the policy file is the one accepted last time (same stat identity,
-/// so it is not even read), the host's classes are the same, and the last run failed nothing
-/// (a failure is retried by the full path). Then each stored promise is verified in place,
+/// so it is not even read), the host's classes are the same, the state is of this schema, and
+/// the last run failed nothing (a failure is retried by the full path). Then each stored promise is verified in place,
 /// walking `desired` in plan order with a cursor over LMDB's pages: one lstat and one stat cache
 /// lookup per file, nothing decoded, nothing allocated per promise (except an `if` to evaluate
 /// or an owner name to resolve). A file the stat cache does not vouch for (the last run wrote
@@ -30,8 +30,10 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
     }
     let lastClasses = try txn.lastClasses()
     let last = try txn.runSummary()
+    // A state of another schema is brought to this one by the full path first (migrateSchema).
+    let schema = try txn.schemaVersion()
     guard let policyDigest, let cached, cached.identity == fileStat.identity, cached.digest == policyDigest,
-          lastClasses == classDigest(classes), let last, last.failed == 0 else {
+          lastClasses == classDigest(classes), let last, last.failed == 0, schema == Environment.schemaVersion else {
       txn.abort()
       return nil
     }

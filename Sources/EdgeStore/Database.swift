@@ -2,10 +2,12 @@
 ///
 /// - meta: schema version, host id, policy, last run, bundle in force, reachability: `MetaKey`,
 ///   read and written only through the typed accessors of Meta.swift
-/// - desired: promise id -> PromiseRecord; replaced whole, in one transaction, when a policy is accepted
-/// - actual: promise id -> ActualRecord
-/// - statcache: SHA-256 of root, NUL, managed path (32 bytes, under LMDB's 511-byte key limit
-///   for any path) -> StatRecord: an unchanged file is never re-read
+/// - desired: plan position -> PromiseRecord (with the digest of a file's content, computed once
+///   when the policy is accepted); replaced whole, in one transaction, when a policy is accepted
+/// - actual: promise id -> ActualRecord (with the serial of the run that wrote it: a repair is
+///   read as kept once a later run verified everything in place, meta `run.settled`)
+/// - statcache: 64-bit FNV-1a of root, NUL, managed path (8 bytes, under LMDB's 511-byte key
+///   limit for any path; schema 3) -> StatRecord: an unchanged file is never re-read
 /// - blobs: sha256 -> bytes
 /// - services: service id -> service record
 /// - events: big-endian u64 sequence -> event record, trimmed to a bounded ring
