@@ -62,10 +62,10 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
     let lastRun = try txn.lastRun() ?? 0
     let summary = try txn.runSummary() ?? RunSummary()
     let promises = try readDesired(txn)
-    let mark = try txn.settledMark()
+    let marks = try txn.settledMarks()
     var entries: [StatusEntry] = []
     for p in promises {
-      let rec = try readActual(txn, p.id)?.settled(by: mark)
+      let rec = try readActual(txn, p.id)?.settled(by: marks)
       let subject = p.type.managesPath ? p.path : (p.type == .sysctl ? p.key : (p.exec.first ?? ""))
       entries.append(StatusEntry(id: p.id, type: p.type, subject: subject, record: rec))
     }

@@ -184,7 +184,7 @@ package func previousOutcome(_ txn: borrowing Transaction, _ id: String, _ failu
 /// place (ActualRecord.settled(by:)). One that does not decode counts as none (decodePrevious).
 package func currentOutcome(_ txn: borrowing Transaction, _ id: String) throws(StoreError) -> ActualRecord? {
   guard let rec = try txn.value(.actual, id, { raw in decodePrevious(raw) }) else { return nil }
-  return rec.status == .repaired ? rec.settled(by: try txn.settledMark()) : rec
+  return rec.status == .repaired ? rec.settled(by: try txn.settledMarks()) : rec
 }
 
 /// A previous outcome that does not decode counts as none: it only carries the repair counts and
@@ -283,6 +283,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
       }
     }
     try appendEvents(txn, events)
+    if outcomes.contains(where: { $0?.status == .repaired }) { try txn.setLastRepairRun(run) }
     try storeStatUpdates(txn, statUpdates)
     if let policyStat {
       try policyFileCacheKey(policyFile).withBytes { (k) throws(StoreError) in
@@ -295,23 +296,27 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
   }
 }
 
-/// Before a run records outcomes: writes out what the settled mark says of each repair it
-/// settled (kept since the mark), and drops the mark, so that the next run verified in place
-/// can set its own without re-dating these. Costs a write per such record, once, in a run that
-/// checked every promise anyway (or repaired some).
-func materializeSettled(_ txn: borrowing Transaction, run: UInt64) throws(StoreError) {
-  guard let mark = try txn.settledMark() else { return }
+/// Before a run that repairs records its outcomes: once there are `atMost` settled marks or
+/// more, writes out what they say of each repair they settled (kept since its mark) and drops
+/// them. A mark is added once per cycle of repairs (`settleRepairs`) and each cycle has such a
+/// run, so there are never many more; writing them out costs a write per settled record, in a
+/// run that repairs, never in a kept one.
+func materializeSettled(_ txn: borrowing Transaction, run: UInt64, atMost: Int = 8) throws(StoreError) {
+  let marks = try txn.settledMarks()
+  guard marks.count >= atMost else { return }
   var settled: [(String, ActualRecord)] = []
   try txn.forEach(.actual) { key, value in
-    if let rec = decodePrevious(value), rec.status == .repaired, rec.run < mark.run {
-      var kept = rec.settled(by: mark)
-      kept.run = run
-      settled.append((String(decoding: key, as: UTF8.self), kept))
+    if let rec = decodePrevious(value), rec.status == .repaired {
+      var kept = rec.settled(by: marks)
+      if kept.status == .kept {
+        kept.run = run
+        settled.append((String(decoding: key, as: UTF8.self), kept))
+      }
     }
     return true
   }
   for (id, rec) in settled { try txn.put(.actual, id, rec.encode()) }
-  try txn.deleteMeta(.settled)
+  try txn.setSettledMarks([])
 }
 
 /// Stores what a run learned for the stat cache.

@@ -14,8 +14,11 @@ import EdgeStore
 /// records read so from now on (`settleRepairs`: one mark, not a write per record), as the
 /// full path's record would say.
 ///
-/// Returns nil as soon as anything is not certainly kept; the caller then runs the full path,
-/// which repairs and records. So this can only ever say "kept" when the full path would too.
+/// A promise not certainly kept is put aside and, once the walk is over, checked in full and
+/// repaired alone (RepairInPlace.swift): a drift costs its own repair, not a full run. Returns
+/// nil when the run cannot be made so (too many of them, one that notifies others, a store that
+/// cannot be read); the caller then runs the full path, which repairs and records. So this can
+/// only ever say "kept" when the full path would too.
 func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, classes: Set<String>) -> ApplyReport? {
   guard let fileStat = try? FileStat.following(options.policyPath), fileStat.kind == .regular else { return nil }
   guard let rootDir = try? Directory.openRoot(root) else { return nil }
@@ -65,6 +68,9 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
     return nil
   }
   guard ok else { return nil }
+  if !verifier.unsure.isEmpty {
+    return repairInPlace(env, &verifier, options: options, root: root, classes: classes, name: name)
+  }
   if !options.dryRun {
     let summary = verifier.summary
     let now = wallClockSeconds()
@@ -83,20 +89,24 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
                      verifiedInPlace: true)
 }
 
-/// Records that this run, `run`, found every promise kept, except `except` (the ids it did not
-/// find kept: skipped ones, and services, which the supervisor records): each repair recorded
-/// before is kept from now on (SettledMark), but for those, whose records are stamped with this
-/// run so that the mark passes them by. A mark already there stays: no run has recorded a
-/// repair since (`materializeSettled`), and moving it would re-date what it settled.
+/// Records that this run, `run`, verified every promise it did not repair, except `except`
+/// (ids it did not find kept: skipped ones, and services, which the supervisor records): each
+/// repair recorded by an earlier run is kept from now on. One mark (SettledMark) says so, added
+/// only when a run recorded a repair since the last mark, so that a mark never re-dates what an
+/// earlier one settled. The records of `except` that say repaired are stamped with this run, so
+/// that the mark passes them by.
 func settleRepairs(_ txn: borrowing Transaction, run: UInt64, now: Int64, except: [String]) throws(StoreError) {
-  if try txn.settledMark() != nil { return }
+  guard let lastRepair = try txn.lastRepairRun() else { return }
+  var marks = try txn.settledMarks()
+  if let last = marks.last, last.run > lastRepair { return }
   for id in except {
     guard let rec = try txn.value(.actual, id, { raw in decodePrevious(raw) }), rec.status == .repaired else { continue }
-    var stamped = rec
+    var stamped = rec.settled(by: marks)
     stamped.run = run
     try txn.put(.actual, id, stamped.encode())
   }
-  try txn.setSettledMark(SettledMark(run: run, at: now))
+  marks.append(SettledMark(run: run, at: now))
+  try txn.setSettledMarks(marks)
 }
 
 /// The engine of `verifyInPlace`: each stored promise's condition, then its type's fast check
@@ -118,6 +128,9 @@ struct InPlaceVerifier: ~Copyable {
   var results: [PromiseResult] = []
   /// The ids of promises found skipped (conditions, services): not to be recorded as kept.
   var notKept: [String] = []
+  /// Promises not certainly kept (`doubt`), decoded, with the index of their placeholder in
+  /// `results`: `repairInPlace` checks them in full.
+  var unsure: [(promise: Promise, result: Int)] = []
   /// Files hashed because the stat cache did not vouch for them, to be vouched for now.
   var statUpdates: [(key: StatKey, record: StatRecord)] = []
   /// The wall clock before the first check: what was hashed after it is vouched for when its
@@ -137,22 +150,39 @@ struct InPlaceVerifier: ~Copyable {
 
   deinit { buffer?.deallocate() }
 
-  /// Verifies one stored promise; false when it is not certainly kept.
+  /// Verifies one stored promise; one not certainly kept is put aside (`doubt`) for a full
+  /// check. False when the run cannot go on in place: the full path must run.
   mutating func verify(_ raw: UnsafeRawBufferPointer, root: borrowing Directory, previous: (String) -> ActualRecord?,
                        cachedStat: (UnsafeRawBufferPointer) -> StatRecord?) -> Bool {
     guard let v = try? PromiseView(raw) else { return false }
     if v.condition.count > 0 {
       let text = String(decoding: v.condition, as: UTF8.self)
-      guard let expr = try? ClassExpression(parsing: text) else { return false }
+      guard let expr = try? ClassExpression(parsing: text) else { return doubt(raw) }
       if !expr.evaluate(classes: classes) {
         note(v, Outcome(.skipped, Converger.conditionFalse(text)))
         return true
       }
     }
-    guard let o = v.type.keptInPlace(v, &self, root, cachedStat: cachedStat, previous: previous) else { return false }
+    guard let o = v.type.keptInPlace(v, &self, root, cachedStat: cachedStat, previous: previous) else { return doubt(raw) }
     note(v, o)
     return true
   }
+
+  /// Puts a promise that is not certainly kept aside, decoded from its record, for the full check
+  /// of `repairInPlace` (RepairInPlace.swift), with a place in `results` for its outcome. False
+  /// (the full path runs) past `doubtLimit` of them, for a record that does not decode, and for a
+  /// promise that notifies others: a repair of it would have to run them too.
+  mutating func doubt(_ raw: UnsafeRawBufferPointer) -> Bool {
+    guard unsure.count < InPlaceVerifier.doubtLimit else { return false }
+    guard let p = try? PromiseRecord.decode(raw), p.notify.isEmpty else { return false }
+    unsure.append((p, results.count))
+    results.append(PromiseResult(id: p.id, type: p.type, outcome: .kept))
+    return true
+  }
+
+  /// Past this many promises to check in full, the full path costs no more than checking them
+  /// one by one, and decodes no more than it must.
+  static let doubtLimit = 1_024
 
   mutating func note(_ v: PromiseView, _ o: Outcome) {
     summary.add(o.status)

@@ -222,18 +222,21 @@ public struct ActualRecord: Sendable, Equatable {
     self.run = run
   }
 
-  /// The record as it stands after `mark`: a repair that a later run verified in place, with
-  /// every promise kept, is kept since that run. That run records one mark instead of rewriting
-  /// each repaired record (10,000 of them after a first run), which would cost it more than its
-  /// checks.
-  public func settled(by mark: SettledMark?) -> ActualRecord {
-    guard status == .repaired, let mark, run < mark.run else { return self }
-    var r = self
-    r.status = .kept
-    r.reason = ""
-    r.checkedAt = mark.at
-    r.changedAt = mark.at
-    return r
+  /// The record as it stands after `marks` (oldest first): a repair that a later run verified
+  /// in place, with every other promise kept, is kept since the first such run. That run records
+  /// one mark instead of rewriting each repaired record (10,000 of them after a first run),
+  /// which would cost it more than its checks.
+  public func settled(by marks: [SettledMark]) -> ActualRecord {
+    guard status == .repaired else { return self }
+    for mark in marks where run < mark.run {
+      var r = self
+      r.status = .kept
+      r.reason = ""
+      r.checkedAt = mark.at
+      r.changedAt = mark.at
+      return r
+    }
+    return self
   }
 
   public func encode() -> [UInt8] {
@@ -262,9 +265,9 @@ public struct ActualRecord: Sendable, Equatable {
   }
 }
 
-/// Meta `run.settled`: the run `run` (a serial) was verified in place at `at` (Unix seconds)
-/// with every promise kept, so each repair recorded by an earlier run is kept since
-/// (`ActualRecord.settled(by:)`).
+/// One of meta `run.settled`'s marks: the run `run` (a serial) verified every promise it did not
+/// repair in place, at `at` (Unix seconds), so each repair recorded by an earlier run (and not
+/// rewritten since) is kept from then on (`ActualRecord.settled(by:)`).
 public struct SettledMark: Sendable, Equatable {
   public var run: UInt64
   public var at: Int64

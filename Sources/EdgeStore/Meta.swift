@@ -91,19 +91,41 @@ extension Transaction {
     return next
   }
 
-  public func settledMark() throws(StoreError) -> SettledMark? {
-    try meta(.settled) { (r) throws(RecordError) in SettledMark(run: try r.u64(), at: try r.i64()) }
+  /// The settled marks, oldest first; none when absent.
+  public func settledMarks() throws(StoreError) -> [SettledMark] {
+    try meta(.settled) { (r) throws(RecordError) -> [SettledMark] in
+      let n = try r.u32()
+      guard Int(n) <= r.remaining / 16 else { throw RecordError("\(n) marks in \(r.remaining) bytes") }
+      var marks: [SettledMark] = []
+      for _ in 0..<n { marks.append(SettledMark(run: try r.u64(), at: try r.i64())) }
+      return marks
+    } ?? []
   }
 
-  public func deleteMeta(_ key: MetaKey) throws(StoreError) {
-    _ = try delete(.meta, key.name)
-  }
-
-  public func setSettledMark(_ mark: SettledMark) throws(StoreError) {
+  /// Stores `marks` (none: deletes the key).
+  public func setSettledMarks(_ marks: [SettledMark]) throws(StoreError) {
+    if marks.isEmpty {
+      _ = try delete(.meta, MetaKey.settled.name)
+      return
+    }
     var w = ByteWriter()
-    w.u64(mark.run)
-    w.i64(mark.at)
+    w.u32(UInt32(marks.count))
+    for m in marks {
+      w.u64(m.run)
+      w.i64(m.at)
+    }
     try putMeta(.settled, w.bytes)
+  }
+
+  /// The serial of the last run that recorded a repair; nil when none has.
+  public func lastRepairRun() throws(StoreError) -> UInt64? {
+    try meta(.lastRepair) { (r) throws(RecordError) in try r.u64() }
+  }
+
+  public func setLastRepairRun(_ run: UInt64) throws(StoreError) {
+    var w = ByteWriter()
+    w.u64(run)
+    try putMeta(.lastRepair, w.bytes)
   }
 
   public func lastClasses() throws(StoreError) -> Digest? { try digest(.lastClasses) }

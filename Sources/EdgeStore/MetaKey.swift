@@ -17,8 +17,11 @@ public enum MetaKey: CaseIterable, Sendable {
   case lastClasses
   /// u64: the serial of the last run that recorded outcomes or verified in place.
   case runSerial
-  /// u64 run serial, i64 Unix seconds: `SettledMark`, the last run verified in place after repairs.
+  /// u32 count, then that many (u64 run serial, i64 Unix seconds): the `SettledMark`s, oldest
+  /// first, of runs that verified in place what earlier runs repaired.
   case settled
+  /// u64: the serial of the last run that recorded a repair.
+  case lastRepair
   /// u64: the bundle serial in force; absent until a bundle is accepted.
   case bundleSerial
   /// 32 bytes: SHA-256 of the bundle in force's bundle.json.
@@ -45,6 +48,7 @@ public enum MetaKey: CaseIterable, Sendable {
     case .lastClasses: return "run.classes"
     case .runSerial: return "run.serial"
     case .settled: return "run.settled"
+    case .lastRepair: return "run.repaired"
     case .bundleSerial: return "bundle.serial"
     case .bundleDigest: return "bundle.digest"
     case .bundleJSON: return "bundle.json"

@@ -87,7 +87,7 @@ final class VerifyInPlaceTests: XCTestCase {
     var times = [st.st_atim, st.st_mtim]
     XCTAssertEqual(utimensat(AT_FDCWD, conf, &times, 0), 0)
     let drifted = try box.apply(path)
-    XCTAssertFalse(drifted.verifiedInPlace)
+    XCTAssertTrue(drifted.verifiedInPlace, "caught by the walk's hash, repaired alone")
     XCTAssertEqual(drifted.outcome("app-conf")?.status, .repaired)
     XCTAssertEqual(box.read(conf), text)
   }
@@ -127,18 +127,61 @@ final class VerifyInPlaceTests: XCTestCase {
     XCTAssertGreaterThan(try box.status().lastRun, 0)
   }
 
-  func testDriftIsNotVerifiedInPlaceButRepaired() throws {
+  func testADriftIsRepairedInPlaceAndRecorded() throws {
     let path = try converged()
     try box.write(box.hostPath("/opt/app/app.conf"), "port=9090\nlog=/var/log/app.log\n")
     let report = try box.apply(path)
-    XCTAssertFalse(report.verifiedInPlace)
+    XCTAssertTrue(report.verifiedInPlace, "the drifted promise alone is checked in full, from its record")
+    XCTAssertFalse(report.desiredReplaced)
     XCTAssertEqual(report.outcome("app-conf")?.status, .repaired)
+    XCTAssertEqual(report.summary.repaired, 1)
+    XCTAssertEqual(report.summary.kept, 5)
+    XCTAssertEqual(report.summary.skipped, 1)
     XCTAssertEqual(box.read(box.hostPath("/opt/app/app.conf")), "port=8080\nlog=/var/log/app.log\n")
+    let status = try box.status()
+    XCTAssertEqual(status.entry("app-conf")?.record?.status, .repaired)
+    XCTAssertEqual(status.entry("app-conf")?.record?.repairs, 2)
+    XCTAssertEqual(status.summary.repaired, 1)
+    // And the next run is kept, in place, and says so; the repair was reported in its place.
+    let next = try box.apply(path)
+    XCTAssertTrue(next.verifiedInPlace)
+    XCTAssertEqual(next.summary.kept, 6)
+    XCTAssertEqual(report.results.map(\.id), next.results.map(\.id), "in plan order, the repair in its place")
+    XCTAssertEqual(try box.status().entry("app-conf")?.record?.status, .kept)
+  }
+
+  func testADriftOfAPromiseThatNotifiesTakesTheFullPath() throws {
+    // A repair of it must run what it notifies, which the walk did not check: the full path.
+    let text = #"{"policy": "n", "promises": [{"id": "conf", "type": "file", "path": "/srv/app.conf", "content": "a\n", "notify": ["reload"]}, {"id": "reload", "type": "command", "exec": ["/bin/sh", "-c", "echo reloaded >> \#(box.hostPath("/srv/reloads"))"], "unless": ["/bin/true"]}]}"#
+    let path = try box.policy(text)
+    waitUntilTrusted()
+    XCTAssertEqual(try box.apply(path).outcome("conf")?.status, .repaired)
+    XCTAssertEqual(box.read(box.hostPath("/srv/reloads")), "reloaded\n")
+    try box.write(box.hostPath("/srv/app.conf"), "b\n")
+    let report = try box.apply(path)
+    XCTAssertFalse(report.verifiedInPlace)
+    XCTAssertEqual(report.outcome("conf")?.status, .repaired)
+    XCTAssertEqual(report.outcome("reload")?.status, .repaired)
+    XCTAssertEqual(box.read(box.hostPath("/srv/reloads")), "reloaded\nreloaded\n")
+  }
+
+  func testACommandWithUnlessIsRunInPlaceWhileTheRestIsVerified() throws {
+    // `unless` is never certain without running it: that one command is checked in full each
+    // run, and the files beside it verified in place.
+    let text = #"{"policy": "u", "promises": [{"id": "f", "type": "file", "path": "/srv/f", "content": "x\n"}, {"id": "once", "type": "command", "exec": ["/bin/sh", "-c", "echo ran >> \#(box.hostPath("/srv/ran"))"], "unless": ["/bin/sh", "-c", "test -s \#(box.hostPath("/srv/ran"))"]}]}"#
+    let path = try box.policy(text)
+    waitUntilTrusted()
+    XCTAssertEqual(try box.apply(path).outcome("once")?.status, .repaired)
+    let report = try box.apply(path)
+    XCTAssertTrue(report.verifiedInPlace)
+    XCTAssertEqual(report.outcome("f")?.status, .kept)
+    XCTAssertEqual(report.outcome("once")?.status, .kept)
+    XCTAssertEqual(box.read(box.hostPath("/srv/ran")), "ran\n")
   }
 
   func testEachKindOfDriftIsCaught() throws {
     // One sandbox per drift, each verified in place before its drift, so that each drift alone
-    // must send the run down the full path.
+    // must be caught by the walk and repaired (RepairInPlace.swift).
     let drifts: [(String, (Sandbox) throws -> Void)] = [
       ("app-dir", { b in chmod(b.hostPath("/opt/app"), 0o700) }),
       ("app-env", { b in chmod(b.hostPath("/opt/app/env"), 0o644) }),
@@ -165,9 +208,10 @@ final class VerifyInPlaceTests: XCTestCase {
     for ((id, drift), (b, path)) in zip(drifts, boxes) {
       try drift(b)
       let report = try b.apply(path)
-      XCTAssertFalse(report.verifiedInPlace, id)
+      XCTAssertTrue(report.verifiedInPlace, id)
       XCTAssertEqual(report.outcome(id)?.status, .repaired, id)
       XCTAssertEqual(report.summary.repaired, 1, id)
+      XCTAssertEqual(try b.status().entry(id)?.record?.status, .repaired, id)
     }
   }
 

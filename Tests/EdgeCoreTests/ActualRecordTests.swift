@@ -70,20 +70,25 @@ final class ActualRecordTests: XCTestCase {
     XCTAssertEqual(try decode(withRun.encode()).get().run, 9)
   }
 
-  func testARepairIsSettledOnlyByALaterRunsMark() {
+  func testARepairIsSettledByTheFirstLaterRunsMark() {
     var repaired = sample
     repaired.run = 4
-    let settled = repaired.settled(by: SettledMark(run: 5, at: 1_800_000_000))
+    let marks = [SettledMark(run: 3, at: 1_700_000_000), SettledMark(run: 5, at: 1_800_000_000),
+                 SettledMark(run: 9, at: 1_900_000_000)]
+    let settled = repaired.settled(by: marks)
     XCTAssertEqual(settled.status, .kept)
     XCTAssertEqual(settled.reason, "")
-    XCTAssertEqual(settled.changedAt, 1_800_000_000)
+    XCTAssertEqual(settled.changedAt, 1_800_000_000, "kept since the first run in place after it")
     XCTAssertEqual(settled.repairs, sample.repairs, "the repair still counts")
-    // Written by the marking run or after it, or no mark: as recorded.
-    XCTAssertEqual(repaired.settled(by: SettledMark(run: 4, at: 1_800_000_000)), repaired)
-    XCTAssertEqual(repaired.settled(by: nil), repaired)
+    // Written by the marking run or after every mark, or no marks: as recorded.
+    repaired.run = 9
+    XCTAssertEqual(repaired.settled(by: marks), repaired)
+    XCTAssertEqual(repaired.settled(by: []), repaired)
     // Only repairs settle: a failure is retried by a full run, which records it.
     var failed = repaired
+    failed.run = 4
     failed.status = .failed
-    XCTAssertEqual(failed.settled(by: SettledMark(run: 5, at: 1)), failed)
+    XCTAssertEqual(failed.settled(by: marks), failed)
   }
+
 }

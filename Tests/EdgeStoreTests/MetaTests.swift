@@ -113,7 +113,7 @@ final class MetaTests: XCTestCase {
     let names = MetaKey.allCases.map(\.name)
     XCTAssertEqual(Set(names).count, names.count)
     // Stored in every existing state: renaming one would lose its value.
-    XCTAssertEqual(names, ["schema", "host.id", "policy.name", "policy.digest", "run.last", "run.summary", "run.classes", "run.serial", "run.settled",
+    XCTAssertEqual(names, ["schema", "host.id", "policy.name", "policy.digest", "run.last", "run.summary", "run.classes", "run.serial", "run.settled", "run.repaired",
                            "bundle.serial", "bundle.digest", "bundle.json", "bundle.sig", "bundle.accepted",
                            "bundle.rejection", "pull.reachability"])
   }
