@@ -304,18 +304,18 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
 func materializeSettled(_ txn: borrowing Transaction, run: UInt64, atMost: Int = 8) throws(StoreError) {
   let marks = try txn.settledMarks()
   guard marks.count >= atMost else { return }
-  var settled: [(String, ActualRecord)] = []
+  var ids: [String] = []
   try txn.forEach(.actual) { key, value in
-    if let rec = decodePrevious(value), rec.status == .repaired {
-      var kept = rec.settled(by: marks)
-      if kept.status == .kept {
-        kept.run = run
-        settled.append((String(decoding: key, as: UTF8.self), kept))
-      }
+    if let rec = decodePrevious(value), rec.status == .repaired, rec.settled(by: marks).status == .kept {
+      ids.append(String(decoding: key, as: UTF8.self))
     }
     return true
   }
-  for (id, rec) in settled { try txn.put(.actual, id, rec.encode()) }
+  for id in ids {
+    guard var kept = try currentOutcome(txn, id) else { continue }
+    kept.run = run
+    try txn.put(.actual, id, kept.encode())
+  }
   try txn.setSettledMarks([])
 }
 

@@ -150,7 +150,7 @@ public final class Converger {
   /// would keep the ctime). A file not vouched for is hashed by the next check of it.
   func publish() {
     if staged.isEmpty { return }
-    emptyDirectories.removeAll()
+    emptyDirectories = []
     var synced: [UInt64] = []
     var lastWrite: Int64 = 0
     for s in staged {
@@ -215,7 +215,7 @@ public final class Converger {
   public func finish() {
     publish()
     directories.removeAll()
-    emptyDirectories.removeAll()
+    emptyDirectories = []
   }
 
   /// The directory `relative` under the root, opened once per run. With `create`, missing

@@ -128,9 +128,10 @@ struct InPlaceVerifier: ~Copyable {
   var results: [PromiseResult] = []
   /// The ids of promises found skipped (conditions, services): not to be recorded as kept.
   var notKept: [String] = []
-  /// Promises not certainly kept (`doubt`), decoded, with the index of their placeholder in
+  /// Promises not certainly kept (`doubt`), decoded, and the index of each one's placeholder in
   /// `results`: `repairInPlace` checks them in full.
-  var unsure: [(promise: Promise, result: Int)] = []
+  var unsure: [Promise] = []
+  var unsureResults: [Int] = []
   /// Files hashed because the stat cache did not vouch for them, to be vouched for now.
   var statUpdates: [(key: StatKey, record: StatRecord)] = []
   /// The wall clock before the first check: what was hashed after it is vouched for when its
@@ -175,7 +176,8 @@ struct InPlaceVerifier: ~Copyable {
   mutating func doubt(_ raw: UnsafeRawBufferPointer) -> Bool {
     guard unsure.count < InPlaceVerifier.doubtLimit else { return false }
     guard let p = try? PromiseRecord.decode(raw), p.notify.isEmpty else { return false }
-    unsure.append((p, results.count))
+    unsure.append(p)
+    unsureResults.append(results.count)
     results.append(PromiseResult(id: p.id, type: p.type, outcome: .kept))
     return true
   }

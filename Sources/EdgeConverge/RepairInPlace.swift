@@ -15,9 +15,7 @@ import EdgeStore
 /// verified (kept) rather than skipped; the failure sends the next run down the full path.
 func repairInPlace(_ env: Environment, _ verifier: inout InPlaceVerifier, options: ApplyOptions, root: String,
                    classes: Set<String>, name: String) -> ApplyReport? {
-  var promises: [Promise] = []
-  promises.reserveCapacity(verifier.unsure.count)
-  for u in verifier.unsure { promises.append(u.promise) }
+  let promises = verifier.unsure
   let subset = Policy(name: name, promises: promises)
   let converger: Converger
   do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { return nil }
@@ -31,12 +29,13 @@ func repairInPlace(_ env: Environment, _ verifier: inout InPlaceVerifier, option
   }
 
   var summary = verifier.summary
-  for (k, u) in verifier.unsure.enumerated() {
+  for k in promises.indices {
     let o = outcomes[k] ?? Outcome(.failed, "internal error: not checked")
     summary.add(o.status)
-    verifier.results[u.result].outcome = o
+    verifier.results[verifier.unsureResults[k]].outcome = o
   }
-  if !options.reportKept { verifier.results.removeAll { $0.outcome.status == .kept } }
+  var results: [PromiseResult] = []
+  for r in verifier.results where options.reportKept || r.outcome.status != .kept { results.append(r) }
 
   if !options.dryRun {
     let now = wallClockSeconds()
@@ -67,6 +66,6 @@ func repairInPlace(_ env: Environment, _ verifier: inout InPlaceVerifier, option
       return nil
     }
   }
-  return ApplyReport(policyName: name, results: verifier.results, summary: summary, desiredReplaced: false,
+  return ApplyReport(policyName: name, results: results, summary: summary, desiredReplaced: false,
                      verifiedInPlace: true)
 }

@@ -91,15 +91,24 @@ extension Transaction {
     return next
   }
 
-  /// The settled marks, oldest first; none when absent.
+  /// The settled marks, oldest first; none when absent. Decoded from a copy of the bytes: one
+  /// generic read the fewer in the binary (aarch64's is held to 1,000,000 bytes).
   public func settledMarks() throws(StoreError) -> [SettledMark] {
-    try meta(.settled) { (r) throws(RecordError) -> [SettledMark] in
-      let n = try r.u32()
-      guard Int(n) <= r.remaining / 16 else { throw RecordError("\(n) marks in \(r.remaining) bytes") }
-      var marks: [SettledMark] = []
-      for _ in 0..<n { marks.append(SettledMark(run: try r.u64(), at: try r.i64())) }
-      return marks
-    } ?? []
+    guard let bytes = try meta(.settled, { raw in raw.map { Array($0) } }) else { return [] }
+    var marks: [SettledMark] = []
+    let bad: RecordError? = bytes.withUnsafeBytes { raw in
+      var r = ByteReader(raw)
+      do throws(RecordError) {
+        let n = try r.u32()
+        guard Int(n) <= r.remaining / 16 else { throw RecordError("\(n) marks in \(r.remaining) bytes") }
+        for _ in 0..<n { marks.append(SettledMark(run: try r.u64(), at: try r.i64())) }
+        return nil
+      } catch {
+        return error
+      }
+    }
+    if let bad { throw .record(bad, key: MetaKey.settled.name) }
+    return marks
   }
 
   /// Stores `marks` (none: deletes the key).
