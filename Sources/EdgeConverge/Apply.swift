@@ -182,6 +182,8 @@ package func previousOutcome(_ txn: borrowing Transaction, _ id: String, _ failu
 
 /// Promise `id`'s last outcome as it stands: its record, settled by the last run verified in
 /// place (ActualRecord.settled(by:)). One that does not decode counts as none (decodePrevious).
+/// Not inlined: four callers, and aarch64 is held to 1,000,000 bytes.
+@inline(never)
 package func currentOutcome(_ txn: borrowing Transaction, _ id: String) throws(StoreError) -> ActualRecord? {
   guard let rec = try txn.value(.actual, id, { raw in decodePrevious(raw) }) else { return nil }
   return rec.status == .repaired ? rec.settled(by: try txn.settledMarks()) : rec

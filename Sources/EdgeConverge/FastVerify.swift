@@ -100,10 +100,9 @@ func settleRepairs(_ txn: borrowing Transaction, run: UInt64, now: Int64, except
   var marks = try txn.settledMarks()
   if let last = marks.last, last.run > lastRepair { return }
   for id in except {
-    guard let rec = try txn.value(.actual, id, { raw in decodePrevious(raw) }), rec.status == .repaired else { continue }
-    var stamped = rec.settled(by: marks)
-    stamped.run = run
-    try txn.put(.actual, id, stamped.encode())
+    guard var rec = try currentOutcome(txn, id), rec.status == .repaired else { continue }
+    rec.run = run
+    try txn.put(.actual, id, rec.encode())
   }
   marks.append(SettledMark(run: run, at: now))
   try txn.setSettledMarks(marks)

@@ -226,6 +226,7 @@ public struct ActualRecord: Sendable, Equatable {
   /// in place, with every other promise kept, is kept since the first such run. That run records
   /// one mark instead of rewriting each repaired record (10,000 of them after a first run),
   /// which would cost it more than its checks.
+  @inline(never)
   public func settled(by marks: [SettledMark]) -> ActualRecord {
     guard status == .repaired else { return self }
     for mark in marks where run < mark.run {

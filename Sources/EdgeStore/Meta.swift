@@ -93,6 +93,7 @@ extension Transaction {
 
   /// The settled marks, oldest first; none when absent. Decoded from a copy of the bytes: one
   /// generic read the fewer in the binary (aarch64's is held to 1,000,000 bytes).
+  @inline(never)
   public func settledMarks() throws(StoreError) -> [SettledMark] {
     guard let bytes = try meta(.settled, { raw in raw.map { Array($0) } }) else { return [] }
     var marks: [SettledMark] = []
