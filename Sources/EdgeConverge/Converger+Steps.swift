@@ -49,7 +49,6 @@ extension Converger {
       // The command, or a drift repair made while it ran, may have replaced directories this run
       // opened: open them again (nothing is staged in them: publish ran before the command).
       directories.removeAll()
-      emptyDirectories = []
       let i = request.index
       let p = policy.promises[i]
       switch p.type.ended(self, p, current.prepared[i], request, answer) {

@@ -22,12 +22,6 @@ public final class Converger {
   let buffer: UnsafeMutableRawBufferPointer
   /// Directories opened this run, by relative path; closed by `finish()`.
   var directories: [String: OpenDirectory] = [:]
-  /// Directories this run created (relative paths) in which it has made nothing since but
-  /// staged files, which are not visible yet: a name checked in one is absent without an lstat
-  /// (from nothing, that lstat was one syscall of about ten per file, and always ENOENT). Left
-  /// as soon as anything else may appear in one: a directory or link made in it, the staged
-  /// files published, a program run.
-  var emptyDirectories: Set<String> = []
   /// Staged file writes waiting for `publish()`.
   var staged: [Staged] = []
   /// Statuses so far this run, by promise index (nil: not yet checked).
@@ -150,7 +144,7 @@ public final class Converger {
   /// would keep the ctime). A file not vouched for is hashed by the next check of it.
   func publish() {
     if staged.isEmpty { return }
-    emptyDirectories = []
+    for (_, d) in directories { d.empty = false }
     var synced: [UInt64] = []
     var lastWrite: Int64 = 0
     for s in staged {
@@ -215,7 +209,6 @@ public final class Converger {
   public func finish() {
     publish()
     directories.removeAll()
-    emptyDirectories = []
   }
 
   /// The directory `relative` under the root, opened once per run. With `create`, missing
@@ -232,31 +225,31 @@ public final class Converger {
         let name = String(decoding: component, as: UTF8.self)
         let parent = try directory(current, create: false)
         let child = current.isEmpty ? name : current + "/" + name
-        if try lstatIn(parent, current, name) == nil { try makeDirectory(parent, current, name) }
+        if try lstatIn(parent, name) == nil { try makeDirectory(parent, current, name) }
         current = child
       }
       return try directory(relative, create: false)
     }
   }
 
-  /// lstat of `name` in the open directory `parent` (at `relative`): none without a syscall
-  /// when this run made `parent` and nothing in it since (`emptyDirectories`).
-  func lstatIn(_ parent: OpenDirectory, _ relative: String, _ name: String) throws(HostError) -> FileStat? {
-    if !emptyDirectories.isEmpty && emptyDirectories.contains(relative) { return nil }
+  /// lstat of `name` in the open directory `parent`: none without a syscall when this run made
+  /// `parent` and nothing in it since (`OpenDirectory.empty`).
+  func lstatIn(_ parent: OpenDirectory, _ name: String) throws(HostError) -> FileStat? {
+    if parent.empty { return nil }
     return try parent.dir.stat(name)
   }
 
-  /// Makes directory `name` in `parent` (at `relative`), mode 0755 less the umask: empty, as
-  /// `emptyDirectories` notes; `parent` is not any more.
+  /// Makes directory `name` in `parent` (at `relative`), mode 0755 less the umask, and opens it:
+  /// it is empty, and `parent` is not any more.
   func makeDirectory(_ parent: OpenDirectory, _ relative: String, _ name: String, mode: UInt32 = 0o755) throws(HostError) {
     try parent.dir.makeDirectory(name, mode: mode)
-    emptyDirectories.remove(relative)
-    emptyDirectories.insert(relative.isEmpty ? name : relative + "/" + name)
+    parent.empty = false
+    try directory(relative.isEmpty ? name : relative + "/" + name, create: false).empty = true
   }
 
   /// Notes that something other than a staged file may now be in directory `relative`.
   func madeEntry(in relative: String) {
-    if !emptyDirectories.isEmpty { emptyDirectories.remove(relative) }
+    directories[relative]?.empty = false
   }
 
   func accounts() -> Accounts {
@@ -284,6 +277,12 @@ public final class Converger {
 /// An open directory shared by the promises of one run.
 final class OpenDirectory {
   let dir: Directory
+  /// This run made it, and has made nothing in it since but staged files, which are not
+  /// visible yet: a name checked in it is absent without an lstat (from nothing, that lstat was
+  /// one syscall of about ten per file, and always ENOENT). Cleared as soon as anything else may
+  /// appear in it: a directory or link made in it, the staged files published, and (the
+  /// directories are closed) a program run.
+  var empty = false
   init(_ dir: consuming Directory) { self.dir = dir }
 }
 

@@ -38,7 +38,6 @@ extension Converger {
       }
       if dryRun { return Outcome(.repaired, "would be removed") }
       directories[relative] = nil
-      emptyDirectories.remove(relative)
       try dir.dir.removeTree(pp.name)
       try dir.dir.sync()
       return Outcome(.repaired, p.purge ? "removed with its contents" : "removed")

@@ -138,8 +138,7 @@ extension Converger {
   /// Through the parent's directory when this run has it open (one fstatat); otherwise from the
   /// root (openat2, fstat, close), and the parent is then opened for the next check in it.
   func lstat(_ pp: PreparedPromise) throws(HostError) -> FileStat? {
-    if let d = directories[pp.parent] { return try lstatIn(d, pp.parent, pp.name) }
-    if !emptyDirectories.isEmpty && emptyDirectories.contains(pp.parent) { return nil }
+    if let d = directories[pp.parent] { return try lstatIn(d, pp.name) }
     let r: Result<FileStat?, HostError> = pp.path.withUnsafeBufferPointer { b in
       do throws(HostError) { return .success(try rootDir.statBeneath(b.baseAddress!)) } catch { return .failure(error) }
     }
