@@ -86,8 +86,6 @@ func hundredths(_ v: UInt64) -> String {
 }
 
 /// Times `body` (which does `ops` operations) over `rounds` rounds after one warm-up round.
-/// Not inlined into each benchmark: one copy of the harness (aarch64 is held to 1,000,000 bytes).
-@inline(never)
 func measure(_ name: String, ops: Int, rounds: Int, _ body: () -> Void) -> BenchResult {
   body()
   var times: [UInt64] = []
