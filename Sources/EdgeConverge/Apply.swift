@@ -257,7 +257,6 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
   return try env.withWrite { (txn) throws(StoreError) -> Bool in
     try migrateSchema(txn)
     let run = try txn.nextRunSerial()
-    try materializeSettled(txn, run: run)
 
     // `desired` is replaced whole, and only when the policy changed.
     // A corrupt digest is as good as none: `desired` is replaced and the digest rewritten.
@@ -296,29 +295,6 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
     if let summary { try recordRun(txn, now: now, summary: summary) }
     return replace
   }
-}
-
-/// Before a run that repairs records its outcomes: once there are `atMost` settled marks or
-/// more, writes out what they say of each repair they settled (kept since its mark) and drops
-/// them. A mark is added once per cycle of repairs (`settleRepairs`) and each cycle has such a
-/// run, so there are never many more; writing them out costs a write per settled record, in a
-/// run that repairs, never in a kept one.
-func materializeSettled(_ txn: borrowing Transaction, run: UInt64, atMost: Int = 8) throws(StoreError) {
-  let marks = try txn.settledMarks()
-  guard marks.count >= atMost else { return }
-  var ids: [String] = []
-  try txn.forEach(.actual) { key, value in
-    if let rec = decodePrevious(value), rec.status == .repaired, rec.settled(by: marks).status == .kept {
-      ids.append(String(decoding: key, as: UTF8.self))
-    }
-    return true
-  }
-  for id in ids {
-    guard var kept = try currentOutcome(txn, id) else { continue }
-    kept.run = run
-    try txn.put(.actual, id, kept.encode())
-  }
-  try txn.setSettledMarks([])
 }
 
 /// Stores what a run learned for the stat cache.

@@ -93,8 +93,9 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
 /// (ids it did not find kept: skipped ones, and services, which the supervisor records): each
 /// repair recorded by an earlier run is kept from now on. One mark (SettledMark) says so, added
 /// only when a run recorded a repair since the last mark, so that a mark never re-dates what an
-/// earlier one settled. The records of `except` that say repaired are stamped with this run, so
-/// that the mark passes them by.
+/// earlier one settled; past `maxMarks` the oldest goes, and what it settled reads as kept since
+/// the next one: later than it was, never kept when it was not. The records of `except` that
+/// say repaired are stamped with this run, so that the mark passes them by.
 func settleRepairs(_ txn: borrowing Transaction, run: UInt64, now: Int64, except: [String]) throws(StoreError) {
   guard let lastRepair = try txn.lastRepairRun() else { return }
   var marks = try txn.settledMarks()
@@ -105,8 +106,12 @@ func settleRepairs(_ txn: borrowing Transaction, run: UInt64, now: Int64, except
     try txn.put(.actual, id, rec.encode())
   }
   marks.append(SettledMark(run: run, at: now))
+  if marks.count > maxMarks { marks.removeFirst() }
   try txn.setSettledMarks(marks)
 }
+
+/// One mark per cycle of repairs: 32 cycles' "kept since" are exact, at 16 bytes each.
+let maxMarks = 32
 
 /// The engine of `verifyInPlace`: each stored promise's condition, then its type's fast check
 /// (`PromiseKind.keptInPlace`, in the type's own file), with the buffers those checks share.

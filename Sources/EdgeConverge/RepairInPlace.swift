@@ -44,7 +44,6 @@ func repairInPlace(_ env: Environment, _ verifier: inout InPlaceVerifier, option
         let run = try txn.nextRunSerial()
         // Every promise but those was verified: what earlier runs repaired is kept from now on
         // (this run's mark), and this run's own records come after it (FastVerify.swift).
-        try materializeSettled(txn, run: run)
         try settleRepairs(txn, run: run, now: now, except: verifier.notKept)
         var events: [EventRecord] = []
         for (k, p) in promises.enumerated() {

@@ -91,24 +91,18 @@ extension Transaction {
     return next
   }
 
-  /// The settled marks, oldest first; none when absent. Decoded from a copy of the bytes: one
-  /// generic read the fewer in the binary (aarch64's is held to 1,000,000 bytes).
+  /// The settled marks, oldest first; none when absent.
   @inline(never)
   public func settledMarks() throws(StoreError) -> [SettledMark] {
     guard let bytes = try meta(.settled, { raw in raw.map { Array($0) } }) else { return [] }
-    var marks: [SettledMark] = []
-    let bad: RecordError? = bytes.withUnsafeBytes { raw in
-      var r = ByteReader(raw)
-      do throws(RecordError) {
-        let n = try r.u32()
-        guard Int(n) <= r.remaining / 16 else { throw RecordError("\(n) marks in \(r.remaining) bytes") }
-        for _ in 0..<n { marks.append(SettledMark(run: try r.u64(), at: try r.i64())) }
-        return nil
-      } catch {
-        return error
-      }
+    guard bytes.count % 16 == 0 else {
+      throw .record(RecordError("not a whole number of 16-byte marks"), key: MetaKey.settled.name)
     }
-    if let bad { throw .record(bad, key: MetaKey.settled.name) }
+    var marks: [SettledMark] = []
+    bytes.withUnsafeBytes { raw in
+      var r = ByteReader(raw)
+      while r.remaining >= 16, let run = try? r.u64(), let at = try? r.i64() { marks.append(SettledMark(run: run, at: at)) }
+    }
     return marks
   }
 
@@ -119,7 +113,6 @@ extension Transaction {
       return
     }
     var w = ByteWriter()
-    w.u32(UInt32(marks.count))
     for m in marks {
       w.u64(m.run)
       w.i64(m.at)

@@ -17,8 +17,8 @@ public enum MetaKey: CaseIterable, Sendable {
   case lastClasses
   /// u64: the serial of the last run that recorded outcomes or verified in place.
   case runSerial
-  /// u32 count, then that many (u64 run serial, i64 Unix seconds): the `SettledMark`s, oldest
-  /// first, of runs that verified in place what earlier runs repaired.
+  /// (u64 run serial, i64 Unix seconds) for each `SettledMark`, oldest first: runs that
+  /// verified in place what earlier runs repaired.
   case settled
   /// u64: the serial of the last run that recorded a repair.
   case lastRepair
