@@ -139,6 +139,29 @@ final class StatusTests: XCTestCase {
     #endif
   }
 
+  func testSettledMarksStayFewAndTheOldestRepairStaysKept() throws {
+    // One mark per cycle of repairs; past 32 the oldest goes, and the first run's repairs read
+    // as kept since a later mark, never as repaired again.
+    let path = try box.policy(try examplePolicyText())
+    Thread.sleep(forTimeInterval: 2.1)
+    XCTAssertEqual(try box.apply(path).outcome("motd")?.status, .repaired)
+    for i in 0..<34 {
+      try box.write(box.hostPath("/opt/app/app.conf"), "port=\(9000 + i)\nlog=/var/log/app.log\n")
+      XCTAssertEqual(try box.apply(path).outcome("app-conf")?.status, .repaired, "cycle \(i)")
+      XCTAssertTrue(try box.apply(path).verifiedInPlace, "cycle \(i)")
+    }
+    let env = try Environment(path: box.state, readOnly: true)
+    let txn = try env.read()
+    let marks = try txn.settledMarks()
+    txn.abort()
+    XCTAssertEqual(marks.count, 32)
+    XCTAssertEqual(marks.map(\.run), marks.map(\.run).sorted())
+    let status = try box.status()
+    XCTAssertEqual(status.entry("motd")?.record?.status, .kept)
+    XCTAssertEqual(status.entry("app-conf")?.record?.status, .kept)
+    XCTAssertEqual(status.entry("app-conf")?.record?.repairs, 35)
+  }
+
   func testStatusWithoutStateIsNoState() {
     XCTAssertThrowsError(try readStatus(stateDir: box.state)) { e in
       guard case .store(.noState(let p))? = e as? AgentError else { return XCTFail("\(e)") }
