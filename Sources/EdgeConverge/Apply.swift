@@ -273,18 +273,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
                                 reason: "accepted \(policy.promises.count) promises, sha256:\(digest.hex)"))
     }
 
-    for (i, p) in policy.promises.enumerated() {
-      guard let o = outcomes[i] else { continue }
-      // Every repair and failure of a run counts; a kept promise kept before writes nothing.
-      let acted = o.status == .repaired || o.status == .failed
-      try storeOutcome(txn, id: p.id, o, fingerprint: prepared[i].digest ?? .zero, now: now, run: run,
-                       evenIfUnchanged: acted, oneRepairWhileRepaired: p.type == .service)
-      if acted {
-        events.append(EventRecord(kind: .outcome, time: now, status: o.status, subject: p.id, reason: o.reason))
-      }
-    }
-    try appendEvents(txn, events)
-    if outcomes.contains(where: { $0?.status == .repaired }) { try txn.setLastRepairRun(run) }
+    try storeOutcomes(txn, policy.promises, prepared, outcomes, now: now, run: run, events: events)
     try storeStatUpdates(txn, statUpdates)
     if let policyStat {
       try policyFileCacheKey(policyFile).withBytes { (k) throws(StoreError) in
@@ -295,6 +284,27 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
     if let summary { try recordRun(txn, now: now, summary: summary) }
     return replace
   }
+}
+
+/// Records a run's outcomes of `promises` (nil: not checked), with an event for each repair and
+/// failure after `events`, and notes the run as one that repaired (`settleRepairs`). Every repair
+/// and failure of a run counts; a kept promise kept before writes nothing.
+func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], _ prepared: [PreparedPromise],
+                   _ outcomes: [Outcome?], now: Int64, run: UInt64, events: [EventRecord] = []) throws(StoreError) {
+  var events = events
+  var repaired = false
+  for (i, p) in promises.enumerated() {
+    guard let o = outcomes[i] else { continue }
+    let acted = o.status == .repaired || o.status == .failed
+    try storeOutcome(txn, id: p.id, o, fingerprint: prepared[i].digest ?? .zero, now: now, run: run,
+                     evenIfUnchanged: acted, oneRepairWhileRepaired: p.type == .service)
+    if acted {
+      events.append(EventRecord(kind: .outcome, time: now, status: o.status, subject: p.id, reason: o.reason))
+    }
+    if o.status == .repaired { repaired = true }
+  }
+  try appendEvents(txn, events)
+  if repaired { try txn.setLastRepairRun(run) }
 }
 
 /// Stores what a run learned for the stat cache.

@@ -45,18 +45,7 @@ func repairInPlace(_ env: Environment, _ verifier: inout InPlaceVerifier, option
         // Every promise but those was verified: what earlier runs repaired is kept from now on
         // (this run's mark), and this run's own records come after it (FastVerify.swift).
         try settleRepairs(txn, run: run, now: now, except: verifier.notKept)
-        var events: [EventRecord] = []
-        for (k, p) in promises.enumerated() {
-          guard let o = outcomes[k] else { continue }
-          let acted = o.status == .repaired || o.status == .failed
-          try storeOutcome(txn, id: p.id, o, fingerprint: prepared[k].digest ?? .zero, now: now, run: run,
-                           evenIfUnchanged: acted, oneRepairWhileRepaired: p.type == .service)
-          if acted {
-            events.append(EventRecord(kind: .outcome, time: now, status: o.status, subject: p.id, reason: o.reason))
-          }
-        }
-        try appendEvents(txn, events)
-        if outcomes.contains(where: { $0?.status == .repaired }) { try txn.setLastRepairRun(run) }
+        try storeOutcomes(txn, promises, prepared, outcomes, now: now, run: run)
         try storeStatUpdates(txn, verifier.statUpdates)
         try storeStatUpdates(txn, converger.statUpdates)
         try recordRun(txn, now: now, summary: summary)
