@@ -76,6 +76,8 @@ extension Converger {
       }
       settle(p, i, outcome)
       current.cursor += 1
+      // After `settle`: publishing may mark this promise failed, and its outcome must stand.
+      if staged.count >= publishEvery { publish() }
     }
     finish()
     current = Run()

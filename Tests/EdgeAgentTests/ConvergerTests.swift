@@ -303,6 +303,43 @@ final class ConvergerTests: XCTestCase {
     return failed
   }
 
+  /// A run publishes every `publishEvery` staged files, not only at its end (a run of 100,000
+  /// held them all): every file lands with its content and is vouched for, and a directory
+  /// nothing was staged in before a publish still needs no lstat per file after it.
+  func testALargeRunPublishesAsItGoes() throws {
+    func run(_ name: String, publishEvery: Int) throws -> (failed: UInt64, vouched: Int) {
+      var text = #"{"policy": "p", "promises": [{"id": "a", "type": "directory", "path": "/\#(name)/a"},"#
+      text += #"{"id": "b", "type": "directory", "path": "/\#(name)/b"}"#
+      for dir in ["a", "b"] {
+        for i in 0..<20 { text += #",{"id": "\#(dir)\#(i)", "type": "file", "path": "/\#(name)/\#(dir)/f\#(i)", "content": "\#(dir)\#(i)"}"# }
+      }
+      let (c, policy, prepared) = try stepped(text + "]}")
+      c.publishEvery = publishEvery
+      c.waitToVouchFrom = 1
+      let before = syscallCount()
+      c.begin(policy, prepared, order: Array(0..<42))
+      XCTAssertNil(advance(c))
+      let failed = syscallCount().failed - before.failed
+      XCTAssertEqual(c.outcomes.filter { $0?.status == .repaired }.count, 42)
+      for dir in ["a", "b"] {
+        for i in 0..<20 { XCTAssertEqual(box.read(box.hostPath("/\(name)/\(dir)/f\(i)")), "\(dir)\(i)") }
+      }
+      return (failed, c.statUpdates.count)
+    }
+    let once = try run("once", publishEvery: 16_384)
+    // At 20: every file of a, none of b; b keeps the flag its directory promise gave it.
+    let twice = try run("twice", publishEvery: 20)
+    XCTAssertEqual(once.vouched, 40)
+    XCTAssertEqual(twice.vouched, 40)
+    XCTAssertEqual(twice.failed, once.failed, "publishing a's files made b's files cost an lstat each")
+    // a's files were renamed at the publish, which waited for the clock to pass their stamps,
+    // before b's were even staged.
+    func ctime(_ path: String) throws -> Int64 { try XCTUnwrap(try FileStat.lstat(box.hostPath(path))).identity.ctime }
+    let aLast = try (0..<20).map { try ctime("/twice/a/f\($0)") }.max()!
+    let bFirst = try (0..<20).map { try ctime("/twice/b/f\($0)") }.min()!
+    XCTAssertLessThan(aLast, bFirst, "no publish before b's files")
+  }
+
   func testFromNothingNoCallFailsPerFile() throws {
     // A file in a directory this run made needs no lstat to be known absent: that lstat was
     // one ENOENT per file (and the stage's unlink of a leftover temporary another, before).
