@@ -63,7 +63,7 @@ extension Daemon {
       pendingInstall = (p, digest)
       return
     }
-    guard let o = try? Plan.order(p.promises) else { return }
+    guard let o = try? p.order() else { return }
     policy = p
     order = o
     prepared = converger.prepare(p)

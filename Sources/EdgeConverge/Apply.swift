@@ -86,7 +86,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   let order: [Int]
   do throws(PolicyError) {
     policy = try PolicyDecoder.decode(releasing: &bytes)
-    order = try Plan.order(policy.promises)
+    order = try policy.order()
   } catch {
     throw .policy(error, file: options.policyPath)
   }

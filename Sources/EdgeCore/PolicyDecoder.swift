@@ -79,8 +79,8 @@ public enum PolicyDecoder {
     for issue in promises.d.issues where d.issues.count < maxIssues { d.issues.append(issue) }
     d.count += promises.d.count
     if !d.issues.isEmpty { throw PolicyError(d.finished()) }
-    _ = try Plan.order(promises.promises)
-    return Policy(name: name ?? "", promises: promises.promises)
+    let order = try Plan.order(promises.promises)
+    return Policy(name: name ?? "", promises: promises.promises, checkedOrder: order)
   }
 }
 

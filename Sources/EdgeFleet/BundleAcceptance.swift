@@ -85,7 +85,7 @@ public func commitCandidate(_ env: Environment, _ c: BundleCandidate, fetched: [
   }
   let policy = c.bundle.policy
   let order: [Int]
-  do { order = try Plan.order(policy.promises) } catch {
+  do { order = try policy.order() } catch {
     throw .rejected(.format(BundleFormatError("policy: \(error)", at: .none)))
   }
   let beaten: UInt64?
