@@ -299,6 +299,8 @@ func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], _ prepar
     try storeOutcome(txn, id: p.id, o, fingerprint: prepared[i].digest ?? .zero, now: now, run: run,
                      evenIfUnchanged: acted, oneRepairWhileRepaired: p.type == .service)
     if acted {
+      // The ring keeps the newest maxEvents (appendEvents): more are not held either.
+      if events.count == 2 * maxEvents { events.removeFirst(maxEvents) }
       events.append(EventRecord(kind: .outcome, time: now, status: o.status, subject: p.id, reason: o.reason))
     }
     if o.status == .repaired { repaired = true }

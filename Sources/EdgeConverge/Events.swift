@@ -5,7 +5,9 @@ import EdgeStore
 public let maxEvents = 10_000
 
 /// Appends events in the caller's transaction and trims the ring. Sequence numbers continue
-/// from the last stored one, so they never repeat even after trimming.
+/// from the last stored one, so they never repeat even after trimming. Of more than the ring
+/// holds, only the newest are written: the others would be trimmed in the same transaction (a
+/// run of 100,000 repairs wrote 100,000 events and deleted 90,000).
 package func appendEvents(_ txn: borrowing Transaction, _ events: [EventRecord]) throws(StoreError) {
   if events.isEmpty { return }
   var next: UInt64 = 0
@@ -13,7 +15,7 @@ package func appendEvents(_ txn: borrowing Transaction, _ events: [EventRecord])
     next = (EventRecord.sequence(key) ?? 0) + 1
     return false
   }
-  for e in events {
+  for e in events.suffix(maxEvents) {
     let value = e.encode()
     try withBytes(EventRecord.key(next)) { (k) throws(StoreError) in
       try withBytes(value) { (v) throws(StoreError) in try txn.put(.events, k, v) }
