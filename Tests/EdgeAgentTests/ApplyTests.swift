@@ -1,6 +1,7 @@
 @testable import EdgeConverge
 import EdgeCore
 import EdgeHost
+import EdgeStore
 import Foundation
 import XCTest
 import EdgeTestSupport
@@ -18,6 +19,34 @@ final class ApplyTests: XCTestCase {
   private let conf = "port=8080\nlog=/var/log/app.log\n"
 
   // MARK: converge and stay converged
+
+  /// `desired` after a new policy holds exactly the new promises, in plan order, whether the new
+  /// one changes a promise in place (only that record is rewritten), adds some or drops some.
+  func testDesiredHoldsExactlyTheNewPolicyAfterAChange() throws {
+    func text(_ count: Int, changed: Int = -1) -> String {
+      var t = #"{"policy": "many", "promises": [{"id": "d", "type": "directory", "path": "/srv/many"}"#
+      for i in 0..<count {
+        t += #",{"id": "f\#(i)", "type": "file", "path": "/srv/many/f\#(i)", "content": "\#(i == changed ? "new" : "v\(i)")"}"#
+      }
+      return t + "]}"
+    }
+    func stored() throws -> [Promise] {
+      let env = try EdgeStore.Environment(path: box.state, readOnly: true)
+      defer { env.close() }
+      return try XCTUnwrap(try loadDesiredPolicy(env)).promises
+    }
+    for (n, (count, changed)) in [(300, -1), (300, 150), (310, 150), (40, -1)].enumerated() {
+      let report = try box.apply(try box.policy(text(count, changed: changed), name: "p\(n).json"))
+      XCTAssertEqual(report.summary.failed, 0)
+      XCTAssertTrue(report.desiredReplaced)
+      let promises = try stored()
+      XCTAssertEqual(promises.map(\.id), ["d"] + (0..<count).map { "f\($0)" }, "policy \(n)")
+      for i in 0..<count {
+        XCTAssertEqual(promises[i + 1].content.map { String(decoding: $0, as: UTF8.self) }, i == changed ? "new" : "v\(i)")
+      }
+      if count > 150 { XCTAssertEqual(box.read(box.hostPath("/srv/many/f150")), changed == 150 ? "new" : "v150") }
+    }
+  }
 
   func testFirstRunRepairsEverythingTheExampleManages() throws {
     let report = try box.apply(try box.policy(try examplePolicyText()))
