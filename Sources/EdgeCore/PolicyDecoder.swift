@@ -80,7 +80,7 @@ public enum PolicyDecoder {
     d.count += promises.d.count
     if !d.issues.isEmpty { throw PolicyError(d.finished()) }
     let order = try Plan.order(promises.promises)
-    return Policy(name: name ?? "", promises: promises.promises, checkedOrder: order)
+    return Policy(name: name ?? "", promises: promises.fitted(), checkedOrder: order)
   }
 }
 
@@ -95,6 +95,18 @@ public struct PolicyPromises: JSONElementSink {
   private var firstByPath: [String: String] = [:]
 
   public init() {}
+
+  /// The promises in an array of their size when the one they grew in has much room to spare:
+  /// grown by doubling, 100,000 promises sat in room for 131,072 (11 MB unused for the whole run).
+  /// Smaller slack is kept: copying costs about 20 ns a promise.
+  fileprivate func fitted() -> [Promise] {
+    let spare = (promises.capacity - promises.count) * MemoryLayout<Promise>.stride
+    if spare < 4 << 20 { return promises }
+    var out: [Promise] = []
+    out.reserveCapacity(promises.count)
+    out.append(contentsOf: promises)
+    return out
+  }
 
   fileprivate mutating func reserve(_ n: Int) {
     promises.reserveCapacity(n)
