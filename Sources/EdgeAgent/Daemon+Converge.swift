@@ -45,7 +45,7 @@ extension Daemon {
     }
     do throws(StoreError) {
       _ = try record(env, policy: policy, order: order, digest: c.digest, prepared: prepared, outcomes: result,
-                     statUpdates: converger.statUpdates, summary: only == nil ? summary : nil,
+                     statUpdates: &converger.statUpdates, summary: only == nil ? summary : nil,
                      classes: classDigest(classes), policyFile: "")
       try env.sync()
     } catch {

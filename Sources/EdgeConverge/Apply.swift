@@ -120,7 +120,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   if let env, !options.dryRun {
     do throws(StoreError) {
       replaced = try record(env, policy: policy, order: order, digest: policyDigest, prepared: prepared,
-                            outcomes: outcomes, statUpdates: converger.statUpdates, summary: summary,
+                            outcomes: outcomes, statUpdates: &converger.statUpdates, summary: summary,
                             classes: classDigest(classes), policyFile: options.policyPath)
     } catch { throw .store(error) }
   }
@@ -241,9 +241,10 @@ package func classDigest(_ classes: Set<String>) -> Digest {
   return SHA256.hash(bytes)
 }
 
-/// Stores one run in one transaction. Returns whether `desired` was replaced.
+/// Stores one run in one transaction (many stat cache entries in one before it, and then emptied
+/// from `statUpdates`). Returns whether `desired` was replaced.
 package func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
-            outcomes: [Outcome?], statUpdates: [(key: StatKey, record: StatRecord)], summary: RunSummary?,
+            outcomes: [Outcome?], statUpdates: inout [(key: StatKey, record: StatRecord)], summary: RunSummary?,
             classes: Digest, policyFile: String) throws(StoreError) -> Bool {
   // A run that checked only some promises (drift) leaves the run summary as it was.
   let now = wallClockSeconds()
@@ -257,13 +258,14 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
   // Many stat cache entries go first, in a transaction of their own: the cache vouches only for
   // what is on disk already, so it need not commit with the outcomes, and LMDB reuses its dirty
   // pages for the next transaction's (a run of 100,000 files held 13 MB of them beside the 26 MB
-  // of its desired and actual records).
+  // of its desired and actual records, and 8 MB of the entries themselves).
   let cacheFirst = statUpdates.count >= 4_096
   if cacheFirst {
     try env.withWrite { (txn) throws(StoreError) in
       try migrateSchema(txn)
       try storeStatUpdates(txn, statUpdates)
     }
+    statUpdates = []
   }
   return try env.withWrite { (txn) throws(StoreError) -> Bool in
     try migrateSchema(txn)

@@ -26,8 +26,12 @@ extension Converger {
     notified = [Bool](repeating: false, count: policy.promises.count)
     statUpdates.removeAll(keepingCapacity: true)
     observedFrom = coarseWallClockNanoseconds()
+    // Only `after` and `notify` look promises up by id: a policy without them (10,000 files)
+    // builds no index (6 MB at 100,000 promises, and a hash of every id each run).
     indexOfId = [:]
-    for (i, p) in policy.promises.enumerated() { indexOfId[p.id] = i }
+    if policy.promises.contains(where: { !$0.after.isEmpty || !$0.notify.isEmpty }) {
+      for (i, p) in policy.promises.enumerated() { indexOfId[p.id] = i }
+    }
     current = Run(policy: policy, prepared: prepared, order: order)
   }
 

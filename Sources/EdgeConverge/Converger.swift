@@ -30,7 +30,7 @@ public final class Converger {
   public package(set) var notified: [Bool] = []
   /// The daemon's supervisor answers for services; nil under `apply`, which skips them.
   public var serviceOutcome: ((Promise) -> Outcome)? = nil
-  /// Promise index by id, for `after` and `notify`.
+  /// Promise index by id, for `after` and `notify`; empty when no promise has either.
   var indexOfId: [String: Int] = [:]
   /// Stat cache entries to store: key (StatCacheKey) bytes and the record.
   public package(set) var statUpdates: [(key: StatKey, record: StatRecord)] = []
