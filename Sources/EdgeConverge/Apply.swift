@@ -182,11 +182,15 @@ package func previousOutcome(_ txn: borrowing Transaction, _ id: String, _ failu
 
 /// Promise `id`'s last outcome as it stands: its record, settled by the last run verified in
 /// place (ActualRecord.settled(by:)). One that does not decode counts as none (decodePrevious).
-/// Not inlined: four callers, and aarch64 is held to 1,000,000 bytes.
+/// A caller reading many passes the marks it read once (`marks`); else a repaired record reads
+/// them again (two allocations). Not inlined: four callers, and aarch64 is held to 1,000,000 bytes.
 @inline(never)
-package func currentOutcome(_ txn: borrowing Transaction, _ id: String) throws(StoreError) -> ActualRecord? {
+package func currentOutcome(_ txn: borrowing Transaction, _ id: String,
+                            marks: [SettledMark]? = nil) throws(StoreError) -> ActualRecord? {
   guard let rec = try txn.value(.actual, id, { raw in decodePrevious(raw) }) else { return nil }
-  return rec.status == .repaired ? rec.settled(by: try txn.settledMarks()) : rec
+  if rec.status != .repaired { return rec }
+  if let marks { return rec.settled(by: marks) }
+  return rec.settled(by: try txn.settledMarks())
 }
 
 /// A previous outcome that does not decode counts as none: it only carries the repair counts and
@@ -306,11 +310,12 @@ func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], _ prepar
                    _ outcomes: [Outcome?], now: Int64, run: UInt64, events: [EventRecord] = []) throws(StoreError) {
   var events = events
   var repaired = false
+  let marks = try txn.settledMarks()
   for (i, p) in promises.enumerated() {
     guard let o = outcomes[i] else { continue }
     let acted = o.status == .repaired || o.status == .failed
     try storeOutcome(txn, id: p.id, o, fingerprint: prepared[i].digest ?? .zero, now: now, run: run,
-                     evenIfUnchanged: acted, oneRepairWhileRepaired: p.type == .service)
+                     evenIfUnchanged: acted, oneRepairWhileRepaired: p.type == .service, marks: marks)
     if acted {
       // The ring keeps the newest maxEvents (appendEvents): more are not held either.
       if events.count == 2 * maxEvents { events.removeFirst(maxEvents) }
@@ -355,14 +360,15 @@ func recordRun(_ txn: borrowing Transaction, now: Int64, summary: RunSummary) th
 /// Records a promise's outcome in `actual`, keeping when it last changed and how often it was
 /// repaired or failed in a row. An outcome equal to the stored one is written only with
 /// `evenIfUnchanged`, so a steady state costs no writes. Returns whether it wrote.
-@discardableResult
 ///
 /// `oneRepairWhileRepaired`: a repaired outcome after a repaired one continues the same repair
 /// and is not counted again. A service's start is one repair that passes through "will start",
 /// "starting" and "started", recorded by the convergence and by the supervisor in turn.
+@discardableResult
 package func storeOutcome(_ txn: borrowing Transaction, id: String, _ o: Outcome, fingerprint: Digest, now: Int64,
-                  run: UInt64, evenIfUnchanged: Bool, oneRepairWhileRepaired: Bool = false) throws(StoreError) -> Bool {
-  let previous = try currentOutcome(txn, id)
+                  run: UInt64, evenIfUnchanged: Bool, oneRepairWhileRepaired: Bool = false,
+                  marks: [SettledMark]? = nil) throws(StoreError) -> Bool {
+  let previous = try currentOutcome(txn, id, marks: marks)
   if !evenIfUnchanged, let previous, previous.status == o.status, previous.reason == o.reason { return false }
   let rec = ActualRecord(
     status: o.status, reason: o.reason, fingerprint: fingerprint, checkedAt: now,

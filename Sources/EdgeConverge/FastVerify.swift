@@ -101,7 +101,7 @@ func settleRepairs(_ txn: borrowing Transaction, run: UInt64, now: Int64, except
   var marks = try txn.settledMarks()
   if let last = marks.last, last.run > lastRepair { return }
   for id in except {
-    guard var rec = try currentOutcome(txn, id), rec.status == .repaired else { continue }
+    guard var rec = try currentOutcome(txn, id, marks: marks), rec.status == .repaired else { continue }
     rec.run = run
     try txn.put(.actual, id, rec.encode())
   }
@@ -237,9 +237,7 @@ struct InPlaceVerifier: ~Copyable {
 
   /// Remembers a hash for the stat cache, as the full check's `rememberHash` does.
   mutating func remember(_ key: StatKey, _ st: FileStat, _ digest: Digest) {
-    if FileIdentity.settled(st.identity.ctime, before: observedFrom) {
-      statUpdates.append((key, StatRecord(identity: st.identity, digest: digest)))
-    }
+    if let r = StatRecord.vouching(st.identity, digest, observedFrom: observedFrom) { statUpdates.append((key, r)) }
   }
 
   mutating func ownerKept(_ v: PromiseView, _ st: FileStat) -> Bool {

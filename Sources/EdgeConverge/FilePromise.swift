@@ -155,13 +155,10 @@ extension Converger {
     do { return try SHA256.hash(f, buffer: buffer) } catch { throw HostError(error.errno, "read", path) }
   }
 
-  /// Caches a hash, unless the file changed too recently: a write in the same timestamp tick as
-  /// the lstat would leave size, mtime and ctime as they were, and the cache would then vouch
-  /// for content it never saw (git's "racily clean" problem; FileIdentity.settled).
+  /// Caches a hash, unless the file changed too recently (StatRecord.vouching).
   func rememberHash(_ pp: PreparedPromise, _ st: FileStat, _ digest: Digest) {
-    if !FileIdentity.settled(st.identity.ctime, before: observedFrom) { return }
     // The key is the fixed-size digest itself: recording what a check learned allocates nothing
     // once the array has room (the daemon's steady state, and cold-check's measured rounds).
-    statUpdates.append((pp.cacheKey, StatRecord(identity: st.identity, digest: digest)))
+    if let r = StatRecord.vouching(st.identity, digest, observedFrom: observedFrom) { statUpdates.append((pp.cacheKey, r)) }
   }
 }

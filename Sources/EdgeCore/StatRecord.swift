@@ -60,6 +60,14 @@ public struct StatRecord: Equatable, Sendable {
     self.digest = digest
   }
 
+  /// The record of a file hashed after `observedFrom` (the wall clock before its lstat), or nil
+  /// when its ctime is not settled before then: a write in the same timestamp tick as the lstat
+  /// would leave size, mtime and ctime as they were, and the record would vouch for content the
+  /// hash never saw (git's "racily clean" problem).
+  public static func vouching(_ identity: FileIdentity, _ digest: Digest, observedFrom: Int64) -> StatRecord? {
+    FileIdentity.settled(identity.ctime, before: observedFrom) ? StatRecord(identity: identity, digest: digest) : nil
+  }
+
   public func encode() -> [UInt8] {
     var w = ByteWriter(capacity: StatRecord.size)
     w.u8(StatRecord.version)
