@@ -46,7 +46,7 @@ extension Daemon {
     do throws(StoreError) {
       _ = try record(env, policy: policy, order: order, digest: c.digest, prepared: prepared, outcomes: result,
                      statUpdates: &converger.statUpdates, summary: only == nil ? summary : nil,
-                     classes: classDigest(classes), policyFile: "")
+                     classes: classDigest(classes), policyFile: ("", nil))
       try env.sync()
     } catch {
       log.error("unable to record outcomes", [("err", error.description)])

@@ -72,7 +72,10 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   }
 
   var bytes: [UInt8]
-  do { bytes = try readWholeFile(options.policyPath, limit: maxPolicyBytes, anyKind: true) } catch {
+  var policyFile: FileStat? = nil
+  // Before the read: the file's identity is recorded only if it was settled by then.
+  let readFrom = coarseWallClockNanoseconds()
+  do { bytes = try readWholeFile(options.policyPath, limit: maxPolicyBytes, anyKind: true, stat: &policyFile) } catch {
     // A policy that is missing, a directory, or past the size limit is bad input (exit 2), not
     // a failing host.
     if error.errno == .tooLarge || error.errno == .noEntry || error.errno == .isDirectory || error.errno == .notDirectory {
@@ -121,7 +124,8 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
     do throws(StoreError) {
       replaced = try record(env, policy: policy, order: order, digest: policyDigest, prepared: prepared,
                             outcomes: outcomes, statUpdates: &converger.statUpdates, summary: summary,
-                            classes: classDigest(classes), policyFile: options.policyPath)
+                            classes: classDigest(classes),
+                            policyFile: (options.policyPath, policyFile.map { ($0, readFrom) }))
     } catch { throw .store(error) }
   }
   return ApplyReport(policyName: policy.name, results: results, summary: summary, desiredReplaced: replaced,
@@ -247,16 +251,17 @@ package func classDigest(_ classes: Set<String>) -> Digest {
 
 /// Stores one run in one transaction (many stat cache entries in one before it, and then emptied
 /// from `statUpdates`). Returns whether `desired` was replaced.
+///
+/// `policyFile`: the path `apply` read the policy from, and the file's stat taken on the fd it
+/// read with and the coarse clock before it (nil: no stat); "" for the daemon.
 package func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
             outcomes: [Outcome?], statUpdates: inout [(key: StatKey, record: StatRecord)], summary: RunSummary?,
-            classes: Digest, policyFile: String) throws(StoreError) -> Bool {
+            classes: Digest, policyFile: (path: String, read: (stat: FileStat, from: Int64)?)) throws(StoreError) -> Bool {
   // A run that checked only some promises (drift) leaves the run summary as it was.
   let now = wallClockSeconds()
   // Remember the policy file's identity, so an unchanged file is recognised without reading it.
   var policyStat: [UInt8]? = nil
-  let lookedFrom = coarseWallClockNanoseconds()
-  if !policyFile.isEmpty, let st = try? FileStat.following(policyFile), st.kind == .regular,
-     FileIdentity.settled(st.identity.ctime, before: lookedFrom) {
+  if let (st, from) = policyFile.read, st.kind == .regular, FileIdentity.settled(st.identity.ctime, before: from) {
     policyStat = StatRecord(identity: st.identity, digest: digest).encode()
   }
   // Many stat cache entries go first, in a transaction of their own: the cache vouches only for
@@ -293,7 +298,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
     try storeOutcomes(txn, policy.promises, prepared, outcomes, now: now, run: run, events: events)
     if !cacheFirst { try storeStatUpdates(txn, statUpdates) }
     if let policyStat {
-      try policyFileCacheKey(policyFile).withBytes { (k) throws(StoreError) in
+      try policyFileCacheKey(policyFile.path).withBytes { (k) throws(StoreError) in
         try withBytes(policyStat) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
       }
     }

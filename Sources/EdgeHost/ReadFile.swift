@@ -11,14 +11,30 @@ import EdgeCore
 /// controlling one), and the type is checked on the open fd, before any read.
 /// `anyKind` is for the one-shot CLI (`apply <(generate)`), which blocks nobody but its caller.
 public func readWholeFile(_ path: String, limit: Int = 64 << 20, anyKind: Bool = false) throws(HostError) -> [UInt8] {
+  var st: FileStat? = nil
+  return try readWholeFile(path, limit: limit, anyKind: anyKind, stat: &st)
+}
+
+/// `readWholeFile`, and in `stat` the file as it was when opened, before the read: the bytes are
+/// that file's, or newer than it says if it was written meanwhile, never older. (An identity
+/// taken after the run instead could be a newer file's, and vouch for it with the old bytes.)
+public func readWholeFile(_ path: String, limit: Int = 64 << 20, anyKind: Bool = false,
+                          stat: inout FileStat?) throws(HostError) -> [UInt8] {
   let f = try FileDescriptor.open(at: AT_FDCWD, path, anyKind ? O_RDONLY : O_RDONLY | O_NONBLOCK | O_NOCTTY)
-  return try readWhole(f, path: path, limit: limit, anyKind: anyKind)
+  return try readWhole(f, path: path, limit: limit, anyKind: anyKind, stat: &stat)
 }
 
 /// Reads an open file from its offset to the end, at most `limit` bytes; `path` names it in errors.
 func readWhole(_ f: borrowing FileDescriptor, path: String, limit: Int, anyKind: Bool = false) throws(HostError) -> [UInt8] {
+  var st: FileStat? = nil
+  return try readWhole(f, path: path, limit: limit, anyKind: anyKind, stat: &st)
+}
+
+func readWhole(_ f: borrowing FileDescriptor, path: String, limit: Int, anyKind: Bool,
+               stat: inout FileStat?) throws(HostError) -> [UInt8] {
   let st: FileStat
   do throws(HostError) { st = try f.stat() } catch { throw HostError(error.errno, "stat", path) }
+  stat = st
   if st.kind == .directory { throw HostError(.isDirectory, "read", path) }
   if st.kind != .regular && !anyKind { throw HostError(.invalid, "read (\(fileTypeName(f.raw)), not a regular file)", path) }
   if st.identity.size > Int64(limit) { throw HostError(.tooLarge, "read (larger than \(limit >> 20) MiB)", path) }

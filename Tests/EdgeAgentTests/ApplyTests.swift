@@ -128,6 +128,28 @@ final class ApplyTests: XCTestCase {
     XCTAssertEqual(after, before, "inode, mode, size, mtime and ctime of every path are unchanged")
   }
 
+  /// The policy file's identity is the one of the file read, taken on the fd that read it: a
+  /// policy rewritten while a run converges (here by a command of the run itself, which waits
+  /// until the new file's stamps are settled) is read by the next run, not taken for the old one
+  /// and verified in place against the old promises.
+  func testAPolicyRewrittenDuringTheRunIsReadByTheNext() throws {
+    let newText = #"{"policy": "b", "promises": [{"id": "b", "type": "file", "path": "/b", "content": "b"}]}"#
+    let path = box.base + "/policy.json"
+    let next = try box.policy(newText, name: "next.json")
+    let script = "cp \(next) \(path).tmp && mv \(path).tmp \(path) && sleep 0.05"
+    let oldText = #"{"policy": "a", "promises": [{"id": "a", "type": "file", "path": "/a", "content": "a"},"# +
+      #"{"id": "rewrite", "type": "command", "exec": ["/bin/sh", "-c", "\#(script)"], "after": ["a"]}]}"#
+    try box.policy(oldText)
+    Thread.sleep(forTimeInterval: 0.05)
+    let first = try box.apply(path)
+    XCTAssertEqual(first.summary.failed, 0, "\(first.results)")
+    XCTAssertEqual(box.read(box.hostPath("/a")), "a")
+    let second = try box.apply(path)
+    XCTAssertFalse(second.verifiedInPlace, "the rewritten policy was taken for the one read before")
+    XCTAssertEqual(second.policyName, "b")
+    XCTAssertEqual(box.read(box.hostPath("/b")), "b")
+  }
+
   func testEditedFileIsRepairedOnTheNextRun() throws {
     let path = try box.policy(try examplePolicyText())
     _ = try box.apply(path)
