@@ -22,15 +22,16 @@ package func appendEvents(_ txn: borrowing Transaction, _ events: [EventRecord])
     }
     next += 1
   }
-  var excess = try txn.count(.events) - maxEvents
+  // The ring's sequence numbers are consecutive (only this function writes it): the oldest
+  // `excess` follow the first one.
+  let excess = try txn.count(.events) - maxEvents
   if excess <= 0 { return }
-  var old: [[UInt8]] = []
+  var oldest: UInt64 = 0
   try txn.forEach(.events) { key, _ in
-    old.append(Array(key))
-    excess -= 1
-    return excess > 0
+    oldest = EventRecord.sequence(key) ?? 0
+    return false
   }
-  for k in old { try txn.deleteKey(.events, k) }
+  for s in oldest..<(oldest + UInt64(excess)) { try txn.deleteKey(.events, EventRecord.key(s)) }
 }
 
 /// The last `count` events, oldest first.
