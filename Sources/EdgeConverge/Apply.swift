@@ -280,7 +280,8 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
     try migrateSchema(txn)
     let run = try txn.nextRunSerial()
 
-    // `desired` is replaced whole, and only when the policy changed.
+    // `desired` is replaced, in this transaction, only when the policy changed (storeDesired
+    // rewrites only the records that differ).
     // A corrupt digest is as good as none: `desired` is replaced and the digest rewritten.
     let stored: Digest?
     do throws(StoreError) { stored = try txn.policyDigest() } catch {

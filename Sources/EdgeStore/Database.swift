@@ -3,7 +3,8 @@
 /// - meta: schema version, host id, policy, last run, bundle in force, reachability: `MetaKey`,
 ///   read and written only through the typed accessors of Meta.swift
 /// - desired: plan position -> PromiseRecord (with the digest of a file's content, computed once
-///   when the policy is accepted); replaced whole, in one transaction, when a policy is accepted
+///   when the policy is accepted); replaced in one transaction when a policy is accepted, each
+///   record written only if it differs (DESIGN.md says "replaced whole")
 /// - actual: promise id -> ActualRecord (with the serial of the run that wrote it: a repair is
 ///   read as kept once a later run verified everything in place, meta `run.settled`)
 /// - statcache: 64-bit FNV-1a of root, NUL, managed path (8 bytes, under LMDB's 511-byte key
