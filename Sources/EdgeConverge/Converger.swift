@@ -26,6 +26,8 @@ public final class Converger {
   var staged: [Staged] = []
   /// Statuses so far this run, by promise index (nil: not yet checked).
   public package(set) var outcomes: [Outcome?] = []
+  /// In a dry run, the diff each content repair would make, by promise index (FilePromise.swift).
+  public package(set) var diffs: [Int: String] = [:]
   /// Promises notified by a repair this run, by index.
   public package(set) var notified: [Bool] = []
   /// The daemon's supervisor answers for services; nil under `apply`, which skips them.

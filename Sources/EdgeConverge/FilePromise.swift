@@ -57,7 +57,10 @@ extension Converger {
         return Outcome(.failed, "\(p.path) does not exist (give \"content\" or \"source\" to create it)")
       }
       let what = st == nil ? "created" : "replaced a symlink with a file"
-      if dryRun { return Outcome(.repaired, "would be " + what) }
+      if dryRun {
+        noteDiff(p, pp, digest: digest, old: nil, blob: blob)
+        return Outcome(.repaired, "would be " + what)
+      }
       return try stageContent(p, pp, digest: digest, mode: p.mode ?? 0o644, uid: uid, gid: gid, blob: blob, reason: what)
     }
 
@@ -80,7 +83,10 @@ extension Converger {
     if !contentKept { reasons.append("content replaced") }
     if !modeKept { reasons.append("mode \(octal(st.permissions)) -> \(octal(p.mode!))") }
     if !ownerKept { reasons.append("owner \(st.uid):\(st.gid) -> \(uid < 0 ? st.uid : UInt32(uid)):\(gid < 0 ? st.gid : UInt32(gid))") }
-    if dryRun { return Outcome(.repaired, "would be: " + joined(reasons)) }
+    if dryRun {
+      if !contentKept { noteDiff(p, pp, digest: pp.digest!, old: st, blob: blob) }
+      return Outcome(.repaired, "would be: " + joined(reasons))
+    }
 
     if !contentKept {
       // The new inode keeps the old owner unless one is promised.
@@ -153,6 +159,36 @@ extension Converger {
     let dir = try directory(pp.parent, create: false)
     let f = try dir.dir.openForReading(pp.name)
     do { return try SHA256.hash(f, buffer: buffer) } catch { throw HostError(error.errno, "read", path) }
+  }
+
+  /// For a dry run: the diff that replacing the content would make (UnifiedDiff), by promise
+  /// index for the report. Only a dry run reads the old content; what is too large to diff is not
+  /// read past UnifiedDiff's bound.
+  func noteDiff(_ p: Promise, _ pp: PreparedPromise, digest: Digest, old st: FileStat?,
+                blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void) {
+    let diff = UnifiedDiff()
+    var old: [UInt8] = []
+    if let st {
+      if st.identity.size > Int64(diff.maxBytes) {
+        diffs[pp.index] = "File \(p.path) differs (\(st.identity.size) bytes now, too large to show)\n"
+        return
+      }
+      do throws(HostError) {
+        let dir = try directory(pp.parent, create: false)
+        let f = try dir.dir.openForReading(pp.name)
+        old = try readWhole(f, path: p.path, limit: diff.maxBytes)
+      } catch {
+        diffs[pp.index] = "File \(p.path) differs (unable to read it: \(error))\n"
+        return
+      }
+    }
+    var new: [UInt8]? = p.content
+    if new == nil { blob(digest) { raw in if let raw { new = Array(raw) } } }
+    guard let new else {
+      diffs[pp.index] = "File \(p.path) would get blob \(digest) (not in the store yet: no diff)\n"
+      return
+    }
+    diffs[pp.index] = diff.text(old: old, new: new, path: p.path)
   }
 
   /// Caches a hash, unless the file changed too recently (StatRecord.vouching).

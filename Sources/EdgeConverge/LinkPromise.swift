@@ -54,9 +54,10 @@ extension Converger {
       let ownerKept = (uid < 0 || st.uid == UInt32(uid)) && (gid < 0 || st.gid == UInt32(gid))
       if current == p.target {
         if ownerKept { return .kept }
-        if dryRun { return Outcome(.repaired, "would be: owner changed") }
+        let change = "owner \(st.uid):\(st.gid) -> \(uid < 0 ? st.uid : UInt32(uid)):\(gid < 0 ? st.gid : UInt32(gid))"
+        if dryRun { return Outcome(.repaired, "would be: " + change) }
         try dir.dir.setOwner(pp.name, uid: uid, gid: gid)
-        return Outcome(.repaired, "owner \(st.uid):\(st.gid) -> \(uid < 0 ? st.uid : UInt32(uid)):\(gid < 0 ? st.gid : UInt32(gid))")
+        return Outcome(.repaired, change)
       }
       reason = "target \"\(current)\" -> \"\(p.target)\""
     }

@@ -33,6 +33,7 @@ func repairInPlace(_ env: Environment, _ verifier: inout InPlaceVerifier, option
     let o = outcomes[k] ?? Outcome(.failed, "internal error: not checked")
     summary.add(o.status)
     verifier.results[verifier.unsureResults[k]].outcome = o
+    if let d = converger.diffs[k] { verifier.results[verifier.unsureResults[k]].diff = d }
   }
   var results: [PromiseResult] = []
   for r in verifier.results where options.reportKept || r.outcome.status != .kept { results.append(r) }

@@ -25,7 +25,7 @@ public func readWholeFile(_ path: String, limit: Int = 64 << 20, anyKind: Bool =
 }
 
 /// Reads an open file from its offset to the end, at most `limit` bytes; `path` names it in errors.
-func readWhole(_ f: borrowing FileDescriptor, path: String, limit: Int, anyKind: Bool = false) throws(HostError) -> [UInt8] {
+public func readWhole(_ f: borrowing FileDescriptor, path: String, limit: Int, anyKind: Bool = false) throws(HostError) -> [UInt8] {
   var st: FileStat? = nil
   return try readWhole(f, path: path, limit: limit, anyKind: anyKind, stat: &st)
 }
