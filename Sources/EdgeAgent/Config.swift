@@ -6,7 +6,12 @@ import EdgeStore
 /// The daemon's configuration: one JSON file (`run --config`), every key optional, command-line
 /// flags override it. Unknown keys are rejected with their line:column, as in policies.
 public struct DaemonConfig {
-  public var stateDir = StateLayout.defaultDirectory
+  /// The state directory: as named (`state_dir`, `--state`), else the default under `root`.
+  public var stateDir: String {
+    get { namedStateDir ?? StateLayout.directory(forRoot: root) }
+    set { namedStateDir = newValue }
+  }
+  var namedStateDir: String? = nil
   public var root = "/"
   /// A local policy file; nil when policies arrive only as bundles.
   public var policy: String? = nil

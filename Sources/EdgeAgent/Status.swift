@@ -93,14 +93,31 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
 }
 
 extension StatusReport {
+  /// The rows' statuses counted, and the rows with no outcome yet: what the header shows, so
+  /// that it agrees with the table below it.
+  public var rowCounts: (RunSummary, unknown: Int) {
+    var c = RunSummary(), unknown = 0
+    for e in entries { if let r = e.record { c.add(r.status) } else { unknown += 1 } }
+    return (c, unknown)
+  }
+
   /// Aligned text for a terminal. Every value that came from a policy, a path, an upstream or a
   /// service's log is escaped (`escapedText`; `table` does its cells): a newline in a path
   /// cannot forge a row and an ESC in a log line cannot reach the terminal.
   public var text: String {
-    var out = "policy \(policyName.isEmpty ? "(none)" : escapedText(policyName))  last run \(lastRun == 0 ? "never" : isoTime(lastRun))  \(summary)\n"
-    if let pid = heldByPID { out += "state held by \(pid > 0 ? "pid \(pid)" : "an agent starting")\n" }
+    let now = wallClockSeconds()
+    let (counts, unknown) = rowCounts
+    var out = "policy \(policyName.isEmpty ? "(none)" : escapedText(policyName))  last run \(lastRun == 0 ? "never" : timeAndAge(lastRun, now))  \(counts)\(unknown > 0 ? " unknown=\(unknown)" : "")\n"
+    if lastRun != 0 && counts != summary {
+      // A drift repair checks only what drifted: the rows are each promise's latest outcome.
+      out += "last run alone: \(summary)\n"
+    }
+    if let pid = heldByPID {
+      out += pid > 0 ? "state held by pid \(pid) (\(holderName(pid)))\n" : "state held by an agent starting\n"
+    } else {
+      out += "no daemon holds the state\n"
+    }
     if let b = bundle {
-      let now = wallClockSeconds()
       out += "bundle serial \(b.serial)  issued \(isoTime(b.issued)) (age \(duration(now - b.issued)))  accepted \(isoTime(b.acceptedAt))\n"
       if b.expires > 0 && now >= b.expires {
         out += "bundle EXPIRED at \(isoTime(b.expires)) (\(duration(now - b.expires)) ago): still in force, no newer bundle accepted\n"
@@ -120,12 +137,11 @@ extension StatusReport {
     var rows: [[String]] = [["ID", "TYPE", "STATUS", "SINCE", "REPAIRS", "SUBJECT", "REASON"]]
     for e in entries {
       let r = e.record
-      rows.append([e.id, e.type.name, r?.status.name ?? "unknown", r.map { isoTime($0.changedAt) } ?? "-",
+      rows.append([e.id, e.type.name, r?.status.name ?? "unknown", r.map { timeAndAge($0.changedAt, now) } ?? "-",
                    r.map { String($0.repairs) } ?? "0", e.subject, r?.reason ?? ""])
     }
     out += table(rows)
     if !services.isEmpty {
-      let now = wallClockSeconds()
       var srows: [[String]] = [["SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "HEALTH"]]
       for s in services {
         let r = s.record
@@ -148,6 +164,7 @@ extension StatusReport {
     w.member("policy", policyName)
     w.key("last_run"); if lastRun == 0 { w.null() } else { w.string(isoTime(lastRun)) }
     w.key("held_by_pid"); if let pid = heldByPID { w.int(Int64(pid)) } else { w.null() }
+    w.key("held_by"); if let pid = heldByPID, pid > 0 { w.string(holderName(pid)) } else { w.null() }
     w.key("bundle")
     if let b = bundle {
       w.beginObject()
@@ -176,7 +193,16 @@ extension StatusReport {
     } else {
       w.null()
     }
+    // "summary" counts the rows below, as the text's header does; "last_run_summary" is what
+    // the last run alone checked (a drift repair checks only what drifted).
+    let (counts, unknown) = rowCounts
     w.key("summary")
+    w.beginObject()
+    w.member("kept", Int64(counts.kept)); w.member("repaired", Int64(counts.repaired))
+    w.member("failed", Int64(counts.failed)); w.member("skipped", Int64(counts.skipped))
+    w.member("unknown", Int64(unknown))
+    w.endObject()
+    w.key("last_run_summary")
     w.beginObject()
     w.member("kept", Int64(summary.kept)); w.member("repaired", Int64(summary.repaired))
     w.member("failed", Int64(summary.failed)); w.member("skipped", Int64(summary.skipped))
@@ -302,6 +328,27 @@ func readBundleStatus(_ txn: borrowing Transaction) throws(StoreError) -> Bundle
   }
   status.lastRejection = try txn.lastRejection()
   return status
+}
+
+/// "2026-12-06T13:16:54Z (3m ago)": a time as recorded, and how long ago for a reader.
+func timeAndAge(_ t: Int64, _ now: Int64) -> String {
+  let age = now - t
+  return isoTime(t) + (age < 0 ? " (in the future: clock behind?)" : " (\(duration(age)) ago)")
+}
+
+/// What the agent holding the state is, from its command line: a daemon (`run`, or PID 1 run by
+/// the kernel with no arguments) or a one-shot `apply`. The pid is the lock file's, so it may
+/// have ended since; /proc is the host's own, read only for this line.
+func holderName(_ pid: Int32) -> String {
+  let argv: [UInt8]
+  do throws(HostError) { argv = try readWholeFile("/proc/\(pid)/cmdline", limit: 1 << 16) } catch { return "not running" }
+  let args = argv.split(separator: 0, omittingEmptySubsequences: false)
+  let command = args.count > 1 ? String(decoding: args[1], as: UTF8.self) : ""
+  switch command {
+  case "run", "": return pid == 1 || command == "run" ? "a daemon" : "an agent"
+  case "apply": return "an apply in progress"
+  default: return "an agent (\(command))"
+  }
 }
 
 /// "3d4h", "2h5m", "40s": a coarse age for humans.

@@ -12,7 +12,12 @@ public struct ApplyOptions {
   public var policyPath: String
   /// Prefix of every managed path; "/" on a real host.
   public var root: String = "/"
-  public var stateDir: String = StateLayout.defaultDirectory
+  /// As named (`--state`), else the default under `root` (StateLayout.directory(forRoot:)).
+  public var stateDir: String {
+    get { namedStateDir ?? StateLayout.directory(forRoot: root) }
+    set { namedStateDir = newValue }
+  }
+  var namedStateDir: String? = nil
   public var dryRun = false
   public var labels: [String] = []
   /// Whether kept promises appear in `results` (false: only repairs, failures and skips).
@@ -30,6 +35,15 @@ public struct PromiseResult: Equatable {
   public var id: String
   public var type: PromiseType
   public var outcome: Outcome
+  /// In a dry run, the unified diff of a content repair (UnifiedDiff); empty otherwise.
+  public var diff = ""
+
+  public init(id: String, type: PromiseType, outcome: Outcome, diff: String = "") {
+    self.id = id
+    self.type = type
+    self.outcome = outcome
+    self.diff = diff
+  }
 }
 
 /// What one convergence did.
@@ -117,7 +131,8 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   for i in order {
     guard let o = outcomes[i] else { continue }
     summary.add(o.status)
-    if options.reportKept || o.status != .kept { results.append(PromiseResult(id: policy.promises[i].id, type: policy.promises[i].type, outcome: o)) }
+    if options.reportKept || o.status != .kept { results.append(PromiseResult(id: policy.promises[i].id, type: policy.promises[i].type, outcome: o,
+                                                                                         diff: converger.diffs[i] ?? "")) }
   }
   var replaced = false
   if let env, !options.dryRun {

@@ -10,6 +10,15 @@ public struct StateLayout: Sendable, Equatable {
 
   public init(_ directory: String = StateLayout.defaultDirectory) { self.directory = directory }
 
+  /// The state's directory when none is named: the default, under `root` when the agent manages
+  /// a sandbox (`--root`), as dpkg's database follows `--root`. A sandboxed run must not write
+  /// the host's own state, nor converge a sandbox against the host's record of the machine.
+  public static func directory(forRoot root: String) -> String {
+    var r = root
+    while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
+    return r.isEmpty || r == "/" ? defaultDirectory : r + defaultDirectory
+  }
+
   /// LMDB's data file: its presence is what "there is a state" means to a read-only open.
   public var dataFile: String { directory + "/data.mdb" }
   /// The single writer's lock (`StateLock`), holding its pid.

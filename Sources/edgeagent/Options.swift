@@ -1,5 +1,6 @@
 import EdgeAgent
 import EdgeConverge
+import EdgeCore
 
 /// A command's argv after the command name: options it declared (`--name VALUE` or
 /// `--name=VALUE`), flags, and positionals. Anything undeclared is a usage error.
@@ -59,6 +60,12 @@ enum ExitCode {
   static let usage: Int32 = 2
   /// The host or the state failed us (permissions, disk, a corrupt store).
   static let system: Int32 = 111
+
+  /// `--detailed-exitcodes`, Puppet's convention, so that CI can tell drift from a clean run:
+  /// bit 2 something was (or, in a dry run, would be) repaired, bit 4 something failed.
+  static func detailed(_ s: RunSummary) -> Int32 {
+    (s.repaired > 0 ? 2 : 0) | (s.failed > 0 ? 4 : 0)
+  }
 }
 
 func exitCode(for error: AgentError) -> Int32 {

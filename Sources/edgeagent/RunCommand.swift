@@ -16,6 +16,7 @@ enum RunCommand {
       --config FILE      JSON config (keys: state_dir, root, policy, interval, pull_interval, labels,
                          log_format, container, host_id, upstreams, trusted_keys, relay, relay_url,
                          crash_loop_count, crash_loop_window, modules, mounts); flags override it
+      --state DIR        the state (default /var/lib/edgeagent; under --root when a root is given)
       --container        on shutdown, exit with the main service's status instead of powering off;
                          when the main service exits on its own, stop the others and exit with it
     As PID 1 with no arguments (the kernel's /init), it runs with --config /etc/edgeagent/config.json,

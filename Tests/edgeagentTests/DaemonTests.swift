@@ -271,6 +271,18 @@ final class DaemonTests: XCTestCase {
     }
     XCTAssertTrue(run.log.contains("msg=repaired promise=motd type=file reason=created"), run.log)
     XCTAssertTrue(run.isRunning)
+
+    // The last run was a drift repair; status's header counts are the rows', whatever it checked.
+    let doc = try run.status()
+    var rows: [String: Int] = ["kept": 0, "repaired": 0, "failed": 0, "skipped": 0, "unknown": 0]
+    for p in doc["promises"] as? [[String: Any]] ?? [] { rows[p["status"] as? String ?? "?", default: 0] += 1 }
+    XCTAssertEqual(doc["summary"] as? [String: Int], rows, "\(doc)")
+    let text = try Edgeagent.run(["status", "--state", run.state]).stdout
+    let header = "kept=\(rows["kept"]!) repaired=\(rows["repaired"]!) failed=0 skipped=0\n"
+    XCTAssertTrue(text.split(separator: "\n").first.map { ($0 + "\n").hasSuffix(header) } ?? false, text)
+    let last = doc["last_run_summary"] as? [String: Int] ?? [:]
+    XCTAssertEqual(text.contains("last run alone:"), last != rows.filter { $0.key != "unknown" }, text)
+    XCTAssertTrue(text.contains("state held by pid \(run.agentPID) (a daemon)"), text)
   }
 
   /// An edit that lands right after a repair must be repaired too: the stat cache may only

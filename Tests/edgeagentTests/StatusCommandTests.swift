@@ -13,17 +13,18 @@ final class StatusCommandTests: XCTestCase {
     XCTAssertEqual(try box.apply(try box.policy(try examplePolicyText())).status, 1)
   }
 
-  private func json(_ args: [String]) throws -> Any {
+  private func json(_ args: [String], status: Int32 = 0) throws -> Any {
     let r = try Edgeagent.run(args)
-    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertEqual(r.status, status, r.stderr)
     return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
   }
 
   func testJSONParsesWithTheRightStatuses() throws {
     try applyWithAFailure()
-    let doc = try XCTUnwrap(try json(["status", "--json", "--state", box.state]) as? [String: Any])
+    let doc = try XCTUnwrap(try json(["status", "--json", "--state", box.state], status: 1) as? [String: Any])
     XCTAssertEqual(doc["policy"] as? String, "gateway")
-    XCTAssertEqual(doc["summary"] as? [String: Int], ["kept": 1, "repaired": 4, "failed": 1, "skipped": 1])
+    XCTAssertEqual(doc["summary"] as? [String: Int], ["kept": 1, "repaired": 4, "failed": 1, "skipped": 1, "unknown": 0])
+    XCTAssertEqual(doc["last_run_summary"] as? [String: Int], ["kept": 1, "repaired": 4, "failed": 1, "skipped": 1])
     let promises = try XCTUnwrap(doc["promises"] as? [[String: Any]])
     var statuses: [String: String] = [:]
     for p in promises { statuses[p["id"] as? String ?? "?"] = p["status"] as? String }
@@ -44,16 +45,18 @@ final class StatusCommandTests: XCTestCase {
     let motd = try XCTUnwrap(promises.first { $0["id"] as? String == "motd" })
     XCTAssertEqual(motd["status"] as? String, "repaired")
     XCTAssertEqual(motd["failures"] as? Int, 0)
-    XCTAssertEqual(doc["summary"] as? [String: Int], ["kept": 5, "repaired": 1, "failed": 0, "skipped": 1])
+    XCTAssertEqual(doc["summary"] as? [String: Int], ["kept": 5, "repaired": 1, "failed": 0, "skipped": 1, "unknown": 0])
   }
 
   func testTextListsEveryPromise() throws {
     try applyWithAFailure()
     let r = try Edgeagent.run(["status", "--state", box.state])
-    XCTAssertEqual(r.status, 0)
+    XCTAssertEqual(r.status, 1, "a promise's latest outcome is failed")
     let lines = r.stdout.split(separator: "\n")
     XCTAssertTrue(lines[0].hasPrefix("policy gateway  last run 20"), String(lines[0]))
-    XCTAssertEqual(lines.count, 2 + 7)
+    XCTAssertTrue(lines[0].hasSuffix("s ago)  kept=1 repaired=4 failed=1 skipped=1"), String(lines[0]))
+    XCTAssertEqual(lines[1], "no daemon holds the state")
+    XCTAssertEqual(lines.count, 3 + 7)
     XCTAssertTrue(lines.contains { $0.hasPrefix("motd ") && $0.contains(" failed ") })
   }
 
