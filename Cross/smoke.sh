@@ -166,7 +166,7 @@ fi
 ea json status --json --state "$state"
 appconf=$(grep -o '{"id":"app-conf"[^}]*}' "$T/json.out")
 if [ "$(rc json)" = 0 ] && has json.out '"policy":"gateway"' &&
-   has json.out '"summary":{"kept":6,"repaired":0,"failed":0,"skipped":1}' &&
+   has json.out '"summary":{"kept":6,"repaired":0,"failed":0,"skipped":1,"unknown":0}' &&
    [[ "$appconf" == *'"status":"kept"'* ]] && [[ "$appconf" == *'"repairs":1'* ]]; then
   pass "status --json: app-conf \"status\":\"kept\", summary kept=6 failed=0"
 else

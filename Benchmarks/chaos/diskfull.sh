@@ -78,7 +78,7 @@ out=$("$bin" apply "$work/new.json" --root "$work/r1" --state "$work/s1" 2>&1); 
 if [ $rc = 1 ] && grep -q 'failed p0: .*No space left on device' <<<"$out" && grep -q 'repaired p1' <<<"$out" \
    && [ "$(cat "$work/r1/app/big.conf")" = oooo ] && [ "$(cat "$work/r1/app/small.conf")" = tttttt ] \
    && [ "$(temps "$work/r1")" = 0 ] && state_ok "$work/s1" \
-   && "$bin" status --state "$work/s1" | grep -q 'No space left on device'; then
+   && grep -q 'No space left on device' <<<"$("$bin" status --state "$work/s1")"; then
   pass $c "exit 1, reason \"$(grep -o 'failed p0: .*' <<<"$out" | head -1)\", old content whole, no temporary, p1 repaired"
 else
   fail $c "rc=$rc out=$out big=$(head -c 20 "$work/r1/app/big.conf") temps=$(temps "$work/r1")"
