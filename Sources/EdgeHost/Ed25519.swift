@@ -1,7 +1,8 @@
 import CEdge
 import EdgeCore
 
-/// Ed25519 keys and detached signatures through libsodium's `crypto_sign`. Bundles are signed
+/// Ed25519 keys and detached signatures: libsodium's `crypto_sign` verifies; signing is built
+/// from its primitives (`sign` says why). Bundles are signed
 /// with a secret key kept by the fleet owner; agents hold only public keys (DESIGN.md §8).
 ///
 /// Key files are one line of lowercase hex and a newline: the public key is 32 bytes (64 hex
@@ -14,24 +15,88 @@ public enum Ed25519 {
   public static let secretKeyBytes = 64   // C: crypto_sign_SECRETKEYBYTES
   public static let signatureBytes = 64   // C: crypto_sign_BYTES
 
-  /// A fresh key pair from the system's random source. C: `crypto_sign_keypair`
+  /// A fresh key pair from the system's random source. C: `randombytes_buf`, then `derive`
   public static func keypair() -> (publicKey: [UInt8], secretKey: [UInt8]) {
-    var pk = [UInt8](repeating: 0, count: publicKeyBytes)
-    var sk = [UInt8](repeating: 0, count: secretKeyBytes)
-    _ = crypto_sign_keypair(&pk, &sk)
-    return (pk, sk)
+    var seed = [UInt8](repeating: 0, count: 32)
+    seed.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, 32) }
+    let d = derive(seed: seed)
+    return (d.publicKey, seed + d.publicKey)
   }
 
-  /// The detached signature of `message`. Precondition: a 64-byte secret key.
-  /// C: `crypto_sign_detached`
+  /// The detached signature of `message`, RFC 8032's and so `crypto_sign_detached`'s, byte for
+  /// byte (Tests/EdgeHostTests/Ed25519Tests.swift compares them). Precondition: a 64-byte
+  /// secret key.
+  ///
+  /// Made from libsodium's primitives instead of `crypto_sign_detached` because that one, and
+  /// `crypto_sign_seed_keypair`, multiply by the base point with a 30,720-byte table of its
+  /// multiples (`base`), 3% of the aarch64 binary, for `keygen` and `publish`, which run on
+  /// the publisher's machine; agents only verify. The variable-base multiplication used here is
+  /// constant time as well, and slower (signing a bundle is one multiplication).
+  /// C: `crypto_hash_sha512_*`, `crypto_scalarmult_ed25519_noclamp`,
+  /// `crypto_core_ed25519_scalar_reduce`, `_mul`, `_add`
   public static func sign(_ message: [UInt8], secretKey: [UInt8]) -> [UInt8] {
     precondition(secretKey.count == secretKeyBytes)
+    var d = derive(seed: Array(secretKey[0..<32]))
+    defer { wipe(&d.scalar); wipe(&d.prefix) }
+    // r = SHA-512(prefix || M) mod L; R = r B
+    var wide = [UInt8](repeating: 0, count: 64)
+    sha512([d.prefix, message], into: &wide)
+    var r = [UInt8](repeating: 0, count: 32)
+    crypto_core_ed25519_scalar_reduce(&r, wide)
+    defer { wipe(&r); wipe(&wide) }
     var sig = [UInt8](repeating: 0, count: signatureBytes)
-    var len: UInt64 = 0
-    message.withUnsafeBufferPointer { m in
-      _ = crypto_sign_detached(&sig, &len, m.baseAddress, UInt64(m.count), secretKey)
-    }
+    var rPoint = [UInt8](repeating: 0, count: 32)
+    // Fails only for r = 0, a chance of 2^-252 for a hash output.
+    precondition(crypto_scalarmult_ed25519_noclamp(&rPoint, r, basePoint) == 0)
+    // k = SHA-512(R || A || M) mod L; S = (r + k a) mod L
+    var hram = [UInt8](repeating: 0, count: 64)
+    sha512([rPoint, Array(secretKey[32..<64]), message], into: &hram)
+    var k = [UInt8](repeating: 0, count: 32)
+    crypto_core_ed25519_scalar_reduce(&k, hram)
+    var a = [UInt8](repeating: 0, count: 32)
+    crypto_core_ed25519_scalar_reduce(&a, d.scalar + [UInt8](repeating: 0, count: 32))
+    defer { wipe(&a) }
+    var ka = [UInt8](repeating: 0, count: 32)
+    crypto_core_ed25519_scalar_mul(&ka, k, a)
+    var sScalar = [UInt8](repeating: 0, count: 32)
+    crypto_core_ed25519_scalar_add(&sScalar, r, ka)
+    wipe(&ka)
+    sig.replaceSubrange(0..<32, with: rPoint)
+    sig.replaceSubrange(32..<64, with: sScalar)
     return sig
+  }
+
+  /// RFC 8032's key derivation: SHA-512 of the seed; its first half clamped is the secret
+  /// scalar a, its second the prefix that makes signing deterministic; the public key is a B.
+  static func derive(seed: [UInt8]) -> (publicKey: [UInt8], scalar: [UInt8], prefix: [UInt8]) {
+    var h = [UInt8](repeating: 0, count: 64)
+    sha512([seed], into: &h)
+    var a = Array(h[0..<32])
+    a[0] &= 248
+    a[31] &= 127
+    a[31] |= 64
+    let prefix = Array(h[32..<64])
+    wipe(&h)
+    var pk = [UInt8](repeating: 0, count: 32)
+    // a is clamped: never 0, and a B is never the identity.
+    precondition(crypto_scalarmult_ed25519_noclamp(&pk, a, basePoint) == 0)
+    return (pk, a, prefix)
+  }
+
+  /// The base point B, encoded (RFC 8032 5.1: y = 4/5, x positive).
+  static let basePoint: [UInt8] = [0x58] + [UInt8](repeating: 0x66, count: 31)
+
+  static func sha512(_ parts: [[UInt8]], into out: inout [UInt8]) {
+    var st = crypto_hash_sha512_state()
+    _ = crypto_hash_sha512_init(&st)
+    for p in parts { _ = p.withUnsafeBufferPointer { crypto_hash_sha512_update(&st, $0.baseAddress, UInt64($0.count)) } }
+    _ = crypto_hash_sha512_final(&st, &out)
+    withUnsafeMutableBytes(of: &st) { sodium_memzero($0.baseAddress!, $0.count) }
+  }
+
+  /// Zeroes a secret before its memory is given back. C: `sodium_memzero`
+  static func wipe(_ b: inout [UInt8]) {
+    b.withUnsafeMutableBytes { if let p = $0.baseAddress { sodium_memzero(p, $0.count) } }
   }
 
   /// Whether `signature` is `publicKey`'s signature of exactly `message`. Wrong lengths are
@@ -49,18 +114,16 @@ public enum Ed25519 {
   /// Whether `content` is a secret key: a key file as `keygen` writes it (128 hex digits), or
   /// the 64 raw bytes, whose first half (the seed) derives its second (the public key). The
   /// derivation makes it exact: 128 hex digits of anything else (a SHA-512) are not taken for
-  /// one. C: `crypto_sign_seed_keypair`
+  /// one.
   public static func isSecretKey(_ content: [UInt8]) -> Bool {
     if content.count > 4096 { return false }
     var candidates: [[UInt8]] = []
     if content.count == secretKeyBytes { candidates.append(content) }
     if let k = parseKey(String(decoding: content, as: UTF8.self), bytes: secretKeyBytes) { candidates.append(k) }
     for sk in candidates {
-      var pk = [UInt8](repeating: 0, count: publicKeyBytes)
-      var derived = [UInt8](repeating: 0, count: secretKeyBytes)
-      let seed = Array(sk[0..<32])
-      _ = crypto_sign_seed_keypair(&pk, &derived, seed)
-      if pk == Array(sk[32..<64]) { return true }
+      var d = derive(seed: Array(sk[0..<32]))
+      wipe(&d.scalar); wipe(&d.prefix)
+      if d.publicKey == Array(sk[32..<64]) { return true }
     }
     return false
   }
