@@ -27,17 +27,37 @@ public struct UnifiedDiff {
     }
     var out = "--- \(path)\n+++ \(path) (promised)\n"
     var shown = 0, hidden = 0
-    for h in hunks(ops) {
-      var lines: [String] = ["@@ -\(range(h.oldStart, h.oldCount)) +\(range(h.newStart, h.newCount)) @@"]
-      for op in ops[h.ops] {
-        switch op {
-        case .same(let i, _): lines.append(" " + a.text(i)); if a.missingNewline(i) { lines.append(noNewline) }
-        case .delete(let i): lines.append("-" + a.text(i)); if a.missingNewline(i) { lines.append(noNewline) }
-        case .insert(let j): lines.append("+" + b.text(j)); if b.missingNewline(j) { lines.append(noNewline) }
-        }
+    func emit(_ line: String) {
+      if shown < maxLines { out += line + "\n"; shown += 1 } else { hidden += 1 }
+    }
+    // Each hunk: the changes with `context` unchanged lines around them; changes closer than
+    // twice that share one, as diff's do. i and j are the lines of a and b before ops[k].
+    var k = 0, i = 0, j = 0
+    while k < ops.count {
+      guard let first = ops[k...].firstIndex(where: { $0 != same }) else { break }
+      let lead = min(context, first - k)
+      while k < first - lead { k += 1; i += 1; j += 1 }
+      // The hunk ends `context` lines after a change with no other within 2 * context.
+      var end = first, quiet = 0
+      while end < ops.count {
+        quiet = ops[end] == same ? quiet + 1 : 0
+        end += 1
+        if quiet > 2 * context { break }
       }
-      for l in lines {
-        if shown < maxLines { out += l + "\n"; shown += 1 } else { hidden += 1 }
+      end -= max(quiet - context, 0)
+      var oldCount = 0, newCount = 0
+      for op in ops[k..<end] {
+        if op != insert { oldCount += 1 }
+        if op != delete { newCount += 1 }
+      }
+      emit("@@ -\(range(i, oldCount)) +\(range(j, newCount)) @@")
+      while k < end {
+        switch ops[k] {
+        case same: emit(" " + a.text(i)); if a.missingNewline(i) { emit(noNewline) }; i += 1; j += 1
+        case delete: emit("-" + a.text(i)); if a.missingNewline(i) { emit(noNewline) }; i += 1
+        default: emit("+" + b.text(j)); if b.missingNewline(j) { emit(noNewline) }; j += 1
+        }
+        k += 1
       }
     }
     if hidden > 0 { out += "... \(hidden) more lines of diff not shown\n" }
@@ -80,104 +100,53 @@ public struct UnifiedDiff {
     func missingNewline(_ i: Int) -> Bool { i == ranges.count - 1 && ranges[i].upperBound == bytes.count && bytes.last != UInt8(ascii: "\n") }
   }
 
-  enum Edit {
-    case same(Int, Int)
-    case delete(Int)
-    case insert(Int)
-  }
+  /// An edit script is one byte per step: the positions in both texts follow from the steps
+  /// before it (one enum with indexes costs a specialisation of every array operation).
+  let same: UInt8 = 0, delete: UInt8 = 1, insert: UInt8 = 2
 
   /// The shortest edit script (Myers 1986), after the common head and tail are taken off: a
   /// config change is most often a few lines in a long file. Each step's frontier is kept for the
   /// walk back, so memory grows with the square of the edits, hence `maxEdits`; nil beyond it.
-  func edits(_ a: Lines, _ b: Lines) -> [Edit]? {
+  func edits(_ a: Lines, _ b: Lines) -> [UInt8]? {
     var head = 0
     while head < a.count && head < b.count && a.equal(head, b, head) { head += 1 }
     var tail = 0
     while tail < a.count - head && tail < b.count - head && a.equal(a.count - 1 - tail, b, b.count - 1 - tail) { tail += 1 }
     let n = a.count - head - tail, m = b.count - head - tail
 
-    var trace: [[Int]] = []
+    // The frontier before step d is kept at trace[d * d ..< (d + 1) * (d + 1)], k = -d...d.
+    var trace: [Int] = []
     var v = [Int](repeating: 0, count: 2 * (n + m) + 3)
     let off = n + m + 1
-    var found = false
+    var steps = -1
     search: for d in 0...(n + m) {
       if d > maxEdits { return nil }
-      trace.append(Array(v[(off - d)...(off + d)]))
+      trace += v[(off - d)...(off + d)]
       for k in stride(from: -d, through: d, by: 2) {
         var x = k == -d || (k != d && v[off + k - 1] < v[off + k + 1]) ? v[off + k + 1] : v[off + k - 1] + 1
         var y = x - k
         while x < n && y < m && a.equal(head + x, b, head + y) { x += 1; y += 1 }
         v[off + k] = x
-        if x >= n && y >= m { found = true; break search }
+        if x >= n && y >= m { steps = d; break search }
       }
     }
-    guard found else { return nil }
+    guard steps >= 0 else { return nil }
 
     // Walk back from (n, m), one step of d at a time, diagonals first.
-    var middle: [Edit] = []
+    var backwards: [UInt8] = []
     var x = n, y = m
-    for d in stride(from: trace.count - 1, through: 0, by: -1) {
-      let k = x - y
-      if d == 0 {
-        while x > 0 { x -= 1; y -= 1; middle.append(.same(head + x, head + y)) }
-        break
-      }
-      let prev = trace[d]   // the frontier of step d - 1, for k in -d...d (index k + d)
-      let pk = k == -d || (k != d && prev[k - 1 + d] < prev[k + 1 + d]) ? k + 1 : k - 1
-      let px = prev[pk + d], py = px - pk
-      while x > px && y > py { x -= 1; y -= 1; middle.append(.same(head + x, head + y)) }
-      if pk == k + 1 { y -= 1; middle.append(.insert(head + y)) } else { x -= 1; middle.append(.delete(head + x)) }
+    for d in stride(from: steps, through: 1, by: -1) {
+      let k = x - y, base = d * d + d   // index of k = 0 in step d's frontier
+      let pk = k == -d || (k != d && trace[base + k - 1] < trace[base + k + 1]) ? k + 1 : k - 1
+      let px = trace[base + pk], py = px - pk
+      while x > px && y > py { x -= 1; y -= 1; backwards.append(same) }
+      if pk == k + 1 { y -= 1; backwards.append(insert) } else { x -= 1; backwards.append(delete) }
     }
+    backwards += repeatElement(same, count: x)
 
-    var ops: [Edit] = []
-    for i in 0..<head { ops.append(.same(i, i)) }
-    ops += middle.reversed()
-    for t in 0..<tail { ops.append(.same(a.count - tail + t, b.count - tail + t)) }
+    var ops = [UInt8](repeating: same, count: head)
+    ops += backwards.reversed()
+    ops += repeatElement(same, count: tail)
     return ops
-  }
-
-  struct Hunk {
-    var ops: Range<Int>
-    var oldStart: Int, oldCount: Int, newStart: Int, newCount: Int
-  }
-
-  /// Runs of changes with `context` unchanged lines around them; runs closer than twice that
-  /// share a hunk, as diff's do.
-  func hunks(_ ops: [Edit]) -> [Hunk] {
-    var changed: [Int] = []
-    for (i, op) in ops.enumerated() { if case .same = op { continue }; changed.append(i) }
-    guard !changed.isEmpty else { return [] }
-    var spans: [Range<Int>] = []
-    var lo = max(changed[0] - context, 0), hi = min(changed[0] + context + 1, ops.count)
-    for c in changed.dropFirst() {
-      if c - context <= hi { hi = min(c + context + 1, ops.count); continue }
-      spans.append(lo..<hi)
-      lo = c - context; hi = min(c + context + 1, ops.count)
-    }
-    spans.append(lo..<hi)
-
-    var out: [Hunk] = []
-    for s in spans {
-      // Where the hunk starts in each file: the line of its first op, or, for an op the file
-      // does not have, the line after the ops before it.
-      var oldStart = 0, newStart = 0
-      for op in ops[..<s.lowerBound] {
-        switch op {
-        case .same(let i, let j): oldStart = i + 1; newStart = j + 1
-        case .delete(let i): oldStart = i + 1
-        case .insert(let j): newStart = j + 1
-        }
-      }
-      var oldCount = 0, newCount = 0
-      for op in ops[s] {
-        switch op {
-        case .same: oldCount += 1; newCount += 1
-        case .delete: oldCount += 1
-        case .insert: newCount += 1
-        }
-      }
-      out.append(Hunk(ops: s, oldStart: oldStart, oldCount: oldCount, newStart: newStart, newCount: newCount))
-    }
-    return out
   }
 }
