@@ -178,7 +178,7 @@ final class StatusTests: XCTestCase {
     XCTAssertEqual(doc["policy"] as? String, "gateway")
     XCTAssertNotNil(doc["last_run"] as? String)
     let summary = try XCTUnwrap(doc["summary"] as? [String: Int])
-    XCTAssertEqual(summary, ["kept": 1, "repaired": 5, "failed": 1, "skipped": 1])
+    XCTAssertEqual(summary, ["kept": 1, "repaired": 5, "failed": 1, "skipped": 1, "unknown": 0])
     let promises = try XCTUnwrap(doc["promises"] as? [[String: Any]])
     var status: [String: String] = [:]
     for p in promises { status[p["id"] as! String] = p["status"] as? String }
@@ -200,8 +200,9 @@ final class StatusTests: XCTestCase {
     let lines = text.split(separator: "\n")
     XCTAssertTrue(lines[0].hasPrefix("policy gateway  last run "), String(lines[0]))
     XCTAssertTrue(lines[0].hasSuffix("kept=1 repaired=5 failed=1 skipped=1"), String(lines[0]))
-    XCTAssertTrue(lines[1].hasPrefix("ID "))
-    XCTAssertEqual(lines.count, 2 + 8)
+    XCTAssertEqual(lines[1], "no daemon holds the state")
+    XCTAssertTrue(lines[2].hasPrefix("ID "))
+    XCTAssertEqual(lines.count, 3 + 8)
     let blocked = try XCTUnwrap(lines.first { $0.hasPrefix("blocked ") })
     XCTAssertTrue(blocked.contains(" failed "))
     XCTAssertTrue(blocked.contains("/etc/blocked"))
