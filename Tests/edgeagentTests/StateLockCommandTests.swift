@@ -26,7 +26,7 @@ final class StateLockCommandTests: XCTestCase {
 
     XCTAssertEqual(try run.status()["held_by_pid"] as? Int, Int(run.agentPID))
     let text = try Edgeagent.run(["status", "--state", run.state])
-    XCTAssertTrue(text.stdout.contains("state held by pid \(run.agentPID)\n"), text.stdout)
+    XCTAssertTrue(text.stdout.contains("state held by pid \(run.agentPID) (a daemon)\n"), text.stdout)
 
     // Once the daemon is gone (SIGKILL: no clean release) the kernel has dropped the lock.
     run.signal(SIGKILL)
