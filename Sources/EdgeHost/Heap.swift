@@ -14,6 +14,18 @@ public func releaseFreeHeap() -> Bool {
   #endif
 }
 
+/// Fixes glibc's mmap threshold at 1 MiB, once, at start: a buffer that large is then always
+/// its own mapping and goes back to the kernel the moment it is freed. Left dynamic, the
+/// threshold rises to the size of the first such buffer freed, the next ones come from the
+/// heap, and a trim (`TransientBuffers`) only helps if it runs after the last reference went,
+/// which a round that ends inside the callback holding the body cannot promise: CI saw a
+/// hostile 16 MiB body stay resident. musl: nothing to do (see `releaseFreeHeap`).
+public func fixHeapMmapThreshold() {
+  #if !EDGE_MUSL
+  _ = mallopt(M_MMAP_THRESHOLD, 1 << 20)
+  #endif
+}
+
 /// Large transient buffers (an HTTP body, a policy's text) that were let go since the heap was
 /// last trimmed. glibc keeps what a 16 MiB body leaves behind (its mmap threshold rises after
 /// such a free, so the next large buffer comes from the heap and stays there): one hostile
