@@ -328,7 +328,14 @@ private struct Decoding {
         guard let s = string(v, key: k, promise: id) else { break }
         if let problem = pathProblem(s) { issue(problem, v.position, id, k) } else { p.creates = s }
       case "timeout":
-        if let t = v.integer, t >= 0, t <= 86_400 { p.timeout = Int(t) } else { issue("expected a whole number of seconds from 0 to 86400", v.position, id, k) }
+        // Whole seconds (the child's timer counts them). 0 was once "none": leave the key out.
+        if let ms = v.durationMs, ms == 0 {
+          issue("a timeout of 0 is not allowed: leave \"timeout\" out for none", v.position, id, k)
+        } else if let ms = v.durationMs, ms <= 86_400_000, ms % 1000 == 0 {
+          p.timeout = Int(ms / 1000)
+        } else {
+          issue(durationExpected(from: 1000, to: 86_400_000) + ", in whole seconds", v.position, id, k)
+        }
       case "key":
         guard let s = string(v, key: k, promise: id) else { break }
         if let problem = sysctlKeyProblem(s) { issue(problem, v.position, id, k) } else { p.key = s }
@@ -479,11 +486,10 @@ extension Decoding {
     }
   }
 
-  /// A duration: a whole number of seconds, or a string like "500ms", "2s", "1m".
+  /// A service's duration (DurationText.swift's grammar), 0 to a day, in milliseconds.
   mutating func duration(_ v: JSONNode, key: String, promise: String) -> UInt32? {
-    if let n = v.integer, n >= 0, n <= 86_400 { return UInt32(n) * 1000 }
-    if let s = v.string, let ms = parseMilliseconds(s) { return ms }
-    issue("expected a duration: seconds, or a string like \"500ms\", \"2s\", \"1m\"", v.position, promise, key)
+    if let ms = v.durationMs, ms <= 86_400_000 { return UInt32(ms) }
+    issue(durationExpected(from: 0, to: 86_400_000), v.position, promise, key)
     return nil
   }
 
