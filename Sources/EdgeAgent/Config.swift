@@ -88,7 +88,7 @@ public struct DaemonConfig {
           if s == "json" { c.logJSON = true } else if s != "logfmt" { bad(m, "expected \"logfmt\" or \"json\"") }
         }
       case "interval", "pull_interval", "crash_loop_window":
-        guard let d = m.value.durationMs, d >= 100, d <= 86_400_000 else { bad(m, durationExpected(from: 100, to: 86_400_000)); continue }
+        guard let d = m.value.durationMs, d >= 100, d <= 86_400_000 else { bad(m, durationExpected(from: "100ms", to: "1d")); continue }
         let ms = UInt32(d)
         switch m.key {
         case "interval": c.intervalMs = ms
@@ -135,7 +135,7 @@ func mountSpec(_ node: JSONNode, _ issues: inout [PolicyIssue]) -> MountSpec? {
   for m in members {
     if m.key == "wait" {
       if let ms = m.value.durationMs, ms <= 600_000 { waitMs = UInt32(ms) } else {
-        issues.append(PolicyIssue(durationExpected(from: 0, to: 600_000), at: m.value.position, key: m.key))
+        issues.append(PolicyIssue(durationExpected(from: "0s", to: "10m"), at: m.value.position, key: m.key))
         ok = false
       }
       continue

@@ -41,23 +41,11 @@ public func parseDuration(_ text: String) -> Int64? {
 /// The longest duration anything takes (a bundle's `--expires`): 100 years, in milliseconds.
 public let maxDurationMs: Int64 = 100 * 365 * 86_400_000
 
-/// Durations as messages show them: "1d", "10m", "1h30m", "100ms"; "0s" for zero.
-public func durationText(_ ms: Int64) -> String {
-  if ms == 0 { return "0s" }
-  var out = "", rest = ms
-  // Calls, not a table literal: see keysByType in PolicyDecoder.swift on outlined globals.
-  func part(_ unit: Int64, _ name: String) {
-    guard rest >= unit else { return }
-    out += "\(rest / unit)\(name)"
-    rest %= unit
-  }
-  part(86_400_000, "d"); part(3_600_000, "h"); part(60_000, "m"); part(1000, "s"); part(1, "ms")
-  return out
-}
-
-/// The message for a value that is not a duration from `min` to `max` milliseconds.
-public func durationExpected(from min: Int64, to max: Int64) -> String {
-  "expected a duration from \(durationText(min)) to \(durationText(max)): whole seconds, or a string like \"1h30m\", \"5m30s\", \"250ms\" (units d h m s ms, largest first)"
+/// The message for a value that is not a duration from `min` to `max` (as the grammar writes
+/// them, "100ms", "1d").
+public func durationExpected(from min: String, to max: String) -> String {
+  "expected a duration from " + min + " to " + max
+    + ": whole seconds, or a string like \"1h30m\", \"5m30s\", \"250ms\" (units d h m s ms, largest first)"
 }
 
 extension JSONNode {

@@ -186,10 +186,10 @@ public struct PolicyPromises: JSONElementSink {
 /// "unknown key`what` (allowed: a, b, c)", or when `key` looks like a misspelling of one of
 /// them, "unknown key`what`: did you mean "b"?".
 private func unknownKey(_ key: String, _ what: String, allowed: [String]) -> String {
-  if let near = suggestion(for: key, among: allowed) { return "unknown key\(what): did you mean \"\(near)\"?" }
+  if let near = suggestion(for: key, among: allowed) { return "unknown key" + what + ": did you mean \"" + near + "\"?" }
   var list = ""
-  for (i, a) in allowed.enumerated() { list += (i > 0 ? ", " : "") + a }
-  return "unknown key\(what) (allowed: \(list))"
+  for a in allowed { list += (list.isEmpty ? "" : ", ") + a }
+  return "unknown key" + what + " (allowed: " + list + ")"
 }
 
 /// Which keys each type accepts, beyond the common ones, indexed by `PromiseType.rawValue`. The
@@ -267,15 +267,16 @@ private struct Decoding {
   /// How issues name a promise that has no valid id: its number in the list (from 1) and its
   /// type as written, "#3 (file)", or "#3" without one.
   static func name(_ members: ArraySlice<JSONMember>?, number: Int) -> String {
-    guard let t = members?.first(where: { $0.key == "type" })?.value.string else { return "#\(number)" }
-    return "#\(number) (\(t))"
+    let n = "#" + String(number)
+    guard let t = members?.first(where: { $0.key == "type" })?.value.string else { return n }
+    return n + " (" + t + ")"
   }
 
   /// A promise from its object's members (nil: it is not an object) at `position`, the
   /// `number`th of its policy. A promise without a valid id is still checked, named by number.
   mutating func promise(_ members: ArraySlice<JSONMember>?, _ position: SourcePosition, typeName: String, number: Int) -> Promise? {
     guard let members else {
-      issue("a promise is a JSON object, found \(typeName)", position, "#\(number)", nil)
+      issue("a promise is a JSON object, found " + typeName, position, "#" + String(number), nil)
       return nil
     }
     let before = count
@@ -389,7 +390,7 @@ private struct Decoding {
         } else if let ms = v.durationMs, ms <= 86_400_000, ms % 1000 == 0 {
           p.timeout = Int(ms / 1000)
         } else {
-          issue(durationExpected(from: 1000, to: 86_400_000) + ", in whole seconds", v.position, id, k)
+          issue(durationExpected(from: "1s", to: "1d") + ", in whole seconds", v.position, id, k)
         }
       case "key":
         guard let s = string(v, key: k, promise: id) else { break }
@@ -544,7 +545,7 @@ extension Decoding {
   /// A service's duration (DurationText.swift's grammar), 0 to a day, in milliseconds.
   mutating func duration(_ v: JSONNode, key: String, promise: String) -> UInt32? {
     if let ms = v.durationMs, ms <= 86_400_000 { return UInt32(ms) }
-    issue(durationExpected(from: 0, to: 86_400_000), v.position, promise, key)
+    issue(durationExpected(from: "0s", to: "1d"), v.position, promise, key)
     return nil
   }
 

@@ -13,7 +13,7 @@ public struct ValidationReport {
   public var serial: UInt64?
   /// Every issue found, in the order of their places in the file (those without a place, such
   /// as a bad signature or "and 3 more issues", last); empty when valid.
-  public var issues: [PolicyIssue] { didSet { issues = inFileOrder(issues) } }
+  public var issues: [PolicyIssue]
 
   public var valid: Bool { issues.isEmpty }
 }
@@ -45,23 +45,35 @@ public func validateBundleDirectory(_ dir: String, publicKeys: [[UInt8]]) throws
     report.serial = b.serial
   } catch {
     guard case .format(let e) = error else {
-      report.issues = [PolicyIssue("\(error)", at: .none)]
+      report.issues = [PolicyIssue(error.description, at: .none)]
       return report
     }
     report.issues = [PolicyIssue(e.message, at: e.position)]
     // The bundle's error names its policy's first issue: the policy alone names them all.
     if let root = try? JSONReader.parse(bytes), let policy = root.members?.first(where: { $0.key == "policy" })?.value {
-      do throws(PolicyError) { _ = try PolicyDecoder.decode(policy) } catch { report.issues = error.issues }
+      do throws(PolicyError) { _ = try PolicyDecoder.decode(policy) } catch { report.issues = inFileOrder(error.issues) }
     }
   }
   return report
 }
 
-/// Sorted by line and column, ties and issues without a place kept in their order.
+/// Sorted by line and column, ties and issues without a place kept in their order. An insertion
+/// sort: at most `PolicyDecoder.maxIssues` + 1 issues, nearly in order already, and no generic
+/// sort in the binary for them.
 private func inFileOrder(_ issues: [PolicyIssue]) -> [PolicyIssue] {
-  func key(_ i: Int) -> (Int, Int, Int) {
-    let p = issues[i].position
-    return p.line > 0 ? (p.line, p.column, i) : (Int.max, 0, i)
+  func precedes(_ a: SourcePosition, _ b: SourcePosition) -> Bool {
+    if a.line == 0 { return false }
+    return b.line == 0 || a.line < b.line || (a.line == b.line && a.column < b.column)
   }
-  return issues.indices.sorted { key($0) < key($1) }.map { issues[$0] }
+  var out = issues
+  for i in out.indices.dropFirst() {
+    let x = out[i]
+    var j = i
+    while j > 0 && precedes(x.position, out[j - 1].position) {
+      out[j] = out[j - 1]
+      j -= 1
+    }
+    out[j] = x
+  }
+  return out
 }
