@@ -312,7 +312,9 @@ private struct Decoding {
       let k = m.key
       let v = m.value
       if !commonKeys.contains(k) && !allowed.contains(k) {
-        issue(unknownKey(k, " for a \(type.name) promise", allowed: allowed + ["after", "notify", "if", "comment"]), m.keyPosition, id, k)
+        // Past the cap the message is only counted: a million bad keys cost no million guesses.
+        let full = issues.count >= PolicyDecoder.maxIssues
+        issue(full ? "" : unknownKey(k, " for a \(type.name) promise", allowed: allowed + ["after", "notify", "if", "comment"]), m.keyPosition, id, k)
         continue
       }
       switch k {
