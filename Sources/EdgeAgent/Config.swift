@@ -88,9 +88,8 @@ public struct DaemonConfig {
           if s == "json" { c.logJSON = true } else if s != "logfmt" { bad(m, "expected \"logfmt\" or \"json\"") }
         }
       case "interval", "pull_interval", "crash_loop_window":
-        let ms: UInt32?
-        if let n = m.value.integer, n > 0, n <= 86_400 { ms = UInt32(n) * 1000 } else if let s = m.value.string { ms = parseMilliseconds(s) } else { ms = nil }
-        guard let ms, ms >= 100 else { bad(m, "expected a duration of at least 100ms: seconds, or a string like \"30s\""); continue }
+        guard let d = m.value.durationMs, d >= 100, d <= 86_400_000 else { bad(m, durationExpected(from: "100ms", to: "1d")); continue }
+        let ms = UInt32(d)
         switch m.key {
         case "interval": c.intervalMs = ms
         case "pull_interval": c.pullIntervalMs = ms
@@ -135,8 +134,8 @@ func mountSpec(_ node: JSONNode, _ issues: inout [PolicyIssue]) -> MountSpec? {
   var ok = true
   for m in members {
     if m.key == "wait" {
-      if let n = m.value.integer, n >= 0, n <= 600 { waitMs = UInt32(n) * 1000 } else if let s = m.value.string, let ms = parseMilliseconds(s), ms <= 600_000 { waitMs = ms } else {
-        issues.append(PolicyIssue("expected a duration up to 10 minutes: seconds, or a string like \"500ms\"", at: m.value.position, key: m.key))
+      if let ms = m.value.durationMs, ms <= 600_000 { waitMs = UInt32(ms) } else {
+        issues.append(PolicyIssue(durationExpected(from: "0s", to: "10m"), at: m.value.position, key: m.key))
         ok = false
       }
       continue

@@ -35,6 +35,7 @@ public struct Policy: Sendable {
 /// the promise id and the key when they are known.
 public struct PolicyIssue: Equatable, Sendable, CustomStringConvertible {
   public var position: SourcePosition
+  /// The promise's id; for one without a valid id, its number and type: "#3 (file)".
   public var promise: String?
   public var key: String?
   public var message: String
@@ -46,10 +47,11 @@ public struct PolicyIssue: Equatable, Sendable, CustomStringConvertible {
     self.key = key
   }
 
-  /// `12:7: promise "app-conf": key "mode": …`; the caller prefixes the file name.
+  /// `12:7: promise "app-conf": key "mode": …`, or `promise #3 (file): …` for a promise
+  /// without a valid id (an id never holds `#`); the caller prefixes the file name.
   public var description: String {
     var s = position.line > 0 ? "\(position): " : ""
-    if let p = promise { s += "promise \"\(p)\": " }
+    if let p = promise { s += p.utf8.first == UInt8(ascii: "#") ? "promise \(p): " : "promise \"\(p)\": " }
     if let k = key { s += "key \"\(k)\": " }
     return s + message
   }

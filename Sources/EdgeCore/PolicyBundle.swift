@@ -81,10 +81,9 @@ public struct PolicyBundle: Sendable {
           if let promises { policy = try PolicyDecoder.decode(v, promises: promises) } else { policy = try PolicyDecoder.decode(v) }
         } catch {
           let first = error.issues.first ?? PolicyIssue("invalid policy", at: v.position)
-          var message = "key \"policy\": "
-          if let p = first.promise { message += "promise \"\(p)\": " }
-          if let k = first.key { message += "key \"\(k)\": " }
-          message += first.message
+          var bare = first
+          bare.position = .none
+          var message = "key \"policy\": " + bare.description
           if error.issues.count > 1 { message += " (and \(error.issues.count - 1) more issues)" }
           throw BundleFormatError(message, at: first.position.line > 0 ? first.position : v.position)
         }

@@ -69,7 +69,7 @@ public enum PolicyDecoder {
       case "$schema", "comment":
         break
       default:
-        d.issue("unknown key (allowed: policy, promises, comment, $schema)", m.keyPosition, nil, m.key)
+        d.issue(unknownKey(m.key, "", allowed: ["policy", "promises", "comment", "$schema"]), m.keyPosition, nil, m.key)
       }
     }
     if name == nil && !d.hasIssue(key: "policy") { d.issue("missing key \"policy\" (the policy's name)", root.position, nil, nil) }
@@ -78,6 +78,7 @@ public enum PolicyDecoder {
     // maxIssues kept, all counted.
     for issue in promises.d.issues where d.issues.count < maxIssues { d.issues.append(issue) }
     d.count += promises.d.count
+    promises.unresolvedReferences { (issue) in d.issue(issue.message, issue.position, issue.promise, issue.key) }
     if !d.issues.isEmpty { throw PolicyError(d.finished()) }
     let order = try Plan.order(promises.promises)
     return Policy(name: name ?? "", promises: promises.fitted(), checkedOrder: order)
@@ -93,6 +94,18 @@ public struct PolicyPromises: JSONElementSink {
   fileprivate var promises: [Promise] = []
   private var firstById: [String: SourcePosition] = [:]
   private var firstByPath: [String: String] = [:]
+  /// How many promises were met: the next one's number in "#3 (file)".
+  private var met = 0
+  /// `after` and `notify` values naming an id not seen yet (a later promise's, or none), with
+  /// their place: checked once every id is known. References back cost nothing here.
+  private var forwardReferences: [Reference] = []
+
+  private struct Reference {
+    var id: String
+    var position: SourcePosition
+    var promise: String
+    var key: String
+  }
 
   public init() {}
 
@@ -123,9 +136,12 @@ public struct PolicyPromises: JSONElementSink {
   }
 
   private mutating func add(_ members: ArraySlice<JSONMember>?, _ position: SourcePosition, typeName: String) {
-    let decoded = d.promise(members, position, typeName: typeName)
+    met += 1
+    let decoded = d.promise(members, position, typeName: typeName, number: met)
     // A promise with other issues still claims its id, so one run reports a duplicate of it too.
-    guard let id = decoded?.id ?? Decoding.validID(members) else { return }
+    let ownID = decoded?.id ?? Decoding.validID(members)
+    if let members { references(members, ownID: ownID) }
+    guard let id = ownID else { return }
     if let first = firstById[id] {
       d.issue("duplicate id (first at \(first))", position, id, "id")
       return
@@ -141,6 +157,39 @@ public struct PolicyPromises: JSONElementSink {
     }
     promises.append(p)
   }
+
+  /// Checks each `after` and `notify` value of a promise at the value's own place: itself
+  /// named, or an id not met yet (kept for `unresolvedReferences`).
+  private mutating func references(_ members: ArraySlice<JSONMember>, ownID: String?) {
+    for m in members where m.key == "after" || m.key == "notify" {
+      guard let items = m.value.array else { continue }
+      for item in items {
+        guard let ref = item.string else { continue }
+        if ref == ownID {
+          d.issue(m.key == "after" ? "a promise cannot be after itself" : "a promise cannot notify itself", item.position, ownID, m.key)
+        } else if firstById[ref] == nil {
+          let name = ownID ?? Decoding.name(members, number: met)
+          forwardReferences.append(Reference(id: ref, position: item.position, promise: name, key: m.key))
+        }
+      }
+    }
+  }
+
+  /// The references to ids no promise has, each at its value's line:column, in source order.
+  fileprivate func unresolvedReferences(_ body: (PolicyIssue) -> Void) {
+    for r in forwardReferences where firstById[r.id] == nil {
+      body(PolicyIssue("\"\(r.key)\" names unknown promise \"\(r.id)\"", at: r.position, promise: r.promise, key: r.key))
+    }
+  }
+}
+
+/// "unknown key`what` (allowed: a, b, c)", or when `key` looks like a misspelling of one of
+/// them, "unknown key`what`: did you mean "b"?".
+private func unknownKey(_ key: String, _ what: String, allowed: [String]) -> String {
+  if let near = suggestion(for: key, among: allowed) { return "unknown key" + what + ": did you mean \"" + near + "\"?" }
+  var list = ""
+  for a in allowed { list += (list.isEmpty ? "" : ", ") + a }
+  return "unknown key" + what + " (allowed: " + list + ")"
 }
 
 /// Which keys each type accepts, beyond the common ones, indexed by `PromiseType.rawValue`. The
@@ -215,24 +264,34 @@ private struct Decoding {
     return idProblem(s) == nil ? s : nil
   }
 
-  /// A promise from its object's members (nil: it is not an object) at `position`.
-  mutating func promise(_ members: ArraySlice<JSONMember>?, _ position: SourcePosition, typeName: String) -> Promise? {
+  /// How issues name a promise that has no valid id: its number in the list (from 1) and its
+  /// type as written, "#3 (file)", or "#3" without one.
+  static func name(_ members: ArraySlice<JSONMember>?, number: Int) -> String {
+    let n = "#" + String(number)
+    guard let t = members?.first(where: { $0.key == "type" })?.value.string else { return n }
+    return n + " (" + t + ")"
+  }
+
+  /// A promise from its object's members (nil: it is not an object) at `position`, the
+  /// `number`th of its policy. A promise without a valid id is still checked, named by number.
+  mutating func promise(_ members: ArraySlice<JSONMember>?, _ position: SourcePosition, typeName: String, number: Int) -> Promise? {
     guard let members else {
-      issue("a promise is a JSON object, found \(typeName)", position, nil, nil)
+      issue("a promise is a JSON object, found " + typeName, position, "#" + String(number), nil)
       return nil
     }
+    let before = count
     // The id and type decide how every other key is read, so find them first.
-    var id: String? = nil
+    var valid: String? = nil
     var type: PromiseType? = nil
+    var hasID = false
     for m in members where m.key == "id" {
-      guard let s = string(m.value, key: "id", promise: nil) else { return nil }
-      if let problem = idProblem(s) { issue(problem, m.value.position, nil, "id"); return nil }
-      id = s
+      hasID = true
+      guard let s = m.value.string else { issue("expected string, found \(m.value.typeName)", m.value.position, Decoding.name(members, number: number), "id"); continue }
+      if let problem = idProblem(s) { issue(problem, m.value.position, Decoding.name(members, number: number), "id"); continue }
+      valid = s
     }
-    guard let id else {
-      issue("missing key \"id\"", position, nil, nil)
-      return nil
-    }
+    if !hasID { issue("missing key \"id\"", position, Decoding.name(members, number: number), nil) }
+    let id = valid ?? Decoding.name(members, number: number)
     for m in members where m.key == "type" {
       guard let s = string(m.value, key: "type", promise: id) else { return nil }
       guard let t = PromiseType(name: s) else {
@@ -246,7 +305,6 @@ private struct Decoding {
       return nil
     }
 
-    let before = count
     var p = Promise(id: id, type: type)
     p.position = position
     let allowed = allowedKeys(type)
@@ -254,9 +312,9 @@ private struct Decoding {
       let k = m.key
       let v = m.value
       if !commonKeys.contains(k) && !allowed.contains(k) {
-        var list = ""
-        for (i, a) in (allowed + ["after", "notify", "if", "comment"]).enumerated() { list += (i > 0 ? ", " : "") + a }
-        issue("unknown key for a \(type.name) promise (allowed: \(list))", m.keyPosition, id, k)
+        // Past the cap the message is only counted: a million bad keys cost no million guesses.
+        let full = issues.count >= PolicyDecoder.maxIssues
+        issue(full ? "" : unknownKey(k, " for a \(type.name) promise", allowed: allowed + ["after", "notify", "if", "comment"]), m.keyPosition, id, k)
         continue
       }
       switch k {
@@ -328,7 +386,14 @@ private struct Decoding {
         guard let s = string(v, key: k, promise: id) else { break }
         if let problem = pathProblem(s) { issue(problem, v.position, id, k) } else { p.creates = s }
       case "timeout":
-        if let t = v.integer, t >= 0, t <= 86_400 { p.timeout = Int(t) } else { issue("expected a whole number of seconds from 0 to 86400", v.position, id, k) }
+        // Whole seconds (the child's timer counts them). 0 was once "none": leave the key out.
+        if let ms = v.durationMs, ms == 0 {
+          issue("a timeout of 0 is not allowed: leave \"timeout\" out for none", v.position, id, k)
+        } else if let ms = v.durationMs, ms <= 86_400_000, ms % 1000 == 0 {
+          p.timeout = Int(ms / 1000)
+        } else {
+          issue(durationExpected(from: "1s", to: "1d") + ", in whole seconds", v.position, id, k)
+        }
       case "key":
         guard let s = string(v, key: k, promise: id) else { break }
         if let problem = sysctlKeyProblem(s) { issue(problem, v.position, id, k) } else { p.key = s }
@@ -479,11 +544,10 @@ extension Decoding {
     }
   }
 
-  /// A duration: a whole number of seconds, or a string like "500ms", "2s", "1m".
+  /// A service's duration (DurationText.swift's grammar), 0 to a day, in milliseconds.
   mutating func duration(_ v: JSONNode, key: String, promise: String) -> UInt32? {
-    if let n = v.integer, n >= 0, n <= 86_400 { return UInt32(n) * 1000 }
-    if let s = v.string, let ms = parseMilliseconds(s) { return ms }
-    issue("expected a duration: seconds, or a string like \"500ms\", \"2s\", \"1m\"", v.position, promise, key)
+    if let ms = v.durationMs, ms <= 86_400_000 { return UInt32(ms) }
+    issue(durationExpected(from: "0s", to: "1d"), v.position, promise, key)
     return nil
   }
 
@@ -511,7 +575,7 @@ extension Decoding {
       case "interval": interval = duration(m.value, key: "health.interval", promise: id)
       case "timeout": timeout = duration(m.value, key: "health.timeout", promise: id)
       default:
-        issue("unknown key (allowed: tcp, http, exec, interval, timeout)", m.keyPosition, id, "health." + m.key)
+        issue(unknownKey(m.key, "", allowed: ["tcp", "http", "exec", "interval", "timeout"]), m.keyPosition, id, "health." + m.key)
       }
     }
     guard var c = check else {

@@ -47,29 +47,6 @@ public struct HealthCheck: Sendable, Equatable {
   }
 }
 
-/// "250ms", "2s", "5m", "1h", or a whole number of seconds, in milliseconds. Nil when malformed
-/// or over a day.
-public func parseMilliseconds(_ s: String) -> UInt32? {
-  let u = Array(s.utf8)
-  var i = 0, value: UInt64 = 0
-  while i < u.count && u[i] >= 0x30 && u[i] <= 0x39 {
-    value = value * 10 + UInt64(u[i] - 0x30)
-    if value > 86_400_000 { return nil }
-    i += 1
-  }
-  if i == 0 { return nil }
-  let unit = String(decoding: u[i...], as: UTF8.self)
-  let ms: UInt64
-  switch unit {
-  case "ms": ms = value
-  case "", "s": ms = value * 1000
-  case "m": ms = value * 60_000
-  case "h": ms = value * 3_600_000
-  default: return nil
-  }
-  return ms <= 86_400_000 ? UInt32(ms) : nil
-}
-
 /// Signal numbers by name ("TERM" or "SIGTERM"), for the signals a service may be stopped with.
 /// The numbers are Linux's, the same on x86_64, aarch64 and armv7.
 public func signalNumber(_ name: String) -> Int32? {

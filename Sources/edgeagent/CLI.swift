@@ -39,6 +39,7 @@ struct CLI {
     case "keygen": code = KeygenCommand.run(rest)
     case "publish": code = PublishCommand.run(rest)
     case "verify": code = VerifyCommand.run(rest)
+    case "validate": code = ValidateCommand.run(rest)
     case "help", "--help", "-h":
       writeStdout(usage)
       code = ExitCode.ok
@@ -65,6 +66,7 @@ struct CLI {
 
     commands:
       apply POLICY    converge the host once to a policy file
+      validate POLICY check a policy file or a signed bundle directory; touches nothing
       run             the daemon: converge, supervise, repair drift; PID 1 of an edge VM
       status          show each promise's last outcome, from the state
       bench           run the hot path's microbenchmarks (ns/op, allocations/op, RSS)

@@ -16,7 +16,7 @@ enum PublishCommand {
     SRC_POLICY's directory (symlinks and .. resolved), and a secret key is never published.
       --key SECRET       secret key file from `edgeagent keygen`
       --serial N         the bundle's serial (default: OUTDIR's current serial + 1, or 1)
-      --expires DURATION how long agents accept it, e.g. 30d, 12h, 90m (default 30d)
+      --expires DURATION how long agents accept it, e.g. 30d, 12h, 1h30m (default 30d)
       --relay URL        list an agent relay (http://HOST:PORT) in the bundle (repeatable); in
                          this order the relays form a tree: the first N pull from the origin,
                          relay i >= N from relay i/N - 1
@@ -40,8 +40,10 @@ enum PublishCommand {
         options.serial = n
       }
       if let e = o.value("--expires") {
-        guard let seconds = parseDuration(e) else { throw UsageError("--expires needs a duration such as 30d, 12h or 90m") }
-        options.expiresIn = seconds
+        guard let ms = parseDuration(e), ms >= 1000, ms % 1000 == 0 else {
+          throw UsageError("--expires needs a duration of whole seconds up to 100 years, such as 30d, 12h or 1h30m")
+        }
+        options.expiresIn = ms / 1000
       }
       options.relays = o.all("--relay")
       options.allowOutsideSources = o.has("--allow-outside-sources")

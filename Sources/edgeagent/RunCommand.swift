@@ -47,8 +47,8 @@ enum RunCommand {
       if let v = o.value("--relay") { config.relay = v }
       if let v = o.value("--relay-url") { config.relayURL = v }
       if let v = o.value("--interval") {
-        guard let ms = parseMilliseconds(v), ms >= 100 else { throw UsageError("--interval needs a duration of at least 100ms, e.g. 60s") }
-        config.intervalMs = ms
+        guard let ms = parseDuration(v), ms >= 100, ms <= 86_400_000 else { throw UsageError("--interval needs a duration from 100ms to 1d, e.g. 60s or 1m30s") }
+        config.intervalMs = UInt32(ms)
       }
       config.labels += o.all("--label")
       if let f = o.value("--log-format") {

@@ -194,7 +194,7 @@ final class PolicyDecoderTests: XCTestCase {
     XCTAssertEqual(issue?.key, "mdoe")
     XCTAssertEqual(issue?.position, text.position(of: #""mdoe""#))
     XCTAssertTrue(issue?.message.contains("unknown key for a file promise") ?? false)
-    XCTAssertTrue(issue?.message.contains("mode") ?? false, "the message lists the allowed keys")
+    XCTAssertTrue(issue?.message.contains("mode") ?? false, "the message suggests the key it resembles")
   }
 
   func testKeyOfAnotherTypeIsUnknown() {
@@ -332,7 +332,7 @@ final class PolicyDecoderTests: XCTestCase {
 
   func testMissingIdIsRejected() {
     let issue = one(single(#"{"type": "file", "path": "/a", "content": ""}"#))
-    XCTAssertNil(issue?.promise)
+    XCTAssertEqual(issue?.promise, "#1 (file)", "named by its number and type")
     XCTAssertEqual(issue?.position, SourcePosition(line: 2, column: 3))
     XCTAssertTrue(issue?.message.contains("missing key \"id\"") ?? false)
   }

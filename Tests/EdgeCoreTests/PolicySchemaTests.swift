@@ -1,4 +1,5 @@
 import EdgeCore
+import Foundation
 import XCTest
 
 /// schema/policy.schema.json mirrors the decoder's grammar: for every promise type, the schema
@@ -31,6 +32,22 @@ final class PolicySchemaTests: XCTestCase {
       return true
     } catch {
       return !error.issues.contains { $0.key == key && $0.message.hasPrefix("unknown key") }
+    }
+  }
+
+  /// The schema's `$defs/duration` string pattern accepts what `parseDuration` does.
+  func testSchemaDurationPatternIsTheDecodersGrammar() throws {
+    let bytes = try Data(contentsOf: Self.repository.appendingPathComponent("schema/policy.schema.json"))
+    let root = try JSONReader.parse(Array(bytes))
+    let defs = try XCTUnwrap(root.members?.first { $0.key == "$defs" }?.value.members)
+    let duration = try XCTUnwrap(defs.first { $0.key == "duration" }?.value.members)
+    let anyOf = try XCTUnwrap(duration.first { $0.key == "anyOf" }?.value.array)
+    let pattern = try XCTUnwrap(anyOf.compactMap { $0.members?.first { $0.key == "pattern" }?.value.string }.first)
+    let regex = try NSRegularExpression(pattern: pattern)
+    for text in ["90", "0", "30d", "12h", "5m", "2s", "250ms", "5m30s", "1h30m", "1d2h3m4s5ms", "1m5ms", "0s",
+                 "", "s", "ms", "1w", "1.5s", "-5s", " 5s", "5S", "1m30", "30s5m", "1s1s", "5ms1s", "5sm", "5mss"] {
+      let matches = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+      XCTAssertEqual(matches, parseDuration(text) != nil, "\"\(text)\": schema \(matches)")
     }
   }
 

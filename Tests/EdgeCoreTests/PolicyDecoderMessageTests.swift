@@ -1,0 +1,188 @@
+import XCTest
+@testable import EdgeCore
+
+/// What the decoder's messages tell an operator (issue 19): a guess for a misspelled key, a
+/// name for a promise without an id, references at their own line:column, and durations.
+final class PolicyDecoderMessageTests: XCTestCase {
+  /// The issues of a policy the decoder must reject, the same from the text and from its tree.
+  private func issues(_ text: PolicyText, file: StaticString = #filePath, line: UInt = #line) -> [PolicyIssue] {
+    var streamed: [PolicyIssue] = []
+    do {
+      _ = try PolicyDecoder.decode(text.bytes)
+      XCTFail("policy was accepted", file: file, line: line)
+    } catch {
+      streamed = error.issues
+    }
+    if let root = try? JSONReader.parse(text.bytes) {
+      do {
+        _ = try PolicyDecoder.decode(root)
+        XCTFail("its tree was accepted", file: file, line: line)
+      } catch {
+        XCTAssertEqual(error.issues, streamed, "decoded from its tree", file: file, line: line)
+      }
+    }
+    return streamed
+  }
+
+  private func single(_ promise: String) -> PolicyText {
+    PolicyText(#"{"policy": "t", "promises": ["#, "  " + promise, "]}")
+  }
+
+  // MARK: did you mean
+
+  func testMisspelledKeyIsAnsweredWithTheKeyItResembles() {
+    let text = single(#"{"id": "motd", "type": "file", "path": "/etc/motd", "contnet": "hi"}"#)
+    let all = issues(text)
+    let issue = all.first { $0.key == "contnet" }
+    XCTAssertEqual(issue?.message, #"unknown key for a file promise: did you mean "content"?"#)
+    XCTAssertEqual(issue?.position, text.position(of: #""contnet""#))
+    XCTAssertEqual(issue?.description, #"2:55: promise "motd": key "contnet": unknown key for a file promise: did you mean "content"?"#)
+  }
+
+  func testAKeyLikeNoneIsAnsweredWithTheAllowedKeys() {
+    let issue = issues(single(#"{"id": "d", "type": "directory", "path": "/a", "colour": "red"}"#)).first
+    XCTAssertFalse(issue?.message.contains("did you mean") ?? true, issue?.message ?? "")
+    XCTAssertTrue(issue?.message.contains("(allowed: path, mode, owner, group, state, purge, after, notify, if, comment)") ?? false,
+                  issue?.message ?? "")
+  }
+
+  func testMisspelledPolicyAndHealthKeysAreAnsweredToo() {
+    let text = PolicyText(
+      #"{"policy": "t", "promisses": [], "promises": ["#,
+      #"  {"id": "web", "type": "service", "exec": ["/bin/httpd"], "health": {"tcp": "127.0.0.1:80", "intervall": "1s"}}"#,
+      "]}")
+    let all = issues(text)
+    XCTAssertEqual(all.map(\.message), [#"unknown key: did you mean "promises"?"#, #"unknown key: did you mean "interval"?"#])
+    XCTAssertEqual(all.map(\.position), [text.position(of: #""promisses""#), text.position(of: #""intervall""#)])
+  }
+
+  func testSuggestionsAreOnlyCloseOnes() {
+    let keys = ["path", "content", "source", "mode", "owner", "group", "state"]
+    XCTAssertEqual(suggestion(for: "Content", among: keys), "content", "case is ignored")
+    XCTAssertEqual(suggestion(for: "mdoe", among: keys), "mode", "two neighbours swapped is one edit")
+    XCTAssertEqual(suggestion(for: "pth", among: keys), "path")
+    XCTAssertEqual(suggestion(for: "contents", among: keys), "content")
+    XCTAssertNil(suggestion(for: "colour", among: keys))
+    XCTAssertNil(suggestion(for: "md", among: keys), "2 edits is too many for a short word")
+    XCTAssertNil(suggestion(for: "x", among: ["y"]), "never a guess that replaces the whole word")
+    XCTAssertNil(suggestion(for: "", among: keys))
+  }
+
+  // MARK: a promise without an id
+
+  func testAPromiseWithoutAnIdIsNamedByItsNumberAndType() {
+    let text = PolicyText(
+      #"{"policy": "t", "promises": ["#,
+      #"  {"id": "a", "type": "directory", "path": "/a"},"#,
+      #"  {"id": "b", "type": "directory", "path": "/b"},"#,
+      #"  {"type": "file", "path": "/c", "content": "", "mode": "999"}"#,
+      "]}")
+    let all = issues(text)
+    XCTAssertEqual(all.map(\.promise), ["#3 (file)", "#3 (file)"], "\(all)")
+    XCTAssertEqual(all.map(\.description), [
+      #"4:3: promise #3 (file): missing key "id""#,
+      #"\#(text.position(of: #""999""#)): promise #3 (file): key "mode": "999" is not an octal mode (e.g. "0644", at most "7777")"#,
+    ])
+  }
+
+  func testABadIdDoesNotHideThePromisesOtherIssues() {
+    let text = single(#"{"id": "a b", "type": "link", "path": "rel"}"#)
+    let all = issues(text)
+    XCTAssertEqual(all.map(\.key), ["id", "path", nil], "\(all)")
+    XCTAssertEqual(Set(all.map(\.promise)), ["#1 (link)"])
+  }
+
+  func testAPromiseWithNoIdAndNoTypeIsNamedByItsNumber() {
+    let all = issues(single(#"{"path": "/a"}"#))
+    XCTAssertEqual(all.map(\.promise), ["#1", "#1"], "\(all)")
+  }
+
+  // MARK: references at their value
+
+  func testAnUnknownAfterOrNotifyIsReportedAtTheValue() {
+    let text = PolicyText(
+      #"{"policy": "t", "promises": ["#,
+      #"  {"id": "conf", "type": "file", "path": "/etc/app.conf", "content": "x","#,
+      #"   "after": ["base", "ghost"], "notify": ["app", "spook"]},"#,
+      #"  {"id": "base", "type": "directory", "path": "/srv"},"#,
+      #"  {"id": "app", "type": "service", "exec": ["/bin/app"], "after": ["conf", "phantom"]}"#,
+      "]}")
+    let all = issues(text)
+    XCTAssertEqual(all.count, 3, "\(all)")
+    func find(_ id: String) -> PolicyIssue? { all.first { $0.message.contains("\"\(id)\"") } }
+    XCTAssertEqual(find("ghost")?.position, text.position(of: #""ghost""#))
+    XCTAssertEqual(find("ghost")?.key, "after")
+    XCTAssertEqual(find("ghost")?.promise, "conf")
+    XCTAssertEqual(find("ghost")?.message, #""after" names unknown promise "ghost""#)
+    XCTAssertEqual(find("spook")?.position, text.position(of: #""spook""#))
+    XCTAssertEqual(find("spook")?.key, "notify")
+    XCTAssertEqual(find("phantom")?.position, text.position(of: #""phantom""#))
+    XCTAssertEqual(find("phantom")?.promise, "app")
+  }
+
+  func testAPromiseNamingItselfIsReportedAtTheValue() {
+    let text = single(#"{"id": "a", "type": "directory", "path": "/a", "notify": ["a"]}"#)
+    let all = issues(text)
+    XCTAssertEqual(all.map(\.message), ["a promise cannot notify itself"])
+    XCTAssertEqual(all.first?.position, text.position(of: #"["a"]"#).advanced(1))
+  }
+
+  func testAnUnknownReferenceIsReportedWithTheOtherIssues() {
+    let text = single(#"{"id": "a", "type": "directory", "path": "/a", "mode": "9", "after": ["nobody"]}"#)
+    XCTAssertEqual(issues(text).map(\.key), ["mode", "after"])
+  }
+
+  func testReferencesForwardAndBackResolve() throws {
+    let text = PolicyText(
+      #"{"policy": "t", "promises": ["#,
+      #"  {"id": "conf", "type": "file", "path": "/etc/app.conf", "content": "x", "notify": ["app"]},"#,
+      #"  {"id": "app", "type": "service", "exec": ["/bin/app"], "after": ["conf"]}"#,
+      "]}")
+    let p = try PolicyDecoder.decode(text.bytes)
+    XCTAssertEqual(try p.order().map { p.promises[$0].id }, ["conf", "app"])
+  }
+
+  // MARK: durations
+
+  private func command(_ timeout: String) throws(PolicyError) -> Int {
+    let p = try PolicyDecoder.decode(single(#"{"id": "c", "type": "command", "exec": ["/bin/true"], "timeout": \#(timeout)}"#).bytes)
+    return p.promises[0].timeout
+  }
+
+  func testACommandTimeoutTakesTheDurationGrammarInWholeSeconds() throws {
+    XCTAssertEqual(try command("90"), 90)
+    XCTAssertEqual(try command(#""5m30s""#), 330)
+    XCTAssertEqual(try command(#""1h""#), 3600)
+    XCTAssertEqual(try command(#""1d""#), 86_400)
+    for bad in [#""250ms""#, #""1d1s""#, "86401", #""30s5m""#, "-1", #""soon""#] {
+      XCTAssertThrowsError(try command(bad), bad) { e in
+        XCTAssertTrue("\(e)".contains("expected a duration from 1s to 1d"), "\(e)")
+      }
+    }
+  }
+
+  func testACommandTimeoutOfZeroIsRefusedWithTheWayToSayNone() {
+    for zero in ["0", #""0s""#, #""0ms""#] {
+      let text = single(#"{"id": "c", "type": "command", "exec": ["/bin/true"], "timeout": \#(zero)}"#)
+      let all = issues(text)
+      XCTAssertEqual(all.map(\.message), [#"a timeout of 0 is not allowed: leave "timeout" out for none"#], zero)
+      XCTAssertEqual(all.first?.position, text.position(of: #""timeout": "#).advanced(11), zero)
+    }
+  }
+
+  func testServiceDurationsTakeSeveralParts() throws {
+    let text = single(#"{"id": "s", "type": "service", "exec": ["/bin/s"], "stop_timeout": "1m30s", "start_timeout": "2m", "health": {"tcp": "127.0.0.1:80", "interval": "1s500ms", "timeout": 3}}"#)
+    let spec = try XCTUnwrap(try PolicyDecoder.decode(text.bytes).promises[0].service)
+    XCTAssertEqual(spec.stopTimeoutMs, 90_000)
+    XCTAssertEqual(spec.startTimeoutMs, 120_000)
+    XCTAssertEqual(spec.health?.intervalMs, 1500)
+    XCTAssertEqual(spec.health?.timeoutMs, 3000)
+    let long = issues(single(#"{"id": "s", "type": "service", "exec": ["/bin/s"], "stop_timeout": "1d1ms"}"#))
+    XCTAssertEqual(long.first?.key, "stop_timeout")
+    XCTAssertTrue(long.first?.message.hasPrefix("expected a duration from 0s to 1d") ?? false, "\(long)")
+  }
+}
+
+private extension SourcePosition {
+  func advanced(_ n: Int) -> SourcePosition { SourcePosition(line: line, column: column + n) }
+}
