@@ -64,7 +64,7 @@ extension Daemon {
       do throws(LoopError) {
         try relay.start(address: r.address, port: r.port)
         self.relay = relay
-        log.info("relay listening", [("address", "\(r.address):\(relay.port)"), ("max_connections", String(relay.maxConnections))])
+        log.info("relay listening", [("address", .string("\(r.address):\(relay.port)")), ("max_connections", .int(relay.maxConnections))])
       } catch {
         log.error("unable to start the relay", [("address", "\(r.address):\(r.port)"), ("err", error.description)])
       }
@@ -97,7 +97,7 @@ extension Daemon {
     }
     puller = p
     p.start()
-    log.info("pulling bundles", [("upstreams", String(s.origins.count)), ("serial", String(p.heldSerial))])
+    log.info("pulling bundles", [("upstreams", .int(s.origins.count)), ("serial", .int(Int(p.heldSerial)))])
   }
 
   func stopBundles() {

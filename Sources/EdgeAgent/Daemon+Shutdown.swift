@@ -13,7 +13,7 @@ extension Daemon {
       do throws(LoopError) {
         try w.start(sig) { [unowned(unsafe) self] n in self.signal(n) }
       } catch {
-        log.warn("unable to watch a signal", [("signal", String(sig)), ("err", error.description)])
+        log.warn("unable to watch a signal", [("signal", .int(Int(sig))), ("err", .string(error.description))])
       }
       signals.append(w)
     }
@@ -26,7 +26,7 @@ extension Daemon {
       loadPolicy(initial: false)
       converge()
     case Signal.user1:
-      log.info("status", [("orphans_reaped", String(reaper.orphansReaped)), ("runs", String(runs))])
+      log.info("status", [("orphans_reaped", .int(reaper.orphansReaped)), ("runs", .int(runs))])
     default:
       let names: [Int32: String] = [Signal.power: "SIGPWR", Signal.interrupt: "SIGINT", Signal.user2: "SIGUSR2"]
       shutdown(reason: names[n] ?? "SIGTERM")

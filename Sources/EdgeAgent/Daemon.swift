@@ -140,8 +140,8 @@ public final class Daemon {
 
   /// Runs until shutdown; returns the exit code (as PID 1 it powers off instead of returning).
   public func run() -> Int32 {
-    log.info("starting", [("version", edgeagentVersion), ("target", buildTarget), ("host_id", hostID),
-                          ("pid1", isInit ? "yes" : "no"), ("root", root), ("state", config.stateDir)])
+    log.info("starting", [("version", .string(edgeagentVersion)), ("target", .string(buildTarget)), ("host_id", .string(hostID)),
+                          ("pid1", .bool(isInit)), ("root", .string(root)), ("state", .string(config.stateDir))])
     watchSignals()
     loadPolicy(initial: true)
     converge()
