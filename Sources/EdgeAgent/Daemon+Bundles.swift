@@ -70,6 +70,7 @@ extension Daemon {
       }
     }
     relay?.extraMetrics = { [unowned(unsafe) self] in self.daemonMetrics() }
+    relay?.health = { [unowned(unsafe) self] in self.health() }
     guard !s.origins.isEmpty else { return }
     var pc = PullerConfig(origins: s.origins, trustedKeys: s.keys, hostID: hostID)
     pc.intervalMs = UInt64(config.pullIntervalMs ?? config.intervalMs)

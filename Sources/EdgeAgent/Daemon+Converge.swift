@@ -63,8 +63,10 @@ extension Daemon {
     // Notify first: it restarts services that were already running; new ones start fresh.
     supervisor.notify(notified)
     supervisor.update(policy, order: order, blocked: blocked)
+    lastRun.count(summary)
     if only == nil {
       let now = monotonicNanoseconds()
+      lastRun.finished(summary, at: now, took: now - t0)
       var fields: [(String, LogValue)] = [("policy", .string(policy.name)), ("kept", .int(summary.kept)), ("repaired", .int(summary.repaired)),
                     ("failed", .int(summary.failed)), ("skipped", .int(summary.skipped)), ("ms", .int(Int((now - t0) / 1_000_000))),
                     ("check_ms", .int(Int((t1 - t0) / 1_000_000))), ("record_ms", .int(Int((t2 - t1) / 1_000_000)))]

@@ -44,6 +44,7 @@ extension Daemon {
     // systemd (and anything else on $NOTIFY_SOCKET) learns the stop is ours, not a crash.
     sdNotify("STOPPING=1")
     stopBundles()
+    stopMetrics()
     supervisor.stopAll { [unowned(unsafe) self] in
       self.log.info("all services stopped")
       // A main service ended by a signal exits 128 + the signal, as sh and container runtimes

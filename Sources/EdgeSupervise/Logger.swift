@@ -71,22 +71,6 @@ public struct Logger {
   }
 }
 
-/// The text with backslash, double quote and newline escaped: what goes between the quotes of
-/// a Prometheus label value (its format defines only these three escapes; a service id, the
-/// only label, is a validated name).
-package func escapedQuotes(_ s: String) -> String {
-  var out = ""
-  for c in s.unicodeScalars {
-    switch c {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    default: out.unicodeScalars.append(c)
-    }
-  }
-  return out
-}
-
 /// Milliseconds since `start` (monotonic ns) with one decimal: `12.3`.
 public func elapsedMilliseconds(since start: UInt64) -> String {
   let now = monotonicNanoseconds()
