@@ -42,6 +42,7 @@ final class LoggerTests: XCTestCase {
   func testLogfmtWritesTypedValuesBare() {
     let line = Logger(json: false).line("info", "converged", [("policy", .string("my web")), ("kept", .int(-3)), ("ok", .bool(true)), ("ms", .ms(999_999))], ts: "T")
     XCTAssertEqual(line, #"ts=T level=info msg=converged policy="my web" kept=-3 ok=true ms=0.9"#)
+    XCTAssertEqual(["\(LogValue.int(5))", "\(LogValue.string("a b"))", "\(LogValue.bool(false))"], ["5", "a b", "false"])
   }
 
   /// The string overload still writes strings (the Puller's fields, most messages).
