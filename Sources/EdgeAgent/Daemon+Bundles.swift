@@ -37,12 +37,8 @@ extension Daemon {
     }
     if !s.origins.isEmpty && s.keys.isEmpty { throw .input("upstreams are set but no trusted_keys: no bundle could be accepted") }
     if let r = config.relay {
-      let parts = r.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
-      let address = parts.count == 2 ? String(decoding: parts[0], as: UTF8.self) : ""
-      guard parts.count == 2, isIPv4Literal(address), let port = UInt16(String(decoding: parts[1], as: UTF8.self)) else {
-        throw .input("relay \"\(r)\": expected IPv4-ADDRESS:PORT, e.g. 0.0.0.0:7070")
-      }
-      s.relay = (address, port)
+      guard let a = listenAddress(r) else { throw .input("relay \"\(r)\": expected IPv4-ADDRESS:PORT, e.g. 0.0.0.0:7070") }
+      s.relay = a
     }
     if let u = config.relayURL {
       guard let url = UpstreamURL(u), url.scheme == .http else { throw .input("relay_url \"\(u)\": expected http://HOST:PORT") }

@@ -40,11 +40,16 @@ extension Daemon {
   /// Errors (`.input`): anything else.
   static func metricsAddress(_ config: DaemonConfig) throws(AgentError) -> (address: String, port: UInt16)? {
     guard let m = config.metrics else { return nil }
-    let parts = m.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
-    let address = parts.count == 2 ? String(decoding: parts[0], as: UTF8.self) : ""
-    guard parts.count == 2, isIPv4Literal(address), let port = UInt16(String(decoding: parts[1], as: UTF8.self)) else {
-      throw .input("metrics \"\(m)\": expected IPv4-ADDRESS:PORT, e.g. 127.0.0.1:9100")
-    }
+    guard let a = listenAddress(m) else { throw .input("metrics \"\(m)\": expected IPv4-ADDRESS:PORT, e.g. 127.0.0.1:9100") }
+    return a
+  }
+
+  /// `relay` and `metrics`: IPv4-ADDRESS:PORT, nil for anything else.
+  static func listenAddress(_ s: String) -> (address: String, port: UInt16)? {
+    let parts = s.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+    guard parts.count == 2 else { return nil }
+    let address = String(decoding: parts[0], as: UTF8.self)
+    guard isIPv4Literal(address), let port = UInt16(String(decoding: parts[1], as: UTF8.self)) else { return nil }
     return (address, port)
   }
 

@@ -7,9 +7,14 @@ public enum ProcessFigures {
   /// Resident set size in bytes: /proc/self/statm's second field (pages) times the page size.
   public static func residentBytes() -> Int? {
     guard let text = try? readWholeFile("/proc/self/statm", limit: 4096) else { return nil }
-    let fields = text.split(separator: UInt8(ascii: " "))
-    guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return nil }
-    return pages * Int(sysconf(CInt(_SC_PAGESIZE)))
+    var field = 0, pages = 0
+    for c in text {
+      if c == UInt8(ascii: " ") { field += 1; if field > 1 { break } } else if field == 1 {
+        guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return nil }
+        pages = pages * 10 + Int(c - UInt8(ascii: "0"))
+      }
+    }
+    return field > 0 ? pages * Int(sysconf(CInt(_SC_PAGESIZE))) : nil
   }
 
   /// Open descriptors: the entries of /proc/self/fd, less the two this count opens (the
