@@ -78,7 +78,7 @@ check_boot() {
   [ "$rc" = 0 ] && pass "boot $n: qemu exited 0" || fail "boot $n: qemu exited $rc (124: timed out)"
   grep -q 'Kernel panic' "$log" && fail "boot $n: kernel panic" || pass "boot $n: no kernel panic"
   grep -qi 'Attempted to kill init' "$log" && fail "boot $n: attempted to kill init" || pass "boot $n: init never exited"
-  expect "$log" "boot $n: the kernel ran edgeagent as /init, PID 1" 'Run /init as init process' 'msg=starting .*pid1=yes'
+  expect "$log" "boot $n: the kernel ran edgeagent as /init, PID 1" 'Run /init as init process' 'msg=starting .*pid1=true'
   expect "$log" "boot $n: mounted /proc, /sys, /dev, /run" 'msg="mounted proc on /proc"' 'msg="mounted sysfs on /sys"' \
     'msg="mounted devtmpfs on /dev"' 'msg="mounted tmpfs on /run"'
   # ext4 is a module of the generic kernel and built into the cloud one (KERNEL=cloud).

@@ -37,6 +37,9 @@ public struct DaemonConfig {
   /// `http://` + `relay` (a relay listening on 0.0.0.0, behind NAT, or by name). It places the
   /// relay in the bundle's relay tree.
   public var relayURL: String? = nil
+  /// Where to serve /metrics and /healthz (IPv4-ADDRESS:PORT, e.g. 127.0.0.1:9100); nil: nowhere
+  /// but a relay's own address.
+  public var metrics: String? = nil
   /// Where the crash-loop rule trips: exits within a window.
   public var crashLoopCount = 5
   public var crashLoopWindowMs: UInt32 = 60_000
@@ -73,7 +76,7 @@ public struct DaemonConfig {
     }
     for m in members {
       switch m.key {
-      case "state_dir", "root", "policy", "host_id", "relay", "relay_url", "log_format", "hosts_file", "resolv_conf":
+      case "state_dir", "root", "policy", "host_id", "relay", "relay_url", "log_format", "hosts_file", "resolv_conf", "metrics":
         guard let s = m.value.string else { bad(m, "expected string, found \(m.value.typeName)"); continue }
         switch m.key {
         case "state_dir": c.stateDir = s
@@ -84,6 +87,7 @@ public struct DaemonConfig {
         case "hosts_file": c.hostsFile = s
         case "resolv_conf": c.resolvConf = s
         case "relay_url": c.relayURL = s
+        case "metrics": c.metrics = s
         default:
           if s == "json" { c.logJSON = true } else if s != "logfmt" { bad(m, "expected \"logfmt\" or \"json\"") }
         }
@@ -115,7 +119,7 @@ public struct DaemonConfig {
         c.container = b
       case "comment", "$schema": break
       default:
-        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, pull_interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
+        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, pull_interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, metrics, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
       }
     }
     if !issues.isEmpty { throw .policy(PolicyError(issues), file: path) }

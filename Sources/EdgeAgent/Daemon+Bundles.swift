@@ -37,12 +37,8 @@ extension Daemon {
     }
     if !s.origins.isEmpty && s.keys.isEmpty { throw .input("upstreams are set but no trusted_keys: no bundle could be accepted") }
     if let r = config.relay {
-      let parts = r.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
-      let address = parts.count == 2 ? String(decoding: parts[0], as: UTF8.self) : ""
-      guard parts.count == 2, isIPv4Literal(address), let port = UInt16(String(decoding: parts[1], as: UTF8.self)) else {
-        throw .input("relay \"\(r)\": expected IPv4-ADDRESS:PORT, e.g. 0.0.0.0:7070")
-      }
-      s.relay = (address, port)
+      guard let a = listenAddress(r) else { throw .input("relay \"\(r)\": expected IPv4-ADDRESS:PORT, e.g. 0.0.0.0:7070") }
+      s.relay = a
     }
     if let u = config.relayURL {
       guard let url = UpstreamURL(u), url.scheme == .http else { throw .input("relay_url \"\(u)\": expected http://HOST:PORT") }
@@ -64,12 +60,13 @@ extension Daemon {
       do throws(LoopError) {
         try relay.start(address: r.address, port: r.port)
         self.relay = relay
-        log.info("relay listening", [("address", "\(r.address):\(relay.port)"), ("max_connections", String(relay.maxConnections))])
+        log.info("relay listening", [("address", .string("\(r.address):\(relay.port)")), ("max_connections", .int(relay.maxConnections))])
       } catch {
         log.error("unable to start the relay", [("address", "\(r.address):\(r.port)"), ("err", error.description)])
       }
     }
     relay?.extraMetrics = { [unowned(unsafe) self] in self.daemonMetrics() }
+    relay?.health = { [unowned(unsafe) self] in self.health() }
     guard !s.origins.isEmpty else { return }
     var pc = PullerConfig(origins: s.origins, trustedKeys: s.keys, hostID: hostID)
     pc.intervalMs = UInt64(config.pullIntervalMs ?? config.intervalMs)
@@ -97,7 +94,7 @@ extension Daemon {
     }
     puller = p
     p.start()
-    log.info("pulling bundles", [("upstreams", String(s.origins.count)), ("serial", String(p.heldSerial))])
+    log.info("pulling bundles", [("upstreams", .int(s.origins.count)), ("serial", .int(Int(p.heldSerial)))])
   }
 
   func stopBundles() {

@@ -40,7 +40,7 @@ extension Daemon {
       if o.status == .repaired && p.type != .service {
         log.info("repaired", [("promise", p.id), ("type", p.type.name), ("reason", o.reason)])
       } else if o.status == .failed {
-        log.warn("promise failed", [("promise", p.id), ("type", p.type.name), ("reason", o.reason)])
+        log.error("promise failed", [("promise", p.id), ("type", p.type.name), ("reason", o.reason)])
       }
     }
     do throws(StoreError) {
@@ -63,13 +63,19 @@ extension Daemon {
     // Notify first: it restarts services that were already running; new ones start fresh.
     supervisor.notify(notified)
     supervisor.update(policy, order: order, blocked: blocked)
+    lastRun.count(summary)
     if only == nil {
       let now = monotonicNanoseconds()
-      var fields = [("policy", policy.name), ("kept", String(summary.kept)), ("repaired", String(summary.repaired)),
-                    ("failed", String(summary.failed)), ("skipped", String(summary.skipped)), ("ms", String((now - t0) / 1_000_000)),
-                    ("check_ms", String((t1 - t0) / 1_000_000)), ("record_ms", String((t2 - t1) / 1_000_000))]
-      if !notifiedReady { fields.append(("since_start_ms", String((now - startedNs) / 1_000_000))) }
+      lastRun.finished(summary, at: now, took: now - t0)
+      var fields: [(String, LogValue)] = [("policy", .string(policy.name)), ("kept", .int(summary.kept)), ("repaired", .int(summary.repaired)),
+                    ("failed", .int(summary.failed)), ("skipped", .int(summary.skipped)), ("ms", .int(Int((now - t0) / 1_000_000))),
+                    ("check_ms", .int(Int((t1 - t0) / 1_000_000))), ("record_ms", .int(Int((t2 - t1) / 1_000_000)))]
+      if !notifiedReady { fields.append(("since_start_ms", .int(Int((now - startedNs) / 1_000_000)))) }
       log.info("converged", fields)
+      // systemctl status shows the last run; the line is built only when someone listens.
+      if sdNotifyListening() {
+        sdNotify("STATUS=converged: \(summary.kept) kept, \(summary.repaired) repaired, \(summary.failed) failed")
+      }
       // The boot milestone, stamped by the kernel's clock like its own messages.
       if !notifiedReady && kernelInit { kernelLog("edgeagent: first convergence complete (\(summary.failed) failed)") }
       rewatch()

@@ -17,7 +17,7 @@ extension Daemon {
     if let path = config.policy, !config.upstreams.isEmpty, let serial = heldSerialOrSaid() {
       if !policyFileSuperseded {
         policyFileSuperseded = true
-        log.info("policy file ignored: a signed bundle is in force", [("file", path), ("serial", String(serial))])
+        log.info("policy file ignored: a signed bundle is in force", [("file", .string(path)), ("serial", .int(Int(serial)))])
       }
     } else if let path = config.policy {
       do throws(AgentError) {
@@ -29,7 +29,7 @@ extension Daemon {
         let p: Policy
         do { p = try PolicyDecoder.decode(releasing: &bytes) } catch { throw AgentError.policy(error, file: path) }
         install(p, digest: digest)
-        log.info("policy loaded", [("policy", p.name), ("promises", String(p.promises.count)), ("file", path)])
+        log.info("policy loaded", [("policy", .string(p.name)), ("promises", .int(p.promises.count)), ("file", .string(path))])
         watchPolicyFile(path)
         return
       } catch {
@@ -41,7 +41,7 @@ extension Daemon {
       do throws(StoreError) {
         if let p = try loadDesiredPolicy(env) {
           install(p, digest: try storedPolicyDigest())
-          log.info("converging to the last good policy from the state", [("policy", p.name), ("promises", String(p.promises.count))])
+          log.info("converging to the last good policy from the state", [("policy", .string(p.name)), ("promises", .int(p.promises.count))])
         } else {
           log.warn("no policy yet: nothing to converge", [("state", config.stateDir)])
         }

@@ -13,7 +13,7 @@ extension Daemon {
       do throws(LoopError) {
         try w.start(sig) { [unowned(unsafe) self] n in self.signal(n) }
       } catch {
-        log.warn("unable to watch a signal", [("signal", String(sig)), ("err", error.description)])
+        log.warn("unable to watch a signal", [("signal", .int(Int(sig))), ("err", .string(error.description))])
       }
       signals.append(w)
     }
@@ -26,7 +26,7 @@ extension Daemon {
       loadPolicy(initial: false)
       converge()
     case Signal.user1:
-      log.info("status", [("orphans_reaped", String(reaper.orphansReaped)), ("runs", String(runs))])
+      log.info("status", [("orphans_reaped", .int(reaper.orphansReaped)), ("runs", .int(runs))])
     default:
       let names: [Int32: String] = [Signal.power: "SIGPWR", Signal.interrupt: "SIGINT", Signal.user2: "SIGUSR2"]
       shutdown(reason: names[n] ?? "SIGTERM")
@@ -44,6 +44,7 @@ extension Daemon {
     // systemd (and anything else on $NOTIFY_SOCKET) learns the stop is ours, not a crash.
     sdNotify("STOPPING=1")
     stopBundles()
+    stopMetrics()
     supervisor.stopAll { [unowned(unsafe) self] in
       self.log.info("all services stopped")
       // A main service ended by a signal exits 128 + the signal, as sh and container runtimes

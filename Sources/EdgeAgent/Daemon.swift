@@ -72,6 +72,10 @@ public final class Daemon {
   /// Bundles (Daemon+Bundles.swift): nil unless upstreams / a relay are configured.
   var puller: Puller? = nil
   var relay: Relay? = nil
+  /// `/metrics` and `/healthz` on their own address (`metrics`, Daemon+Metrics.swift); nil unless set.
+  var metricsServer: MetricsServer? = nil
+  /// Convergences' counts and the last full run, for /metrics and /healthz.
+  var lastRun = RunFigures()
   /// Convergences run, full and partial (for tests and metrics).
   public internal(set) var runs = 0
   /// When the process started (monotonic ns; the CLI sets it at entry): the first `converged`
@@ -117,6 +121,7 @@ public final class Daemon {
     hostID = try Daemon.loadHostID(env, override: config.hostID)
     if kernelInit { boot.info("state opened", [("state", config.stateDir)]) }
     _ = try Daemon.bundleSettings(config)
+    _ = try Daemon.metricsAddress(config)
     classes = hostClasses(labels: config.labels)
     do { reaper = try ChildReaper(loop) } catch { throw .input(error.description) }
     supervisor = Supervisor(loop: loop, reaper: reaper, log: log, env: env, root: root, stateDir: config.stateDir,
@@ -140,9 +145,10 @@ public final class Daemon {
 
   /// Runs until shutdown; returns the exit code (as PID 1 it powers off instead of returning).
   public func run() -> Int32 {
-    log.info("starting", [("version", edgeagentVersion), ("target", buildTarget), ("host_id", hostID),
-                          ("pid1", isInit ? "yes" : "no"), ("root", root), ("state", config.stateDir)])
+    log.info("starting", [("version", .string(edgeagentVersion)), ("target", .string(buildTarget)), ("host_id", .string(hostID)),
+                          ("pid1", .bool(isInit)), ("root", .string(root)), ("state", .string(config.stateDir))])
     watchSignals()
+    startMetrics()
     loadPolicy(initial: true)
     converge()
     scheduleNext()

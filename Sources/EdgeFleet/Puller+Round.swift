@@ -34,8 +34,8 @@ extension Puller {
       stats.failedRounds += 1
       noteReachable(false)
       let delay = PullSchedule.backoffMs(failures: stats.failedRounds, random: randomBelow(UInt32.max))
-      log("warn", "unable to pull from any upstream", [("upstreams", String(list.count)), ("err", stats.lastError),
-                                                       ("retry_ms", String(delay))])
+      log("warn", "unable to pull from any upstream", [("upstreams", .int(list.count)), ("err", .string(stats.lastError)),
+                                                       ("retry_ms", .int(Int(delay)))])
       schedule(delay)
       return
     }
@@ -62,8 +62,8 @@ extension Puller {
         self.heldExpires = b.expires
         self.stats.heldExpired = false
         self.notePlace()
-        self.log("info", "bundle accepted", [("serial", String(b.serial)), ("policy", b.policy.name),
-                                             ("promises", String(b.policy.promises.count)), ("from", u.description)])
+        self.log("info", "bundle accepted", [("serial", .int(Int(b.serial))), ("policy", .string(b.policy.name)),
+                                             ("promises", .int(b.policy.promises.count)), ("from", .string(u.description))])
         self.onAccepted(b)
         // Long-polling upstream, or the bundle named relays ranked before the one that
         // answered (typically: the first pull came from the origin): next round at once.

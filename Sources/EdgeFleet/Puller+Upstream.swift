@@ -123,7 +123,7 @@ extension Puller {
   /// bundle equal to the held serial is just "unchanged" (an upstream serving the same bundle).
   func refused(_ u: UpstreamURL, _ e: BundleError, etag: String?) -> Answer {
     guard case .rejected(let r) = e else {
-      log("error", "unable to accept a bundle", [("from", u.description), ("err", e.description)])
+      log("error", "unable to accept a bundle", [("from", .string(u.description)), ("err", .string(e.description))])
       return .failed(e.description)
     }
     if case .notNewer(let offered, let held) = r, offered == held {
@@ -135,9 +135,9 @@ extension Puller {
     let what = "\(r.code) \(r)"
     if lastRefusal[key] != what {
       lastRefusal[key] = what
-      log("warn", "bundle rejected, keeping the last good one", [("from", key), ("reason", r.code), ("err", r.description)])
+      log("warn", "bundle rejected, keeping the last good one", [("from", .string(key)), ("reason", .string(r.code)), ("err", .string(r.description))])
       do throws(StoreError) { try recordRejection(env, r, source: key, now: wallClockSeconds()) } catch {
-        log("error", "unable to record a bundle rejection", [("reason", r.code), ("err", error.description)])
+        log("error", "unable to record a bundle rejection", [("reason", .string(r.code)), ("err", .string(error.description))])
       }
     }
     return .failed("bundle rejected: \(r)")
@@ -174,9 +174,9 @@ extension Puller {
     guard now >= heldExpires else { return }
     stats.heldExpired = true
     log("warn", "the bundle in force has expired; keeping it until a newer one is accepted",
-        [("serial", String(heldSerial)), ("expires", String(heldExpires)), ("err", stats.lastError)])
+        [("serial", .int(Int(heldSerial))), ("expires", .int(Int(heldExpires))), ("err", .string(stats.lastError))])
     do throws(StoreError) { try recordExpiry(env, serial: heldSerial, expires: heldExpires, now: now) } catch {
-      log("error", "unable to record the expiry of the bundle in force", [("err", error.description)])
+      log("error", "unable to record the expiry of the bundle in force", [("err", .string(error.description))])
     }
   }
 
@@ -187,14 +187,14 @@ extension Puller {
       let a = RelayTree.ancestors(of: i, fanout: relayFanout)
       let now = a.first.map { relays[$0].description } ?? "origins"
       if now != place {
-        log("info", "relay tree", [("index", String(i)), ("tier", String(a.count)), ("fanout", String(relayFanout)),
-                                   ("pulls_from", now)])
+        log("info", "relay tree", [("index", .int(i)), ("tier", .int(a.count)), ("fanout", .int(relayFanout)),
+                                   ("pulls_from", .string(now))])
       }
       place = now
     } else {
       if place != "unlisted" {
         log("warn", "this relay is not among the bundle's relays: pulling from the origins only",
-            [("relay_url", config.relayURL?.description ?? "none (set relay_url)")])
+            [("relay_url", .string(config.relayURL?.description ?? "none (set relay_url)"))])
       }
       place = "unlisted"
     }
@@ -211,7 +211,7 @@ extension Puller {
     do throws(StoreError) {
       try env.withWrite { (txn) throws(StoreError) in try txn.setReachability(record) }
     } catch {
-      log("warn", "unable to record upstream reachability", [("err", error.description)])
+      log("warn", "unable to record upstream reachability", [("err", .string(error.description))])
     }
   }
 }

@@ -74,7 +74,7 @@ public struct PullStats {
 /// failure, not a long-poll; and every `originCheckMs` a round asks the origins first, so a
 /// relay that only ever says "unchanged" cannot keep this agent on an old bundle.
 public final class Puller {
-  public typealias Log = (_ level: String, _ message: String, _ fields: [(String, String)]) -> Void
+  public typealias Log = (_ level: String, _ message: String, _ fields: [(String, LogValue)]) -> Void
 
   let loop: Loop
   let env: Environment
@@ -131,7 +131,7 @@ public final class Puller {
         heldExpires = b.expires
       }
     } catch {
-      log("error", "unable to read the bundle in force", [("err", error.description)])
+      log("error", "unable to read the bundle in force", [("err", .string(error.description))])
     }
   }
 

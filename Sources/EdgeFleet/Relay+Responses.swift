@@ -48,6 +48,15 @@ extension Relay {
     }
     let path = req.path
     if req.method != "GET" && req.method != "HEAD" { text(405, "method not allowed\n"); return }
+    if path == "/healthz", let health {
+      let h = health()
+      text(h.ok ? 200 : 503, h.text + "\n")
+      return
+    }
+    if !servesBundles {
+      if path == "/metrics" { text(200, extraMetrics(), type: "text/plain; version=0.0.4") } else { text(404, "not found\n") }
+      return
+    }
     let held: (serial: UInt64, digest: Digest)?
     do { held = try self.held() } catch {
       text(500, "unable to read the state: \(error)\n")
@@ -118,25 +127,20 @@ extension Relay {
     if !found { text(404, "not found\n") } else { stats.served += 1 }
   }
 
+  /// The relay's figures, then `extraMetrics` (the daemon's, which count the promises).
   func metrics() throws(StoreError) -> String {
     let h = try held()
-    var m = ""
+    var m = MetricsText()
     func line(_ name: String, _ help: String, _ type: String, _ samples: [(String, String)]) {
-      m += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
-      for (labels, v) in samples { m += labels.isEmpty ? "\(name) \(v)\n" : "\(name){\(labels)} \(v)\n" }
+      m.family(name, type, help)
+      for (labels, v) in samples { m.sample(name, v, labels: labels) }
     }
     line("edgeagent_bundle_serial", "Serial of the bundle in force (0: none).", "gauge", [("", String(h?.serial ?? 0))])
     do {
       let txn = try env.read()
       let accepted = try txn.bundleAcceptedAt() ?? 0
-      let summary = try txn.runSummary()
       txn.abort()
       line("edgeagent_bundle_accepted_timestamp_seconds", "When the bundle in force was accepted.", "gauge", [("", String(accepted))])
-      if let s = summary {
-        line("edgeagent_promises", "Promises by outcome in the last run.", "gauge",
-             [("status=\"kept\"", String(s.kept)), ("status=\"repaired\"", String(s.repaired)),
-              ("status=\"failed\"", String(s.failed)), ("status=\"skipped\"", String(s.skipped))])
-      }
     }
     line("edgeagent_relay_requests_total", "Requests answered by the relay.", "counter", [("", String(stats.requests))])
     line("edgeagent_relay_not_modified_total", "Relay answers that were 304 Not Modified.", "counter", [("", String(stats.notModified))])
@@ -150,6 +154,7 @@ extension Relay {
          [("", String(stats.evictedPolls))])
     line("edgeagent_relay_bad_requests_total", "Requests refused as malformed, too large or too slow.", "counter",
          [("", String(stats.badRequests))])
-    return m + extraMetrics()
+    m.append(extraMetrics())
+    return m.text
   }
 }

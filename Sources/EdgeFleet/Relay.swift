@@ -27,8 +27,13 @@ public final class Relay {
   let env: Environment
   let listener: TCPListener
   public let maxConnections: Int
-  /// Extra metrics text (the daemon's pulls, services, ...), appended to /metrics.
+  /// Extra metrics text (the daemon's runs, pulls, services, ...), appended to /metrics.
   public var extraMetrics: () -> String = { "" }
+  /// `/healthz`'s answer (the daemon's: converging or not); nil: 200 once a bundle is accepted,
+  /// else 503.
+  public var health: (() -> (ok: Bool, text: String))? = nil
+  /// False for a `MetricsServer`: only /metrics (`extraMetrics` alone) and /healthz, no state read.
+  let servesBundles: Bool
   public internal(set) var stats = RelayStats()
   var connections: [ObjectIdentifier: RelayConnection] = [:]
   var waiters: [ObjectIdentifier: RelayConnection] = [:]
@@ -51,10 +56,11 @@ public final class Relay {
   /// Long-polls one peer address may hold at once.
   public let maxHeldPerPeer: Int
 
-  public init(loop: Loop, env: Environment, maxConnections: Int = Relay.defaultMaxConnections) {
+  public init(loop: Loop, env: Environment, maxConnections: Int = Relay.defaultMaxConnections, servesBundles: Bool = true) {
     self.loop = loop
     self.env = env
     self.maxConnections = maxConnections
+    self.servesBundles = servesBundles
     // Half: a fleet behind one NAT still gets most of a relay, and one client holding
     // `have=2^64-1` polls (renewed forever) can never take the other half.
     maxHeldPerPeer = max(1, maxConnections / 2)

@@ -71,5 +71,14 @@ public func isoTime(_ seconds: Int64) -> String {
   return "\(year)-\(two(month))-\(two(day))T\(two(secs / 3600)):\(two((secs % 3600) / 60)):\(two(secs % 60))Z"
 }
 
+/// `2026-11-24T21:19:47.042Z` for Unix milliseconds, always UTC (the log's timestamps).
+public func isoTime(milliseconds ms: Int64) -> String {
+  let s = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+  let frac = ms - s * 1000
+  var t = isoTime(s)
+  t.removeLast()
+  return t + (frac < 10 ? ".00" : frac < 100 ? ".0" : ".") + "\(frac)Z"
+}
+
 /// libsodium's version.
 public func libsodiumVersion() -> String { String(cString: sodium_version_string()) }

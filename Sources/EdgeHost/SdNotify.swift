@@ -2,7 +2,8 @@ import CEdge
 
 /// systemd's readiness protocol: a datagram to $NOTIFY_SOCKET ("@" for the abstract namespace).
 /// Returns false when there is no socket or the send failed; under systemd that only means the
-/// unit's readiness is not signalled.
+/// unit's readiness is not signalled. Never waits: a reader that stopped reading (a full socket
+/// buffer) costs the message, not the loop (MSG_DONTWAIT).
 @discardableResult
 public func sdNotify(_ message: String) -> Bool {
   guard let path = environmentValue("NOTIFY_SOCKET"), !path.isEmpty, path.utf8.count < 108 else { return false }
@@ -20,11 +21,17 @@ public func sdNotify(_ message: String) -> Bool {
   let sent = message.withCString { m in
     withUnsafePointer(to: &addr) { a in
       a.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-        system_sendto(fd, m, strlen(m), Int32(MSG_NOSIGNAL), sa, length)
+        system_sendto(fd, m, strlen(m), Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sa, length)
       }
     }
   }
   return sent >= 0
+}
+
+/// Whether $NOTIFY_SOCKET names a socket: a message need not be built otherwise.
+public func sdNotifyListening() -> Bool {
+  guard let path = environmentValue("NOTIFY_SOCKET") else { return false }
+  return !path.isEmpty
 }
 
 /// The watchdog interval systemd asks for ($WATCHDOG_USEC), in milliseconds; nil when unset or

@@ -3,6 +3,8 @@ import EdgeHost
 
 /// One line per event on stderr: logfmt by default (`ts=… level=info msg="…" key=value`), JSON
 /// with `--log-format json`. Messages say what was done, or what the agent was unable to do.
+/// `ts` is UTC with milliseconds (`2026-12-06T17:13:52.123Z`); fields given as `LogValue`s keep
+/// their type in JSON (numbers and booleans unquoted), plain strings stay strings.
 public struct Logger {
   public var json: Bool
   /// Monotonic ns of the process's start; when set (the kernel's /init), every line carries
@@ -14,29 +16,43 @@ public struct Logger {
     self.startedNs = startedNs
   }
 
-  public func info(_ msg: String, _ fields: [(String, String)] = []) { emit("info", msg, fields) }
-  public func warn(_ msg: String, _ fields: [(String, String)] = []) { emit("warn", msg, fields) }
-  public func error(_ msg: String, _ fields: [(String, String)] = []) { emit("error", msg, fields) }
+  public func info(_ msg: String, _ fields: [(String, String)] = []) { emit("info", msg, strings(fields)) }
+  public func warn(_ msg: String, _ fields: [(String, String)] = []) { emit("warn", msg, strings(fields)) }
+  public func error(_ msg: String, _ fields: [(String, String)] = []) { emit("error", msg, strings(fields)) }
+  public func info(_ msg: String, _ fields: [(String, LogValue)]) { emit("info", msg, fields) }
+  public func warn(_ msg: String, _ fields: [(String, LogValue)]) { emit("warn", msg, fields) }
+  public func error(_ msg: String, _ fields: [(String, LogValue)]) { emit("error", msg, fields) }
 
-  func emit(_ level: String, _ msg: String, _ fields: [(String, String)]) {
-    writeStderr(line(level, msg, fields, ts: isoTime(wallClockSeconds())) + "\n")
+  func strings(_ fields: [(String, String)]) -> [(String, LogValue)] { fields.map { ($0.0, .string($0.1)) } }
+
+  func emit(_ level: String, _ msg: String, _ fields: [(String, LogValue)]) {
+    let ns = wallClockNanoseconds()
+    writeStderr(line(level, msg, fields, ts: isoTime(milliseconds: ns >= 0 ? ns / 1_000_000 : (ns - 999_999) / 1_000_000)) + "\n")
   }
 
   /// One event's line, without its newline: one line whatever the message and values hold.
-  func line(_ level: String, _ msg: String, _ fields: [(String, String)], ts: String) -> String {
+  func line(_ level: String, _ msg: String, _ fields: [(String, LogValue)], ts: String) -> String {
     var fields = fields
-    if let s = startedNs { fields.append(("t_ms", elapsedMilliseconds(since: s))) }
+    if let s = startedNs {
+      let now = monotonicNanoseconds()
+      fields.append(("t_ms", .ms(now > s ? now - s : 0)))
+    }
     var line: String
     if json {
       var w = JSONWriter()
       w.beginObject()
       w.member("ts", ts); w.member("level", level); w.member("msg", msg)
-      for (k, v) in fields { w.member(k, v) }
+      for (k, v) in fields {
+        w.key(k)
+        if case .string(let s) = v { w.string(s) } else { w.number(v.bare ?? "") }
+      }
       w.endObject()
       line = w.text
     } else {
       line = "ts=\(ts) level=\(level) msg=\(quoted(msg))"
-      for (k, v) in fields { line += " \(k)=\(quoted(v))" }
+      for (k, v) in fields {
+        if case .string(let s) = v { line += " \(k)=\(quoted(s))" } else { line += " \(k)=\(v.bare ?? "")" }
+      }
     }
     return line
   }
@@ -53,22 +69,6 @@ public struct Logger {
     if safe { return v }
     return "\"" + escapedText(v, quote: true) + "\""
   }
-}
-
-/// The text with backslash, double quote and newline escaped: what goes between the quotes of
-/// a Prometheus label value (its format defines only these three escapes; a service id, the
-/// only label, is a validated name).
-package func escapedQuotes(_ s: String) -> String {
-  var out = ""
-  for c in s.unicodeScalars {
-    switch c {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    default: out.unicodeScalars.append(c)
-    }
-  }
-  return out
 }
 
 /// Milliseconds since `start` (monotonic ns) with one decimal: `12.3`.

@@ -105,9 +105,9 @@ package final class ServiceRunner {
     startedThisRun = true
     lastError = ""
     supervisor.reaper.watch(pid) { [unowned(unsafe) self] status in self.exited(pid: pid, status: status) }
-    var fields = [("service", id), ("pid", String(pid)), ("restarts", String(machine.restarts))]
+    var fields: [(String, LogValue)] = [("service", .string(id)), ("pid", .int(Int(pid))), ("restarts", .int(Int(machine.restarts)))]
     if reapedAt > 0 {
-      fields.append(("restart_us", String((monotonicNanoseconds() - reapedAt) / 1000)))
+      fields.append(("restart_us", .int(Int((monotonicNanoseconds() - reapedAt) / 1000))))
       reapedAt = 0
     }
     supervisor.log.info("started service", fields)
@@ -127,10 +127,10 @@ package final class ServiceRunner {
     reapedAt = monotonicNanoseconds()
     ready = false
     let how = status < 0 ? "signal \(-status)" : "status \(status)"
-    supervisor.log.info("service exited", [("service", id), ("pid", String(pid)), ("exit", how)])
+    supervisor.log.info("service exited", [("service", .string(id)), ("pid", .int(Int(pid))), ("exit", .string(how))])
     send(.exited(status: status))
     if machine.crashLooping {
-      supervisor.log.warn("service is crash looping", [("service", id), ("restarts", String(machine.restarts))])
+      supervisor.log.warn("service is crash looping", [("service", .string(id)), ("restarts", .int(Int(machine.restarts)))])
     }
     supervisor.exited(self, status: status)
   }

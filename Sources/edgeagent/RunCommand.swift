@@ -8,15 +8,17 @@ enum RunCommand {
   static let usage = """
     usage: edgeagent run [--config FILE] [--policy FILE] [--root DIR] [--state DIR] [--interval DURATION]
                          [--label NAME]... [--log-format logfmt|json] [--container] [--relay ADDR:PORT] [--relay-url URL]
+                         [--metrics ADDR:PORT]
 
     The daemon: converges at start, on a timer with a per-host splay, at once on SIGHUP or a
     policy file change, and for just the touched promises when a managed path drifts; supervises
     the policy's services. As PID 1 it mounts /proc, /sys, /dev and /run, reaps every orphan, and
     on SIGTERM, SIGINT or SIGPWR stops the services in reverse order, syncs and powers off.
       --config FILE      JSON config (keys: state_dir, root, policy, interval, pull_interval, labels,
-                         log_format, container, host_id, upstreams, trusted_keys, relay, relay_url,
+                         log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, metrics,
                          crash_loop_count, crash_loop_window, modules, mounts); flags override it
       --state DIR        the state (default /var/lib/edgeagent; under --root when a root is given)
+      --metrics ADDR:PORT  serve GET /metrics (Prometheus text) and /healthz (200 while converging)
       --container        on shutdown, exit with the main service's status instead of powering off;
                          when the main service exits on its own, stop the others and exit with it
     As PID 1 with no arguments (the kernel's /init), it runs with --config /etc/edgeagent/config.json,
@@ -30,7 +32,7 @@ enum RunCommand {
   static func run(_ args: ArraySlice<String>, started: UInt64, kernelInit: Bool = false) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
       let o = try Options(args, valued: ["--config", "--policy", "--root", "--state", "--interval", "--label",
-                                         "--log-format", "--relay", "--relay-url", "--host-id"], flags: ["--container"])
+                                         "--log-format", "--relay", "--relay-url", "--host-id", "--metrics"], flags: ["--container"])
       if o.has("--help") { writeStdout(usage); return ExitCode.ok }
       guard o.positional.isEmpty else { throw UsageError("run takes no arguments") }
       var config = DaemonConfig()
@@ -46,6 +48,7 @@ enum RunCommand {
       if let v = o.value("--host-id") { config.hostID = v }
       if let v = o.value("--relay") { config.relay = v }
       if let v = o.value("--relay-url") { config.relayURL = v }
+      if let v = o.value("--metrics") { config.metrics = v }
       if let v = o.value("--interval") {
         guard let ms = parseDuration(v), ms >= 100, ms <= 86_400_000 else { throw UsageError("--interval needs a duration from 100ms to 1d, e.g. 60s or 1m30s") }
         config.intervalMs = UInt32(ms)

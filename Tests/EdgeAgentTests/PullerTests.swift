@@ -99,7 +99,7 @@ final class PullerTests: XCTestCase {
     try l.listen { c in self.loop.updateTime(); attempts.append(self.loop.now); c.close() }
     var retries: [UInt64] = []
     let p = puller(f, env, origins: ["http://127.0.0.1:\(l.port)"], log: { _, m, fields in
-      if m == "unable to pull from any upstream", let r = fields.first(where: { $0.0 == "retry_ms" }).flatMap({ UInt64($0.1) }) {
+      if m == "unable to pull from any upstream", let r = fields.first(where: { $0.0 == "retry_ms" }).flatMap({ UInt64($0.1.description) }) {
         retries.append(r)
       }
     })

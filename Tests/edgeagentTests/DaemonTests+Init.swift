@@ -34,7 +34,7 @@ extension DaemonTests {
       """)
     try run.writePolicy("orphans", [orphans, zombies])
     try run.startConverged()
-    XCTAssertTrue(run.log.contains("pid1=yes"), run.log)
+    XCTAssertTrue(run.log.contains("pid1=true"), run.log)
     XCTAssertTrue(pollUntil(15) { run.serviceLog("orphans").contains("spawned") }, run.log)
 
     // SIGUSR1: the agent logs how many orphans it has reaped.
@@ -130,7 +130,7 @@ extension DaemonTests {
       try run.service("app", script: "trap 'exit 7' TERM\nwhile :; do sleep 0.05; done\n", "\"main\": true"),
     ])
     try run.startConverged(["--container"])
-    XCTAssertTrue(run.log.contains("pid1=yes"), run.log)
+    XCTAssertTrue(run.log.contains("pid1=true"), run.log)
     XCTAssertTrue(try pollUntil(eventually) { try run.servicePID("app") > 0 })
     run.signal(SIGTERM)
     let end = run.waitForExit(timeout: 15)
