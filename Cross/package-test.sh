@@ -133,16 +133,16 @@ cat >"$T/complete.sh" <<'EOF'
 complete -p edgeagent >/dev/null || exit 1
 COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
 _edgeagent edgeagent "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
+printf '%s\n' "${COMPREPLY[@]}" | sort | paste -sd ' '
 EOF
 completion=$inst/usr/share/bash-completion/completions/edgeagent
 for lib in "" /usr/share/bash-completion/bash_completion; do
   how=${lib:+with the bash-completion library}; how=${how:-alone}
   c() { (cd "$T" && LIB=$lib COMPLETION=$completion bash "$T/complete.sh" "$@" 2>&1); }
   got_va=$(c edgeagent va) got_st=$(c edgeagent st) got_val=$(c edgeagent validate --) got_run=$(c edgeagent run --log-format '')
-  if [ "$got_va" = "validate " ] && [ "$got_st" = "status " ] &&
-     [ "$got_val" = "--help --json --key " ] && [ "$got_run" = "json logfmt " ]; then
-    pass "bash completion ($how): 'va' -> $got_va, 'validate --' -> $got_val, 'run --log-format ' -> $got_run"
+  if [ "$got_va" = validate ] && [ "$got_st" = status ] &&
+     [ "$got_val" = "--help --json --key" ] && [ "$got_run" = "json logfmt" ]; then
+    pass "bash completion ($how): 'va' -> '$got_va', 'validate --' -> '$got_val', 'run --log-format ' -> '$got_run'"
   else
     fail "bash completion ($how): 'va' gave '$got_va', 'st' '$got_st', 'validate --' '$got_val', 'run --log-format ' '$got_run'"
   fi
