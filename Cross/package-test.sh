@@ -91,6 +91,8 @@ mkdir -p "$inst/var/lib/dpkg/info" "$inst/var/lib/dpkg/updates" "$inst/var/log"
 touch "$inst/var/lib/dpkg/status" "$inst/var/lib/dpkg/available"
 dpkg_t() { dpkg --root="$inst" --admindir="$inst/var/lib/dpkg" --log="$T/dpkg.log" \
   --force-not-root --force-script-chrootless --path-include='/*' "$@"; }
+# A foreign TARGET's architecture is added to that database only (dpkg --add-architecture).
+[ "$arch" = "$(dpkg --print-architecture)" ] || dpkg_t --add-architecture "$arch"
 if dpkg_t -i "$deb" >"$T/install.out" 2>&1 &&
    [ "$(dpkg-query --admindir="$inst/var/lib/dpkg" -W -f '${Status} ${Version}' edgeagent)" = "install ok installed $version" ]; then
   pass "dpkg -i into a temporary root: edgeagent $version install ok installed"
@@ -122,8 +124,13 @@ for page in man1/edgeagent.1.gz man5/edgeagent.json.5.gz; do
   fi
 done
 MANWIDTH=80 man -l "$inst/usr/share/man/man1/edgeagent.1.gz" 2>/dev/null >"$T/man1.txt"
-check "edgeagent(1) names every command" eval 'for c in apply run status validate keygen publish verify bench version; do
-  grep -q "^   $c" "$T/man1.txt" || { echo "    no section for $c"; exit 1; }; done'
+names_commands() {
+  local c
+  for c in apply run status validate keygen publish verify bench version; do
+    grep -q "^   $c" "$T/man1.txt" || { echo "    no section for $c"; return 1; }
+  done
+}
+check "edgeagent(1) has a section for every command" names_commands
 
 # Bash completion: sourced alone, then after the bash-completion library (its _init_completion).
 # complete WORDS...: the replies for the last word, as bash would ask.
