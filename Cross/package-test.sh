@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Cross/package-test.sh TARGET: packages an existing out/edgeagent-TARGET (Cross/package.sh; it
 # builds nothing) and checks the .deb: built twice, byte for byte the same; its contents and
-# their modes and owners; lintian (no error and no warning; Cross/deb/lintian-overrides says
-# why for each tag it overrides); installed with dpkg into a temporary root with its own
+# their modes and owners; lintian --pedantic (no error and no warning; Cross/deb/lintian-overrides
+# says why for each tag it overrides); installed with dpkg into a temporary root with its own
 # database (never the host's): the status, the conffiles, the binary runs; both man pages render
 # with no groff warning (`man --warnings -l`); the bash completion completes commands and each
 # command's options, with and without the bash-completion library; and the daemon starts with the
@@ -76,7 +76,7 @@ check "control: Package edgeagent, Version $version, Architecture $arch, Static-
   dpkg-deb -f "$deb" Static-Built-Using | grep -q "libuv1 (= .*lmdb (= .*musl (= "' || dpkg-deb -f "$deb" | show /dev/stdin
 
 # lintian: no error and no warning (informational tags are printed, not failed).
-lintian --fail-on error,warning --display-info "$deb" >"$T/lintian" 2>&1
+lintian --fail-on error,warning --display-info --pedantic "$deb" >"$T/lintian" 2>&1
 lrc=$?
 if [ "$lrc" = 0 ]; then
   pass "lintian: no errors or warnings ($(grep -c '^[IP]:' "$T/lintian") info/pedantic tags; overrides in /usr/share/lintian/overrides/edgeagent)"
