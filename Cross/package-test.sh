@@ -4,7 +4,8 @@
 # their modes and owners; lintian --pedantic (no error and no warning; Cross/deb/lintian-overrides
 # says why for each tag it overrides); installed with dpkg into a temporary root with its own
 # database (never the host's): the status, the conffiles, the binary runs; both man pages render
-# with no groff warning (`man --warnings -l`); the bash completion completes commands and each
+# with no groff warning (`man --warnings -l`), and edgeagent.json(5)'s example policy is accepted
+# (`apply --dry-run` in a sandbox); the bash completion completes commands and each
 # command's options, with and without the bash-completion library; and the daemon starts with the
 # packaged config and policy in a sandbox root, converges, sends READY=1 to a NOTIFY_SOCKET as
 # under systemd, stops cleanly on SIGTERM, and `status` reads the state it left.
@@ -131,6 +132,18 @@ names_commands() {
   done
 }
 check "edgeagent(1) has a section for every command" names_commands
+
+# The example policy of edgeagent.json(5) (docs/edgeagent.json.5.md) is one the agent accepts.
+awk '/^A policy:$/ { f = 1; next } f && /^```$/ { if (++n == 2) exit; next } f && n == 1' \
+  docs/edgeagent.json.5.md >"$T/example.json"
+mkdir "$T/example-root"
+"${run[@]}" "$inst/usr/bin/edgeagent" apply "$T/example.json" --root "$T/example-root" --dry-run >"$T/example.out" 2>&1
+erc=$?
+if [ "$erc" = 0 ] && [ -s "$T/example.json" ] && grep -q '^policy gateway: .*failed=0' "$T/example.out"; then
+  pass "edgeagent.json(5)'s example policy is accepted: $(tail -1 "$T/example.out")"
+else
+  fail "edgeagent.json(5)'s example policy should apply with --dry-run (exit $erc)"; show "$T/example.json" "$T/example.out"
+fi
 
 # Bash completion: sourced alone, then after the bash-completion library (its _init_completion).
 # complete WORDS...: the replies for the last word, as bash would ask.
