@@ -168,6 +168,29 @@ for lib in "" /usr/share/bash-completion/bash_completion; do
   fi
 done
 
+# Each command's options, as its own --help lists them, are in edgeagent(1) and in the
+# completion (a command this binary does not have, e.g. before validate lands, is left out).
+options_covered() {
+  local cmd opt missing="" n=0
+  for cmd in apply run status validate keygen publish verify bench version; do
+    "${run[@]}" "$inst/usr/bin/edgeagent" "$cmd" --help >"$T/help" 2>&1 || continue
+    n=$((n + 1))
+    local offered; offered=" $(LIB="" COMPLETION=$completion bash "$T/complete.sh" edgeagent "$cmd" --) "
+    for opt in $(grep -o -- '--[a-z][a-z-]*' "$T/help" | sort -u); do
+      grep -qF -- "$opt" "$T/man1.txt" || missing="$missing $cmd $opt (man page);"
+      [[ $offered == *" $opt "* ]] || missing="$missing $cmd $opt (completion);"
+    done
+  done
+  [ -z "$missing" ] || echo "    missing:$missing"
+  echo "$n" >"$T/ncommands"
+  [ -z "$missing" ] && [ "$n" -ge 8 ]
+}
+if options_covered; then
+  pass "every option in the --help of $(cat "$T/ncommands") commands is in edgeagent(1) and the completion"
+else
+  fail "every option in each command's --help should be in edgeagent(1) and the completion"
+fi
+
 # The daemon with the packaged config and policy, in a sandbox root (the policy path is the
 # package's copy, not the host's): converges, says READY=1 as systemd's Type=notify expects,
 # stops on SIGTERM with exit 0; status reads the state it left under the sandbox.
