@@ -6,7 +6,8 @@
 # database (never the host's): the status, the conffiles, the binary runs; both man pages render
 # with no groff warning (`man --warnings -l`), and edgeagent.json(5)'s example policy is accepted
 # (`apply --dry-run` in a sandbox); the bash completion completes commands and each
-# command's options, with and without the bash-completion library; and the daemon starts with the
+# command's options, with and without the bash-completion library; every option a command's
+# --help lists is in edgeagent(1) and the completion; and the daemon starts with the
 # packaged config and policy in a sandbox root, converges, sends READY=1 to a NOTIFY_SOCKET as
 # under systemd, stops cleanly on SIGTERM, and `status` reads the state it left.
 # The binary runs natively, or under qemu-user for a foreign TARGET.
