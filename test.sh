@@ -4,7 +4,8 @@
 #   2. embedded-host   Embedded build for the host (.build-emb), an apply/status on a sandbox, the
 #                      bench count gate against Benchmarks/baselines/BUILD.json, and a bundle
 #                      pulled by host name through DNS (Tests/e2e/dns.sh)
-#   3-5. smoke-TARGET  static Embedded binary for x86_64, aarch64, armv7 (Cross/smoke.sh; qemu-user)
+#   3-5. smoke-TARGET  static Embedded binary for x86_64, aarch64, armv7 (Cross/smoke.sh; qemu-user);
+#                      for x86_64 also its Debian package (Cross/package-test.sh)
 #   6. boot            edgeagent as /init of x86_64 and aarch64 VMs under qemu-system (Cross/boot-test.sh),
 #                      with Debian's generic kernels and with its cloud kernels (KERNEL=cloud)
 # Every stage runs even if one before it failed. Prints each stage's time, and ends with

@@ -8,7 +8,9 @@
 # downloads the kernels and busybox itself, into out/boot). Safe to run again: it installs only
 # what is missing. Needs root (or sudo) when something is missing.
 # `Cross/setup.sh --host` installs only the host's -dev packages (enough for ./demo.sh).
-# nginx-light (the origin of the bundle integration tests and Benchmarks/fleet) and bc come with --host too, and prometheus (promtool checks /metrics in the daemon tests).
+# nginx-light (the origin of the bundle integration tests and Benchmarks/fleet) and bc come with --host too,
+# prometheus (promtool checks /metrics in the daemon tests), and lintian, man-db and bash-completion,
+# which Cross/package-test.sh checks the .deb with.
 set -euo pipefail
 
 host_only=0
@@ -18,7 +20,8 @@ case "${1:-}" in
   *) echo "usage: Cross/setup.sh [--host]" >&2; exit 2 ;;
 esac
 
-host_pkgs="libuv1-dev liblmdb-dev libsodium-dev lmdb-utils pkg-config file binutils nginx-light bc prometheus"
+host_pkgs="libuv1-dev liblmdb-dev libsodium-dev lmdb-utils pkg-config file binutils nginx-light bc prometheus
+  lintian man-db bash-completion"
 cross_pkgs="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross binutils-arm-linux-gnueabihf
   musl musl-dev musl-tools musl-dev:arm64 musl-dev:armhf

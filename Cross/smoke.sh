@@ -5,7 +5,7 @@
 # a second apply that must keep everything and write nothing, status and status --json, and a
 # policy with a duplicate id that must be rejected (exit 2) without touching root or state;
 # also `bench --quick`'s allocation and syscall counts against the saved baseline, and, for aarch64, the
-# size goal (at most 1,000,000 bytes stripped).
+# size goal (at most 1,000,000 bytes stripped); for x86_64, the Debian package (Cross/package-test.sh).
 # Prints one PASS/FAIL line per check; exits 1 if any check failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -197,6 +197,25 @@ fi
 snapshot >"$T/after"
 check "rejected policy touched neither root nor state" eval \
   'cmp -s "$T/before" "$T/after" && [ -n "$state_before" ] && [ "$state_before" = "$(data_sum)" ]'
+
+# The Debian package, for x86_64 only (CI's time): Cross/package-test.sh packages this binary and
+# checks the .deb (lintian, an install into a temporary root, man pages, completion, the daemon
+# on the packaged config); its PASS and FAIL lines count as this script's.
+if [ "$target" = x86_64 ]; then
+  Cross/package-test.sh "$target" >"$T/package.out" 2>&1
+  prc=$?
+  while IFS= read -r line; do
+    case "$line" in
+      "PASS $target: "*) echo "$line"; passed=$((passed + 1)) ;;
+      "FAIL $target: "*) echo "$line"; failed=$((failed + 1)) ;;
+      "package-test $target: "*) ;;
+      *) echo "$line" ;;
+    esac
+  done <"$T/package.out"
+  if [ "$prc" != 0 ] && ! grep -q "^FAIL $target: " "$T/package.out"; then
+    fail "package: Cross/package-test.sh $target exited $prc"
+  fi
+fi
 
 echo "smoke $target: $passed passed, $failed failed"
 [ "$failed" = 0 ]
