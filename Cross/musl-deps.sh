@@ -42,6 +42,14 @@ fetch() {
     sed -i 's|^\t\tif (!rc) rc = pthread_mutexattr_setrobust(&mattr, PTHREAD_MUTEX_ROBUST);$|\t\tif (!rc \&\& (rc = pthread_mutexattr_setrobust(\&mattr, PTHREAD_MUTEX_ROBUST)) == ENOSYS) rc = 0; /* EDGE: ENOSYS: no robust futexes (qemu-user) */|' "$mdb"
     grep -q 'EDGE: ENOSYS' "$mdb" || { echo "musl-deps: cannot patch $mdb (LMDB changed?)" >&2; exit 1; }
   fi
+  # LMDB puts its environment functions in one named section, text_env, for locality; but one
+  # section is kept or dropped whole, so --gc-sections kept every one of them, mdb_env_copy*
+  # (a backup tool's, about 4 KB) and mdb_reader_list among them. In their own function sections
+  # the link keeps only those the agent calls: aarch64 -N bytes.
+  if ! grep -q 'EDGE: no text_env' "$mdb"; then
+    sed -i 's|^#  define\tESECT\t__attribute__ ((section("text_env")))$|#  define\tESECT\t/* EDGE: no text_env */|' "$mdb"
+    grep -q 'EDGE: no text_env' "$mdb" || { echo "musl-deps: cannot patch $mdb's ESECT (LMDB changed?)" >&2; exit 1; }
+  fi
 }
 
 # One directory per target holds everything the Swift build needs besides the toolchain, so
@@ -81,7 +89,7 @@ build() {
   command -v "$cc" >/dev/null || { echo "musl-deps: $cc not found: run Cross/setup.sh" >&2; exit 1; }
   local out=$root/$target b=$root/build/$target
   # Bump recipe when the build below changes.
-  local recipe=3 stamp; stamp="recipe $recipe: $(cd "$src" && ls ./*.dsc | tr '\n' ' ')"
+  local recipe=4 stamp; stamp="recipe $recipe: $(cd "$src" && ls ./*.dsc | tr '\n' ' ')"
   if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ]; then
     echo "musl-deps: $target up to date ($out)" >&2; link_toolchain "$target"; return
   fi
