@@ -88,24 +88,23 @@ extension Daemon {
     return (true, "ok: converged \(age) s ago")
   }
 
+  /// Concatenation and `labeled` families rather than interpolated lines: this text's share of
+  /// the aarch64 binary's 1,000,000 bytes.
   func daemonMetrics() -> String {
     var t = MetricsText()
     t.family("edgeagent_build_info", "gauge", "The agent's version and build target (always 1).")
-    t.sample("edgeagent_build_info", "1", labels: "version=\"\(escapedQuotes(edgeagentVersion))\",target=\"\(escapedQuotes(buildTarget))\"")
-    t.family("edgeagent_runs_total", "counter", "Convergences completed, full and drift, by outcome (failed: some promise failed; repaired: none failed, some repaired).")
-    t.sample("edgeagent_runs_total", String(lastRun.kept), labels: "outcome=\"kept\"")
-    t.sample("edgeagent_runs_total", String(lastRun.repaired), labels: "outcome=\"repaired\"")
-    t.sample("edgeagent_runs_total", String(lastRun.failed), labels: "outcome=\"failed\"")
+    t.sample("edgeagent_build_info", "1",
+             labels: "version=\"" + escapedQuotes(edgeagentVersion) + "\",target=\"" + escapedQuotes(buildTarget) + "\"")
+    t.labeled("edgeagent_runs_total", "counter",
+              "Convergences completed, full and drift, by outcome (failed: some promise failed; repaired: none failed, some repaired).",
+              label: "outcome", ["kept", "repaired", "failed"], [lastRun.kept, lastRun.repaired, lastRun.failed])
     if let s = lastRun.summary {
       let wall = lastRun.endedWallNs
       t.single("edgeagent_last_run_timestamp_seconds", "gauge", "When the last full convergence ended (Unix seconds).",
                secondsText(UInt64(wall > 0 ? wall : 0)))
       t.single("edgeagent_last_run_duration_seconds", "gauge", "How long the last full convergence took.", secondsText(lastRun.tookNs))
-      t.family("edgeagent_promises", "gauge", "Promises by outcome in the last full convergence.")
-      t.sample("edgeagent_promises", String(s.kept), labels: "status=\"kept\"")
-      t.sample("edgeagent_promises", String(s.repaired), labels: "status=\"repaired\"")
-      t.sample("edgeagent_promises", String(s.failed), labels: "status=\"failed\"")
-      t.sample("edgeagent_promises", String(s.skipped), labels: "status=\"skipped\"")
+      t.labeled("edgeagent_promises", "gauge", "Promises by outcome in the last full convergence.",
+                label: "status", ["kept", "repaired", "failed", "skipped"], [s.kept, s.repaired, s.failed, s.skipped])
     }
     if let rss = ProcessFigures.residentBytes() {
       t.single("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", String(rss))
@@ -113,41 +112,32 @@ extension Daemon {
     if let fds = ProcessFigures.openDescriptors() {
       t.single("process_open_fds", "gauge", "Number of open file descriptors.", String(fds))
     }
-    var m = t.text
     if let st = puller?.stats {
-      m += """
-        # HELP edgeagent_pulls_total Pull rounds and their answers.
-        # TYPE edgeagent_pulls_total counter
-        edgeagent_pulls_total{result="round"} \(st.rounds)
-        edgeagent_pulls_total{result="not_modified"} \(st.notModified)
-        edgeagent_pulls_total{result="accepted"} \(st.accepted)
-        edgeagent_pulls_total{result="rejected"} \(st.rejected)
-        edgeagent_pulls_total{result="failed"} \(st.failures)
-        # HELP edgeagent_upstream_last_contact_seconds When an upstream last answered (Unix seconds).
-        # TYPE edgeagent_upstream_last_contact_seconds gauge
-        edgeagent_upstream_last_contact_seconds \(st.lastContact)
-        # HELP edgeagent_pulls_unheld_long_polls_total Unchanged answers to a long-poll that were not held (a relay that pins agents).
-        # TYPE edgeagent_pulls_unheld_long_polls_total counter
-        edgeagent_pulls_unheld_long_polls_total \(st.unheldLongPolls)
-        # HELP edgeagent_pulls_origin_checks_total Rounds that asked the origins before the relays.
-        # TYPE edgeagent_pulls_origin_checks_total counter
-        edgeagent_pulls_origin_checks_total \(st.originChecks)
-        # HELP edgeagent_bundle_expired Whether the bundle in force is past its expiry (1) or not (0).
-        # TYPE edgeagent_bundle_expired gauge
-        edgeagent_bundle_expired \(st.heldExpired ? 1 : 0)
-
-        """
+      t.labeled("edgeagent_pulls_total", "counter", "Pull rounds and their answers.", label: "result",
+                ["round", "not_modified", "accepted", "rejected", "failed"],
+                [st.rounds, st.notModified, st.accepted, st.rejected, st.failures])
+      t.single("edgeagent_upstream_last_contact_seconds", "gauge", "When an upstream last answered (Unix seconds).",
+               String(st.lastContact))
+      t.single("edgeagent_pulls_unheld_long_polls_total", "counter",
+               "Unchanged answers to a long-poll that were not held (a relay that pins agents).", String(st.unheldLongPolls))
+      t.single("edgeagent_pulls_origin_checks_total", "counter", "Rounds that asked the origins before the relays.",
+               String(st.originChecks))
+      t.single("edgeagent_bundle_expired", "gauge", "Whether the bundle in force is past its expiry (1) or not (0).",
+               st.heldExpired ? "1" : "0")
     }
-    let runners = supervisor.runners
-    m += "# HELP edgeagent_service_restarts_total Restarts of each service since the agent started.\n"
-    m += "# TYPE edgeagent_service_restarts_total counter\n"
-    for r in runners { m += "edgeagent_service_restarts_total{service=\"\(escapedQuotes(r.id))\"} \(r.machine.restarts)\n" }
-    m += "# HELP edgeagent_service_up Whether each service is running (1) or not (0): starting, backing off or stopped.\n"
-    m += "# TYPE edgeagent_service_up gauge\n"
-    for r in runners { m += "edgeagent_service_up{service=\"\(escapedQuotes(r.id))\"} \(r.machine.phase == .running ? 1 : 0)\n" }
-    m += "# HELP edgeagent_service_crash_looping Whether each service tripped the crash-loop rule (1) or not (0).\n"
-    m += "# TYPE edgeagent_service_crash_looping gauge\n"
-    for r in runners { m += "edgeagent_service_crash_looping{service=\"\(escapedQuotes(r.id))\"} \(r.machine.crashLooping ? 1 : 0)\n" }
-    return m
+    var ids: [String] = [], restarts: [Int] = [], up: [Int] = [], looping: [Int] = []
+    for r in supervisor.runners {
+      ids.append(r.id)
+      restarts.append(Int(r.machine.restarts))
+      up.append(r.machine.phase == .running ? 1 : 0)
+      looping.append(r.machine.crashLooping ? 1 : 0)
+    }
+    t.labeled("edgeagent_service_restarts_total", "counter", "Restarts of each service since the agent started.",
+              label: "service", ids, restarts)
+    t.labeled("edgeagent_service_up", "gauge", "Whether each service is running (1) or not (0): starting, backing off or stopped.",
+              label: "service", ids, up)
+    t.labeled("edgeagent_service_crash_looping", "gauge", "Whether each service tripped the crash-loop rule (1) or not (0).",
+              label: "service", ids, looping)
+    return t.text
   }
 }

@@ -7,13 +7,13 @@ public struct MetricsText {
 
   /// Starts a family; `type` is "counter" or "gauge".
   public mutating func family(_ name: String, _ type: String, _ help: String) {
-    text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+    text += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n"
   }
 
   /// One sample of the family just started. `labels`: `key="value",...` with each value passed
   /// through `escapedQuotes`; "" for none.
   public mutating func sample(_ name: String, _ value: String, labels: String = "") {
-    text += labels.isEmpty ? "\(name) \(value)\n" : "\(name){\(labels)} \(value)\n"
+    text += labels.isEmpty ? name + " " + value + "\n" : name + "{" + labels + "} " + value + "\n"
   }
 
   /// A family of one sample without labels.
@@ -22,13 +22,23 @@ public struct MetricsText {
     sample(name, value)
   }
 
+  /// A family of one sample per label value: `name{label="values[i]"} samples[i]`. The values
+  /// are escaped here (a service id is the operator's text).
+  public mutating func labeled(_ name: String, _ type: String, _ help: String, label: String, _ values: [String],
+                               _ samples: [Int]) {
+    family(name, type, help)
+    for i in 0..<min(values.count, samples.count) {
+      sample(name, String(samples[i]), labels: label + "=\"" + escapedQuotes(values[i]) + "\"")
+    }
+  }
+
   public mutating func append(_ more: String) { text += more }
 }
 
 /// Nanoseconds as seconds with three decimals: `1.042`.
 public func secondsText(_ ns: UInt64) -> String {
   let ms = ns / 1_000_000 % 1000
-  return "\(ns / 1_000_000_000)." + (ms < 10 ? "00" : ms < 100 ? "0" : "") + "\(ms)"
+  return String(ns / 1_000_000_000) + (ms < 10 ? ".00" : ms < 100 ? ".0" : ".") + String(ms)
 }
 
 /// The text with backslash, double quote and newline escaped: what goes between the quotes of

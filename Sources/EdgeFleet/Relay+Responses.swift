@@ -131,29 +131,25 @@ extension Relay {
   func metrics() throws(StoreError) -> String {
     let h = try held()
     var m = MetricsText()
-    func line(_ name: String, _ help: String, _ type: String, _ samples: [(String, String)]) {
-      m.family(name, type, help)
-      for (labels, v) in samples { m.sample(name, v, labels: labels) }
-    }
-    line("edgeagent_bundle_serial", "Serial of the bundle in force (0: none).", "gauge", [("", String(h?.serial ?? 0))])
+    m.single("edgeagent_bundle_serial", "gauge", "Serial of the bundle in force (0: none).", String(h?.serial ?? 0))
     do {
       let txn = try env.read()
       let accepted = try txn.bundleAcceptedAt() ?? 0
       txn.abort()
-      line("edgeagent_bundle_accepted_timestamp_seconds", "When the bundle in force was accepted.", "gauge", [("", String(accepted))])
+      m.single("edgeagent_bundle_accepted_timestamp_seconds", "gauge", "When the bundle in force was accepted.", String(accepted))
     }
-    line("edgeagent_relay_requests_total", "Requests answered by the relay.", "counter", [("", String(stats.requests))])
-    line("edgeagent_relay_not_modified_total", "Relay answers that were 304 Not Modified.", "counter", [("", String(stats.notModified))])
-    line("edgeagent_relay_connections", "Open relay connections.", "gauge", [("", String(connections.count))])
-    line("edgeagent_relay_long_polls", "Long-poll requests being held.", "gauge", [("", String(waiters.count))])
-    line("edgeagent_relay_refused_connections_total", "Connections closed at accept (over the limit).", "counter",
-         [("", String(stats.refusedConnections))])
-    line("edgeagent_relay_polls_over_peer_limit_total", "Long-polls answered at once: their address held its share.", "counter",
-         [("", String(stats.pollsOverPeerLimit))])
-    line("edgeagent_relay_evicted_polls_total", "Held long-polls closed to make room on a full relay.", "counter",
-         [("", String(stats.evictedPolls))])
-    line("edgeagent_relay_bad_requests_total", "Requests refused as malformed, too large or too slow.", "counter",
-         [("", String(stats.badRequests))])
+    m.single("edgeagent_relay_requests_total", "counter", "Requests answered by the relay.", String(stats.requests))
+    m.single("edgeagent_relay_not_modified_total", "counter", "Relay answers that were 304 Not Modified.", String(stats.notModified))
+    m.single("edgeagent_relay_connections", "gauge", "Open relay connections.", String(connections.count))
+    m.single("edgeagent_relay_long_polls", "gauge", "Long-poll requests being held.", String(waiters.count))
+    m.single("edgeagent_relay_refused_connections_total", "counter", "Connections closed at accept (over the limit).",
+             String(stats.refusedConnections))
+    m.single("edgeagent_relay_polls_over_peer_limit_total", "counter", "Long-polls answered at once: their address held its share.",
+             String(stats.pollsOverPeerLimit))
+    m.single("edgeagent_relay_evicted_polls_total", "counter", "Held long-polls closed to make room on a full relay.",
+             String(stats.evictedPolls))
+    m.single("edgeagent_relay_bad_requests_total", "counter", "Requests refused as malformed, too large or too slow.",
+             String(stats.badRequests))
     m.append(extraMetrics())
     return m.text
   }
