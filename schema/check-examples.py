@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Validates every policy file of the repository (or the files given) against schema/policy.schema.json:
-examples/*.json, Cross/boot/policy.json (the boot test's) and the fuzz corpora's *.json copies. The
+examples/*.json, Cross/boot/policy.json (the boot test's), Cross/deb/policy.json (the package's) and the fuzz corpora's *.json copies. The
 corpora's other seeds are deliberately broken inputs, and policies written inline by tests and
 scripts are checked by the agent's own decoder.
 
@@ -18,7 +18,7 @@ top = pathlib.Path(__file__).resolve().parent.parent
 schema = json.loads((top / "schema" / "policy.schema.json").read_text())
 jsonschema.Draft202012Validator.check_schema(schema)
 validator = jsonschema.Draft202012Validator(schema)
-repository_policies = (sorted((top / "examples").glob("*.json")) + [top / "Cross" / "boot" / "policy.json"]
+repository_policies = (sorted((top / "examples").glob("*.json")) + [top / "Cross" / "boot" / "policy.json", top / "Cross" / "deb" / "policy.json"]
                        + sorted((top / "Fuzz" / "corpus").glob("*/*.json")))
 files = [pathlib.Path(a) for a in sys.argv[1:]] or repository_policies
 bad = 0

@@ -46,11 +46,13 @@ final class ValidateCommandTests: XCTestCase {
     XCTAssertEqual(r.stderr, "")
   }
 
-  func testEveryExampleValidates() throws {
-    let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().appendingPathComponent("examples")
-    for name in ["gateway.json", "all-types.json"] {
-      let r = try Edgeagent.run(["validate", examples.appendingPathComponent(name).path])
+  /// Every policy the repository ships or boots with, as schema/check-examples.py checks them
+  /// against the schema: the agent's own check agrees.
+  func testEveryPolicyOfTheRepositoryValidates() throws {
+    let top = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
+    for name in ["examples/gateway.json", "examples/all-types.json", "Cross/boot/policy.json", "Cross/deb/policy.json"] {
+      let r = try Edgeagent.run(["validate", top.appendingPathComponent(name).path])
       XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
       XCTAssertTrue(r.stdout.hasSuffix("promises, valid\n"), r.stdout)
     }
