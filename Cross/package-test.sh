@@ -15,17 +15,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-targets="x86_64 aarch64 armv7"
-[ $# -eq 1 ] || { echo "usage: Cross/package-test.sh TARGET    (TARGET: ${targets// /, })" >&2; exit 2; }
+. Cross/deb/target.sh
+[ $# -eq 1 ] || { echo "usage: Cross/package-test.sh TARGET    (TARGET: ${deb_targets// /, })" >&2; exit 2; }
 target=$1
-case "$target" in
-  x86_64)  arch=amd64; qemu=qemu-x86_64;  native=x86_64 ;;
-  aarch64) arch=arm64; qemu=qemu-aarch64; native=aarch64 ;;
-  armv7)   arch=armhf; qemu=qemu-arm;     native=armv7l ;;
-  *) echo "Cross/package-test.sh: unknown target \"$target\"; targets are: $targets" >&2; exit 2 ;;
-esac
-run=()
-[ "$(uname -m)" = "$native" ] || run=("$qemu")
+deb_target Cross/package-test.sh "$target"
 for tool in dpkg dpkg-deb lintian man bash python3 "${run[@]}"; do
   command -v "$tool" >/dev/null ||
     { echo "Cross/package-test.sh: $tool not found: run Cross/setup.sh (installs lintian, man-db, bash-completion)" >&2; exit 1; }

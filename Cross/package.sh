@@ -14,16 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets="x86_64 aarch64 armv7"
-usage() { echo "usage: Cross/package.sh TARGET [BINARY]    (TARGET: ${targets// /, })" >&2; exit 2; }
+. Cross/deb/target.sh
+usage() { echo "usage: Cross/package.sh TARGET [BINARY]    (TARGET: ${deb_targets// /, })" >&2; exit 2; }
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 target=$1
-case "$target" in
-  x86_64)  arch=amd64; qemu=qemu-x86_64;  native=x86_64 ;;
-  aarch64) arch=arm64; qemu=qemu-aarch64; native=aarch64 ;;
-  armv7)   arch=armhf; qemu=qemu-arm;     native=armv7l ;;
-  *) echo "Cross/package.sh: unknown target \"$target\"; targets are: $targets" >&2; exit 2 ;;
-esac
+deb_target Cross/package.sh "$target"
 bin=${2:-out/edgeagent-$target}
 die() { echo "Cross/package.sh: $*" >&2; exit 1; }
 [ -f "$bin" ] || die "no binary $bin: build it first (Cross/build.sh $target)"
@@ -32,8 +27,6 @@ for tool in dpkg-deb gzip python3 md5sum; do command -v "$tool" >/dev/null || di
 # The version: the binary's own when it can run here, checked against the source's.
 src_version=$(sed -n 's/^public let edgeagentVersion = "\(.*\)"$/\1/p' Sources/EdgeAgent/Version.swift)
 [ -n "$src_version" ] || die "no edgeagentVersion in Sources/EdgeAgent/Version.swift"
-run=()
-[ "$(uname -m)" = "$native" ] || run=("$qemu")
 if [ "${#run[@]}" = 0 ] || command -v "$qemu" >/dev/null; then
   version=$("${run[@]}" "$bin" version | sed -n '1s/^edgeagent //p') || die "$bin version failed"
   [ -n "$version" ] || die "$bin version printed no \"edgeagent VERSION\" line"
