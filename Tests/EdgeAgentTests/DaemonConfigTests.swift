@@ -15,7 +15,7 @@ final class DaemonConfigTests: XCTestCase {
 
   override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-  private func load(_ text: String) throws -> Result<DaemonConfig, AgentError> {
+  func load(_ text: String) throws -> Result<DaemonConfig, AgentError> {
     let path = dir + "/config.json"
     try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     do { return .success(try DaemonConfig.load(path)) } catch { return .failure(error) }

@@ -1,27 +1,11 @@
 @testable import EdgeAgent
 import EdgeConverge
 import EdgeCore
-import Foundation
 import XCTest
 
 /// The config's durations take the one grammar (DurationText.swift) and keep their bounds:
 /// `interval`, `pull_interval` and `crash_loop_window` 100ms to 1d, a mount's `wait` up to 10m.
-final class ConfigDurationTests: XCTestCase {
-  var dir: String!
-
-  override func setUpWithError() throws {
-    dir = FileManager.default.temporaryDirectory.path + "/edgeconfig-duration-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
-  }
-
-  override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
-  private func load(_ text: String) throws -> Result<DaemonConfig, AgentError> {
-    let path = dir + "/config.json"
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    do { return .success(try DaemonConfig.load(path)) } catch { return .failure(error) }
-  }
-
+extension DaemonConfigTests {
   func testIntervalsTakeSeveralPartsAndWholeSeconds() throws {
     let c = try load(#"{"interval": "5m30s", "pull_interval": 90, "crash_loop_window": "1h"}"#).get()
     XCTAssertEqual(c.intervalMs, 330_000)
