@@ -198,6 +198,57 @@ snapshot >"$T/after"
 check "rejected policy touched neither root nor state" eval \
   'cmp -s "$T/before" "$T/after" && [ -n "$state_before" ] && [ "$state_before" = "$(data_sum)" ]'
 
+# validate, as CI runs it before a rollout: the example is valid (exit 0, its promise count), the
+# duplicate is not (exit 1, every error at FILE:LINE:COLUMN); neither touches the root.
+ea valid validate examples/gateway.json
+ea invalid validate "$T/dup.json"
+if [ "$(rc valid)" = 0 ] && has valid.out "policy gateway: 7 promises, valid" &&
+   [ "$(rc invalid)" = 1 ] && grep -q "$T/dup.json:5:[0-9][0-9]*: .*duplicate id" "$T/invalid.err"; then
+  pass "validate: gateway.json valid (exit 0), dup.json invalid (exit 1): $(grep -o 'dup.json:5:.*' "$T/invalid.err")"
+else
+  fail "validate should pass gateway.json (exit $(rc valid)) and fail dup.json at line 5 (exit $(rc invalid))"; show valid; show invalid
+fi
+snapshot >"$T/after-validate"
+check "validate touched nothing" cmp -s "$T/after" "$T/after-validate"
+
+# Metrics on a plain agent (no relay): the daemon on a local policy with --metrics on a free
+# port; /healthz says 200 once it converged, /metrics has the build and the last run.
+"${run[@]}" "$bin" run --policy examples/gateway.json --root "$root" --state "$state" --interval 1h \
+  --metrics 127.0.0.1:0 >"$T/daemon.out" 2>"$T/daemon.err" &
+daemon=$!
+if python3 - "$T/daemon.err" "$T/metrics.txt" <<'PY'
+import re, sys, time, urllib.request
+err, out = sys.argv[1:3]
+deadline = time.time() + 60
+port = None
+while time.time() < deadline:
+    text = open(err).read()
+    m = re.search(r'msg="metrics listening" address=127\.0\.0\.1:(\d+)', text)
+    if m and "msg=converged" in text:
+        port = m.group(1)
+        break
+    time.sleep(0.2)
+if not port:
+    sys.exit("no 'metrics listening' and 'converged' lines in 60 s")
+health = urllib.request.urlopen("http://127.0.0.1:%s/healthz" % port, timeout=10)
+metrics = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=10).read().decode()
+open(out, "w").write(metrics)
+body = health.read().decode().strip()
+need = ["edgeagent_build_info{", "edgeagent_last_run_timestamp_seconds ", 'edgeagent_promises{status="kept"} 6']
+missing = [n for n in need if n not in metrics]
+if health.status != 200 or missing:
+    sys.exit("healthz %s %r; missing from /metrics: %s" % (health.status, body, missing))
+print("healthz 200 %r" % body)
+PY
+then
+  pass "metrics: /healthz 200 and /metrics has edgeagent_build_info, the last run's time, promises kept 6"
+else
+  fail "metrics: /healthz and /metrics of a plain agent"; sed 's/^/    daemon: /' "$T/daemon.err" | tail -5
+fi
+kill -TERM "$daemon" 2>/dev/null
+wait "$daemon"
+check "daemon stops on SIGTERM with exit 0" test "$?" = 0
+
 # The Debian package, for x86_64 only (CI's time): Cross/package-test.sh packages this binary and
 # checks the .deb (lintian, an install into a temporary root, man pages, completion, the daemon
 # on the packaged config); its PASS and FAIL lines count as this script's.
