@@ -3,6 +3,8 @@
 // never trap or loop, and never give more addresses than its cap. The first two bytes of the
 // input double as the expected ID, so the fuzzer reaches past the ID check; the name asked for
 // is fixed, so a mutated question is exercised as a mismatch.
+@testable import EdgeCore
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzDNSResponse(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   guard size >= 2 else { return 0 }

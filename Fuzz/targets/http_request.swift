@@ -1,6 +1,8 @@
 // requires: HTTPRequestParser.swift HTTPMessage.swift
 // The relay's request parser (issue 5) on arbitrary bytes in pieces: a request, a refusal or
 // "more", never a trap; an accepted target never holds a control byte or space.
+@testable import EdgeCore
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzHTTPRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   guard size > 0 else { return 0 }

@@ -2,6 +2,8 @@
 // The pull client's response parser (issue 5) on arbitrary bytes, fed in pieces whose sizes come
 // from the input itself: it must finish, refuse, or wait for more, never trap, and never hold a
 // body past its limit. The first byte picks the split size and HEAD or GET.
+@testable import EdgeCore
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzHTTPResponse(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   guard size > 0 else { return 0 }

@@ -2,6 +2,8 @@
 // The strict JSON reader on arbitrary bytes: it must return a tree or a JSONError, never trap,
 // hang or overflow the stack. Oracle: a document it accepts parses again to the same shape when
 // re-serialised by JSONWriter.
+@testable import EdgeCore
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSON(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let bytes = Array(UnsafeBufferPointer(start: data, count: size))

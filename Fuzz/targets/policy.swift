@@ -3,6 +3,8 @@
 // PolicyError, never a trap. Oracle: every accepted promise obeys the rules the host side relies
 // on (paths pass pathProblem, ids are unique, the plan is a permutation), and survives the
 // `desired` record encoding unchanged.
+@testable import EdgeCore
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPolicy(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   let bytes = Array(UnsafeBufferPointer(start: data, count: size))

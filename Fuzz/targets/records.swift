@@ -1,6 +1,8 @@
 // requires: PromiseRecord.swift StatRecord.swift EventRecord.swift ServiceRecord.swift
 // The LMDB record decoders on arbitrary bytes (a corrupt or foreign state must give a
 // RecordError or nil, never a trap or an out-of-bounds read). The first byte picks the record.
+@testable import EdgeCore
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRecords(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
   guard size > 0 else { return 0 }
