@@ -48,7 +48,7 @@ extension Directory {
       if name == "." { continue }
       let last = i == parts.count - 1
       let f = last ? flags : EDGE_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-      let r = name.withCString { n in valueOrErrno { system_openat(current.raw, n, f, 0) } }
+      let r = pathCall(name) { n in system_openat(current.raw, n, f, 0) }
       switch r {
       case .success(let next): current = FileDescriptor(adopting: next)
       case .failure(let e) where e == .notDirectory && !last:

@@ -31,7 +31,7 @@ public struct Directory: ~Copyable {
     if relative.isEmpty { return Directory(fd: try FileDescriptor.open(at: root.fd.raw, ".", O_RDONLY | O_DIRECTORY), path: hostPath) }
     let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC
     let resolve = UInt64(RESOLVE_IN_ROOT) | UInt64(RESOLVE_NO_MAGICLINKS)
-    let r = relative.withCString { p in valueOrErrno { system_openat2(root.fd.raw, p, flags, resolve) } }
+    let r = pathCall(relative) { p in system_openat2(root.fd.raw, p, flags, resolve) }
     switch r {
     case .success(let fd): return Directory(fd: FileDescriptor(adopting: fd), path: hostPath)
     case .failure(let e) where e == .noSys || e == .permission:
@@ -57,7 +57,7 @@ public struct Directory: ~Copyable {
   /// lstat of a name in this directory; nil when absent.
   public func stat(_ name: String) throws(HostError) -> FileStat? {
     var st = CEdge.stat()
-    let r = name.withCString { p in valueOrErrno { system_fstatat(fd.raw, p, &st, AT_SYMLINK_NOFOLLOW) } }
+    let r = pathCall(name) { p in system_fstatat(fd.raw, p, &st, AT_SYMLINK_NOFOLLOW) }
     switch r {
     case .success: return FileStat(st)
     case .failure(let e) where e == .noEntry: return nil
@@ -75,23 +75,23 @@ public struct Directory: ~Copyable {
   }
 
   public func makeDirectory(_ name: String, mode: UInt32) throws(HostError) {
-    let r = name.withCString { p in valueOrErrno { system_mkdirat(fd.raw, p, mode_t(mode)) } }
+    let r = pathCall(name) { p in system_mkdirat(fd.raw, p, mode_t(mode)) }
     if case .failure(let e) = r { throw HostError(e, "create directory", join(path, name)) }
   }
 
   /// Removes a file or symlink (`directory: false`) or an empty directory.
   public func remove(_ name: String, directory: Bool) throws(HostError) {
-    let r = name.withCString { p in valueOrErrno { system_unlinkat(fd.raw, p, directory ? AT_REMOVEDIR : 0) } }
+    let r = pathCall(name) { p in system_unlinkat(fd.raw, p, directory ? AT_REMOVEDIR : 0) }
     if case .failure(let e) = r { throw HostError(e, "remove", join(path, name)) }
   }
 
   public func rename(_ from: String, to: String) throws(HostError) {
-    let r = from.withCString { a in to.withCString { b in valueOrErrno { system_renameat(fd.raw, a, fd.raw, b) } } }
+    let r = pathCall(from, to) { a, b in system_renameat(fd.raw, a, fd.raw, b) }
     if case .failure(let e) = r { throw HostError(e, "rename \(from) to", join(path, to)) }
   }
 
   public func symlink(_ name: String, target: String) throws(HostError) {
-    let r = target.withCString { t in name.withCString { n in valueOrErrno { system_symlinkat(t, fd.raw, n) } } }
+    let r = pathCall(target, name) { t, n in system_symlinkat(t, fd.raw, n) }
     if case .failure(let e) = r { throw HostError(e, "create symlink", join(path, name)) }
   }
 
@@ -112,7 +112,7 @@ public struct Directory: ~Copyable {
   /// chown without following a symlink in `name`; -1 leaves one as it is.
   public func setOwner(_ name: String, uid: Int, gid: Int) throws(HostError) {
     let u = uid < 0 ? uid_t.max : uid_t(uid), g = gid < 0 ? gid_t.max : gid_t(gid)
-    let r = name.withCString { p in valueOrErrno { system_fchownat(fd.raw, p, u, g, AT_SYMLINK_NOFOLLOW) } }
+    let r = pathCall(name) { p in system_fchownat(fd.raw, p, u, g, AT_SYMLINK_NOFOLLOW) }
     if case .failure(let e) = r { throw HostError(e, "chown", join(path, name)) }
   }
 

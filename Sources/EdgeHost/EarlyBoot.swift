@@ -119,7 +119,7 @@ public enum UnmountResult: Equatable, Sendable {
 /// C: `umount2`, `mount(MS_REMOUNT | MS_RDONLY)`
 public func unmountFilesystem(_ path: String) throws(HostError) -> UnmountResult {
   if !isMountPoint(path) { return .notMounted }
-  let r = path.withCString { p in valueOrErrno { system_umount(p) } }
+  let r = pathCall(path) { p in system_umount(p) }
   guard case .failure = r else { return .unmounted }
   let flags = UInt(MS_REMOUNT | MS_RDONLY)
   let ro = path.withCString { p in "".withCString { none in valueOrErrno { system_mount(none, p, none, flags, none) } } }

@@ -13,7 +13,7 @@ public struct FileDescriptor: ~Copyable {
   /// Opens `name` relative to `dir` (AT_FDCWD for the working directory). O_CLOEXEC is always
   /// added: no fd of the agent's may leak into a service.
   public static func open(at dir: CInt, _ name: String, _ flags: CInt, mode: UInt32 = 0) throws(HostError) -> FileDescriptor {
-    let r = name.withCString { p in valueOrErrno { system_openat(dir, p, flags | O_CLOEXEC, mode_t(mode)) } }
+    let r = pathCall(name) { p in system_openat(dir, p, flags | O_CLOEXEC, mode_t(mode)) }
     switch r {
     case .success(let fd): return FileDescriptor(adopting: fd)
     case .failure(let e): throw HostError(e, "open", name)

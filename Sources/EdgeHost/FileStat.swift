@@ -45,7 +45,7 @@ public struct FileStat: Equatable, Sendable {
   /// stat(2): follows symlinks (for files the agent reads, like its policy, not ones it manages).
   public static func following(_ path: String) throws(HostError) -> FileStat? {
     var st = CEdge.stat()
-    let r = path.withCString { p in valueOrErrno { system_stat(p, &st) } }
+    let r = pathCall(path) { p in system_stat(p, &st) }
     switch r {
     case .success: return FileStat(st)
     case .failure(let e):
