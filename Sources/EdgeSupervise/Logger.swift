@@ -33,10 +33,7 @@ public struct Logger {
   /// One event's line, without its newline: one line whatever the message and values hold.
   func line(_ level: String, _ msg: String, _ fields: [(String, LogValue)], ts: String) -> String {
     var fields = fields
-    if let s = startedNs {
-      let now = monotonicNanoseconds()
-      fields.append(("t_ms", .ms(now > s ? now - s : 0)))
-    }
+    if let s = startedNs { fields.append(("t_ms", elapsed(since: s))) }
     var line: String
     if json {
       var w = JSONWriter()
@@ -71,9 +68,11 @@ public struct Logger {
   }
 }
 
-/// Milliseconds since `start` (monotonic ns) with one decimal: `12.3`.
-public func elapsedMilliseconds(since start: UInt64) -> String {
+/// Milliseconds since `start` (monotonic ns) with one decimal: `12.3`, as a line's `t_ms`.
+public func elapsedMilliseconds(since start: UInt64) -> String { elapsed(since: start).description }
+
+/// The time since `start` (monotonic ns) as a log value; 0 if the clock reads earlier.
+func elapsed(since start: UInt64) -> LogValue {
   let now = monotonicNanoseconds()
-  let tenths = now > start ? (now - start) / 100_000 : 0
-  return "\(tenths / 10).\(tenths % 10)"
+  return .ms(now > start ? now - start : 0)
 }
