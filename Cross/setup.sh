@@ -10,7 +10,8 @@
 # `Cross/setup.sh --host` installs only the host's -dev packages (enough for ./demo.sh).
 # nginx-light (the origin of the bundle integration tests and Benchmarks/fleet) and bc come with --host too,
 # prometheus (promtool checks /metrics in the daemon tests), and lintian, man-db and bash-completion,
-# which Cross/package-test.sh checks the .deb with.
+# which Cross/package-test.sh checks the .deb with, and chromium, which renders the collector's page
+# headless in Tests/browser/fleet-page.sh.
 set -euo pipefail
 
 host_only=0
@@ -21,7 +22,7 @@ case "${1:-}" in
 esac
 
 host_pkgs="libuv1-dev liblmdb-dev libsodium-dev lmdb-utils pkg-config file binutils nginx-light bc prometheus
-  lintian man-db bash-completion"
+  lintian man-db bash-completion chromium"
 cross_pkgs="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross binutils-arm-linux-gnueabihf
   musl musl-dev musl-tools musl-dev:arm64 musl-dev:armhf
