@@ -8,7 +8,7 @@ import EdgeStore
 extension Puller {
   func pull(from u: UpstreamURL, _ done: @escaping (Answer) -> Void) {
     if u.scheme == .file { done(pullFile(u)); return }
-    var o = HTTPGet.Options()
+    var o = HTTPExchange.Options()
     o.idleMs = config.idleTimeoutMs
     o.limits.maxBodyBytes = PolicyBundle.maxBytes
     var path = u.path(of: "bundle.json")
@@ -54,17 +54,17 @@ extension Puller {
     }
   }
 
-  func get(_ u: UpstreamURL, _ path: String, _ options: HTTPGet.Options, _ done: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
+  func get(_ u: UpstreamURL, _ path: String, _ options: HTTPExchange.Options, _ done: @escaping (Result<HTTPClientResponse, HTTPClientError>) -> Void) {
     var o = options
     o.resolver = config.resolver
-    current = HTTPGet(loop, host: u.host, port: u.port, path: path, options: o) { [unowned(unsafe) self] r in
+    current = HTTPExchange(loop, host: u.host, port: u.port, path: path, options: o) { [unowned(unsafe) self] r in
       self.current = nil
       done(r)
     }
   }
 
   func fetchSignature(_ u: UpstreamURL, _ bytes: [UInt8], etag: String?, _ done: @escaping (Answer) -> Void) {
-    var o = HTTPGet.Options()
+    var o = HTTPExchange.Options()
     o.idleMs = config.idleTimeoutMs
     o.limits.maxBodyBytes = 1024
     get(u, u.path(of: "bundle.json.sig"), o) { [unowned(unsafe) self] r in
@@ -97,7 +97,7 @@ extension Puller {
       }
       return
     }
-    var o = HTTPGet.Options()
+    var o = HTTPExchange.Options()
     o.idleMs = config.idleTimeoutMs
     o.limits.maxBodyBytes = Int(b.size)
     get(u, u.path(of: "blobs/" + b.digest.hex), o) { [unowned(unsafe) self] r in

@@ -86,7 +86,7 @@ public final class Puller {
   let timer: Timer
   /// Gives back what a large body (a bundle, a blob, a hostile 16 MiB answer) left in the heap.
   let heapTrim: HeapTrim
-  var current: HTTPGet? = nil
+  var current: HTTPExchange? = nil
   var running = false
   var inRound = false
   /// ETag of bundle.json per upstream, for If-None-Match.
@@ -109,7 +109,7 @@ public final class Puller {
   /// Whether the upstream that answered last holds long-polls (so the next round starts at once).
   var upstreamLongPolls = false
   /// Whether the last round reached an upstream; nil before the first round.
-  var reachable: Bool? = nil
+  public internal(set) var reachable: Bool? = nil
   /// Where the held bundle puts this relay ("origins", a parent's URL, "unlisted").
   var place = ""
 

@@ -31,19 +31,22 @@ public enum HTTPClientError: Error, CustomStringConvertible {
   }
 }
 
-/// One HTTP/1.1 GET on its own connection (`Connection: close`), driven by the loop: connect,
+/// One HTTP/1.1 request (a GET, or a POST with `Options.body`) on its own connection
+/// (`Connection: close`), driven by the loop: connect,
 /// write the request, parse the response as it arrives with `limits`, and call `completion`
 /// exactly once. Two timers bound it: `idleMs` without a byte (an upstream that stalls
 /// mid-body) and `deadlineMs` for the whole exchange. Nothing blocks the loop.
 ///
 /// The object keeps itself alive until it completes; `cancel()` completes it with a timeout
 /// error at once.
-public final class HTTPGet {
+public final class HTTPExchange {
   public struct Options {
     public var limits = HTTPLimits()
     public var idleMs: UInt64 = 10_000
     public var deadlineMs: UInt64 = 60_000
     public var headers: [HTTPHeader] = []
+    /// Sent as a POST with this body (and its Content-Length) when set.
+    public var body: [UInt8]? = nil
     /// Where the host name is looked up (hosts file, resolv.conf).
     public var resolver = ResolverSettings()
     public init() {}
@@ -55,11 +58,11 @@ public final class HTTPGet {
   let deadline: Timer
   var parser: HTTPResponseParser
   var completion: ((Result<HTTPClientResponse, HTTPClientError>) -> Void)?
-  var selfRef: HTTPGet? = nil
+  var selfRef: HTTPExchange? = nil
   let options: Options
   var lookup: NameLookup? = nil
 
-  /// Starts `GET path` to `host:port` once `host` resolves (`NameLookup`, within the deadline).
+  /// Starts `GET path` (`POST path` with `options.body`) to `host:port` once `host` resolves (`NameLookup`, within the deadline).
   /// The completion never runs before this returns.
   @discardableResult
   public init(_ loop: Loop, host: String, port: UInt16, path: String, options: Options,
@@ -86,10 +89,12 @@ public final class HTTPGet {
 
   func connect(_ ip: String, host: String, port: UInt16, path: String) {
     armIdle()
-    var request = "GET \(path) HTTP/1.1\r\nHost: \(host)\(port == 80 ? "" : ":\(port)")\r\nUser-Agent: edgeagent\r\nConnection: close\r\n"
+    var request = "\(options.body == nil ? "GET" : "POST") \(path) HTTP/1.1\r\nHost: \(host)\(port == 80 ? "" : ":\(port)")\r\nUser-Agent: edgeagent\r\nConnection: close\r\n"
     for h in options.headers { request += "\(h.name): \(h.value)\r\n" }
+    if let b = options.body { request += "Content-Type: application/octet-stream\r\nContent-Length: \(b.count)\r\n" }
     request += "\r\n"
-    let bytes = Array(request.utf8)
+    var bytes = Array(request.utf8)
+    if let b = options.body { bytes.append(contentsOf: b) }
     do throws(LoopError) {
       try connection.connect(ipv4: ip, port: port) { [unowned(unsafe) self] err in
         if let err { self.finish(.failure(.io(err))); return }

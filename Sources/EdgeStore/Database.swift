@@ -12,8 +12,10 @@
 /// - blobs: sha256 -> bytes
 /// - services: service id -> service record
 /// - events: big-endian u64 sequence -> event record, trimmed to a bounded ring
+/// - reports: host id -> `ReportEntry` (the latest verified report of each host this agent
+///   carries: its own, a relay's subtree, a collector's fleet; Reports.swift)
 public enum Database: Int, CaseIterable, Sendable {
-  case meta = 0, desired, actual, statcache, blobs, services, events
+  case meta = 0, desired, actual, statcache, blobs, services, events, reports
 
   public var name: String {
     switch self {
@@ -24,6 +26,7 @@ public enum Database: Int, CaseIterable, Sendable {
     case .blobs: return "blobs"
     case .services: return "services"
     case .events: return "events"
+    case .reports: return "reports"
     }
   }
 }

@@ -35,6 +35,10 @@ public enum MetaKey: CaseIterable, Sendable {
   case lastRejection
   /// `ReachabilityRecord`: whether the upstreams answered, written when it changes.
   case reachability
+  /// 64 bytes: this host's Ed25519 secret key for its reports, made on first need.
+  case hostKey
+  /// u64: the sequence number of this host's last report (HostReport.sequence).
+  case reportSequence
 
   /// The key as stored. Never change one: an existing state would lose the value.
   public var name: String {
@@ -56,6 +60,8 @@ public enum MetaKey: CaseIterable, Sendable {
     case .bundleAcceptedAt: return "bundle.accepted"
     case .lastRejection: return "bundle.rejection"
     case .reachability: return "pull.reachability"
+    case .hostKey: return "report.key"
+    case .reportSequence: return "report.sequence"
     }
   }
 }

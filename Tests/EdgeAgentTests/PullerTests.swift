@@ -176,7 +176,7 @@ final class PullerTests: XCTestCase {
     XCTAssertEqual(nginx.requests().filter { $0.contains("GET /bundle.json ") }.count, 2)
     // /metrics and /healthz.
     var metrics = ""
-    HTTPGet(loop, host: "127.0.0.1", port: relay.port, path: "/metrics", options: HTTPGet.Options()) {
+    HTTPExchange(loop, host: "127.0.0.1", port: relay.port, path: "/metrics", options: HTTPExchange.Options()) {
       if case .success(let r) = $0 { metrics = String(decoding: r.body, as: UTF8.self) }
     }
     run(until: { !metrics.isEmpty })
@@ -291,10 +291,10 @@ final class PullerTests: XCTestCase {
     let relay = Relay(loop: loop, env: env, maxConnections: 2)
     try relay.start(address: "127.0.0.1", port: 0)
     func get(_ path: String, _ headers: [HTTPHeader] = []) -> HTTPClientResponse? {
-      var o = HTTPGet.Options()
+      var o = HTTPExchange.Options()
       o.headers = headers
       var out: Result<HTTPClientResponse, HTTPClientError>? = nil
-      HTTPGet(loop, host: "127.0.0.1", port: relay.port, path: path, options: o) { out = $0 }
+      HTTPExchange(loop, host: "127.0.0.1", port: relay.port, path: path, options: o) { out = $0 }
       run(until: { out != nil })
       if case .success(let resp)? = out { return resp }
       return nil

@@ -167,10 +167,10 @@ final class NameLookupTests: XCTestCase {
       try? c.startReading({ _ in c.write(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi".utf8)) }, end: { _ in c.close() })
     }
     defer { l.close() }
-    var o = HTTPGet.Options()
+    var o = HTTPExchange.Options()
     o.resolver = settings
     var result: Result<HTTPClientResponse, HTTPClientError>? = nil
-    HTTPGet(loop, host: "origin.test", port: l.port, path: "/bundle.json", options: o) { result = $0 }
+    HTTPExchange(loop, host: "origin.test", port: l.port, path: "/bundle.json", options: o) { result = $0 }
     while result == nil { loop.runOnce() }
     guard case .success(let r) = result! else { return XCTFail("\(result!)") }
     XCTAssertEqual(r.body, Array("hi".utf8))
@@ -179,10 +179,10 @@ final class NameLookupTests: XCTestCase {
   func testHTTPGetSaysWhyANameDidNotResolve() throws {
     try server { q in [reply(q, a: [], rcode: 3)] }
     try write("resolv.conf", "nameserver 127.0.0.1\n")
-    var o = HTTPGet.Options()
+    var o = HTTPExchange.Options()
     o.resolver = settings
     var result: Result<HTTPClientResponse, HTTPClientError>? = nil
-    HTTPGet(loop, host: "origin.test", port: 80, path: "/bundle.json", options: o) { result = $0 }
+    HTTPExchange(loop, host: "origin.test", port: 80, path: "/bundle.json", options: o) { result = $0 }
     while result == nil { loop.runOnce() }
     guard case .failure(let e) = result! else { return XCTFail() }
     XCTAssertEqual(e.description, "unable to resolve origin.test: no such name (NXDOMAIN from 127.0.0.1)")

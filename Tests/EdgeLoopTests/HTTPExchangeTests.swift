@@ -2,8 +2,8 @@ import EdgeCore
 import EdgeLoop
 import XCTest
 
-/// HTTPGet against small servers written with TCPListener on the same loop (127.0.0.1 only).
-final class HTTPGetTests: XCTestCase {
+/// HTTPExchange against small servers written with TCPListener on the same loop (127.0.0.1 only).
+final class HTTPExchangeTests: XCTestCase {
   let loop = Loop()
 
   /// Serves each connection with `script`, which gets the connection once the request arrives.
@@ -18,11 +18,11 @@ final class HTTPGetTests: XCTestCase {
   }
 
   func get(_ port: UInt16, idleMs: UInt64 = 2000, limits: HTTPLimits = HTTPLimits()) -> Result<HTTPClientResponse, HTTPClientError> {
-    var o = HTTPGet.Options()
+    var o = HTTPExchange.Options()
     o.idleMs = idleMs
     o.limits = limits
     var result: Result<HTTPClientResponse, HTTPClientError>? = nil
-    HTTPGet(loop, host: "127.0.0.1", port: port, path: "/bundle.json", options: o) { result = $0 }
+    HTTPExchange(loop, host: "127.0.0.1", port: port, path: "/bundle.json", options: o) { result = $0 }
     // A generous guard: the client's own timers must end every case long before it.
     let t0 = monotonicMs()
     while result == nil && monotonicMs() - t0 < 30_000 { loop.runOnce() }
