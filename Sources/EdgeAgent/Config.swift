@@ -40,6 +40,14 @@ public struct DaemonConfig {
   /// Where to serve /metrics and /healthz (IPv4-ADDRESS:PORT, e.g. 127.0.0.1:9100); nil: nowhere
   /// but a relay's own address.
   public var metrics: String? = nil
+  /// Where this agent is the fleet's collector (IPv4-ADDRESS:PORT): it takes host reports and
+  /// serves the fleet view (issue 16); nil: it is not.
+  public var collect: String? = nil
+  /// Where the top of the relay tree (and an agent with no relay above it) sends host reports:
+  /// collectors' http:// URLs, tried in order.
+  public var collectors: [String] = []
+  /// Milliseconds between this host's report heartbeats (and a relay's forwarding period).
+  public var reportIntervalMs: UInt32 = 300_000
   /// Where the crash-loop rule trips: exits within a window.
   public var crashLoopCount = 5
   public var crashLoopWindowMs: UInt32 = 60_000
@@ -76,7 +84,7 @@ public struct DaemonConfig {
     }
     for m in members {
       switch m.key {
-      case "state_dir", "root", "policy", "host_id", "relay", "relay_url", "log_format", "hosts_file", "resolv_conf", "metrics":
+      case "state_dir", "root", "policy", "host_id", "relay", "relay_url", "log_format", "hosts_file", "resolv_conf", "metrics", "collect":
         guard let s = m.value.string else { bad(m, "expected string, found \(m.value.typeName)"); continue }
         switch m.key {
         case "state_dir": c.stateDir = s
@@ -88,6 +96,7 @@ public struct DaemonConfig {
         case "resolv_conf": c.resolvConf = s
         case "relay_url": c.relayURL = s
         case "metrics": c.metrics = s
+        case "collect": c.collect = s
         default:
           if s == "json" { c.logJSON = true } else if s != "logfmt" { bad(m, "expected \"logfmt\" or \"json\"") }
         }
@@ -112,6 +121,10 @@ public struct DaemonConfig {
         for item in a {
           if let spec = mountSpec(item, &issues) { c.mounts.append(spec) }
         }
+      case "report_interval":
+        guard let d = m.value.durationMs, d >= 1000, d <= 86_400_000 else { bad(m, durationExpected(from: "1s", to: "1d")); continue }
+        c.reportIntervalMs = UInt32(d)
+      case "collectors": if let s = strings(m) { c.collectors = s }
       case "upstreams": if let s = strings(m) { c.upstreams = s }
       case "trusted_keys": if let s = strings(m) { c.trustedKeys = s }
       case "container":
@@ -119,7 +132,7 @@ public struct DaemonConfig {
         c.container = b
       case "comment", "$schema": break
       default:
-        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, pull_interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, metrics, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
+        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, pull_interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, metrics, collect, collectors, report_interval, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
       }
     }
     if !issues.isEmpty { throw .policy(PolicyError(issues), file: path) }

@@ -85,6 +85,7 @@ extension Daemon {
       notifiedReady = true
       sdNotify("READY=1")
     }
+    reportAfterRun()
     // The code of start-up and of this run need not stay mapped once the agent is idle.
     imageRelease.soon()
   }

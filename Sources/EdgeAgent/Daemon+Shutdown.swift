@@ -43,6 +43,7 @@ extension Daemon {
     imageRelease.close()
     // systemd (and anything else on $NOTIFY_SOCKET) learns the stop is ours, not a crash.
     sdNotify("STOPPING=1")
+    stopReports()
     stopBundles()
     stopMetrics()
     supervisor.stopAll { [unowned(unsafe) self] in

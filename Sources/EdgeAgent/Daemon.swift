@@ -74,6 +74,11 @@ public final class Daemon {
   var relay: Relay? = nil
   /// `/metrics` and `/healthz` on their own address (`metrics`, Daemon+Metrics.swift); nil unless set.
   var metricsServer: MetricsServer? = nil
+  /// Host reports (Daemon+Reports.swift): the collector's listener, the forwarder up the tree,
+  /// and this host's last report; nil unless reporting is on.
+  var collector: Relay? = nil
+  var forwarder: ReportForwarder? = nil
+  var reporting: ReportState? = nil
   /// Convergences' counts and the last full run, for /metrics and /healthz.
   var lastRun = RunFigures()
   /// Convergences run, full and partial (for tests and metrics).
@@ -122,6 +127,7 @@ public final class Daemon {
     if kernelInit { boot.info("state opened", [("state", config.stateDir)]) }
     _ = try Daemon.bundleSettings(config)
     _ = try Daemon.metricsAddress(config)
+    _ = try Daemon.reportSettings(config)
     classes = hostClasses(labels: config.labels)
     do { reaper = try ChildReaper(loop) } catch { throw .input(error.description) }
     supervisor = Supervisor(loop: loop, reaper: reaper, log: log, env: env, root: root, stateDir: config.stateDir,
@@ -153,6 +159,7 @@ public final class Daemon {
     converge()
     scheduleNext()
     startBundles()
+    startReports()
     if let ms = watchdogIntervalMs() {
       let t = Timer(loop)
       t.start(after: ms / 2, repeat: ms / 2) { sdNotify("WATCHDOG=1") }

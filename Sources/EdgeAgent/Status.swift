@@ -352,7 +352,7 @@ func holderName(_ pid: Int32) -> String {
 }
 
 /// "3d4h", "2h5m", "40s": a coarse age for humans.
-func duration(_ seconds: Int64) -> String {
+public func duration(_ seconds: Int64) -> String {
   if seconds < 0 { return "in the future (clock behind?)" }
   if seconds < 120 { return "\(seconds)s" }
   if seconds < 7200 { return "\(seconds / 60)m" }

@@ -47,6 +47,7 @@ extension Relay {
       b.withUnsafeBytes { send(status, [("Content-Type", type), ("Cache-Control", "no-store")], $0) }
     }
     let path = req.path
+    if respondReports(req, on: c, text: { text($0, $1, type: $2) }) { return }
     if req.method != "GET" && req.method != "HEAD" { text(405, "method not allowed\n"); return }
     if path == "/healthz", let health {
       let h = health()
@@ -54,7 +55,13 @@ extension Relay {
       return
     }
     if !servesBundles {
-      if path == "/metrics" { text(200, extraMetrics(), type: "text/plain; version=0.0.4") } else { text(404, "not found\n") }
+      if path == "/metrics" {
+        do { text(200, extraMetrics() + (try reportMetrics()), type: "text/plain; version=0.0.4") } catch {
+          text(500, "unable to read the state: \(error)\n")
+        }
+      } else {
+        text(404, "not found\n")
+      }
       return
     }
     let held: (serial: UInt64, digest: Digest)?
@@ -150,6 +157,7 @@ extension Relay {
              String(stats.evictedPolls))
     m.single("edgeagent_relay_bad_requests_total", "counter", "Requests refused as malformed, too large or too slow.",
              String(stats.badRequests))
+    m.append(try reportMetrics())
     m.append(extraMetrics())
     return m.text
   }

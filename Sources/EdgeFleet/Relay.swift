@@ -32,8 +32,12 @@ public final class Relay {
   /// `/healthz`'s answer (the daemon's: converging or not); nil: 200 once a bundle is accepted,
   /// else 503.
   public var health: (() -> (ok: Bool, text: String))? = nil
-  /// False for a `MetricsServer`: only /metrics (`extraMetrics` alone) and /healthz, no state read.
+  /// False for a `MetricsServer` and a collector: /metrics (`extraMetrics` and the reports'),
+  /// /healthz, and what `reports` serves; no bundle is read.
   let servesBundles: Bool
+  /// Set on a relay (its children's reports, forwarded) and a collector (the fleet's, with the
+  /// fleet view): `POST /report` is taken (Relay+Reports.swift). Nil: it is a 405.
+  public var reports: ReportSink? = nil
   public internal(set) var stats = RelayStats()
   var connections: [ObjectIdentifier: RelayConnection] = [:]
   var waiters: [ObjectIdentifier: RelayConnection] = [:]

@@ -26,7 +26,7 @@ final class RelayConnection {
   /// Order among held polls (see `Relay.evictOneHeldPoll`).
   var heldAt: UInt64 = 0
   let timer: Timer
-  var parser = HTTPRequestParser()
+  var parser: HTTPRequestParser
   var request: HTTPRequest? = nil
   /// The head was malformed and answered with an error status.
   var refused = false
@@ -37,6 +37,9 @@ final class RelayConnection {
     self.c = c
     self.peer = peer
     timer = Timer(relay.loop)
+    // A body only where reports are taken, and then at most one batch.
+    parser = HTTPRequestParser(limits: HTTPLimits(maxHeaderBytes: 8 << 10, maxHeaders: 32,
+                                                  maxBodyBytes: relay.reports == nil ? 0 : ReportBatch.maxBytes))
   }
 
   func begin() {

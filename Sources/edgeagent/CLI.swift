@@ -40,6 +40,7 @@ struct CLI {
     case "publish": code = PublishCommand.run(rest)
     case "verify": code = VerifyCommand.run(rest)
     case "validate": code = ValidateCommand.run(rest)
+    case "fleet": code = FleetCommand.run(rest)
     case "help", "--help", "-h":
       writeStdout(usage)
       code = ExitCode.ok
@@ -73,6 +74,7 @@ struct CLI {
       keygen          make an Ed25519 key pair for signing bundles
       publish         sign a policy into a bundle directory for an origin
       verify          check a bundle directory's signature, blobs and expiry
+      fleet           show the fleet from a collector's host reports
       version         show the version, target and library versions
       help            show this text
 

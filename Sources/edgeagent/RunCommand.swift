@@ -8,7 +8,7 @@ enum RunCommand {
   static let usage = """
     usage: edgeagent run [--config FILE] [--policy FILE] [--root DIR] [--state DIR] [--interval DURATION]
                          [--label NAME]... [--log-format logfmt|json] [--container] [--relay ADDR:PORT] [--relay-url URL]
-                         [--metrics ADDR:PORT]
+                         [--metrics ADDR:PORT] [--collect ADDR:PORT]
 
     The daemon: converges at start, on a timer with a per-host splay, at once on SIGHUP or a
     policy file change, and for just the touched promises when a managed path drifts; supervises
@@ -16,9 +16,12 @@ enum RunCommand {
     on SIGTERM, SIGINT or SIGPWR stops the services in reverse order, syncs and powers off.
       --config FILE      JSON config (keys: state_dir, root, policy, interval, pull_interval, labels,
                          log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, metrics,
-                         crash_loop_count, crash_loop_window, modules, mounts); flags override it
+                         collect, collectors, report_interval, crash_loop_count, crash_loop_window, modules,
+                         mounts); flags override it
       --state DIR        the state (default /var/lib/edgeagent; under --root when a root is given)
       --metrics ADDR:PORT  serve GET /metrics (Prometheus text) and /healthz (200 while converging)
+      --collect ADDR:PORT  be the fleet's collector: take signed host reports (POST /report) and serve
+                         the fleet: GET / (a page), /fleet, /fleet/hosts?failed=1|stale=1|serial=N|host=ID
       --container        on shutdown, exit with the main service's status instead of powering off;
                          when the main service exits on its own, stop the others and exit with it
     As PID 1 with no arguments (the kernel's /init), it runs with --config /etc/edgeagent/config.json,
@@ -32,7 +35,7 @@ enum RunCommand {
   static func run(_ args: ArraySlice<String>, started: UInt64, kernelInit: Bool = false) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
       let o = try Options(args, valued: ["--config", "--policy", "--root", "--state", "--interval", "--label",
-                                         "--log-format", "--relay", "--relay-url", "--host-id", "--metrics"], flags: ["--container"])
+                                         "--log-format", "--relay", "--relay-url", "--host-id", "--metrics", "--collect"], flags: ["--container"])
       if o.has("--help") { writeStdout(usage); return ExitCode.ok }
       guard o.positional.isEmpty else { throw UsageError("run takes no arguments") }
       var config = DaemonConfig()
@@ -49,6 +52,7 @@ enum RunCommand {
       if let v = o.value("--relay") { config.relay = v }
       if let v = o.value("--relay-url") { config.relayURL = v }
       if let v = o.value("--metrics") { config.metrics = v }
+      if let v = o.value("--collect") { config.collect = v }
       if let v = o.value("--interval") {
         guard let ms = parseDuration(v), ms >= 100, ms <= 86_400_000 else { throw UsageError("--interval needs a duration from 100ms to 1d, e.g. 60s or 1m30s") }
         config.intervalMs = UInt32(ms)

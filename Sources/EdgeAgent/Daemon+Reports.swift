@@ -1,0 +1,188 @@
+import EdgeConverge
+import EdgeCore
+import EdgeFleet
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+import EdgeSupervise
+
+/// This agent's part of issue 16: its own signed report after a convergence that changed what
+/// it says (at most once a second) and as a heartbeat every `report_interval`; a relay takes its
+/// children's reports on its listener; the forwarder sends what is pending up the tree (the
+/// parent relays, then `collectors`); a collector (`collect`) keeps the fleet's and serves it.
+extension Daemon {
+  struct ReportSettings {
+    var collectors: [UpstreamURL] = []
+    var collect: (address: String, port: UInt16)? = nil
+  }
+
+  /// The most hosts a relay keeps (its subtree) and a collector (its fleet).
+  static let relayMaxHosts = 100_000
+  static let collectorMaxHosts = 1_000_000
+
+  /// Errors (`.input`): a collector URL that is not http://, a `collect` that is not
+  /// IPv4-ADDRESS:PORT, `collect` with `relay` (a collector is the top of the tree).
+  static func reportSettings(_ config: DaemonConfig) throws(AgentError) -> ReportSettings {
+    var s = ReportSettings()
+    for c in config.collectors {
+      guard let u = UpstreamURL(c), u.scheme == .http else { throw .input("collector \"\(c)\": expected http://HOST[:PORT][/PATH]") }
+      s.collectors.append(u)
+    }
+    if let c = config.collect {
+      guard let a = listenAddress(c) else { throw .input("collect \"\(c)\": expected IPv4-ADDRESS:PORT, e.g. 0.0.0.0:7080") }
+      guard config.relay == nil else { throw .input("collect and relay are both set: a collector is the top of the tree, not a relay") }
+      s.collect = a
+    }
+    return s
+  }
+
+  /// Starts reporting after the relay and the puller: it is on when this agent has somewhere to
+  /// send reports (a puller, whose bundle may list relays, or collectors), relays, or collects.
+  func startReports() {
+    guard let s = try? Daemon.reportSettings(config) else { return }   // checked in init
+    let forwards = puller != nil || !s.collectors.isEmpty
+    guard forwards || relay != nil || s.collect != nil else { return }
+    reporting = ReportState(acceptance: ReportAcceptance(maxHosts: s.collect != nil ? Daemon.collectorMaxHosts : Daemon.relayMaxHosts,
+                                                        forwards: forwards && s.collect == nil),
+                            timer: Timer(loop), heartbeat: Timer(loop))
+    if let a = s.collect {
+      let c = Relay(loop: loop, env: env, maxConnections: 1024, servesBundles: false)
+      c.reports = ReportSink(acceptance: ReportAcceptance(maxHosts: Daemon.collectorMaxHosts, forwards: false), servesFleet: true)
+      c.extraMetrics = { [unowned(unsafe) self] in self.daemonMetrics() }
+      c.health = { [unowned(unsafe) self] in self.health() }
+      do throws(LoopError) {
+        try c.start(address: a.address, port: a.port)
+        collector = c
+        log.info("collecting reports", [("address", .string("\(a.address):\(c.port)"))])
+      } catch {
+        log.error("unable to start the collector", [("address", "\(a.address):\(a.port)"), ("err", error.description)])
+      }
+    }
+    if forwards && s.collect == nil {
+      let f = ReportForwarder(loop: loop, env: env, periodMs: UInt64(config.reportIntervalMs),
+                              upstreams: { [unowned(unsafe) self] in self.reportUpstreams(s.collectors) }) { [unowned(unsafe) self] level, message, fields in
+        if level == "warn" { self.log.warn(message, fields) } else if level == "error" { self.log.error(message, fields) } else { self.log.info(message, fields) }
+      }
+      f.resolver.hostsPath = config.hostsFile
+      f.resolver.resolvConfPath = config.resolvConf
+      forwarder = f
+      f.start(offsetMs: splay(hostID, UInt64(config.reportIntervalMs)))
+    }
+    if let r = relay {
+      let sink = ReportSink(acceptance: ReportAcceptance(maxHosts: Daemon.relayMaxHosts, forwards: true), servesFleet: false)
+      sink.onNews = { [unowned(unsafe) self] in self.forwarder?.news() }
+      r.reports = sink
+    }
+    // The heartbeat: this host's report every interval, at its offset within it.
+    let interval = UInt64(config.reportIntervalMs)
+    reporting?.heartbeat.start(after: splay(hostID, interval) + 1, repeat: interval) { [unowned(unsafe) self] in
+      self.submitReport(heartbeat: true)
+    }
+  }
+
+  func stopReports() {
+    forwarder?.stop()
+    collector?.stop()
+    reporting?.timer.stop(); reporting?.timer.close()
+    reporting?.heartbeat.stop(); reporting?.heartbeat.close()
+  }
+
+  /// Where reports go: the relays the puller would ask (a relay's ancestors; an agent's ranked
+  /// relays), never the origins (static servers take no posts), then the collectors.
+  func reportUpstreams(_ collectors: [UpstreamURL]) -> [UpstreamURL] {
+    var out: [UpstreamURL] = []
+    if let p = puller {
+      for u in p.upstreams() where u.scheme == .http && !p.config.origins.contains(u) { out.append(u) }
+    }
+    for c in collectors where !out.contains(c) { out.append(c) }
+    return out
+  }
+
+  /// A convergence ended: a report with news goes at once, or a second after the last one.
+  func reportAfterRun() {
+    guard let rs = reporting else { return }
+    if let last = rs.last, makeReport().sameNews(as: last) { return }
+    loop.updateTime()
+    let since = loop.now - rs.lastAt
+    if rs.lastAt > 0 && since < ReportForwarder.debounceMs {
+      rs.timer.start(after: ReportForwarder.debounceMs - since) { [unowned(unsafe) self] in self.submitReport(heartbeat: false) }
+      return
+    }
+    submitReport(heartbeat: false)
+  }
+
+  /// Signs and stores this host's report, and has the forwarder send it.
+  func submitReport(heartbeat: Bool) {
+    guard let rs = reporting, !shuttingDown, lastRun.endedNs > 0 else { return }
+    let r = makeReport()
+    loop.updateTime()
+    rs.lastAt = loop.now
+    rs.last = r
+    do throws(StoreError) {
+      try HostReporting.submit(r, env: env, acceptance: rs.acceptance, now: wallClockSeconds(), counters: &rs.counters)
+    } catch {
+      log.error("unable to store this host's report", [("err", error.description)])
+      return
+    }
+    forwarder?.news()
+  }
+
+  /// What this host says now: the bundle in force, the promises' latest outcomes, services, pulls.
+  func makeReport() -> HostReport {
+    var r = HostReport(hostID: hostID, publicKey: [])
+    r.heartbeatSeconds = config.reportIntervalMs / 1000
+    r.version = edgeagentVersion
+    r.target = buildTarget
+    r.serial = puller?.heldSerial ?? 0
+    if r.serial > 0 {
+      do throws(StoreError) {
+        let txn = try env.read()
+        r.bundleAcceptedAt = try txn.bundleAcceptedAt() ?? 0
+        txn.abort()
+      } catch {
+        log.warn("unable to read when the bundle was accepted", [("err", error.description)])
+      }
+    }
+    r.runAt = lastRun.endedWallNs / 1_000_000_000
+    r.runMs = UInt32(truncatingIfNeeded: lastRun.tookNs / 1_000_000)
+    if let policy {
+      for i in order {
+        guard i < outcomes.count, let o = outcomes[i] else { continue }
+        switch o.status {
+        case .kept: r.kept += 1
+        case .repaired: r.repaired += 1
+        case .failed:
+          r.failed += 1
+          if r.failures.count < HostReport.maxFailures {
+            r.failures.append(HostReport.Failure(id: policy.promises[i].id, reason: o.reason))
+          }
+        default: break
+        }
+      }
+    }
+    for s in supervisor.runners {
+      if s.machine.phase == .running { r.servicesUp += 1 }
+      if s.machine.crashLooping { r.crashLooping.append(s.id) }
+    }
+    if let p = puller, p.reachable == false { r.pullError = p.stats.lastError }
+    return r
+  }
+}
+
+/// The daemon's reporting state: a class, so the loop's callbacks update it in place.
+final class ReportState {
+  let acceptance: ReportAcceptance
+  var counters = ReportCounters()
+  /// The last report submitted and when (loop ms).
+  var last: HostReport? = nil
+  var lastAt: UInt64 = 0
+  /// A report held back by the once-a-second bound.
+  let timer: Timer
+  let heartbeat: Timer
+
+  init(acceptance: ReportAcceptance, timer: Timer, heartbeat: Timer) {
+    self.acceptance = acceptance
+    self.timer = timer
+    self.heartbeat = heartbeat
+  }
+}

@@ -1,0 +1,157 @@
+import EdgeCore
+import EdgeHost
+import EdgeStore
+
+/// Why a report was refused; `rawValue` is the metric label and the word in a POST's answer.
+public enum ReportRefusal: String, CaseIterable, Sendable {
+  /// Not a report (bad magic, truncated, over a bound).
+  case malformed
+  /// The signature does not verify with the key the report names: forged or altered on the way.
+  case badSignature = "bad_signature"
+  /// A sequence no newer than the one held: a replay, or a retry of one already taken.
+  case replay
+  /// Signed by another key than the one pinned for this host id (flagged in the entry).
+  case keyChanged = "key_changed"
+  /// Over `maxPerMinute` for this host: a child that floods.
+  case tooFrequent = "too_frequent"
+  /// A new host id while the store holds `maxHosts`.
+  case full
+}
+
+/// Counts for /metrics: reports taken, and refused by reason.
+public struct ReportCounters: Sendable {
+  public var accepted = 0
+  public var refused = [Int](repeating: 0, count: ReportRefusal.allCases.count)
+  public init() {}
+
+  public mutating func refuse(_ r: ReportRefusal) {
+    refused[ReportRefusal.allCases.firstIndex(of: r)!] += 1
+  }
+  public func count(_ r: ReportRefusal) -> Int { refused[ReportRefusal.allCases.firstIndex(of: r)!] }
+  public var refusedTotal: Int { refused.reduce(0, +) }
+}
+
+/// Takes signed reports into `reports`, the one place a report is judged: the relay's and the
+/// collector's `POST /report`, and an agent's own report. Each report must decode, verify with
+/// the key it names, carry the key pinned for its host id (pinned on first sight), be newer than
+/// the one held, and keep its host within `maxPerMinute`; a new host id needs room under
+/// `maxHosts`. The latest report per host is kept; one replaced while still pending adds to
+/// `missed`, so an outage costs the way up transitions, never a host's latest state.
+public struct ReportAcceptance {
+  /// Reports one host may have taken per minute: news is sent at most once a second by an
+  /// agent, and a heartbeat every `report_interval`; past this a child floods.
+  public static let maxPerMinute: UInt32 = 30
+  public var maxHosts: Int
+  /// Whether taken reports are to be forwarded (a relay's, an agent's) or end here (a collector's).
+  public var forwards: Bool
+
+  public init(maxHosts: Int, forwards: Bool) {
+    self.maxHosts = maxHosts
+    self.forwards = forwards
+  }
+
+  /// What one batch did: counts and the refusals by host id (bounded, for the POST's answer).
+  public struct Outcome {
+    public var accepted = 0
+    /// Taken reports that say something the held one did not (`HostReport.sameNews`): worth
+    /// forwarding before the next heartbeat.
+    public var news = 0
+    public var refusals: [(host: String, reason: ReportRefusal, detail: String)] = []
+  }
+
+  /// Judges and stores every report of `batch` (a `ReportBatch` body) in one transaction.
+  /// Errors: the store's (nothing taken then); a malformed batch stops at its first bad entry
+  /// (counted as `.malformed`), keeping what came before it.
+  public func take(_ batch: UnsafeRawBufferPointer, env: Environment, now: Int64,
+                   counters: inout ReportCounters) throws(StoreError) -> Outcome {
+    var out = Outcome()
+    let txn = try env.write()
+    var hosts = try txn.count(.reports)
+    var failure: StoreError? = nil
+    var seen: Set<String> = []
+    do throws(RecordError) {
+      try ReportBatch.forEach(batch) { missed, raw in
+        guard failure == nil else { return }
+        do throws(StoreError) {
+          try judge(raw, missed: missed, txn: txn, now: now, hosts: &hosts, seen: &seen, out: &out)
+        } catch { failure = error }
+      }
+    } catch {
+      out.refusals.append(("", .malformed, error.message))
+    }
+    if let failure {
+      txn.abort()
+      throw failure
+    }
+    try txn.commit()
+    counters.accepted += out.accepted
+    for r in out.refusals { counters.refuse(r.reason) }
+    return out
+  }
+
+  func judge(_ raw: UnsafeRawBufferPointer, missed: UInt32, txn: borrowing Transaction, now: Int64, hosts: inout Int,
+             seen: inout Set<String>, out: inout Outcome) throws(StoreError) {
+    let decoded: (report: HostReport, signedLength: Int)
+    do { decoded = try HostReport.decode(raw) } catch {
+      out.refusals.append(("", .malformed, error.message))
+      return
+    }
+    let rep = decoded.report
+    let message = Array(raw[..<decoded.signedLength])
+    let signature = Array(raw[decoded.signedLength...])
+    guard Ed25519.verify(signature, message, publicKey: rep.publicKey) else {
+      out.refusals.append((rep.hostID, .badSignature, "signature does not verify"))
+      return
+    }
+    // Once per batch: a batch names each host at most once.
+    guard seen.insert(rep.hostID).inserted else {
+      out.refusals.append((rep.hostID, .replay, "named twice in one batch"))
+      return
+    }
+    var entry = ReportEntry(receivedAt: now, pending: forwards, missed: missed, windowStart: now, windowCount: 1, signed: Array(raw))
+    var news = true
+    if var held = try txn.reportEntry(rep.hostID) {
+      let h = try held.report(rep.hostID)
+      if h.publicKey != rep.publicKey {
+        held.keyChanges &+= 1
+        try txn.putReportEntry(rep.hostID, held)
+        out.refusals.append((rep.hostID, .keyChanged, "signed by another key than the one pinned for this host"))
+        return
+      }
+      if rep.sequence <= h.sequence {
+        out.refusals.append((rep.hostID, .replay, "sequence \(rep.sequence) is not newer than \(h.sequence)"))
+        return
+      }
+      if now - held.windowStart < 60 {
+        if held.windowCount >= ReportAcceptance.maxPerMinute {
+          out.refusals.append((rep.hostID, .tooFrequent, "over \(ReportAcceptance.maxPerMinute) reports a minute"))
+          return
+        }
+        entry.windowStart = held.windowStart
+        entry.windowCount = held.windowCount + 1
+      }
+      entry.keyChanges = held.keyChanges
+      if forwards && held.pending { entry.missed &+= held.missed &+ 1 }
+      news = !rep.sameNews(as: h)
+    } else {
+      guard hosts < maxHosts else {
+        out.refusals.append((rep.hostID, .full, "the store holds its most hosts (\(maxHosts))"))
+        return
+      }
+      hosts += 1
+    }
+    try txn.putReportEntry(rep.hostID, entry)
+    out.accepted += 1
+    if news { out.news += 1 }
+  }
+}
+
+extension ReportEntry {
+  /// The held report. It was verified before it was stored, so one that does not decode is a
+  /// damaged state, said as such with its host.
+  public func report(_ host: String) throws(StoreError) -> HostReport {
+    do { return try withBytes(signed) { (b) throws(RecordError) -> HostReport in try HostReport.decode(b).report } } catch {
+      throw .record(error, key: "reports/" + host)
+    }
+  }
+}
