@@ -3,7 +3,8 @@
 #   1. swift-test      full Swift: `swift test` (Tests/)
 #   2. embedded-host   Embedded build for the host (.build-emb), an apply/status on a sandbox, the
 #                      bench count gate against Benchmarks/baselines/BUILD.json, and a bundle
-#                      pulled by host name through DNS (Tests/e2e/dns.sh)
+#                      pulled by host name through DNS (Tests/e2e/dns.sh), host reports up a relay
+#                      to a collector and its page in headless chromium (Tests/e2e/reports.sh)
 #   3-5. smoke-TARGET  static Embedded binary for x86_64, aarch64, armv7 (Cross/smoke.sh; qemu-user);
 #                      for x86_64 also its Debian package (Cross/package-test.sh)
 #   6. boot            edgeagent as /init of x86_64 and aarch64 VMs under qemu-system (Cross/boot-test.sh),
@@ -54,6 +55,8 @@ embedded_host() {
   "$bin" bench --counts-only --baseline "Benchmarks/baselines/$("$bin" bench --build-name).json" || rc=1
   # An upstream named by host name, resolved through DNS (in a network namespace).
   Tests/e2e/dns.sh "$bin" || rc=1
+  # Host reports up a relay to a collector, as real processes; the page in headless chromium.
+  Tests/e2e/reports.sh "$bin" || rc=1
   return $rc
 }
 

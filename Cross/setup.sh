@@ -22,7 +22,7 @@ case "${1:-}" in
 esac
 
 host_pkgs="libuv1-dev liblmdb-dev libsodium-dev lmdb-utils pkg-config file binutils nginx-light bc prometheus
-  lintian man-db bash-completion chromium"
+  lintian man-db bash-completion chromium curl"
 cross_pkgs="qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   gcc-arm-linux-gnueabihf libc6-dev-armhf-cross binutils-arm-linux-gnueabihf
   musl musl-dev musl-tools musl-dev:arm64 musl-dev:armhf

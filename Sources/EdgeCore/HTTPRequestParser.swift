@@ -85,7 +85,7 @@ public struct HTTPRequestParser {
       path = Array(target[..<q])
       query = Array(target[(q + 1)...])
     }
-    var r = HTTPRequest(method: method, path: String(decoding: path, as: UTF8.self), query: String(decoding: query, as: UTF8.self),
+    let r = HTTPRequest(method: method, path: String(decoding: path, as: UTF8.self), query: String(decoding: query, as: UTF8.self),
                         headers: headers, minorVersion: version == "HTTP/1.1" ? 1 : 0)
     return (r, length)
   }
