@@ -50,6 +50,20 @@ fetch() {
     sed -i 's|^#  define\tESECT\t__attribute__ ((section("text_env")))$|#  define\tESECT\t/* EDGE: no text_env */|' "$mdb"
     grep -q 'EDGE: no text_env' "$mdb" || { echo "musl-deps: cannot patch $mdb's ESECT (LMDB changed?)" >&2; exit 1; }
   fi
+  # printf's formatter (vfprintf, long-double arithmetic: about 20 KB on aarch64) was linked for
+  # three messages no healthy run prints: failed assertions (musl's __assert_fail, LMDB's
+  # mdb_assert_fail) and libuv's note on an unexpected control message. Assertions go to
+  # edge_assert_fail (CSupport/CEdgeSupport/assert.c: the same message by write(2), then
+  # abort()); the note is dropped (the message is still skipped, as before).
+  if ! grep -q 'EDGE: assert' "$mdb"; then
+    perl -0pi -e 's|\tchar buf\[400\];\n\tsprintf\(buf, "%\.100s:%d: Assertion \x27%\.200s\x27 failed in %\.40s\(\)",\n\t\tfile, line, expr_txt, func\);\n\tif \(env->me_assert_func\)\n\t\tenv->me_assert_func\(env, buf\);\n\tfprintf\(stderr, "%s\\n", buf\);\n\tabort\(\);|\tif (env->me_assert_func)\n\t\tenv->me_assert_func(env, expr_txt);\n\t{ extern void edge_assert_fail(const char *, const char *, int, const char *);\n\t  edge_assert_fail(expr_txt, file, line, func); } /* EDGE: assert */|' "$mdb"
+    grep -q 'EDGE: assert' "$mdb" || { echo "musl-deps: cannot patch $mdb's mdb_assert_fail (LMDB changed?)" >&2; exit 1; }
+  fi
+  local stream=$src/libuv1/src/unix/stream.c
+  if ! grep -q 'EDGE: not printed' "$stream"; then
+    perl -0pi -e 's|fprintf\(stderr, "ignoring non-SCM_RIGHTS ancillary data: %d\\n",\s*cmsg->cmsg_type\);|/* EDGE: not printed */|' "$stream"
+    grep -q 'EDGE: not printed' "$stream" || { echo "musl-deps: cannot patch $stream (libuv changed?)" >&2; exit 1; }
+  fi
 }
 
 # One directory per target holds everything the Swift build needs besides the toolchain, so
@@ -89,7 +103,7 @@ build() {
   command -v "$cc" >/dev/null || { echo "musl-deps: $cc not found: run Cross/setup.sh" >&2; exit 1; }
   local out=$root/$target b=$root/build/$target
   # Bump recipe when the build below changes.
-  local recipe=4 stamp; stamp="recipe $recipe: $(cd "$src" && ls ./*.dsc | tr '\n' ' ')"
+  local recipe=5 stamp; stamp="recipe $recipe: $(cd "$src" && ls ./*.dsc | tr '\n' ' ')"
   if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ]; then
     echo "musl-deps: $target up to date ($out)" >&2; link_toolchain "$target"; return
   fi
@@ -101,6 +115,8 @@ build() {
   # 6-11% slower on x86_64 for a few KB (Benchmarks/README.md, "Binary sizes").
   local common="-g0 -ffunction-sections -fdata-sections"
   [ "$target" = armv7 ] && common="$common -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard"
+  # Failed assertions go to edge_assert_fail, not musl's __assert_fail (see fetch).
+  common="$common -D__assert_fail=edge_assert_fail"
   local cflags="-Os $common" hot_cflags="-O2 $common"
 
   echo "musl-deps: $target: libuv" >&2

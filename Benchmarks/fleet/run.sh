@@ -16,6 +16,12 @@
 #   STEADY=6     seconds of steady state measured after the rollout (0: skip)
 #   FLEET_DIR=/tmp  where the agents' state dirs and roots go (/dev/shm: no shared disk, whose
 #                fsyncs all N agents otherwise queue on)
+#   COLLECT=1    also run a collector (`run --collect`, issue 16): the relays of the first tier (or,
+#                without relays, every agent) name it in `collectors`; the line then adds seconds
+#                from publish until the collector shows every agent converged on serial 2, its
+#                POST /report requests and bytes in the STEADY window, and its peak RSS and
+#                LMDB size
+#   REPORT_INTERVAL=2s  the agents' `report_interval` (heartbeats; a relay's forwarding period)
 #
 # Prints one line of key=value figures: origin requests and bytes for the rollout of the new
 # serial (from the origin's access log), seconds from publish until every agent has the new
@@ -45,6 +51,9 @@ base=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768-), so no r
 ORIGIN=$base
 CACHE=$((base + 1))
 RELAY0=$((base + 10))
+COLLECTOR=$((base + 2))
+COLLECT=${COLLECT:-}
+REPORT_INTERVAL=${REPORT_INTERVAL:-2s}
 
 nginx_conf() {   # dir port location
   mkdir -p "$1/tmp"
@@ -94,6 +103,15 @@ if [ "$MODE" = cache ]; then
 fi
 sleep 0.3
 PUB=$(cat k.pub)
+reports=""
+if [ -n "$COLLECT" ]; then
+  mkdir -p collector/root
+  "$BIN" run --root "$T/collector/root" --state "$T/collector/state" --host-id collector \
+    --collect "127.0.0.1:$COLLECTOR" 2> collector/log &
+  CPID=$!
+  PIDS+=($CPID)
+  reports=", \"report_interval\": \"$REPORT_INTERVAL\", \"collectors\": [\"http://127.0.0.1:$COLLECTOR\"]"
+fi
 for i in $(seq 0 $((N - 1))); do
   mkdir -p "a$i/root/etc"
   relay=""
@@ -102,7 +120,7 @@ for i in $(seq 0 $((N - 1))); do
     [ -n "$RELAY_PULL_INTERVAL" ] && relay="$relay, \"pull_interval\": \"$RELAY_PULL_INTERVAL\""
   fi
   cat > "a$i/config.json" <<EOC
-{"state_dir": "$T/a$i/state", "root": "$T/a$i/root", "interval": "$INTERVAL", "upstreams": ["$UP"], "trusted_keys": ["$PUB"]$relay}
+{"state_dir": "$T/a$i/state", "root": "$T/a$i/root", "interval": "$INTERVAL", "upstreams": ["$UP"], "trusted_keys": ["$PUB"]$relay$reports}
 EOC
   "$BIN" run --config "a$i/config.json" 2> "a$i/log" &
   PIDS+=($!)
@@ -133,6 +151,24 @@ t0=$(date +%s.%N)
 ok=yes
 wait_all 2 120 || ok="no ($(converged 2)/$N)"
 t1=$(date +%s.%N)
+collected=""
+if [ -n "$COLLECT" ]; then
+  # Until the collector shows all N converged on serial 2.
+  fleet_done() {
+    curl -sf "http://127.0.0.1:$COLLECTOR/fleet" | python3 -c '
+import json, sys
+f = json.load(sys.stdin); row = [s for s in f["serials"] if s["serial"] == 2]
+sys.exit(0 if row and row[0]["converged"] == int(sys.argv[1]) else 1)' "$N"
+  }
+  deadline=$(( $(date +%s) + 120 ))
+  while ! fleet_done; do
+    [ "$(date +%s)" -ge $deadline ] && break
+    sleep 0.1
+  done
+  t2=$(date +%s.%N)
+  fleet_done && c_ok=yes || c_ok="no ($(curl -sf "http://127.0.0.1:$COLLECTOR/fleet"))"
+  collected=" collector_converged=$c_ok collector_seconds=$(printf %.2f "$(echo "$t2 - $t0" | bc)")"
+fi
 cp "$T/origin/access.log" "$T/rollout.log"
 rss=$(for p in "${PIDS[@]}"; do awk '/VmHWM/ {print $2}' /proc/$p/status 2>/dev/null; done | sort -n)
 max_rss=$(echo "$rss" | tail -1)
@@ -153,5 +189,15 @@ if [ "$STEADY" -gt 0 ]; then
   s_200=$(grep -c '"GET /bundle.json[? ].* 200 ' "$T/steady.log" || true)
   steady=" steady_seconds=$STEADY steady_origin_requests=$s_reqs steady_origin_304=$s_304 steady_origin_bundle_200=$s_200"
 fi
-printf 'N=%s mode=%s fanout=%s relays=%s all_converged=%s first_seconds=%.2f seconds=%.2f origin_requests=%s origin_bundle_200=%s origin_304=%s origin_body_bytes=%s rss_kib_median=%s rss_kib_max=%s%s\n' \
-  "$N" "$MODE" "$FANOUT" "$R" "$ok" "$(echo "$t_first - $t0" | bc)" "$(echo "$t1 - $t0" | bc)" "$reqs" "$bundles" "$notmod" "$bytes" "$med_rss" "$max_rss" "$steady"
+if [ -n "$COLLECT" ]; then
+  # The collector in a steady window: POST /report requests and bytes (heartbeats only).
+  metric() { curl -sf "http://127.0.0.1:$COLLECTOR/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+  b0=$(metric edgeagent_report_batches_total); y0=$(metric edgeagent_report_bytes_total)
+  sleep "${STEADY:-6}"
+  b1=$(metric edgeagent_report_batches_total); y1=$(metric edgeagent_report_bytes_total)
+  c_rss=$(awk '/VmHWM/ {print $2}' /proc/$CPID/status)
+  c_db=$(du -k "$T/collector/state/data.mdb" | cut -f1)
+  collected="$collected collector_steady_seconds=${STEADY:-6} collector_steady_requests=$((b1 - b0)) collector_steady_bytes=$((y1 - y0)) collector_rss_kib=$c_rss collector_mdb_kib=$c_db"
+fi
+printf 'N=%s mode=%s fanout=%s relays=%s all_converged=%s first_seconds=%.2f seconds=%.2f origin_requests=%s origin_bundle_200=%s origin_304=%s origin_body_bytes=%s rss_kib_median=%s rss_kib_max=%s%s%s\n' \
+  "$N" "$MODE" "$FANOUT" "$R" "$ok" "$(echo "$t_first - $t0" | bc)" "$(echo "$t1 - $t0" | bc)" "$reqs" "$bundles" "$notmod" "$bytes" "$med_rss" "$max_rss" "$steady" "$collected"

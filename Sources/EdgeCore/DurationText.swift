@@ -38,6 +38,15 @@ public func parseDuration(_ text: String) -> Int64? {
   return lastRank < 0 ? nil : total
 }
 
+/// "3d4h", "2h5m", "40s": a coarse age for humans.
+public func duration(_ seconds: Int64) -> String {
+  if seconds < 0 { return "in the future (clock behind?)" }
+  if seconds < 120 { return "\(seconds)s" }
+  if seconds < 7200 { return "\(seconds / 60)m" }
+  if seconds < 172_800 { return "\(seconds / 3600)h\((seconds % 3600) / 60)m" }
+  return "\(seconds / 86_400)d\((seconds % 86_400) / 3600)h"
+}
+
 /// The longest duration anything takes (a bundle's `--expires`): 100 years, in milliseconds.
 public let maxDurationMs: Int64 = 100 * 365 * 86_400_000
 

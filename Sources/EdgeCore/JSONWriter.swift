@@ -8,29 +8,31 @@ public struct JSONWriter {
 
   public var text: String { String(decoding: bytes, as: UTF8.self) }
 
-  public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
-  public mutating func endObject() { needsComma.removeLast(); bytes.append(UInt8(ascii: "}")) }
-  public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
-  public mutating func endArray() { needsComma.removeLast(); bytes.append(UInt8(ascii: "]")) }
+  // Never inlined: a document of 30 members inlined 30 copies of the separator and quoting
+  // logic, kilobytes of the shipped binary per writer (FleetView, status --json).
+  @inline(never) public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
+  @inline(never) public mutating func endObject() { needsComma.removeLast(); bytes.append(UInt8(ascii: "}")) }
+  @inline(never) public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
+  @inline(never) public mutating func endArray() { needsComma.removeLast(); bytes.append(UInt8(ascii: "]")) }
 
   /// Writes `"key":`; the next value call completes the member.
-  public mutating func key(_ k: String) {
+  @inline(never) public mutating func key(_ k: String) {
     separate()
     appendQuoted(k)
     bytes.append(UInt8(ascii: ":"))
     needsComma[needsComma.count - 1] = false
   }
 
-  public mutating func string(_ s: String) { separate(); appendQuoted(s) }
-  public mutating func int(_ v: Int64) { separate(); bytes.append(contentsOf: String(v).utf8) }
-  public mutating func bool(_ v: Bool) { separate(); bytes.append(contentsOf: (v ? "true" : "false").utf8) }
+  @inline(never) public mutating func string(_ s: String) { separate(); appendQuoted(s) }
+  @inline(never) public mutating func int(_ v: Int64) { separate(); bytes.append(contentsOf: String(v).utf8) }
+  @inline(never) public mutating func bool(_ v: Bool) { separate(); bytes.append(contentsOf: (v ? "true" : "false").utf8) }
   public mutating func null() { separate(); bytes.append(contentsOf: "null".utf8) }
   /// A number given as its JSON text (as `JSONValue.number` holds it); the caller ensures it is valid.
   public mutating func number(_ text: String) { separate(); bytes.append(contentsOf: text.utf8) }
 
-  public mutating func member(_ k: String, _ v: String) { key(k); string(v) }
-  public mutating func member(_ k: String, _ v: Int64) { key(k); int(v) }
-  public mutating func member(_ k: String, _ v: Bool) { key(k); bool(v) }
+  @inline(never) public mutating func member(_ k: String, _ v: String) { key(k); string(v) }
+  @inline(never) public mutating func member(_ k: String, _ v: Int64) { key(k); int(v) }
+  @inline(never) public mutating func member(_ k: String, _ v: Bool) { key(k); bool(v) }
 
   private mutating func separate() {
     if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }

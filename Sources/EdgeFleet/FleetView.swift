@@ -60,23 +60,54 @@ public enum FleetView {
 
   public static func summary(_ env: Environment, now: Int64) throws(StoreError) -> Summary {
     var s = Summary()
-    var rows: [UInt64: SerialRow] = [:]
     try forEachHost(env, now: now) { h in
       s.hosts += 1
       if h.entry.keyChanges > 0 { s.keyChanges += 1 }
       s.newestSerial = max(s.newestSerial, h.report.serial)
-      var row = rows[h.report.serial] ?? SerialRow(serial: h.report.serial)
-      row.hosts += 1
+      // Newest first; a fleet is on a few serials at once, so a walk beats a table.
+      var i = 0
+      while i < s.serials.count && s.serials[i].serial > h.report.serial { i += 1 }
+      if i == s.serials.count || s.serials[i].serial != h.report.serial { s.serials.insert(SerialRow(serial: h.report.serial), at: i) }
+      s.serials[i].hosts += 1
       switch h.state {
-      case "stale": s.stale += 1; row.stale += 1
-      case "failed": s.failed += 1; row.failed += 1
-      default: s.converged += 1; row.converged += 1
+      case "stale": s.stale += 1; s.serials[i].stale += 1
+      case "failed": s.failed += 1; s.serials[i].failed += 1
+      default: s.converged += 1; s.serials[i].converged += 1
       }
-      rows[h.report.serial] = row
     }
-    s.serials = rows.values.sorted { $0.serial > $1.serial }
     for row in s.serials where row.serial < s.newestSerial { s.behind += row.hosts }
     return s
+  }
+
+  /// The operator's view (`edgeagent fleet`, `/fleet.txt`): totals, a line per serial, then
+  /// each failed host with its failed promises, crash-looping services and pull error, and each
+  /// stale host with the age of its last report (at most `limit` of each).
+  public static func text(_ env: Environment, _ s: Summary, now: Int64, limit: Int = 1000) throws(StoreError) -> String {
+    // Concatenation, not interpolation: each interpolated line cost its own specialised code.
+    func counts(_ c: Int, _ f: Int, _ st: Int) -> String {
+      String(c) + " converged, " + String(f) + " failed, " + String(st) + " stale"
+    }
+    var out = "fleet: " + String(s.hosts) + " hosts, newest serial " + String(s.newestSerial) + ": "
+      + counts(s.converged, s.failed, s.stale) + ", " + String(s.behind) + " behind\n"
+    for r in s.serials {
+      out += "  serial " + String(r.serial) + ": " + String(r.hosts) + " hosts, " + counts(r.converged, r.failed, r.stale) + "\n"
+    }
+    for (state, total) in [("failed", s.failed), ("stale", s.stale)] where total > 0 {
+      out += state + " (" + String(total) + "):\n"
+      var n = 0
+      try forEachHost(env, now: now) { h in
+        guard h.state == state else { return }
+        n += 1
+        guard n <= limit else { return }
+        out += "  " + escapedText(h.id) + "  serial " + String(h.report.serial) + "  last report " + duration(h.ageSeconds) + " ago"
+        out += h.entry.keyChanges > 0 ? "  KEY CHANGED\n" : "\n"
+        for f in h.report.failures { out += "    " + escapedText(f.id) + ": " + escapedText(f.reason) + "\n" }
+        for c in h.report.crashLooping { out += "    service " + escapedText(c) + ": crash looping\n" }
+        if !h.report.pullError.isEmpty { out += "    pulls: " + escapedText(h.report.pullError) + "\n" }
+      }
+      if n > limit { out += "  ... and " + String(n - limit) + " more\n" }
+    }
+    return out
   }
 
   /// `/fleet`'s body. `received`, `refused`: this collector's counters since it started.

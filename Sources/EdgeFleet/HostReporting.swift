@@ -4,8 +4,9 @@ import EdgeStore
 
 /// This host's own reports (issue 16): signed with the host key, which is made on first need
 /// and kept in the state (meta `report.key`; the data file is 0600), under a sequence number
-/// advanced and committed before the report exists, so no two reports of one host ever share
-/// one, across restarts and crashes.
+/// that is the later of the last one + 1 and the wall clock in milliseconds: increasing across
+/// restarts, and after a power cut that undid the last commits too (the clock moved on), so a
+/// collector never refuses a new report as a replay of one it holds.
 public enum HostReporting {
   /// The public half of this host's key, making the key if there is none yet.
   public static func publicKey(_ env: Environment) throws(StoreError) -> [UInt8] {
@@ -17,10 +18,8 @@ public enum HostReporting {
     let held = try r.hostKey()
     r.abort()
     if let held, held.count == Ed25519.secretKeyBytes { return held }
-    let txn = try env.write()
     let sk = Ed25519.keypair().secretKey
-    try txn.setHostKey(sk)
-    try txn.commit()
+    try env.withWrite { (txn) throws(StoreError) in try txn.setHostKey(sk) }
     return sk
   }
 
@@ -30,10 +29,11 @@ public enum HostReporting {
   public static func submit(_ report: HostReport, env: Environment, acceptance: ReportAcceptance, now: Int64,
                             counters: inout ReportCounters) throws(StoreError) -> (signed: [UInt8], outcome: ReportAcceptance.Outcome) {
     let sk = try secretKey(env)
-    let txn = try env.write()
-    let seq = try txn.reportSequence() + 1
-    try txn.setReportSequence(seq)
-    try txn.commit()
+    let seq = try env.withWrite(synced: false) { (txn) throws(StoreError) -> UInt64 in
+      let seq = max(try txn.reportSequence() + 1, UInt64(max(0, now)) * 1000)
+      try txn.setReportSequence(seq)
+      return seq
+    }
     var r = report
     r.publicKey = Ed25519.publicKey(ofSecret: sk)
     r.sequence = seq

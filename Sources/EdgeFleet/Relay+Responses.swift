@@ -42,12 +42,12 @@ extension Relay {
       if !head && status != 304 { bytes.append(contentsOf: body) }
       c.write(bytes)
     }
-    func text(_ status: Int, _ s: String, type: String = "text/plain; charset=utf-8") {
+    func text(_ status: Int, _ s: String, type: String = "text/plain; charset=utf-8", extra: [(String, String)] = []) {
       let b = Array(s.utf8)
-      b.withUnsafeBytes { send(status, [("Content-Type", type), ("Cache-Control", "no-store")], $0) }
+      b.withUnsafeBytes { send(status, [("Content-Type", type), ("Cache-Control", "no-store")] + extra, $0) }
     }
     let path = req.path
-    if respondReports(req, on: c, text: { text($0, $1, type: $2) }) { return }
+    if respondReports(req, on: c, text: { text($0, $1, type: $2, extra: $3) }) { return }
     if req.method != "GET" && req.method != "HEAD" { text(405, "method not allowed\n"); return }
     if path == "/healthz", let health {
       let h = health()

@@ -64,33 +64,33 @@ public struct ReportAcceptance {
   /// (counted as `.malformed`), keeping what came before it.
   public func take(_ batch: UnsafeRawBufferPointer, env: Environment, now: Int64,
                    counters: inout ReportCounters) throws(StoreError) -> Outcome {
-    var out = Outcome()
-    let txn = try env.write()
-    var hosts = try txn.count(.reports)
-    var failure: StoreError? = nil
-    var seen: Set<String> = []
-    do throws(RecordError) {
-      try ReportBatch.forEach(batch) { missed, raw in
-        guard failure == nil else { return }
-        do throws(StoreError) {
-          try judge(raw, missed: missed, txn: txn, now: now, hosts: &hosts, seen: &seen, out: &out)
-        } catch { failure = error }
+    // Unsynced: a sender keeps a report until it is answered, and sends it again next round.
+    let out = try env.withWrite(synced: false) { (txn) throws(StoreError) -> Outcome in
+      var out = Outcome()
+      var hosts = try txn.count(.reports)
+      var failure: StoreError? = nil
+      do throws(RecordError) {
+        try ReportBatch.forEach(batch) { missed, raw in
+          guard failure == nil else { return }
+          do throws(StoreError) {
+            try judge(raw, missed: missed, txn: txn, now: now, hosts: &hosts, out: &out)
+          } catch { failure = error }
+        }
+      } catch {
+        out.refusals.append(("", .malformed, error.message))
       }
-    } catch {
-      out.refusals.append(("", .malformed, error.message))
+      if let failure { throw failure }
+      return out
     }
-    if let failure {
-      txn.abort()
-      throw failure
-    }
-    try txn.commit()
     counters.accepted += out.accepted
     for r in out.refusals { counters.refuse(r.reason) }
     return out
   }
 
+  /// One report of a batch. A host named twice in a batch is judged twice: the same report
+  /// again is a replay, a newer one counts against its flood bound.
   func judge(_ raw: UnsafeRawBufferPointer, missed: UInt32, txn: borrowing Transaction, now: Int64, hosts: inout Int,
-             seen: inout Set<String>, out: inout Outcome) throws(StoreError) {
+             out: inout Outcome) throws(StoreError) {
     let decoded: (report: HostReport, signedLength: Int)
     do { decoded = try HostReport.decode(raw) } catch {
       out.refusals.append(("", .malformed, error.message))
@@ -101,11 +101,6 @@ public struct ReportAcceptance {
     let signature = Array(raw[decoded.signedLength...])
     guard Ed25519.verify(signature, message, publicKey: rep.publicKey) else {
       out.refusals.append((rep.hostID, .badSignature, "signature does not verify"))
-      return
-    }
-    // Once per batch: a batch names each host at most once.
-    guard seen.insert(rep.hostID).inserted else {
-      out.refusals.append((rep.hostID, .replay, "named twice in one batch"))
       return
     }
     var entry = ReportEntry(receivedAt: now, pending: forwards, missed: missed, windowStart: now, windowCount: 1, signed: Array(raw))

@@ -143,14 +143,14 @@ public final class ReportForwarder {
     }
     var more = false
     do throws(StoreError) {
-      let txn = try env.write()
-      for (host, seq) in sent {
-        guard var e = try txn.reportEntry(host), e.pending, try e.report(host).sequence == seq else { continue }
-        e.pending = false
-        e.missed = 0
-        try txn.putReportEntry(host, e)
+      try env.withWrite(synced: false) { (txn) throws(StoreError) in
+        for (host, seq) in sent {
+          guard var e = try txn.reportEntry(host), e.pending, try e.report(host).sequence == seq else { continue }
+          e.pending = false
+          e.missed = 0
+          try txn.putReportEntry(host, e)
+        }
       }
-      try txn.commit()
       more = try pendingCount() > 0
     } catch {
       log("error", "unable to record sent reports", [("err", .string(error.description))])

@@ -74,9 +74,12 @@ public final class TCPConnection: Handle {
     try check(rc, "bind \(address):\(port)")
   }
 
-  /// The peer's address without its port ("127.0.0.1", "::1"), or nil when the connection has
-  /// none (not connected, reset). The relay bounds what one address may hold by it.
-  /// C: `uv_tcp_getpeername`, `uv_ip4_name`, `uv_ip6_name`
+  /// The peer's address without its port ("127.0.0.1"; IPv6 as eight hex groups,
+  /// "0:0:0:0:0:0:0:1", not shortened), or nil when the connection has none (not connected,
+  /// reset). The relay bounds what one address may hold by it. Formatted here rather than by
+  /// `uv_ip4_name`, whose inet_ntop formats with sprintf: the one caller of printf's formatter in
+  /// the static binaries besides failed assertions (Benchmarks/README.md, "Binary sizes").
+  /// C: `uv_tcp_getpeername`
   public var peerAddress: String? {
     var storage = sockaddr_storage()
     var len = Int32(MemoryLayout<sockaddr_storage>.size)
@@ -84,21 +87,21 @@ public final class TCPConnection: Handle {
       p.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(tcp, $0, &len) }
     }
     guard rc == 0 else { return nil }
-    var name = [CChar](repeating: 0, count: 64)
     let family = Int32(storage.ss_family)
-    let named: Int32 = withUnsafePointer(to: &storage) { p in
-      name.withUnsafeMutableBufferPointer { b in
-        if family == AF_INET {
-          return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { uv_ip4_name($0, b.baseAddress, b.count) }
-        }
-        if family == AF_INET6 {
-          return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { uv_ip6_name($0, b.baseAddress, b.count) }
-        }
-        return -1
+    return withUnsafeBytes(of: &storage) { (raw) -> String? in
+      if family == AF_INET {
+        // sin_family (2), sin_port (2), then the address in network order.
+        return String(raw[4]) + "." + String(raw[5]) + "." + String(raw[6]) + "." + String(raw[7])
       }
+      guard family == AF_INET6 else { return nil }
+      // sin6_family (2), sin6_port (2), sin6_flowinfo (4), then 16 bytes.
+      var text = ""
+      for g in 0..<8 {
+        let v = UInt16(raw[8 + 2 * g]) << 8 | UInt16(raw[9 + 2 * g])
+        text += (g > 0 ? ":" : "") + String(v, radix: 16)
+      }
+      return text
     }
-    guard named == 0 else { return nil }
-    return name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
   }
 
   /// Starts delivering reads. C: `uv_read_start`

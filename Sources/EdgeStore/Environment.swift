@@ -189,7 +189,13 @@ public final class Environment {
 
   /// Runs `body` in a write transaction and commits it. When the map is full the transaction is
   /// lost, so the map is doubled and `body` runs again from the start: it must be repeatable.
-  public func withWrite<R>(_ body: (inout Transaction) throws(StoreError) -> R) throws(StoreError) -> R {
+  /// `synced: false` commits without an fdatasync (MDB_NOSYNC for this commit): what it wrote
+  /// survives the process (it is in the page cache) and reaches the disk with the next synced
+  /// commit or `sync()`; a crash of the machine may undo it whole, never corrupt the state. For
+  /// records a peer sends again anyway (host reports: a relay takes one per child per round).
+  public func withWrite<R>(synced: Bool = true, _ body: (inout Transaction) throws(StoreError) -> R) throws(StoreError) -> R {
+    if !synced { mdb_env_set_flags(env, UInt32(MDB_NOSYNC), 1) }
+    defer { if !synced { mdb_env_set_flags(env, UInt32(MDB_NOSYNC), 0) } }
     while true {
       var txn = try write()
       do {

@@ -26,26 +26,20 @@ enum FleetCommand {
       guard o.positional.isEmpty else { throw UsageError("fleet takes no arguments") }
       let url = o.value("--url"), state = o.value("--state")
       guard (url == nil) != (state == nil) else { throw UsageError("fleet needs one of --url or --state") }
-      let docs: FleetDocuments
+      let answer: FleetAnswer
       do throws(FleetQueryError) {
-        if let url { docs = try fleetDocuments(url: url) } else { docs = try fleetDocuments(stateDir: state!, now: wallClockSeconds()) }
+        if let url {
+          answer = try fleetAnswer(url: url, json: o.has("--json"))
+        } else {
+          answer = try fleetAnswer(stateDir: state!, json: o.has("--json"), now: wallClockSeconds())
+        }
       } catch {
         if case .url = error { throw UsageError("--url \(error)") }
         writeError("fleet", error.description)
         return ExitCode.system
       }
-      let view: (text: String, allConverged: Bool)
-      do throws(FleetQueryError) { view = try fleetText(docs) } catch {
-        writeError("fleet", error.description)
-        return ExitCode.system
-      }
-      if o.has("--json") {
-        writeStdout("{\"fleet\": " + String(decoding: docs.fleet, as: UTF8.self) + ", \"failed\": " + String(decoding: docs.failed, as: UTF8.self)
-                    + ", \"stale\": " + String(decoding: docs.stale, as: UTF8.self) + "}\n")
-      } else {
-        writeStdout(view.text)
-      }
-      return view.allConverged ? ExitCode.ok : ExitCode.failed
+      writeStdout(answer.output)
+      return answer.allConverged ? ExitCode.ok : ExitCode.failed
     }
   }
 }
