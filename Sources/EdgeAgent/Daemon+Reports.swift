@@ -20,6 +20,12 @@ extension Daemon {
   static let relayMaxHosts = 100_000
   static let collectorMaxHosts = 1_000_000
 
+  /// Whether this agent may report, relay reports or collect them: it pulls bundles (its bundle
+  /// may list relays), names collectors, relays or collects. Only then is `reports` opened.
+  static func reports(_ config: DaemonConfig) -> Bool {
+    !config.upstreams.isEmpty || !config.collectors.isEmpty || config.relay != nil || config.collect != nil
+  }
+
   /// Errors (`.input`): a collector URL that is not http://, a `collect` that is not
   /// IPv4-ADDRESS:PORT, `collect` with `relay` (a collector is the top of the tree).
   static func reportSettings(_ config: DaemonConfig) throws(AgentError) -> ReportSettings {
@@ -41,7 +47,7 @@ extension Daemon {
   func startReports() {
     guard let s = try? Daemon.reportSettings(config) else { return }   // checked in init
     let forwards = puller != nil || !s.collectors.isEmpty
-    guard forwards || relay != nil || s.collect != nil else { return }
+    guard Daemon.reports(config) else { return }
     reporting = ReportState(acceptance: ReportAcceptance(maxHosts: s.collect != nil ? Daemon.collectorMaxHosts : Daemon.relayMaxHosts,
                                                         forwards: forwards && s.collect == nil),
                             timer: Timer(loop), heartbeat: Timer(loop))

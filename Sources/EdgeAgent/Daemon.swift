@@ -121,7 +121,8 @@ public final class Daemon {
       // Before anything is opened or started: a second agent on this state stops here.
       stateLock = try StateLock(stateDir: config.stateDir)
       env = try Environment(path: config.stateDir, deferredMetaSync: true,
-                            initialMeta: config.hostID == nil ? [(MetaKey.hostID.name, Array(randomHex(16).utf8))] : [])
+                            initialMeta: config.hostID == nil ? [(MetaKey.hostID.name, Array(randomHex(16).utf8))] : [],
+                            optional: Daemon.reports(config) ? [.reports] : [])
     } catch { throw .store(error) }
     hostID = try Daemon.loadHostID(env, override: config.hostID)
     if kernelInit { boot.info("state opened", [("state", config.stateDir)]) }

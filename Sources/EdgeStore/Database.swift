@@ -17,6 +17,11 @@
 public enum Database: Int, CaseIterable, Sendable {
   case meta = 0, desired, actual, statcache, blobs, services, events, reports
 
+  /// Opened only by an environment that asks for them (`Environment(..., optional:)`) or finds
+  /// them (read-only): an `apply` pays nothing for a database it never reads (an open costs
+  /// allocations that `bench`'s gate counts).
+  public static let optional: [Database] = [.reports]
+
   public var name: String {
     switch self {
     case .meta: return "meta"

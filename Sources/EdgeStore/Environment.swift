@@ -41,9 +41,12 @@ public final class Environment {
   /// Errors: `.noState` when read-only and nothing is there; `.lmdb` for any LMDB failure,
   /// e.g. EACCES, or MDB_INVALID for a file from another word size.
   /// `initialMeta`: meta keys written when absent, in the transaction that opens the databases
-  /// (a host id made on first start costs no commit of its own).
+  /// (a host id made on first start costs no commit of its own). `optional`: which of
+  /// `Database.optional` a writable open opens (creating them); a read-only open opens every
+  /// database that exists.
   public init(path: String, readOnly: Bool = false, mapSize: Int = Environment.initialMapSize,
-              deferredMetaSync: Bool = false, initialMeta: [(String, [UInt8])] = []) throws(StoreError) {
+              deferredMetaSync: Bool = false, initialMeta: [(String, [UInt8])] = [],
+              optional: [Database] = []) throws(StoreError) {
     self.path = path
     self.readOnly = readOnly
     var st = stat()
@@ -65,7 +68,7 @@ public final class Environment {
     // are short and the loop is single-threaded.
     let flags = UInt32(MDB_NOTLS) | (readOnly ? UInt32(MDB_RDONLY) : 0) | (deferredMetaSync ? UInt32(MDB_NOMETASYNC) : 0)
     try check(mdb_env_open(env, path, flags, 0o600), "open the state in \(path)")
-    try openDatabases(initialMeta: readOnly ? [] : initialMeta)
+    try openDatabases(initialMeta: readOnly ? [] : initialMeta, optional: optional)
   }
 
   deinit {
@@ -85,10 +88,11 @@ public final class Environment {
     isClosed = true
   }
 
-  private func openDatabases(initialMeta: [(String, [UInt8])]) throws(StoreError) {
+  private func openDatabases(initialMeta: [(String, [UInt8])], optional: [Database]) throws(StoreError) {
     var txn: OpaquePointer?
     try check(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "begin a transaction")
     for db in Database.allCases {
+      if !readOnly && Database.optional.contains(db) && !optional.contains(db) { continue }
       var dbi: MDB_dbi = 0
       let rc = mdb_dbi_open(txn, db.name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi)
       if rc == MDB_NOTFOUND && readOnly { continue }

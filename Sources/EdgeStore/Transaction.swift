@@ -47,6 +47,16 @@ public struct Transaction: ~Copyable {
     Transaction.end(t, e, reader: reader)
   }
 
+  /// The handle of `db` for a write. A database this environment did not open (an optional one,
+  /// `Database.optional`) has handle 0, which is LMDB's free-page database: refused, never
+  /// written.
+  @inline(__always)
+  func writable(_ db: Database) throws(StoreError) -> MDB_dbi {
+    let dbi = environment.handle(db)
+    if dbi == 0 { throw .lmdb(code: EINVAL, operation: "write \(db.name): the database was not opened") }
+    return dbi
+  }
+
   /// Lends the value stored under `key`, or nil when there is none, to `body`.
   public func get<R, E: Error>(_ db: Database, _ key: UnsafeRawBufferPointer,
                                _ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(StoreError) -> Result<R, E> {
@@ -76,7 +86,7 @@ public struct Transaction: ~Copyable {
   public func put(_ db: Database, _ key: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer) throws(StoreError) {
     var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
     var v = MDB_val(mv_size: data.count, mv_data: UnsafeMutableRawPointer(mutating: data.baseAddress))
-    try check(mdb_put(txn, environment.handle(db), &k, &v, 0), "write \(db.name)")
+    try check(mdb_put(txn, try writable(db), &k, &v, 0), "write \(db.name)")
   }
 
   public func put(_ db: Database, _ key: String, _ data: [UInt8]) throws(StoreError) {
@@ -90,7 +100,7 @@ public struct Transaction: ~Copyable {
   public func delete(_ db: Database, _ key: String) throws(StoreError) -> Bool {
     return try withUTF8(key) { (kb) throws(StoreError) -> Bool in
       var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
-      let rc = mdb_del(txn, environment.handle(db), &k, nil)
+      let rc = mdb_del(txn, try writable(db), &k, nil)
       if rc == MDB_NOTFOUND { return false }
       try check(rc, "delete from \(db.name)")
       return true
@@ -102,7 +112,7 @@ public struct Transaction: ~Copyable {
   public func deleteKey(_ db: Database, _ key: [UInt8]) throws(StoreError) -> Bool {
     try withBytes(key) { (kb) throws(StoreError) -> Bool in
       var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
-      let rc = mdb_del(txn, environment.handle(db), &k, nil)
+      let rc = mdb_del(txn, try writable(db), &k, nil)
       if rc == MDB_NOTFOUND { return false }
       try check(rc, "delete from \(db.name)")
       return true
@@ -111,7 +121,7 @@ public struct Transaction: ~Copyable {
 
   /// Empties a database, keeping it.
   public func clear(_ db: Database) throws(StoreError) {
-    try check(mdb_drop(txn, environment.handle(db), 0), "clear \(db.name)")
+    try check(mdb_drop(txn, try writable(db), 0), "clear \(db.name)")
   }
 
   /// Calls `body` with each key and value in key order until it returns false.

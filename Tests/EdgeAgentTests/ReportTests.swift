@@ -17,7 +17,7 @@ final class ReportTests: XCTestCase {
   override func setUpWithError() throws {
     XCTAssertTrue(cryptoInit())
     dir = FileManager.default.temporaryDirectory.path + "/edge16-\(UUID().uuidString)"
-    env = try Environment(path: dir + "/state")
+    env = try Environment(path: dir + "/state", optional: [.reports])
   }
 
   override func tearDown() {
@@ -35,6 +35,11 @@ final class ReportTests: XCTestCase {
     init(_ id: String) {
       self.id = id
       (pk, sk) = Ed25519.keypair()
+    }
+
+    func signedOnce() -> [UInt8] {
+      var me = self
+      return me.signed()
     }
 
     mutating func signed(serial: UInt64 = 7, failed: UInt32 = 0, reason: String = "", key: [UInt8]? = nil) -> [UInt8] {
@@ -56,9 +61,10 @@ final class ReportTests: XCTestCase {
 
   @discardableResult
   func take(_ reports: [[UInt8]], _ a: ReportAcceptance = ReportAcceptance(maxHosts: 100, forwards: true),
-            now: Int64 = 1_800_000_000, counters: inout ReportCounters) throws -> ReportAcceptance.Outcome {
-    try withBytes(batch(reports)) { (b) throws(StoreError) -> ReportAcceptance.Outcome in
-      try a.take(b, env: env, now: now, counters: &counters)
+            env: Environment? = nil, now: Int64 = 1_800_000_000, counters: inout ReportCounters) throws -> ReportAcceptance.Outcome {
+    let e = env ?? self.env!
+    return try withBytes(batch(reports)) { (b) throws(StoreError) -> ReportAcceptance.Outcome in
+      try a.take(b, env: e, now: now, counters: &counters)
     }
   }
 
@@ -221,7 +227,7 @@ final class ReportTests: XCTestCase {
     let pk = try HostReporting.publicKey(env)
     // A restart: the same state, a new environment handle.
     env = nil
-    env = try Environment(path: dir + "/state")
+    env = try Environment(path: dir + "/state", optional: [.reports])
     let second = try HostReporting.submit(r, env: env, acceptance: a, now: 1_800_000_001, counters: &c)
     XCTAssertEqual(second.outcome.accepted, 1)
     XCTAssertEqual(try HostReporting.publicKey(env), pk, "the host key is made once and kept")
@@ -230,5 +236,21 @@ final class ReportTests: XCTestCase {
     // The clock going back (or standing still) still advances the sequence.
     try HostReporting.submit(r, env: env, acceptance: a, now: 1_700_000_000, counters: &c)
     XCTAssertEqual(try held("me")?.0.sequence, seq + 1)
+  }
+
+  func testReportsAreOpenedOnlyWhenAskedForAndNeverWrittenToAnotherDatabase() throws {
+    // An apply's state has no reports database: a write there is refused (handle 0 is LMDB's
+    // free-page database), and the state is not touched.
+    let plain = try Environment(path: dir + "/plain")
+    var c = ReportCounters()
+    let before = plain.lastCommittedTransaction
+    XCTAssertThrowsError(try take([Host("x").signedOnce()], ReportAcceptance(maxHosts: 10, forwards: true), env: plain, counters: &c))
+    XCTAssertEqual(plain.lastCommittedTransaction, before)
+    // A read-only open (status, fleet --state) finds the database a daemon made.
+    var h = Host("edge-1")
+    try take([h.signed()], counters: &c)
+    env = nil
+    let ro = try Environment(path: dir + "/state", readOnly: true)
+    XCTAssertEqual(try FleetView.summary(ro, now: 1_800_000_000).hosts, 1)
   }
 }

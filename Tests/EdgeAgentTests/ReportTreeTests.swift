@@ -27,7 +27,7 @@ final class ReportTreeTests: XCTestCase {
 
   /// A state and its own report, stored pending.
   func agent(_ id: String, serial: UInt64, failed: UInt32 = 0) throws -> Environment {
-    let env = try Environment(path: dir + "/" + id)
+    let env = try Environment(path: dir + "/" + id, optional: [.reports])
     var c = ReportCounters()
     var r = HostReport(hostID: id, publicKey: [], heartbeatSeconds: 60, serial: serial, kept: 2, failed: failed)
     if failed > 0 { r.failures = [HostReport.Failure(id: "conf", reason: "no space left")] }
@@ -36,7 +36,7 @@ final class ReportTreeTests: XCTestCase {
   }
 
   func listener(_ name: String, collector: Bool) throws -> (Relay, Environment) {
-    let env = try Environment(path: dir + "/" + name)
+    let env = try Environment(path: dir + "/" + name, optional: [.reports])
     let r = Relay(loop: loop, env: env, servesBundles: !collector)
     r.reports = ReportSink(acceptance: ReportAcceptance(maxHosts: 1000, forwards: !collector), servesFleet: collector)
     try r.start(address: "127.0.0.1", port: 0)
@@ -133,7 +133,7 @@ final class ReportTreeTests: XCTestCase {
     }
     XCTAssertEqual(try f.pendingCount(), 1, "the latest per host, not a queue")
     // The collector comes back on that port; the backoff (at most a few seconds here) finds it.
-    let cenv = try Environment(path: dir + "/back")
+    let cenv = try Environment(path: dir + "/back", optional: [.reports])
     let back = Relay(loop: loop, env: cenv, servesBundles: false)
     back.reports = ReportSink(acceptance: ReportAcceptance(maxHosts: 10, forwards: false), servesFleet: true)
     try back.start(address: "127.0.0.1", port: port)
