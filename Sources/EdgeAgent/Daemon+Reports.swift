@@ -72,7 +72,8 @@ extension Daemon {
       f.resolver.hostsPath = config.hostsFile
       f.resolver.resolvConfPath = config.resolvConf
       forwarder = f
-      f.start(offsetMs: splay(hostID, UInt64(config.reportIntervalMs)))
+      // Just after this host's heartbeat (below), so a relay's own report goes in its flush.
+      f.start(offsetMs: splay(hostID, UInt64(config.reportIntervalMs)) + 50)
     }
     if let r = relay {
       let sink = ReportSink(acceptance: ReportAcceptance(maxHosts: Daemon.relayMaxHosts, forwards: true), servesFleet: false)
@@ -104,20 +105,24 @@ extension Daemon {
     return out
   }
 
+  /// This host's reports with news are at most one a second.
+  static let reportSpacingMs: UInt64 = 1000
+
   /// A convergence ended: a report with news goes at once, or a second after the last one.
   func reportAfterRun() {
     guard let rs = reporting else { return }
     if let last = rs.last, makeReport().sameNews(as: last) { return }
     loop.updateTime()
     let since = loop.now - rs.lastAt
-    if rs.lastAt > 0 && since < ReportForwarder.debounceMs {
-      rs.timer.start(after: ReportForwarder.debounceMs - since) { [unowned(unsafe) self] in self.submitReport(heartbeat: false) }
+    if rs.lastAt > 0 && since < Daemon.reportSpacingMs {
+      rs.timer.start(after: Daemon.reportSpacingMs - since) { [unowned(unsafe) self] in self.submitReport(heartbeat: false) }
       return
     }
     submitReport(heartbeat: false)
   }
 
-  /// Signs and stores this host's report, and has the forwarder send it.
+  /// Signs and stores this host's report, and has the forwarder send it: at once, but a relay's
+  /// heartbeat, which its periodic flush (just after) takes with its children's.
   func submitReport(heartbeat: Bool) {
     guard let rs = reporting, !shuttingDown, lastRun.endedNs > 0 else { return }
     let r = makeReport()
@@ -130,7 +135,7 @@ extension Daemon {
       log.error("unable to store this host's report", [("err", error.description)])
       return
     }
-    forwarder?.news()
+    if !(heartbeat && relay != nil) { forwarder?.news(afterMs: 0) }
   }
 
   /// What this host says now: the bundle in force, the promises' latest outcomes, services, pulls.

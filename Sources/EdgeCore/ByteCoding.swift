@@ -20,8 +20,12 @@ public struct ByteWriter {
 
   public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
 
-  public mutating func varint(_ v: Int) {
-    var x = UInt64(v)
+  public mutating func varint(_ v: Int) { uvarint(UInt64(v)) }
+
+  /// A 64-bit number in 1 to 10 bytes, 7 bits each, low first: small counts and times cost
+  /// what they need (a host report's numbers, sent every heartbeat by every host).
+  public mutating func uvarint(_ v: UInt64) {
+    var x = v
     while x >= 0x80 { bytes.append(UInt8(x & 0x7F) | 0x80); x >>= 7 }
     bytes.append(UInt8(x))
   }
@@ -93,6 +97,19 @@ public struct ByteReader {
   }
 
   public mutating func i64() throws(RecordError) -> Int64 { Int64(bitPattern: try u64()) }
+
+  /// What `uvarint` wrote.
+  public mutating func uvarint() throws(RecordError) -> UInt64 {
+    var v: UInt64 = 0
+    var shift: UInt64 = 0
+    while true {
+      let b = try u8()
+      guard shift < 64, shift < 63 || b <= 1 else { throw RecordError("record number overflows") }
+      v |= UInt64(b & 0x7F) << shift
+      if b < 0x80 { return v }
+      shift += 7
+    }
+  }
 
   public mutating func varint() throws(RecordError) -> Int {
     var v: UInt64 = 0

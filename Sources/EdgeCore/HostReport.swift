@@ -3,9 +3,9 @@
 /// about 200 bytes with its signature, so a relay's batch of 1,000 heartbeats is ~200 KB.
 ///
 /// Wire form (`signedBytes`): "EAR1", the payload below, then the 64-byte Ed25519 signature of
-/// everything before it. Strings and lists are varint-length-prefixed (ByteWriter); the payload
-/// carries the public key, so a verifier needs nothing else, and a collector pins the key of
-/// each host id on first sight.
+/// everything before it. Numbers are varints and strings and lists varint-length-prefixed
+/// (ByteWriter); the payload carries the public key, so a verifier needs nothing else, and a
+/// collector pins the key of each host id on first sight.
 public struct HostReport: Equatable, Sendable {
   /// The failed promises a report names at most, and a reason's most bytes: a host with 10,000
   /// failing promises still sends one small record (`failed` keeps the whole count).
@@ -79,24 +79,24 @@ public struct HostReport: Equatable, Sendable {
     for b in HostReport.magic { w.u8(b) }
     w.string(bounded(hostID, 128))
     w.bytes(publicKey)
-    w.u64(sequence)
-    w.i64(sentAt)
-    w.u32(heartbeatSeconds)
+    w.uvarint(sequence)
+    w.uvarint(UInt64(bitPattern: sentAt))
+    w.uvarint(UInt64(heartbeatSeconds))
     w.string(bounded(version, 64))
     w.string(bounded(target, 64))
-    w.u64(serial)
-    w.i64(bundleAcceptedAt)
-    w.i64(runAt)
-    w.u32(runMs)
-    w.u32(kept)
-    w.u32(repaired)
-    w.u32(failed)
+    w.uvarint(serial)
+    w.uvarint(UInt64(bitPattern: bundleAcceptedAt))
+    w.uvarint(UInt64(bitPattern: runAt))
+    w.uvarint(UInt64(runMs))
+    w.uvarint(UInt64(kept))
+    w.uvarint(UInt64(repaired))
+    w.uvarint(UInt64(failed))
     w.varint(min(failures.count, HostReport.maxFailures))
     for f in failures.prefix(HostReport.maxFailures) {
       w.string(bounded(f.id, 128))
       w.string(bounded(f.reason, HostReport.maxReasonBytes))
     }
-    w.u32(servicesUp)
+    w.uvarint(UInt64(servicesUp))
     w.varint(min(crashLooping.count, HostReport.maxFailures))
     for s in crashLooping.prefix(HostReport.maxFailures) { w.string(bounded(s, 128)) }
     w.string(bounded(pullError, HostReport.maxReasonBytes))
@@ -116,22 +116,27 @@ public struct HostReport: Equatable, Sendable {
     guard key.count == 32 else { throw RecordError("a host key is 32 bytes, not \(key.count)") }
     guard !host.isEmpty, host.utf8.count <= 128 else { throw RecordError("a host id is 1 to 128 bytes") }
     var rep = HostReport(hostID: host, publicKey: key)
-    rep.sequence = try r.u64()
-    rep.sentAt = try r.i64()
-    rep.heartbeatSeconds = try r.u32()
+    func u32() throws(RecordError) -> UInt32 {
+      let v = try r.uvarint()
+      guard v <= UInt64(UInt32.max) else { throw RecordError("a count over 2^32") }
+      return UInt32(v)
+    }
+    rep.sequence = try r.uvarint()
+    rep.sentAt = Int64(bitPattern: try r.uvarint())
+    rep.heartbeatSeconds = try u32()
     rep.version = try r.string()
     rep.target = try r.string()
-    rep.serial = try r.u64()
-    rep.bundleAcceptedAt = try r.i64()
-    rep.runAt = try r.i64()
-    rep.runMs = try r.u32()
-    rep.kept = try r.u32()
-    rep.repaired = try r.u32()
-    rep.failed = try r.u32()
+    rep.serial = try r.uvarint()
+    rep.bundleAcceptedAt = Int64(bitPattern: try r.uvarint())
+    rep.runAt = Int64(bitPattern: try r.uvarint())
+    rep.runMs = try u32()
+    rep.kept = try u32()
+    rep.repaired = try u32()
+    rep.failed = try u32()
     let nf = try r.varint()
     guard nf <= maxFailures else { throw RecordError("more than \(maxFailures) failures") }
     for _ in 0..<nf { rep.failures.append(Failure(id: try r.string(), reason: try r.string())) }
-    rep.servicesUp = try r.u32()
+    rep.servicesUp = try u32()
     let nc = try r.varint()
     guard nc <= maxFailures else { throw RecordError("more than \(maxFailures) crash-looping services") }
     for _ in 0..<nc { rep.crashLooping.append(try r.string()) }

@@ -21,10 +21,10 @@ public struct ForwardStats: Sendable {
 /// takes it (the parent relays, then the collectors: `upstreams()`); once taken, those entries
 /// are no longer pending unless a newer report replaced them meanwhile.
 ///
-/// When: `news()` flushes after `debounceMs` (what changed is sent within a second, and a burst
-/// of children's news goes up as one batch); otherwise pending entries (children's heartbeats)
-/// wait for the `periodMs` flush, so a relay posts about once a period whatever its subtree's
-/// size. With no upstream taking a batch: exponential backoff with jitter (1 s doubling to
+/// When: `news()` flushes after `debounceMs` (what changed is sent within a quarter second, and
+/// a burst of children's news goes up as one batch); otherwise pending entries (children's
+/// heartbeats, a relay's own) wait for the `periodMs` flush, so a relay posts about once a
+/// period whatever its subtree's size. With no upstream taking a batch: exponential backoff with jitter (1 s doubling to
 /// 5 min); pending entries stay in LMDB meanwhile, the latest per host, and go when the way is
 /// back, one batch in flight at a time.
 public final class ReportForwarder {
@@ -37,7 +37,8 @@ public final class ReportForwarder {
   public var resolver = ResolverSettings()
   let log: Log
   public let periodMs: UInt64
-  public static let debounceMs: UInt64 = 1000
+  /// How long a relay gathers its children's news before sending them up.
+  public static let debounceMs: UInt64 = 250
   public static let maxBackoffMs: UInt64 = 300_000
   public internal(set) var stats = ForwardStats()
 
@@ -65,7 +66,7 @@ public final class ReportForwarder {
     running = true
     periodTimer.start(after: offsetMs % periodMs + 1, repeat: periodMs) { [unowned(unsafe) self] in self.flush() }
     // What was pending at the last stop goes soon, not a period later.
-    news()
+    news(afterMs: ReportForwarder.debounceMs)
   }
 
   public func stop() {
@@ -75,12 +76,13 @@ public final class ReportForwarder {
     current?.cancel()
   }
 
-  /// Something worth sending now was stored: flush within `debounceMs`, unless a flush (or a
-  /// backoff) is already coming.
-  public func news() {
+  /// Something worth sending now was stored: flush within `afterMs` (a relay gathers its
+  /// children's news for `debounceMs`, so a burst goes up as one batch; an agent's own report
+  /// goes at once), unless a flush (or a backoff) is already coming.
+  public func news(afterMs: UInt64 = ReportForwarder.debounceMs) {
     guard running, !flushPending else { return }
     flushPending = true
-    flushTimer.start(after: ReportForwarder.debounceMs) { [unowned(unsafe) self] in
+    flushTimer.start(after: afterMs) { [unowned(unsafe) self] in
       self.flushPending = false
       self.flush()
     }

@@ -122,9 +122,11 @@ final class ReportTests: XCTestCase {
 
     // Forged: signed by someone else's key under this host's public key.
     let forged = h.signed(serial: 99, key: Host("mallory").sk)
-    // Altered by a relay: the serial byte flipped after signing.
+    // Altered by a relay: a byte of the version text flipped after signing (it still decodes).
     var altered = h.signed(serial: 9)
-    altered[altered.count - 64 - 100] ^= 1
+    let version = Array("0.1.0".utf8)
+    let at = try XCTUnwrap((0..<altered.count - 5).first { Array(altered[$0..<$0 + 5]) == version })
+    altered[at + 2] ^= 1
     // Replayed: the first report again, and an old sequence.
     var old = h
     old.seq = 0

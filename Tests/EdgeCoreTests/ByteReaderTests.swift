@@ -53,6 +53,27 @@ final class ByteReaderTests: XCTestCase {
     XCTAssertEqual(w.bytes, [0xAC, 0x02])
   }
 
+  func testUvarintRoundTripsEvery64BitWidthAndRefusesAnEleventhByte() throws {
+    for v: UInt64 in [0, 1, 127, 128, 16_383, 16_384, 1_800_000_000_000, UInt64(UInt32.max), UInt64.max - 1, UInt64.max] {
+      var w = ByteWriter()
+      w.uvarint(v)
+      XCTAssertEqual(w.bytes.count, max(1, (64 - v.leadingZeroBitCount + 6) / 7), "\(v)")
+      try w.bytes.withUnsafeBytes { b in
+        var r = ByteReader(b)
+        XCTAssertEqual(try r.uvarint(), v)
+        XCTAssertTrue(r.atEnd)
+      }
+    }
+    // 2^64 and longer do not fit: refused, never wrapped.
+    for bad: [UInt8] in [[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02],
+                         [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]] {
+      try bad.withUnsafeBytes { b in
+        var r = ByteReader(b)
+        XCTAssertThrowsError(try r.uvarint())
+      }
+    }
+  }
+
   func testReadingPastTheEndIsTruncated() {
     XCTAssertEqual(read([1, 2, 3]) { (r) throws(RecordError) in try r.u32() }, .failure(RecordError("record truncated")))
     XCTAssertEqual(read([]) { (r) throws(RecordError) in try r.u8() }, .failure(RecordError("record truncated")))
