@@ -46,6 +46,9 @@ public struct DaemonConfig {
   /// Where the top of the relay tree (and an agent with no relay above it) sends host reports:
   /// collectors' http:// URLs, tried in order.
   public var collectors: [String] = []
+  /// A file listing the hosts whose reports a relay or collector takes, one `HOST_ID PUBLIC_KEY`
+  /// (64 hex digits) per line, `#` comments; nil: any host, its key pinned on first sight.
+  public var allowedHosts: String? = nil
   /// Milliseconds between this host's report heartbeats (and a relay's forwarding period).
   public var reportIntervalMs: UInt32 = 300_000
   /// Where the crash-loop rule trips: exits within a window.
@@ -84,7 +87,7 @@ public struct DaemonConfig {
     }
     for m in members {
       switch m.key {
-      case "state_dir", "root", "policy", "host_id", "relay", "relay_url", "log_format", "hosts_file", "resolv_conf", "metrics", "collect":
+      case "state_dir", "root", "policy", "host_id", "relay", "relay_url", "log_format", "hosts_file", "resolv_conf", "metrics", "collect", "allowed_hosts":
         guard let s = m.value.string else { bad(m, "expected string, found \(m.value.typeName)"); continue }
         switch m.key {
         case "state_dir": c.stateDir = s
@@ -97,6 +100,7 @@ public struct DaemonConfig {
         case "relay_url": c.relayURL = s
         case "metrics": c.metrics = s
         case "collect": c.collect = s
+        case "allowed_hosts": c.allowedHosts = s
         default:
           if s == "json" { c.logJSON = true } else if s != "logfmt" { bad(m, "expected \"logfmt\" or \"json\"") }
         }
@@ -132,7 +136,7 @@ public struct DaemonConfig {
         c.container = b
       case "comment", "$schema": break
       default:
-        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, pull_interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, metrics, collect, collectors, report_interval, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
+        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, pull_interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, metrics, collect, collectors, report_interval, allowed_hosts, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
       }
     }
     if !issues.isEmpty { throw .policy(PolicyError(issues), file: path) }

@@ -14,6 +14,7 @@ extension Daemon {
   struct ReportSettings {
     var collectors: [UpstreamURL] = []
     var collect: (address: String, port: UInt16)? = nil
+    var allowed: [String: [UInt8]]? = nil
   }
 
   /// The most hosts a relay keeps (its subtree) and a collector (its fleet).
@@ -39,7 +40,30 @@ extension Daemon {
       guard config.relay == nil else { throw .input("collect and relay are both set: a collector is the top of the tree, not a relay") }
       s.collect = a
     }
+    if let path = config.allowedHosts { s.allowed = try allowList(path) }
     return s
+  }
+
+  /// Reads `allowed_hosts`: `HOST_ID PUBLIC_KEY` per line (64 hex digits), blank lines and `#`
+  /// comments skipped. Errors (`.input`): the file's path and line for anything else, or a host
+  /// listed twice.
+  static func allowList(_ path: String) throws(AgentError) -> [String: [UInt8]] {
+    let bytes: [UInt8]
+    do { bytes = try readWholeFile(path, limit: 64 << 20) } catch { throw .input("allowed_hosts \(path): \(error)") }
+    var out: [String: [UInt8]] = [:]
+    var n = 0
+    for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+      n += 1
+      let words = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") })
+      if words.isEmpty || words[0].first == UInt8(ascii: "#") { continue }
+      let host = String(decoding: words[0], as: UTF8.self)
+      guard words.count == 2, let key = Ed25519.parseKey(String(decoding: words[1], as: UTF8.self), bytes: Ed25519.publicKeyBytes) else {
+        throw .input("\(path):\(n): expected HOST_ID PUBLIC_KEY (64 hex digits)")
+      }
+      guard out[host] == nil else { throw .input("\(path):\(n): host \"\(escapedText(host))\" is listed twice") }
+      out[host] = key
+    }
+    return out
   }
 
   /// Starts reporting after the relay and the puller: it is on when this agent has somewhere to
@@ -48,12 +72,15 @@ extension Daemon {
     guard let s = try? Daemon.reportSettings(config) else { return }   // checked in init
     let forwards = puller != nil || !s.collectors.isEmpty
     guard Daemon.reports(config) else { return }
+    // This host's own reports are judged as a child's would be, but not against the allow-list.
     reporting = ReportState(acceptance: ReportAcceptance(maxHosts: s.collect != nil ? Daemon.collectorMaxHosts : Daemon.relayMaxHosts,
                                                         forwards: forwards && s.collect == nil),
                             timer: Timer(loop), heartbeat: Timer(loop))
+    var taken = ReportAcceptance(maxHosts: s.collect != nil ? Daemon.collectorMaxHosts : Daemon.relayMaxHosts, forwards: s.collect == nil)
+    taken.allowed = s.allowed
     if let a = s.collect {
       let c = Relay(loop: loop, env: env, maxConnections: 1024, servesBundles: false)
-      c.reports = ReportSink(acceptance: ReportAcceptance(maxHosts: Daemon.collectorMaxHosts, forwards: false), servesFleet: true)
+      c.reports = ReportSink(acceptance: taken, servesFleet: true)
       c.extraMetrics = { [unowned(unsafe) self] in self.daemonMetrics() }
       c.health = { [unowned(unsafe) self] in self.health() }
       do throws(LoopError) {
@@ -76,7 +103,7 @@ extension Daemon {
       f.start(offsetMs: splay(hostID, UInt64(config.reportIntervalMs)) + 50)
     }
     if let r = relay {
-      let sink = ReportSink(acceptance: ReportAcceptance(maxHosts: Daemon.relayMaxHosts, forwards: true), servesFleet: false)
+      let sink = ReportSink(acceptance: taken, servesFleet: false)
       sink.onNews = { [unowned(unsafe) self] in self.forwarder?.news() }
       r.reports = sink
     }

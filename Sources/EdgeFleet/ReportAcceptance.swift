@@ -16,6 +16,8 @@ public enum ReportRefusal: String, CaseIterable, Sendable {
   case tooFrequent = "too_frequent"
   /// A new host id while the store holds `maxHosts`.
   case full
+  /// A host id not in the allow-list (`allowed_hosts`).
+  case notAllowed = "not_allowed"
 }
 
 /// Counts for /metrics: reports taken, and refused by reason.
@@ -44,6 +46,9 @@ public struct ReportAcceptance {
   public var maxHosts: Int
   /// Whether taken reports are to be forwarded (a relay's, an agent's) or end here (a collector's).
   public var forwards: Bool
+  /// The allow-list (`allowed_hosts`): host id -> its public key. When set, only these hosts are
+  /// taken, each with its listed key (the list pins it, not the first report).
+  public var allowed: [String: [UInt8]]? = nil
 
   public init(maxHosts: Int, forwards: Bool) {
     self.maxHosts = maxHosts
@@ -102,6 +107,20 @@ public struct ReportAcceptance {
     guard Ed25519.verify(signature, message, publicKey: rep.publicKey) else {
       out.refusals.append((rep.hostID, .badSignature, "signature does not verify"))
       return
+    }
+    if let allowed {
+      guard let key = allowed[rep.hostID] else {
+        out.refusals.append((rep.hostID, .notAllowed, "not in the allow-list"))
+        return
+      }
+      if key != rep.publicKey {
+        if var held = try txn.reportEntry(rep.hostID) {
+          held.keyChanges &+= 1
+          try txn.putReportEntry(rep.hostID, held)
+        }
+        out.refusals.append((rep.hostID, .keyChanged, "signed by another key than the allow-list's for this host"))
+        return
+      }
     }
     var entry = ReportEntry(receivedAt: now, pending: forwards, missed: missed, windowStart: now, windowCount: 1, signed: Array(raw))
     var news = true

@@ -21,6 +21,25 @@ final class DaemonConfigTests: XCTestCase {
     do { return .success(try DaemonConfig.load(path)) } catch { return .failure(error) }
   }
 
+  func testAnAllowListIsReadWithItsLineNumbersInErrors() throws {
+    let key = String(repeating: "ab", count: 32)
+    try "# the fleet\nedge-1 \(key)\n\n  edge-2\t\(key)  \n".write(toFile: dir + "/allowed", atomically: true, encoding: .utf8)
+    let list = try Daemon.allowList(dir + "/allowed")
+    XCTAssertEqual(list.count, 2)
+    XCTAssertEqual(list["edge-2"], [UInt8](repeating: 0xAB, count: 32))
+    try "edge-1 \(key)\nedge-3 nothex\n".write(toFile: dir + "/bad", atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try Daemon.allowList(dir + "/bad")) { e in
+      XCTAssertTrue("\(e)".contains("/bad:2: expected HOST_ID PUBLIC_KEY"), "\(e)")
+    }
+    try "edge-1 \(key)\nedge-1 \(key)\n".write(toFile: dir + "/twice", atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try Daemon.allowList(dir + "/twice")) { e in XCTAssertTrue("\(e)".contains(":2: host \"edge-1\" is listed twice"), "\(e)") }
+    // The config key takes the path; a daemon with a bad list does not start.
+    try #"{"allowed_hosts": "\#(dir!)/bad", "collect": "127.0.0.1:0"}"#.write(toFile: dir + "/c.json", atomically: true, encoding: .utf8)
+    let c = try DaemonConfig.load(dir + "/c.json")
+    XCTAssertEqual(c.allowedHosts, dir + "/bad")
+    XCTAssertThrowsError(try Daemon.reportSettings(c))
+  }
+
   func testResolverFilesDefaultToTheHostsAndCanBeMovedByTheConfig() throws {
     let d = try load("{}").get()
     XCTAssertEqual(d.hostsFile, "/etc/hosts")

@@ -255,4 +255,20 @@ final class ReportTests: XCTestCase {
     let ro = try Environment(path: dir + "/state", readOnly: true)
     XCTAssertEqual(try FleetView.summary(ro, now: 1_800_000_000).hosts, 1)
   }
+
+  func testAnAllowListTakesOnlyItsHostsWithTheirListedKeys() throws {
+    var c = ReportCounters()
+    var a = ReportAcceptance(maxHosts: 100, forwards: false)
+    var listed = Host("edge-1"), stranger = Host("edge-2")
+    a.allowed = ["edge-1": listed.pk]
+    XCTAssertEqual(try take([listed.signed()], a, counters: &c).accepted, 1)
+    XCTAssertEqual(try take([stranger.signed()], a, counters: &c).refusals.map(\.reason), [.notAllowed])
+    // The listed key wins even over the first report: an impostor is refused and flagged.
+    var impostor = Host("edge-1")
+    impostor.seq = 50
+    XCTAssertEqual(try take([impostor.signed()], a, counters: &c).refusals.map(\.reason), [.keyChanged])
+    XCTAssertEqual(try held("edge-1")?.1.keyChanges, 1)
+    XCTAssertNil(try held("edge-2"))
+    XCTAssertEqual(c.count(.notAllowed), 1)
+  }
 }
