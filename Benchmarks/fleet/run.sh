@@ -17,10 +17,14 @@
 #   FLEET_DIR=/tmp  where the agents' state dirs and roots go (/dev/shm: no shared disk, whose
 #                fsyncs all N agents otherwise queue on)
 #   COLLECT=1    also run a collector (`run --collect`, issue 16): the relays of the first tier (or,
-#                without relays, every agent) name it in `collectors`; the line then adds seconds
-#                from publish until the collector shows every agent converged on serial 2, its
-#                POST /report requests and bytes in the STEADY window, and its peak RSS and
-#                LMDB size
+#                without relays, every agent) name it in `collectors`, and the others report
+#                through their relays; the line then adds seconds from publish until the
+#                collector shows every agent converged on serial 2, its POST /report requests and
+#                bytes in the STEADY window, and its peak RSS and LMDB size
+#   OUTAGE=S     with COLLECT and relays, then an outage drill: every relay SIGKILLed, serial 3
+#                published (agents take it from the origin, their reports wait), S seconds later
+#                the relays restarted; adds seconds from the restart until the collector shows
+#                every agent converged on serial 3 and the collector's peak POSTs per second then
 #   REPORT_INTERVAL=2s  the agents' `report_interval` (heartbeats; a relay's forwarding period)
 #
 # Prints one line of key=value figures: origin requests and bytes for the rollout of the new
@@ -103,6 +107,7 @@ if [ "$MODE" = cache ]; then
 fi
 sleep 0.3
 PUB=$(cat k.pub)
+declare -A APID
 reports=""
 if [ -n "$COLLECT" ]; then
   mkdir -p collector/root
@@ -110,20 +115,26 @@ if [ -n "$COLLECT" ]; then
     --collect "127.0.0.1:$COLLECTOR" 2> collector/log &
   CPID=$!
   PIDS+=($CPID)
-  reports=", \"report_interval\": \"$REPORT_INTERVAL\", \"collectors\": [\"http://127.0.0.1:$COLLECTOR\"]"
+  reports=", \"collectors\": [\"http://127.0.0.1:$COLLECTOR\"]"
 fi
 for i in $(seq 0 $((N - 1))); do
   mkdir -p "a$i/root/etc"
   relay=""
+  # Reports: the first tier (or, without relays, every agent) names the collector; the rest
+  # report through their relays.
+  r=""
+  if [ "$MODE" != relay ] || [ "$i" -lt "$FANOUT" ]; then r=$reports; fi
+  if [ -n "$reports" ]; then r="$r, \"report_interval\": \"$REPORT_INTERVAL\""; fi
   if [ "$i" -lt "$R" ]; then
     relay=", \"relay\": \"127.0.0.1:$((RELAY0 + i))\""
     [ -n "$RELAY_PULL_INTERVAL" ] && relay="$relay, \"pull_interval\": \"$RELAY_PULL_INTERVAL\""
   fi
   cat > "a$i/config.json" <<EOC
-{"state_dir": "$T/a$i/state", "root": "$T/a$i/root", "interval": "$INTERVAL", "upstreams": ["$UP"], "trusted_keys": ["$PUB"]$relay$reports}
+{"state_dir": "$T/a$i/state", "root": "$T/a$i/root", "interval": "$INTERVAL", "upstreams": ["$UP"], "trusted_keys": ["$PUB"]$relay$r}
 EOC
   "$BIN" run --config "a$i/config.json" 2> "a$i/log" &
   PIDS+=($!)
+  APID[$i]=$!
   # Relays first, so children find them.
   if [ "$i" = $((R - 1)) ]; then sleep 1; fi
 done
@@ -198,6 +209,36 @@ if [ -n "$COLLECT" ]; then
   c_rss=$(awk '/VmHWM/ {print $2}' /proc/$CPID/status)
   c_db=$(du -k "$T/collector/state/data.mdb" | cut -f1)
   collected="$collected collector_steady_seconds=${STEADY:-6} collector_steady_requests=$((b1 - b0)) collector_steady_bytes=$((y1 - y0)) collector_rss_kib=$c_rss collector_mdb_kib=$c_db"
+fi
+if [ -n "$COLLECT" ] && [ -n "${OUTAGE:-}" ] && [ "$R" -gt 0 ]; then
+  for i in $(seq 0 $((R - 1))); do kill -9 "${APID[$i]}" 2>/dev/null || true; done
+  policy 3
+  "$BIN" publish src/policy.json out --key k.key --serial 3 "${relays[@]}" >/dev/null
+  sleep "$OUTAGE"
+  for i in $(seq 0 $((R - 1))); do
+    "$BIN" run --config "a$i/config.json" 2>> "a$i/log" &
+    PIDS+=($!)
+  done
+  t3=$(date +%s.%N)
+  on3() {
+    curl -sf "http://127.0.0.1:$COLLECTOR/fleet" | python3 -c '
+import json, sys
+f = json.load(sys.stdin); row = [s for s in f["serials"] if s["serial"] == 3]
+sys.exit(0 if row and row[0]["converged"] == int(sys.argv[1]) else 1)' "$N"
+  }
+  metric() { curl -sf "http://127.0.0.1:$COLLECTOR/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+  last=$(metric edgeagent_report_batches_total); peak=0; d_ok=no
+  deadline=$(( $(date +%s) + 600 ))
+  while [ "$(date +%s)" -lt $deadline ]; do
+    sleep 0.5
+    now_b=$(metric edgeagent_report_batches_total)
+    rate=$(( (now_b - last) * 2 )); last=$now_b
+    [ "$rate" -gt "$peak" ] && peak=$rate
+    if on3; then d_ok=yes; break; fi
+  done
+  t4=$(date +%s.%N)
+  agents3=$(converged 3)
+  collected="$collected outage_seconds=$OUTAGE outage_agents_on_3=$agents3 outage_collector_converged=$d_ok outage_replay_seconds=$(printf %.2f "$(echo "$t4 - $t3" | bc)") outage_peak_posts_per_second=$peak"
 fi
 printf 'N=%s mode=%s fanout=%s relays=%s all_converged=%s first_seconds=%.2f seconds=%.2f origin_requests=%s origin_bundle_200=%s origin_304=%s origin_body_bytes=%s rss_kib_median=%s rss_kib_max=%s%s%s\n' \
   "$N" "$MODE" "$FANOUT" "$R" "$ok" "$(echo "$t_first - $t0" | bc)" "$(echo "$t1 - $t0" | bc)" "$reqs" "$bundles" "$notmod" "$bytes" "$med_rss" "$max_rss" "$steady" "$collected"

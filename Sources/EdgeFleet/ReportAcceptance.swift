@@ -12,7 +12,7 @@ public enum ReportRefusal: String, CaseIterable, Sendable {
   case replay
   /// Signed by another key than the one pinned for this host id (flagged in the entry).
   case keyChanged = "key_changed"
-  /// Over `maxPerMinute` for this host: a child that floods.
+  /// Over `perMinute` for this host: a child that floods.
   case tooFrequent = "too_frequent"
   /// A new host id while the store holds `maxHosts`.
   case full
@@ -36,13 +36,13 @@ public struct ReportCounters: Sendable {
 /// Takes signed reports into `reports`, the one place a report is judged: the relay's and the
 /// collector's `POST /report`, and an agent's own report. Each report must decode, verify with
 /// the key it names, carry the key pinned for its host id (pinned on first sight), be newer than
-/// the one held, and keep its host within `maxPerMinute`; a new host id needs room under
+/// the one held, and keep its host within `perMinute`; a new host id needs room under
 /// `maxHosts`. The latest report per host is kept; one replaced while still pending adds to
 /// `missed`, so an outage costs the way up transitions, never a host's latest state.
 public struct ReportAcceptance {
-  /// Reports one host may have taken per minute: news is sent at most once a second by an
-  /// agent, and a heartbeat every `report_interval`; past this a child floods.
-  public static let maxPerMinute: UInt32 = 30
+  /// Reports one host may have taken per minute: an agent sends news at most once a second
+  /// and a heartbeat every `heartbeatSeconds` (its report says which); past that it floods.
+  public static func perMinute(heartbeatSeconds: UInt32) -> UInt32 { 60 + 60 / max(1, heartbeatSeconds) }
   public var maxHosts: Int
   /// Whether taken reports are to be forwarded (a relay's, an agent's) or end here (a collector's).
   public var forwards: Bool
@@ -137,8 +137,9 @@ public struct ReportAcceptance {
         return
       }
       if now - held.windowStart < 60 {
-        if held.windowCount >= ReportAcceptance.maxPerMinute {
-          out.refusals.append((rep.hostID, .tooFrequent, "over \(ReportAcceptance.maxPerMinute) reports a minute"))
+        let limit = ReportAcceptance.perMinute(heartbeatSeconds: rep.heartbeatSeconds)
+        if held.windowCount >= limit {
+          out.refusals.append((rep.hostID, .tooFrequent, "over \(limit) reports a minute"))
           return
         }
         entry.windowStart = held.windowStart

@@ -172,13 +172,14 @@ final class ReportTests: XCTestCase {
   func testAFloodingHostAndAFullStoreAreBounded() throws {
     var c = ReportCounters()
     var h = Host("edge-1")
-    var refused = 0
-    for i in 0..<40 {
-      let out = try take([h.signed()], now: 1_800_000_000 + Int64(i / 20), counters: &c)
-      refused += out.refusals.count
+    // Heartbeats every 60 s: 60 + 1 reports a minute, no more.
+    let limit = Int(ReportAcceptance.perMinute(heartbeatSeconds: 60))
+    XCTAssertEqual(limit, 61)
+    for i in 0..<80 {
+      try take([h.signed()], now: 1_800_000_000 + Int64(i / 40), counters: &c)
     }
-    XCTAssertEqual(c.accepted, Int(ReportAcceptance.maxPerMinute))
-    XCTAssertEqual(c.count(.tooFrequent), 40 - Int(ReportAcceptance.maxPerMinute))
+    XCTAssertEqual(c.accepted, limit)
+    XCTAssertEqual(c.count(.tooFrequent), 80 - limit)
     XCTAssertEqual(try take([h.signed()], now: 1_800_000_061, counters: &c).accepted, 1, "a minute later it is heard again")
 
     // A child inventing host ids fills the store to its bound, no further.
