@@ -99,7 +99,7 @@ extension Daemon {
       f.resolver.hostsPath = config.hostsFile
       f.resolver.resolvConfPath = config.resolvConf
       forwarder = f
-      puller?.onAnswered = { [unowned(unsafe) self] u in self.forwarder?.reached(u) }
+      puller?.onReached = { [unowned(unsafe) self] u in self.forwarder?.reached(u) }
       // Just after this host's heartbeat (below), so a relay's own report goes in its flush.
       f.start(offsetMs: splay(hostID, UInt64(config.reportIntervalMs)) + 50)
     }

@@ -50,12 +50,10 @@ extension Puller {
         self.tryUpstream(list, i + 1)
       case .unchanged(let longPoll):
         self.lastAnswered = u
-        self.onAnswered(u)
         self.stats.notModified += 1
         self.roundDone(longPoll: longPoll)
       case .accepted(let b):
         self.lastAnswered = u
-        self.onAnswered(u)
         self.stats.accepted += 1
         self.relays = b.relays
         self.relayFanout = b.relayFanout

@@ -11,6 +11,7 @@ extension Puller {
     var o = HTTPExchange.Options()
     o.idleMs = config.idleTimeoutMs
     o.limits.maxBodyBytes = PolicyBundle.maxBytes
+    o.connected = { [unowned(unsafe) self] in self.onReached(u) }
     var path = u.path(of: "bundle.json")
     if config.longPollSeconds > 0 {
       path += "?wait=\(config.longPollSeconds)&have=\(heldSerial)"

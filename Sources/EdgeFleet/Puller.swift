@@ -81,9 +81,9 @@ public final class Puller {
   public let config: PullerConfig
   let log: Log
   public var onAccepted: (AcceptedBundle) -> Void = { _ in }
-  /// An upstream answered a round (unchanged or a new bundle): the reports' forwarder, backing
-  /// off from that upstream, tries again now.
-  public var onAnswered: (UpstreamURL) -> Void = { _ in }
+  /// A pull connected to an upstream (it is up; a long-poll's answer may come much later): the
+  /// reports' forwarder, backing off from that upstream, tries again now.
+  public var onReached: (UpstreamURL) -> Void = { _ in }
   public internal(set) var stats = PullStats()
 
   let timer: Timer

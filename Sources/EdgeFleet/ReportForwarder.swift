@@ -160,9 +160,8 @@ public final class ReportForwarder {
     if more { flush() }
   }
 
-  /// `u` answered something else (the puller's round): when backing off and `u` is one of this
-  /// forwarder's upstreams, try again within a second (jittered) instead of at the backoff's
-  /// end. After an outage the pulls find the relays back within an interval, spread by their
+  /// A pull connected to `u`: when backing off and `u` is one of this forwarder's upstreams,
+  /// try again within a second (jittered) instead of at the backoff's end. After an outage the pulls find the relays back within an interval, spread by their
   /// splay, so the pending reports follow at that pace instead of a backoff of minutes.
   public func reached(_ u: UpstreamURL) {
     guard running, stats.failedFlushes > 0, !inFlight, upstreams().contains(u) else { return }

@@ -47,6 +47,9 @@ public final class HTTPExchange {
     public var headers: [HTTPHeader] = []
     /// Sent as a POST with this body (and its Content-Length) when set.
     public var body: [UInt8]? = nil
+    /// Called once the connection is up, before any answer: the peer is there (a long-poll's
+    /// answer may be half a minute away).
+    public var connected: (() -> Void)? = nil
     /// Where the host name is looked up (hosts file, resolv.conf).
     public var resolver = ResolverSettings()
     public init() {}
@@ -99,6 +102,7 @@ public final class HTTPExchange {
       try connection.connect(ipv4: ip, port: port) { [unowned(unsafe) self] err in
         if let err { self.finish(.failure(.io(err))); return }
         self.connection.setNoDelay()
+        self.options.connected?()
         // Held strongly: a write still queued when the request finishes completes later
         // (ECANCELED), after finish() let go of this object.
         self.connection.write(bytes) { [self] err in
