@@ -251,6 +251,42 @@ kill -TERM "$daemon" 2>/dev/null
 wait "$daemon"
 check "daemon stops on SIGTERM with exit 0" test "$?" = 0
 
+# Reports (issue 16): a collector on a free port, and an agent on a local policy that names it;
+# the agent's signed report reaches it, and `fleet --url` shows the host converged.
+mkdir -p "$T/croot" "$T/aroot"
+"${run[@]}" "$bin" run --root "$T/croot" --state "$T/cstate" --collect 127.0.0.1:0 --host-id collector \
+  >"$T/collector.out" 2>"$T/collector.err" &
+collector=$!
+cport=$(python3 - "$T/collector.err" <<'PY'
+import re, sys, time
+deadline = time.time() + 60
+while time.time() < deadline:
+    m = re.search(r'msg="collecting reports" address=127\.0\.0\.1:(\d+)', open(sys.argv[1]).read())
+    if m:
+        print(m.group(1)); break
+    time.sleep(0.2)
+PY
+)
+if [ -n "$cport" ]; then
+  echo "{\"collectors\": [\"http://127.0.0.1:$cport\"], \"report_interval\": \"5s\"}" >"$T/reporter.json"
+  "${run[@]}" "$bin" run --config "$T/reporter.json" --policy examples/gateway.json --root "$T/aroot" --state "$T/astate" \
+    --interval 1h --host-id smoke-host >"$T/reporter.out" 2>"$T/reporter.err" &
+  reporter=$!
+  for _ in $(seq 1 150); do
+    "${run[@]}" "$bin" fleet --url "http://127.0.0.1:$cport" >"$T/fleet.out" 2>"$T/fleet.err" && break
+    sleep 0.2
+  done
+  if grep -q "fleet: 1 hosts, newest serial 0: 1 converged, 0 failed, 0 stale" "$T/fleet.out"; then
+    pass "reports: the agent's signed report reached the collector; fleet --url: $(head -1 "$T/fleet.out")"
+  else
+    fail "reports: fleet --url should show the agent converged"; show fleet; sed 's/^/    reporter: /' "$T/reporter.err" | tail -5
+  fi
+  kill -TERM "$reporter" 2>/dev/null; wait "$reporter" 2>/dev/null
+else
+  fail "reports: the collector did not say where it listens"; sed 's/^/    collector: /' "$T/collector.err" | tail -5
+fi
+kill -TERM "$collector" 2>/dev/null; wait "$collector" 2>/dev/null
+
 # The Debian package, for x86_64 only (CI's time): Cross/package-test.sh packages this binary and
 # checks the .deb (lintian, an install into a temporary root, man pages, completion, the daemon
 # on the packaged config); its PASS and FAIL lines count as this script's.

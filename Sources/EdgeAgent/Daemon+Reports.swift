@@ -133,7 +133,7 @@ extension Daemon {
     return out
   }
 
-  /// This host's reports with news are at most one a second.
+  /// This host's reports with news are at most one a second (heartbeats aside).
   static let reportSpacingMs: UInt64 = 1000
 
   /// A convergence ended: a report with news goes at once, or a second after the last one.
@@ -141,8 +141,8 @@ extension Daemon {
     guard let rs = reporting else { return }
     if let last = rs.last, makeReport().sameNews(as: last) { return }
     loop.updateTime()
-    let since = loop.now - rs.lastAt
-    if rs.lastAt > 0 && since < Daemon.reportSpacingMs {
+    let since = loop.now - rs.lastNewsAt
+    if rs.lastNewsAt > 0 && since < Daemon.reportSpacingMs {
       rs.timer.start(after: Daemon.reportSpacingMs - since) { [unowned(unsafe) self] in self.submitReport(heartbeat: false) }
       return
     }
@@ -155,7 +155,8 @@ extension Daemon {
     guard let rs = reporting, !shuttingDown, lastRun.endedNs > 0 else { return }
     let r = makeReport()
     loop.updateTime()
-    rs.lastAt = loop.now
+    // Heartbeats do not hold news back: the spacing is between reports with news.
+    if !heartbeat { rs.lastNewsAt = loop.now }
     rs.last = r
     do throws(StoreError) {
       try HostReporting.submit(r, env: env, acceptance: rs.acceptance, now: wallClockSeconds(), counters: &rs.counters)
@@ -212,9 +213,9 @@ extension Daemon {
 final class ReportState {
   let acceptance: ReportAcceptance
   var counters = ReportCounters()
-  /// The last report submitted and when (loop ms).
+  /// The last report submitted, and when the last one with news was (loop ms).
   var last: HostReport? = nil
-  var lastAt: UInt64 = 0
+  var lastNewsAt: UInt64 = 0
   /// A report held back by the once-a-second bound.
   let timer: Timer
   let heartbeat: Timer

@@ -21,8 +21,8 @@ public struct ForwardStats: Sendable {
 /// takes it (the parent relays, then the collectors: `upstreams()`); once taken, those entries
 /// are no longer pending unless a newer report replaced them meanwhile.
 ///
-/// When: `news()` flushes after `debounceMs` (what changed is sent within a quarter second, and
-/// a burst of children's news goes up as one batch); otherwise pending entries (children's
+/// When: `news()` flushes after `debounceMs` (what changed is sent within 150 ms, and a burst of
+/// children's news goes up as one batch); otherwise pending entries (children's
 /// heartbeats, a relay's own) wait for the `periodMs` flush, so a relay posts about once a
 /// period whatever its subtree's size. With no upstream taking a batch: exponential backoff with jitter (1 s doubling to
 /// 5 min); pending entries stay in LMDB meanwhile, the latest per host, and go when the way is
@@ -38,7 +38,7 @@ public final class ReportForwarder {
   let log: Log
   public let periodMs: UInt64
   /// How long a relay gathers its children's news before sending them up.
-  public static let debounceMs: UInt64 = 250
+  public static let debounceMs: UInt64 = 150
   public static let maxBackoffMs: UInt64 = 300_000
   public internal(set) var stats = ForwardStats()
 

@@ -9,6 +9,8 @@
 #   - SIGKILL of the collector loses no host (its state, then its answers after a restart);
 #   - with the relay SIGKILLed, serial 2 is applied (pulled from the origin) and reported once the
 #     relay is back: every host's latest report reaches the collector;
+#   - with the collector down, the relay holds serial 3's reports; SIGKILLed and restarted, it
+#     still sends them: nothing it took is lost;
 #   - the page at / in headless chromium (Tests/browser/fleet-page.sh) shows /fleet's numbers.
 # Exit 0 on success.
 set -euo pipefail
@@ -124,6 +126,20 @@ start relay ", \"relay\": \"127.0.0.1:$R\", \"collectors\": [\"http://127.0.0.1:
 t0=$(date +%s.%N)
 until_ok 60 fleet_has $H 2 $((H - 1)) 1 || fail "once the relay is back every host's latest report should arrive: $(fleet_json)"
 ok "relay back: every host on serial 2 at the collector after $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-4) s"
+
+# The collector dies while the relay holds its subtree's news; then the relay is SIGKILLed too:
+# what it took was in its state, and reaches the collector once both are back.
+kill -9 "${pid[collector]}"; wait "${pid[collector]}" 2>/dev/null || true
+policy 3
+relay_has() {   # serial: the relay's own /metrics counts every host on it
+  curl -sf "http://127.0.0.1:$R/metrics" | grep -q "^edgeagent_fleet_hosts{serial=\"$1\",state=\"converged\"} $((H - 1))\$"
+}
+until_ok 40 relay_has 3 || fail "the relay should hold every agent's report of serial 3: $(curl -sf "http://127.0.0.1:$R/metrics" | grep fleet_hosts)"
+kill -9 "${pid[relay]}"; wait "${pid[relay]}" 2>/dev/null || true
+start_collector
+start relay ", \"relay\": \"127.0.0.1:$R\", \"collectors\": [\"http://127.0.0.1:$C\"]"
+until_ok 60 fleet_has $H 3 $((H - 1)) 1 || fail "the relay's pending reports should survive its SIGKILL: $(fleet_json)"
+ok "collector down, relay SIGKILLed holding its subtree's reports, both back: every host on serial 3"
 
 if [ -n "${EDGE_NO_BROWSER:-}" ]; then
   echo "SKIP page: EDGE_NO_BROWSER set"; [ -z "${EDGE_SKIP_LOG:-}" ] || echo "reports-e2e: browser" >>"$EDGE_SKIP_LOG"
