@@ -272,8 +272,10 @@ if [ -n "$cport" ]; then
   "${run[@]}" "$bin" run --config "$T/reporter.json" --policy examples/gateway.json --root "$T/aroot" --state "$T/astate" \
     --interval 1h --host-id smoke-host >"$T/reporter.out" 2>"$T/reporter.err" &
   reporter=$!
+  # Until the host is there (an empty fleet is all converged too: exit 0 says nothing here).
   for _ in $(seq 1 150); do
-    "${run[@]}" "$bin" fleet --url "http://127.0.0.1:$cport" >"$T/fleet.out" 2>"$T/fleet.err" && break
+    "${run[@]}" "$bin" fleet --url "http://127.0.0.1:$cport" >"$T/fleet.out" 2>"$T/fleet.err"
+    grep -q "^fleet: 1 hosts" "$T/fleet.out" && break
     sleep 0.2
   done
   if grep -q "fleet: 1 hosts, newest serial 0: 1 converged, 0 failed, 0 stale" "$T/fleet.out"; then

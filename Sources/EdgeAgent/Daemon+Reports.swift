@@ -49,18 +49,20 @@ extension Daemon {
   /// listed twice.
   static func allowList(_ path: String) throws(AgentError) -> [String: [UInt8]] {
     let bytes: [UInt8]
-    do { bytes = try readWholeFile(path, limit: 64 << 20) } catch { throw .input("allowed_hosts \(path): \(error)") }
+    do { bytes = try readWholeFile(path, limit: 64 << 20) } catch { throw .input("allowed_hosts " + path + ": " + error.description) }
     var out: [String: [UInt8]] = [:]
     var n = 0
-    for line in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+    for raw in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
       n += 1
-      let words = line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") })
-      if words.isEmpty || words[0].first == UInt8(ascii: "#") { continue }
-      let host = String(decoding: words[0], as: UTF8.self)
-      guard words.count == 2, let key = Ed25519.parseKey(String(decoding: words[1], as: UTF8.self), bytes: Ed25519.publicKeyBytes) else {
-        throw .input("\(path):\(n): expected HOST_ID PUBLIC_KEY (64 hex digits)")
+      // Tabs and a CR as spaces; then "HOST KEY" with any run of spaces between.
+      let line = trimmedASCII(String(decoding: raw.map { $0 == 9 || $0 == 13 ? 32 : $0 }, as: UTF8.self))
+      if line.isEmpty || line.hasPrefix("#") { continue }
+      let words = line.split(separator: " ")
+      guard words.count == 2, let key = Ed25519.parseKey(String(words[1]), bytes: Ed25519.publicKeyBytes) else {
+        throw .input(path + ":" + String(n) + ": expected HOST_ID PUBLIC_KEY (64 hex digits)")
       }
-      guard out[host] == nil else { throw .input("\(path):\(n): host \"\(escapedText(host))\" is listed twice") }
+      let host = String(words[0])
+      guard out[host] == nil else { throw .input(path + ":" + String(n) + ": host \"" + escapedText(host) + "\" is listed twice") }
       out[host] = key
     }
     return out

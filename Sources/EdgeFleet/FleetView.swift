@@ -92,7 +92,8 @@ public enum FleetView {
     for r in s.serials {
       out += "  serial " + String(r.serial) + ": " + String(r.hosts) + " hosts, " + counts(r.converged, r.failed, r.stale) + "\n"
     }
-    for (state, total) in [("failed", s.failed), ("stale", s.stale)] where total > 0 {
+    func hosts(_ state: String, _ total: Int) throws(StoreError) {
+      guard total > 0 else { return }
       out += state + " (" + String(total) + "):\n"
       var n = 0
       try forEachHost(env, now: now) { h in
@@ -107,6 +108,8 @@ public enum FleetView {
       }
       if n > limit { out += "  ... and " + String(n - limit) + " more\n" }
     }
+    try hosts("failed", s.failed)
+    try hosts("stale", s.stale)
     return out
   }
 
@@ -220,9 +223,10 @@ public enum FleetView {
     var m = MetricsText()
     m.family("edgeagent_fleet_hosts", "gauge", "Hosts reported, by bundle serial and state (converged, failed, stale).")
     for r in s.serials {
-      for (state, n) in [("converged", r.converged), ("failed", r.failed), ("stale", r.stale)] where n > 0 {
-        m.sample("edgeagent_fleet_hosts", String(n), labels: "serial=\"\(r.serial)\",state=\"\(state)\"")
-      }
+      let serial = "serial=\"" + String(r.serial) + "\",state=\""
+      if r.converged > 0 { m.sample("edgeagent_fleet_hosts", String(r.converged), labels: serial + "converged\"") }
+      if r.failed > 0 { m.sample("edgeagent_fleet_hosts", String(r.failed), labels: serial + "failed\"") }
+      if r.stale > 0 { m.sample("edgeagent_fleet_hosts", String(r.stale), labels: serial + "stale\"") }
     }
     m.single("edgeagent_fleet_hosts_behind", "gauge", "Hosts on a serial below the newest reported.", String(s.behind))
     m.single("edgeagent_fleet_newest_serial", "gauge", "The newest bundle serial any host reports.", String(s.newestSerial))

@@ -133,13 +133,13 @@ public struct ReportAcceptance {
         return
       }
       if rep.sequence <= h.sequence {
-        out.refusals.append((rep.hostID, .replay, "sequence \(rep.sequence) is not newer than \(h.sequence)"))
+        out.refusals.append((rep.hostID, .replay, "sequence not newer than the one held"))
         return
       }
       if now - held.windowStart < 60 {
         let limit = ReportAcceptance.perMinute(heartbeatSeconds: rep.heartbeatSeconds)
         if held.windowCount >= limit {
-          out.refusals.append((rep.hostID, .tooFrequent, "over \(limit) reports a minute"))
+          out.refusals.append((rep.hostID, .tooFrequent, "over its reports a minute"))
           return
         }
         entry.windowStart = held.windowStart
@@ -150,7 +150,7 @@ public struct ReportAcceptance {
       news = !rep.sameNews(as: h)
     } else {
       guard hosts < maxHosts else {
-        out.refusals.append((rep.hostID, .full, "the store holds its most hosts (\(maxHosts))"))
+        out.refusals.append((rep.hostID, .full, "the store holds its most hosts"))
         return
       }
       hosts += 1

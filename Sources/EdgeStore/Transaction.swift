@@ -53,7 +53,7 @@ public struct Transaction: ~Copyable {
   @inline(__always)
   func writable(_ db: Database) throws(StoreError) -> MDB_dbi {
     let dbi = environment.handle(db)
-    if dbi == 0 { throw .lmdb(code: EINVAL, operation: "write \(db.name): the database was not opened") }
+    if dbi == 0 { throw notOpened(db) }
     return dbi
   }
 
@@ -157,6 +157,11 @@ public struct Transaction: ~Copyable {
     return Int(st.ms_entries)
   }
 }
+
+/// The error of a write to a database that was not opened; out of line, so each write site
+/// carries a test and a call, not the message's construction.
+@inline(never)
+func notOpened(_ db: Database) -> StoreError { .lmdb(code: EINVAL, operation: "write " + db.name + ": the database was not opened") }
 
 @inline(__always)
 private func result<R, E: Error>(_ body: (UnsafeRawBufferPointer?) throws(E) -> R, _ v: UnsafeRawBufferPointer?) -> Result<R, E> {
