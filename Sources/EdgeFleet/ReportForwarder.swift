@@ -135,7 +135,9 @@ public final class ReportForwarder {
   }
 
   /// An upstream took the batch: its entries are no longer pending (unless replaced since), and
-  /// the next batch goes at once if more wait.
+  /// the next batch goes at once if a whole one waits (a backlog), else after `debounceMs`, so
+  /// that reports trickling in from children (a fleet coming back after an outage) cost a relay's
+  /// parent at most one POST per `debounceMs`, however many children there are.
   func taken(_ sent: [(String, UInt64)], by u: UpstreamURL) {
     stats.batches += 1
     stats.reports += sent.count
@@ -143,7 +145,7 @@ public final class ReportForwarder {
       log("info", "reports reach upstream again", [("upstream", .string(u.description)), ("after_failures", .int(stats.failedFlushes))])
       stats.failedFlushes = 0
     }
-    var more = false
+    var more = 0
     do throws(StoreError) {
       try env.withWrite(synced: false) { (txn) throws(StoreError) in
         for (host, seq) in sent {
@@ -153,11 +155,11 @@ public final class ReportForwarder {
           try txn.putReportEntry(host, e)
         }
       }
-      more = try pendingCount() > 0
+      more = try pendingCount()
     } catch {
       log("error", "unable to record sent reports", [("err", .string(error.description))])
     }
-    if more { flush() }
+    if more >= ReportBatch.maxReports { flush() } else if more > 0 { news() }
   }
 
   /// A pull connected to `u`: when backing off and `u` is one of this forwarder's upstreams,
