@@ -103,7 +103,7 @@ build() {
   command -v "$cc" >/dev/null || { echo "musl-deps: $cc not found: run Cross/setup.sh" >&2; exit 1; }
   local out=$root/$target b=$root/build/$target
   # Bump recipe when the build below changes.
-  local recipe=5 stamp; stamp="recipe $recipe: $(cd "$src" && ls ./*.dsc | tr '\n' ' ')"
+  local recipe=6 stamp; stamp="recipe $recipe: $(cd "$src" && ls ./*.dsc | tr '\n' ' ')"
   if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ]; then
     echo "musl-deps: $target up to date ($out)" >&2; link_toolchain "$target"; return
   fi
@@ -115,8 +115,15 @@ build() {
   # 6-11% slower on x86_64 for a few KB (Benchmarks/README.md, "Binary sizes").
   local common="-g0 -ffunction-sections -fdata-sections"
   [ "$target" = armv7 ] && common="$common -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard"
-  # Failed assertions go to edge_assert_fail, not musl's __assert_fail (see fetch).
-  common="$common -D__assert_fail=edge_assert_fail"
+  # Failed assertions go to edge_assert_at, not musl's __assert_fail (see fetch), with the file
+  # and line only: the header below turns musl's assert(), which passes the expression's text
+  # and the function's name as well, into edge_assert_at(__FILE__, __LINE__) as it is
+  # preprocessed, so those strings are never compiled in (libuv's hundreds of assertions:
+  # aarch64 -N bytes; Benchmarks/README.md, "Binary sizes"). File names are relative to the
+  # Debian sources (-fmacro-prefix-map). LMDB's own mdb_assert keeps its message (fetch).
+  printf '%s\n' '/* Cross/musl-deps.sh: a failed assert() names its file and line (CSupport/CEdgeSupport/assert.c). */' \
+    '#define __assert_fail(expr, file, line, func) edge_assert_at(file, line)' >"$b/edge_assert.h"
+  common="$common -include $b/edge_assert.h -fmacro-prefix-map=$src/="
   local cflags="-Os $common" hot_cflags="-O2 $common"
 
   echo "musl-deps: $target: libuv" >&2

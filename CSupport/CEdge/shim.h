@@ -25,6 +25,7 @@
 #include <sys/utsname.h>
 #include <sys/statvfs.h>
 #include <sys/socket.h>
+#include <ifaddrs.h>
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -80,6 +81,14 @@ static inline int edge_ifflags(int fd, const char *name, int set, short *flags) 
   int rc = ioctl(fd, set ? SIOCSIFFLAGS : SIOCGIFFLAGS, &r);
   if (rc == 0 && !set) *flags = r.ifr_flags;
   return rc;
+}
+/* sysinfo(2): the function and its struct share a name, which Swift cannot tell apart. Bytes of
+ * RAM, 0 when unknown. */
+#include <sys/sysinfo.h>
+static inline unsigned long long edge_total_memory(void) {
+  struct sysinfo si;
+  if (sysinfo(&si) != 0) return 0;
+  return (unsigned long long)si.totalram * si.mem_unit;
 }
 /* finit_module(2) has no glibc wrapper. An init loads the drivers for its own disks with it. */
 static inline int edge_finit_module(int fd, const char *params, int flags) {

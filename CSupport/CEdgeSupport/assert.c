@@ -3,9 +3,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The C libraries' failed assertions in the static binaries: libuv, libsodium and LMDB are built
- * with -D__assert_fail=edge_assert_fail (Cross/musl-deps.sh), so an assertion that fails says
- * what musl's __assert_fail says and aborts just the same; but with write(2). musl's prints with
+/* The C libraries' failed assertions in the static binaries. libuv, libsodium and LMDB's assert()
+ * calls edge_assert_at (Cross/musl-deps.sh), LMDB's own mdb_assert edge_assert_fail, so an
+ * assertion that fails says where (and for LMDB, what) and aborts as musl's __assert_fail does;
+ * but with write(2). musl's prints with
  * fprintf, and that one call linked printf's whole formatter, long-double arithmetic included:
  * about 20 KB of the aarch64 binary, for a message no healthy run prints. */
 static void put(const char *s) {
@@ -16,6 +17,10 @@ static void put(const char *s) {
     s += w;
     n -= (size_t)w;
   }
+}
+
+_Noreturn void edge_assert_at(const char *file, int line) {
+  edge_assert_fail("(not kept)", file, line, "?");
 }
 
 _Noreturn void edge_assert_fail(const char *expr, const char *file, int line, const char *func) {

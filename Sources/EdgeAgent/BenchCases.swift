@@ -19,7 +19,7 @@ public func runBenchmarks(_ options: BenchOptions) throws(AgentError) -> BenchRe
 
   // A root of `files` 64-byte files, converged once so the stat cache is warm.
   let root = dir + "/root", state = dir + "/state", policyPath = dir + "/policy.json"
-  do { try makeDirectory(root) } catch { throw .host(error) }
+  do { try makeBenchRoot(root) } catch { throw .host(error) }
   let policyBytes = benchPolicy(files: files)
   do { try writeWholeFile(policyPath, policyBytes) } catch { throw .host(error) }
   // A file's identity is trusted once the clock has passed its stamps (FileIdentity.settled: a
@@ -82,6 +82,10 @@ public func runBenchmarks(_ options: BenchOptions) throws(AgentError) -> BenchRe
     } catch { throw .store(error) }
   }
 
+  if wanted("kept-template-check") {
+    results.append(try keptTemplateCheck(dir: dir, count: options.quick ? 50 : 1_000, rounds: options.rounds))
+  }
+
   if wanted("apply-kept") {
     results.append(measure("apply-kept-\(files)", ops: 1, rounds: options.rounds) {
       _ = try? apply(options1)
@@ -128,6 +132,13 @@ public func runBenchmarks(_ options: BenchOptions) throws(AgentError) -> BenchRe
   return BenchReport(results: results, peakRSSKiB: peakRSSKiB(), build: buildName, workload: options.workload)
 }
 
+/// A root as a host's is: with an os-release, which every run reads for the distribution's classes.
+func makeBenchRoot(_ root: String) throws(HostError) {
+  try makeDirectory(root)
+  try makeDirectory(root + "/etc")
+  try writeWholeFile(root + "/etc/os-release", Array("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n".utf8))
+}
+
 /// A policy of `files` 64-byte files, mode 0644, in one directory.
 func benchPolicy(files: Int) -> [UInt8] {
   var s = "{\"policy\":\"bench\",\"promises\":[{\"id\":\"data\",\"type\":\"directory\",\"path\":\"/data\",\"mode\":\"0755\"}"
@@ -139,3 +150,56 @@ func benchPolicy(files: Int) -> [UInt8] {
   return Array(s.utf8)
 }
 
+
+/// A kept template's check: `count` templates rendered with vars and facts when accepted, then
+/// checked as files are (TemplatePromise.swift): one lstat and a stat cache lookup each, no
+/// rendering and no allocation per check.
+func keptTemplateCheck(dir: String, count: Int, rounds: Int) throws(AgentError) -> BenchResult {
+  let root = dir + "/troot", state = dir + "/tstate", policyPath = dir + "/templates.json"
+  do { try makeBenchRoot(root) } catch { throw .host(error) }
+  var s = "{\"policy\":\"templates\",\"vars\":{\"port\":\"8080\",\"peers\":[{\"a\":\"10.0.0.1\"},{\"a\":\"10.0.0.2\"}]},\"promises\":["
+  for i in 0..<count {
+    s += (i > 0 ? ",\n" : "") + "{\"id\":\"t\(i)\",\"type\":\"template\",\"path\":\"/t/t\(i).conf\",\"mode\":\"0644\"," +
+      "\"template\":\"# {{hostname}} \(i)\\nlisten {{port}}\\n{{#peers}}\\npeer {{a}}\\n{{/peers}}\\n\"}"
+  }
+  s += "]}\n"
+  let bytes = Array(s.utf8)
+  do { try writeWholeFile(policyPath, bytes) } catch { throw .host(error) }
+  var o = ApplyOptions(policyPath: policyPath)
+  o.root = root
+  o.stateDir = state
+  o.reportKept = false
+  o.waitToVouchFrom = 1
+  _ = try apply(o)
+  var policy: Policy
+  do { policy = try PolicyDecoder.decode(bytes) } catch { throw .policy(error, file: policyPath) }
+  let classes = hostClasses(labels: [], root: root)
+  do { try renderTemplates(&policy, facts: readFacts(root: root, labels: []), classes: classes, blob: { _ in nil }) } catch {
+    throw .policy(error, file: policyPath)
+  }
+  let converger: Converger
+  do { converger = try Converger(root: root, classes: classes, dryRun: false) } catch { throw .host(error) }
+  let prepared = converger.prepare(policy)
+  converger.outcomes = [Outcome?](repeating: nil, count: count)
+  converger.notified = [Bool](repeating: false, count: count)
+  let env: Environment
+  do { env = try Environment(path: state) } catch { throw .store(error) }
+  var kept = 0
+  let result: BenchResult
+  do throws(StoreError) {
+    let txn = try env.read()
+    result = measure("kept-template-check", ops: count, rounds: rounds) {
+      for i in 0..<count {
+        let o = converger.check(policy.promises[i], prepared[i], cachedStat: { key in
+          (try? txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) }) ?? nil
+        }, blob: { _, body in body(nil) }, previous: { _ in nil })
+        if o.status == .kept { kept += 1 }
+      }
+    }
+    txn.abort()
+  } catch { throw .store(error) }
+  if kept != count * (rounds + 1) {
+    throw .store(StoreError.lmdb(code: -1, operation: "keep every template in the kept-template benchmark (\(kept) kept)"))
+  }
+  return result
+}

@@ -46,7 +46,7 @@ extension Daemon {
     do throws(StoreError) {
       _ = try record(env, policy: policy, order: order, digest: c.digest, prepared: prepared, outcomes: result,
                      statUpdates: &converger.statUpdates, summary: only == nil ? summary : nil,
-                     classes: classDigest(classes), policyFile: ("", nil))
+                     classes: recordedClasses, policyFile: ("", nil))
       try env.sync()
     } catch {
       log.error("unable to record outcomes", [("err", error.description)])
@@ -99,6 +99,7 @@ extension Daemon {
     let delay = interval - phase
     convergeTimer.start(after: delay < 100 ? delay + interval : delay) { [unowned(unsafe) self] in
       self.loadPolicy(initial: false)
+      self.refreshFacts()
       self.converge()
       self.scheduleNext()
     }

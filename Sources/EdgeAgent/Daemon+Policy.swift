@@ -28,7 +28,7 @@ extension Daemon {
         TransientBuffers.note(bytes.count)
         let p: Policy
         do { p = try PolicyDecoder.decode(releasing: &bytes) } catch { throw AgentError.policy(error, file: path) }
-        install(p, digest: digest)
+        guard install(p, digest: digest) else { watchPolicyFile(path); return }
         log.info("policy loaded", [("policy", .string(p.name)), ("promises", .int(p.promises.count)), ("file", .string(path))])
         watchPolicyFile(path)
         return
@@ -57,18 +57,24 @@ extension Daemon {
     converge()
   }
 
-  func install(_ p: Policy, digest: Digest) {
+  /// False when the policy cannot be put in force (a template that does not render here, said):
+  /// the one in force stays.
+  @discardableResult
+  func install(_ p: Policy, digest: Digest) -> Bool {
     // The convergence in flight holds the old policy's indexes: the new one waits for its end.
     if inFlight != nil {
       pendingInstall = (p, digest)
-      return
+      return true
     }
-    guard let o = try? p.order() else { return }
+    guard let o = try? p.order() else { return false }
+    var p = p
+    guard render(&p) else { return false }
     policy = p
     order = o
     prepared = converger.prepare(p)
     policyDigest = digest
     outcomes = [Outcome?](repeating: nil, count: p.promises.count)
+    return true
   }
 
   /// The digest stored with `desired`; .zero when there is none (the next record replaces it).

@@ -24,6 +24,7 @@ extension Daemon {
     case Signal.hangup:
       log.info("SIGHUP: converging now")
       loadPolicy(initial: false)
+      refreshFacts()
       converge()
     case Signal.user1:
       log.info("status", [("orphans_reaped", .int(reaper.orphansReaped)), ("runs", .int(runs))])

@@ -42,6 +42,8 @@ public final class Daemon {
   var order: [Int] = []
   var prepared: [PreparedPromise] = []
   var policyDigest: Digest = .zero
+  /// The facts the policy's templates were rendered with (Daemon+Facts.swift); nil without templates.
+  var factsClassName: String? = nil
   /// The last outcome of each promise, by index.
   var outcomes: [Outcome?] = []
 
@@ -129,7 +131,7 @@ public final class Daemon {
     _ = try Daemon.bundleSettings(config)
     _ = try Daemon.metricsAddress(config)
     _ = try Daemon.reportSettings(config)
-    classes = hostClasses(labels: config.labels)
+    classes = hostClasses(labels: config.labels, root: root)
     do { reaper = try ChildReaper(loop) } catch { throw .input(error.description) }
     supervisor = Supervisor(loop: loop, reaper: reaper, log: log, env: env, root: root, stateDir: config.stateDir,
                             crashLoopCount: config.crashLoopCount, crashLoopWindowMs: config.crashLoopWindowMs)

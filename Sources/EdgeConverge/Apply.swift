@@ -73,7 +73,7 @@ public struct ApplyReport {
 /// `actual`, and the stat cache.
 public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   let root = try normalisedRoot(options.root)
-  let classes = hostClasses(labels: options.labels)
+  var classes = hostClasses(labels: options.labels, root: root)
   // A state that does not exist yet has nothing to verify in place, and is created only once the
   // policy is accepted below: a rejected policy touches neither the host nor the state.
   // A writable state comes with its lock (`openState`), held until apply returns.
@@ -99,13 +99,28 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   }
   let policyDigest = SHA256.hash(bytes)
   let size = bytes.count
-  let policy: Policy
+  var policy: Policy
   let order: [Int]
   do throws(PolicyError) {
     policy = try PolicyDecoder.decode(releasing: &bytes)
     order = try policy.order()
   } catch {
     throw .policy(error, file: options.policyPath)
+  }
+  if policy.hasTemplates {
+    var failure: StoreError? = nil
+    let facts: HostFacts
+    do throws(StoreError) { facts = readFacts(root: root, labels: options.labels, hostID: try stateHostID(env)) } catch {
+      throw .store(error)
+    }
+    do throws(PolicyError) {
+      try renderTemplates(&policy, facts: facts, classes: classes, blob: { d in stateBlob(env, d, &failure) })
+    } catch {
+      if let failure { throw .store(failure) }
+      throw .policy(error, file: options.policyPath)
+    }
+    // The digest recorded below then changes with the facts too (FastVerify.swift).
+    classes.insert(factsClass(facts))
   }
   // The text and the parse tree are gone: their pages go back before the converger's own.
   TransientBuffers.note(size)
@@ -255,6 +270,34 @@ package func normalisedRoot(_ root: String) throws(AgentError) -> String {
   guard let st else { throw .input("--root \(root): no such directory") }
   if st.kind != .directory { throw .input("--root \(root): not a directory") }
   return r
+}
+
+/// The host id the state holds ("" without a state or one), for the facts.
+func stateHostID(_ env: Environment?) throws(StoreError) -> String {
+  guard let env else { return "" }
+  let txn = try env.read()
+  let id: String?
+  do throws(StoreError) { id = try txn.hostID() } catch {
+    txn.abort()
+    throw error
+  }
+  txn.abort()
+  return id ?? ""
+}
+
+/// A blob of the state, copied out (a template's text); nil when missing, with a failed read
+/// kept in `failure`.
+func stateBlob(_ env: Environment?, _ digest: Digest, _ failure: inout StoreError?) -> [UInt8]? {
+  guard let env else { return nil }
+  let txn: Transaction
+  do throws(StoreError) { txn = try env.read() } catch {
+    failure = error
+    return nil
+  }
+  var out: [UInt8]? = nil
+  lendBlob(txn, digest, &failure) { raw in out = raw.map { Array($0) } }
+  txn.abort()
+  return out
 }
 
 /// A digest of the host's class set: when it changes, conditions may evaluate differently.

@@ -35,8 +35,17 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
     let last = try txn.runSummary()
     // A state of another schema is brought to this one by the full path first (migrateSchema).
     let schema = try txn.schemaVersion()
+    // A policy with templates recorded its facts among its classes (Apply.swift): read them
+    // only when the classes alone do not match, so a policy without templates reads none.
+    var classesKept = lastClasses == classDigest(classes)
+    if !classesKept, lastClasses != nil {
+      var withFacts = classes
+      let id = try txn.hostID() ?? ""
+      withFacts.insert(factsClass(readFacts(root: root, labels: options.labels, hostID: id)))
+      classesKept = lastClasses == classDigest(withFacts)
+    }
     guard let policyDigest, let cached, cached.identity == fileStat.identity, cached.digest == policyDigest,
-          lastClasses == classDigest(classes), let last, last.failed == 0, schema == Environment.schemaVersion else {
+          classesKept, let last, last.failed == 0, schema == Environment.schemaVersion else {
       txn.abort()
       return nil
     }

@@ -68,6 +68,7 @@ extension PromiseType {
     case .command: return try CommandPromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     case .service: return try ServicePromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     case .sysctl: return try SysctlPromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
+    case .template: return try TemplatePromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     }
   }
 
@@ -80,6 +81,7 @@ extension PromiseType {
     case .command: return CommandPromise.ended(c, p, pp, request, answer)
     case .service: return ServicePromise.ended(c, p, pp, request, answer)
     case .sysctl: return SysctlPromise.ended(c, p, pp, request, answer)
+    case .template: return TemplatePromise.ended(c, p, pp, request, answer)
     }
   }
 
@@ -93,6 +95,7 @@ extension PromiseType {
     case .command: return CommandPromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     case .service: return ServicePromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     case .sysctl: return SysctlPromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
+    case .template: return TemplatePromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     }
   }
 
@@ -104,6 +107,7 @@ extension PromiseType {
     case .command: return CommandPromise.publishesFirst
     case .service: return ServicePromise.publishesFirst
     case .sysctl: return SysctlPromise.publishesFirst
+    case .template: return TemplatePromise.publishesFirst
     }
   }
 }

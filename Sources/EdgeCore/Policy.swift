@@ -2,6 +2,11 @@
 /// reference (`after`, `notify`) names a promise of the same policy.
 public struct Policy: Sendable {
   public var name: String
+  /// Variables for templates: a JSON object (PolicyDecoder checks its names). nil: none.
+  public var vars: JSONNode? = nil
+  /// Per-class overrides of `vars`, in order (a later one that holds wins): each names only
+  /// variables `vars` has.
+  public var classVars: [ClassVars] = []
   public var promises: [Promise] { didSet { checkedOrder = nil } }
   /// The plan order the decoder found when it checked the plan (PolicyDecoder), so that `order()`
   /// does not plan 10,000 promises twice (2.7 ms); forgotten when the promises change.
@@ -24,10 +29,38 @@ public struct Policy: Sendable {
     return try Plan.order(promises)
   }
 
+  /// Whether any promise is a `template` (rendered at acceptance, Templates.swift).
+  public var hasTemplates: Bool {
+    for p in promises where p.type == .template { return true }
+    return false
+  }
+
+  /// Sets a template's text and rendering. Neither changes the plan, so the checked order stays.
+  public mutating func setRendering(_ i: Int, template: [UInt8], content: [UInt8]) {
+    let order = checkedOrder
+    promises[i].template = template
+    promises[i].source = nil
+    promises[i].content = content
+    checkedOrder = order
+  }
+
   /// The index of the promise with this id. Linear: for lookups in a loop, build a dictionary.
   public func index(of id: String) -> Int? {
     for i in promises.indices where promises[i].id == id { return i }
     return nil
+  }
+}
+
+/// `class_vars` entry: when `condition` holds on the host, its members replace `vars`' own.
+public struct ClassVars: Sendable {
+  public var condition: ClassExpression
+  public var conditionText: String
+  public var vars: [JSONMember]
+
+  public init(condition: ClassExpression, conditionText: String, vars: [JSONMember]) {
+    self.condition = condition
+    self.conditionText = conditionText
+    self.vars = vars
   }
 }
 

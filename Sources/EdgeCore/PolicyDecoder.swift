@@ -58,8 +58,14 @@ public enum PolicyDecoder {
     }
     var name: String? = nil
     var list: [JSONNode]? = nil
+    var vars: JSONNode? = nil
+    var classVarsNode: JSONNode? = nil
     for m in members {
       switch m.key {
+      case "vars":
+        vars = d.vars(m.value)
+      case "class_vars":
+        classVarsNode = m.value
       case "policy":
         name = d.string(m.value, key: "policy", promise: nil)
         if let n = name, n.isEmpty { d.issue("must not be empty", m.value.position, nil, "policy") }
@@ -69,9 +75,10 @@ public enum PolicyDecoder {
       case "$schema", "comment":
         break
       default:
-        d.issue(unknownKey(m.key, "", allowed: ["policy", "promises", "comment", "$schema"]), m.keyPosition, nil, m.key)
+        d.issue(unknownKey(m.key, "", allowed: ["policy", "promises", "vars", "class_vars", "comment", "$schema"]), m.keyPosition, nil, m.key)
       }
     }
+    let classVars = classVarsNode.map { d.classVars($0, base: vars) } ?? []
     if name == nil && !d.hasIssue(key: "policy") { d.issue("missing key \"policy\" (the policy's name)", root.position, nil, nil) }
     if list == nil && !d.hasIssue(key: "promises") { d.issue("missing key \"promises\"", root.position, nil, nil) }
     // As if one Decoding had seen the policy's keys and then the promises: the first
@@ -79,9 +86,22 @@ public enum PolicyDecoder {
     for issue in promises.d.issues where d.issues.count < maxIssues { d.issues.append(issue) }
     d.count += promises.d.count
     promises.unresolvedReferences { (issue) in d.issue(issue.message, issue.position, issue.promise, issue.key) }
+    // Each inline template's names, against the vars and the facts' names: a typo is refused
+    // here, on any host, not when a host renders it (Templates.swift renders with the host's own).
+    for p in promises.promises {
+      guard let text = p.template else { continue }
+      do throws(TemplateError) {
+        _ = try MustacheTemplate(parsing: text).render(templateContexts(facts: HostFacts(), vars: vars, classVars: []))
+      } catch {
+        d.issue(error.description, p.position, p.id, "template")
+      }
+    }
     if !d.issues.isEmpty { throw PolicyError(d.finished()) }
     let order = try Plan.order(promises.promises)
-    return Policy(name: name ?? "", promises: promises.fitted(), checkedOrder: order)
+    var policy = Policy(name: name ?? "", promises: promises.fitted(), checkedOrder: order)
+    policy.vars = vars
+    policy.classVars = classVars
+    return policy
   }
 }
 
@@ -205,6 +225,7 @@ private let keysByType: [[String]] = [
   ["exec", "creates", "unless", "timeout"],                            // command
   ["exec", "env", "cwd", "user", "group", "restart", "health", "stop_signal", "stop_timeout", "start_timeout", "main"], // service
   ["key", "value"],                                                    // sysctl
+  ["path", "template", "source", "mode", "owner", "group"],            // template
 ]
 
 private func allowedKeys(_ type: PromiseType) -> [String] { keysByType[Int(type.rawValue)] }
@@ -295,7 +316,7 @@ private struct Decoding {
     for m in members where m.key == "type" {
       guard let s = string(m.value, key: "type", promise: id) else { return nil }
       guard let t = PromiseType(name: s) else {
-        issue("unknown type \"\(s)\" (types: file, directory, link, command, service, sysctl)", m.value.position, id, "type")
+        issue("unknown type \"\(s)\" (types: file, directory, link, command, service, sysctl, template)", m.value.position, id, "type")
         return nil
       }
       type = t
@@ -336,6 +357,14 @@ private struct Decoding {
       case "content":
         guard let s = string(v, key: k, promise: id) else { break }
         p.content = Array(s.utf8)
+      case "template":
+        guard let s = string(v, key: k, promise: id) else { break }
+        // Its syntax here; its names once the policy's vars are known (finish).
+        do throws(TemplateError) { _ = try MustacheTemplate(parsing: Array(s.utf8)) } catch {
+          issue(error.description, v.position, id, k)
+          break
+        }
+        p.template = Array(s.utf8)
       case "source":
         guard let s = string(v, key: k, promise: id) else { break }
         // Read in place: copies of the text cost 4 allocations per file promise of a bundle.
@@ -441,6 +470,9 @@ private struct Decoding {
     case .sysctl:
       require("key")
       require("value")
+    case .template:
+      require("path")
+      if seen("template") == seen("source") { issue("a template promise needs \"template\" (inline) or \"source\" (a blob), one of them", position, id, nil) }
     }
     return count == before ? p : nil
   }
@@ -508,6 +540,67 @@ func sysctlKeyProblem(_ s: String) -> String? {
 }
 
 extension Decoding {
+  /// `vars`: an object whose names a template can say (`{{name}}`); `facts` is the host's.
+  mutating func vars(_ v: JSONNode) -> JSONNode? {
+    guard let members = v.members else {
+      issue("expected an object of variables, found \(v.typeName)", v.position, nil, "vars")
+      return nil
+    }
+    let before = count
+    for m in members { varName(m, key: "vars") }
+    return count == before ? v : nil
+  }
+
+  private mutating func varName(_ m: JSONMember, key: String) {
+    var ok = !m.key.isEmpty && m.key.utf8.count <= 128
+    for c in m.key.utf8 where !((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D) { ok = false }
+    if !ok { issue("\"\(m.key)\" is not a variable name (1 to 128 letters, digits, _ and -)", m.keyPosition, nil, key) }
+    if m.key == "facts" { issue("\"facts\" is the host's facts: name the variable otherwise", m.keyPosition, nil, key) }
+  }
+
+  /// `class_vars`: `[{"if": "CLASSES", "vars": {…}}]`, each overriding only names `vars` has
+  /// (so that every name a template says is checked on any host).
+  mutating func classVars(_ v: JSONNode, base: JSONNode?) -> [ClassVars] {
+    guard let list = v.array else {
+      issue("expected an array of {\"if\", \"vars\"} objects, found \(v.typeName)", v.position, nil, "class_vars")
+      return []
+    }
+    var out: [ClassVars] = []
+    for item in list {
+      guard let members = item.members else {
+        issue("expected an object with \"if\" and \"vars\", found \(item.typeName)", item.position, nil, "class_vars")
+        continue
+      }
+      var condition: ClassExpression? = nil, text = "", vars: [JSONMember]? = nil
+      for m in members {
+        switch m.key {
+        case "if":
+          guard let s = string(m.value, key: "class_vars.if", promise: nil) else { continue }
+          do { condition = try ClassExpression(parsing: s); text = s } catch {
+            issue("invalid class expression \"\(s)\": \(error)", m.value.position, nil, "class_vars.if")
+          }
+        case "vars":
+          guard let ms = m.value.members else {
+            issue("expected an object of variables, found \(m.value.typeName)", m.value.position, nil, "class_vars.vars")
+            continue
+          }
+          for o in ms where !(base?.members?.contains { $0.key == o.key } ?? false) {
+            issue("\"\(o.key)\" is not in \"vars\": a class override may only replace a variable \"vars\" defines", o.keyPosition, nil, "class_vars.vars")
+          }
+          vars = ms
+        case "comment":
+          break
+        default:
+          issue(unknownKey(m.key, " in class_vars", allowed: ["if", "vars", "comment"]), m.keyPosition, nil, "class_vars")
+        }
+      }
+      if let condition, let vars { out.append(ClassVars(condition: condition, conditionText: text, vars: vars)) }
+      else if condition == nil && !hasIssue(key: "class_vars.if") { issue("missing key \"if\"", item.position, nil, "class_vars") }
+      else if vars == nil && !hasIssue(key: "class_vars.vars") { issue("missing key \"vars\"", item.position, nil, "class_vars") }
+    }
+    return out
+  }
+
   /// The keys only a service has. The supervisor reads the result; nothing here starts anything.
   mutating func serviceKey(_ k: String, _ v: JSONNode, id: String, into spec: inout ServiceSpec) {
     switch k {

@@ -1,7 +1,7 @@
 /// The kinds of promise a policy can make (DESIGN.md §5). Raw values are stored in `desired`:
 /// never renumber them.
 public enum PromiseType: UInt8, Sendable, CaseIterable {
-  case file = 1, directory = 2, link = 3, command = 4, service = 5, sysctl = 6
+  case file = 1, directory = 2, link = 3, command = 4, service = 5, sysctl = 6, template = 7
 
   public var name: String {
     switch self {
@@ -11,6 +11,7 @@ public enum PromiseType: UInt8, Sendable, CaseIterable {
     case .command: return "command"
     case .service: return "service"
     case .sysctl: return "sysctl"
+    case .template: return "template"
     }
   }
 
@@ -23,12 +24,17 @@ public enum PromiseType: UInt8, Sendable, CaseIterable {
     case "command": self = .command
     case "service": self = .service
     case "sysctl": self = .sysctl
+    case "template": self = .template
     default: return nil
     }
   }
 
   /// Types whose subject is a path under the managed root.
-  public var managesPath: Bool { self == .file || self == .directory || self == .link }
+  public var managesPath: Bool { self == .file || self == .directory || self == .link || self == .template }
+
+  /// Types whose check is a file's (content, mode, owner): a template is a file whose content
+  /// was rendered when the policy was accepted (Templates.swift, in EdgeConverge).
+  public var holdsFileContent: Bool { self == .file || self == .template }
 }
 
 /// One promise of a policy, validated: paths are absolute and normalised, modes are parsed,
@@ -41,7 +47,12 @@ public struct Promise: Sendable {
   public var path: String = ""
   /// file: the bytes to hold, when given inline.
   public var content: [UInt8]? = nil
-  /// file: the digest of the blob to hold, when given as `source: "sha256:…"`.
+  /// template: the Mustache text, inline or read from its blob (`source`) when rendered; the
+  /// rendering is `content`. nil for a template decoded from a stored record (only its
+  /// rendering was stored).
+  public var template: [UInt8]? = nil
+  /// file: the digest of the blob to hold, when given as `source: "sha256:…"`; template: the
+  /// digest of its Mustache text's blob, until rendered.
   public var source: Digest? = nil
   /// file, directory: permission bits (at most 0o7777); nil leaves the mode alone.
   public var mode: UInt32? = nil

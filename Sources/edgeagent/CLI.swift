@@ -41,6 +41,7 @@ struct CLI {
     case "verify": code = VerifyCommand.run(rest)
     case "validate": code = ValidateCommand.run(rest)
     case "fleet": code = FleetCommand.run(rest)
+    case "facts": code = FactsCommand.run(rest)
     case "help", "--help", "-h":
       writeStdout(usage)
       code = ExitCode.ok
@@ -75,6 +76,7 @@ struct CLI {
       publish         sign a policy into a bundle directory for an origin
       verify          check a bundle directory's signature, blobs and expiry
       fleet           show the fleet from a collector's host reports
+      facts           show this host's facts and classes (for templates and `if`)
       version         show the version, target and library versions
       help            show this text
 

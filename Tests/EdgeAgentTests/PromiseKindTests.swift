@@ -78,6 +78,9 @@ final class PromiseKindTests: XCTestCase {
         promises: #"{"id": "x", "type": "sysctl", "key": "net.ipv4.ip_forward", "value": "1"}"#,
         setup: { b in try b.write(b.hostPath("/proc/sys/net/ipv4/ip_forward"), "0\n") },
         drift: { b in try b.write(b.hostPath("/proc/sys/net/ipv4/ip_forward"), "0\n") }),
+    Row(name: "template content and mode",
+        promises: #"{"id": "x", "type": "template", "path": "/etc/t.conf", "template": "host={{hostname}}\n", "mode": "0640"}"#,
+        drift: { b in try b.write(b.hostPath("/etc/t.conf"), "host=other\n", mode: 0o640) }),
     Row(name: "service",
         promises: #"{"id": "x", "type": "service", "exec": ["/bin/sleep", "1000"]}"#),
     Row(name: "false condition",
@@ -121,7 +124,8 @@ final class PromiseKindTests: XCTestCase {
   /// The one promise's outcome by the full check (a dry run, so the host stays as it is) and by
   /// the fast check (nil: not certain), both against the state `apply` left.
   private func checks(_ box: Sandbox, _ text: String) throws -> (Outcome, Outcome?) {
-    let policy = try PolicyDecoder.decode(Array(text.utf8))
+    var policy = try PolicyDecoder.decode(Array(text.utf8))
+    try renderTemplates(&policy, facts: readFacts(root: box.root, labels: []), classes: hostClasses(labels: []), blob: { _ in nil })
     let converger = try Converger(root: box.root, classes: hostClasses(labels: []), dryRun: true)
     let prepared = converger.prepare(policy)
     // The state's stat cache and outcomes, copied out of one read transaction.

@@ -186,3 +186,36 @@ final class PolicyDecoderMessageTests: XCTestCase {
 private extension SourcePosition {
   func advanced(_ n: Int) -> SourcePosition { SourcePosition(line: line, column: column + n) }
 }
+
+/// Templates and vars: refused at decode, on any host, with the place.
+final class TemplateDecoderTests: XCTestCase {
+  private func issues(_ text: String) -> [String] {
+    do {
+      _ = try PolicyDecoder.decode(Array(text.utf8))
+      return []
+    } catch {
+      return error.issues.map { $0.description }
+    }
+  }
+
+  func testATemplateNeedsItsTextOrABlobAndKnownNames() {
+    XCTAssertEqual(issues(#"{"policy": "p", "promises": [{"id": "t", "type": "template", "path": "/a"}]}"#),
+                   [#"1:30: promise "t": a template promise needs "template" (inline) or "source" (a blob), one of them"#])
+    XCTAssertEqual(issues(#"{"policy": "p", "vars": {"port": "1"}, "promises": [{"id": "t", "type": "template", "path": "/a", "template": "x\n{{prt}}"}]}"#),
+                   [#"1:53: promise "t": key "template": template line 2:1: unknown variable "prt" (not in the policy's vars nor the host's facts)"#])
+    XCTAssertEqual(issues(#"{"policy": "p", "promises": [{"id": "t", "type": "template", "path": "/a", "template": "{{#a}}"}]}"#),
+                   [#"1:88: promise "t": key "template": template line 1:1: section "a" is never closed"#])
+    XCTAssertEqual(issues(#"{"policy": "p", "promises": [{"id": "t", "type": "template", "path": "/a", "template": "{{hostname}} {{facts.cpus}}", "content": "x"}]}"#).count, 1)
+  }
+
+  func testVarsNamesAndClassOverridesAreChecked() {
+    XCTAssertEqual(issues(#"{"policy": "p", "vars": {"facts": 1, "a b": 2}, "promises": []}"#),
+                   [#"1:26: key "vars": "facts" is the host's facts: name the variable otherwise"#,
+                    #"1:38: key "vars": "a b" is not a variable name (1 to 128 letters, digits, _ and -)"#])
+    XCTAssertEqual(issues(#"{"policy": "p", "vars": {"port": "1"}, "class_vars": [{"if": "arm", "vars": {"prot": "2"}}], "promises": []}"#),
+                   [#"1:78: key "class_vars.vars": "prot" is not in "vars": a class override may only replace a variable "vars" defines"#])
+    XCTAssertEqual(issues(#"{"policy": "p", "vars": {"port": "1"}, "class_vars": [{"if": "arm &", "vars": {}}], "promises": []}"#).count, 1)
+    XCTAssertEqual(issues(#"{"policy": "p", "vars": {"port": "1"}, "class_vars": [{"vars": {}}], "promises": []}"#),
+                   [#"1:55: key "class_vars": missing key "if""#])
+  }
+}

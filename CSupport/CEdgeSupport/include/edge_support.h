@@ -16,6 +16,7 @@ uint64_t edge_alloc_count(void);
 /* What the static binaries' C libraries call for a failed assertion (assert.c): the message,
  * then abort(). */
 _Noreturn void edge_assert_fail(const char *expr, const char *file, int line, const char *func);
+_Noreturn void edge_assert_at(const char *file, int line);
 uint64_t edge_free_count(void);
 
 /* Syscall counters: calls through EdgeHost's seam the calling thread made, and how many of them
