@@ -245,6 +245,21 @@ struct InPlaceVerifier: ~Copyable {
   }
 
   /// Remembers a hash for the stat cache, as the full check's `rememberHash` does.
+  /// Reads the file at `p` (already lstat'ed into `path`) whole, up to `limit` bytes; nil when
+  /// it cannot be read.
+  mutating func readLast(_ p: UnsafeRawBufferPointer, _ root: borrowing Directory, limit: Int) -> [UInt8]? {
+    var name: [CChar] = []
+    swap(&name, &path)
+    defer { swap(&name, &path) }
+    return name.withUnsafeMutableBufferPointer { b -> [UInt8]? in
+      switch cursor.openForReading(b.baseAddress!, count: p.count, in: root) {
+      case .success(let f):
+        do throws(HostError) { return try readWhole(f, path: "", limit: limit) } catch { return nil }
+      case .failure: return nil
+      }
+    }
+  }
+
   mutating func remember(_ key: StatKey, _ st: FileStat, _ digest: Digest) {
     if let r = StatRecord.vouching(st.identity, digest, observedFrom: observedFrom) { statUpdates.append((key, r)) }
   }

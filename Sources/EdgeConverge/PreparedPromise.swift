@@ -17,14 +17,14 @@ public struct PreparedPromise {
   /// The last path component.
   public let name: String
   /// file: the digest the content must have; nil when content is not managed. command: the
-  /// digest of its argv, which identifies "this command" across runs.
+  /// digest of its argv, which identifies "this command" across runs. line: of its edit.
   public let digest: Digest?
 
   init(index: Int, promise p: Promise, keys: StatCacheKey) {
     self.index = index
     if p.type.managesPath {
       path = Array(p.path.utf8CString)
-      cacheKey = keys.key(p.path)
+      cacheKey = p.type == .line ? keys.key(p.path, edit: p.id) : keys.key(p.path)
       let parentPath = parentPath(p.path)
       parent = parentPath == "/" ? "" : String(parentPath.utf8.dropFirst())!
       name = String(p.path.utf8.split(separator: UInt8(ascii: "/")).last.map { String(decoding: $0, as: UTF8.self) } ?? "")
@@ -38,6 +38,8 @@ public struct PreparedPromise {
       digest = SHA256.hash(c)
     } else if p.type == .command {
       digest = commandDigest(p)
+    } else if let e = p.edit {
+      digest = SHA256.hash(e.identity)
     } else {
       digest = p.source
     }

@@ -69,6 +69,7 @@ extension PromiseType {
     case .service: return try ServicePromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     case .sysctl: return try SysctlPromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     case .template: return try TemplatePromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
+    case .line: return try LinePromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     }
   }
 
@@ -82,6 +83,7 @@ extension PromiseType {
     case .service: return ServicePromise.ended(c, p, pp, request, answer)
     case .sysctl: return SysctlPromise.ended(c, p, pp, request, answer)
     case .template: return TemplatePromise.ended(c, p, pp, request, answer)
+    case .line: return LinePromise.ended(c, p, pp, request, answer)
     }
   }
 
@@ -96,6 +98,7 @@ extension PromiseType {
     case .service: return ServicePromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     case .sysctl: return SysctlPromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     case .template: return TemplatePromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
+    case .line: return LinePromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     }
   }
 
@@ -108,6 +111,7 @@ extension PromiseType {
     case .service: return ServicePromise.publishesFirst
     case .sysctl: return SysctlPromise.publishesFirst
     case .template: return TemplatePromise.publishesFirst
+    case .line: return LinePromise.publishesFirst
     }
   }
 }

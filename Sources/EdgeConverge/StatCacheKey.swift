@@ -44,6 +44,17 @@ struct StatCacheKey {
     var p = path
     return p.withUTF8 { key(UnsafeRawBufferPointer($0)) }
   }
+
+  /// A line promise's own key: the path's, a NUL, its id (LinePromise.swift). A path holds no
+  /// NUL, so no path has this key.
+  func key(_ path: UnsafeRawBufferPointer, edit id: UnsafeRawBufferPointer) -> StatKey {
+    StatKey(fnv1a((fnv1a(prefix, path) ^ 0) &* fnvPrime, id))
+  }
+
+  func key(_ path: String, edit id: String) -> StatKey {
+    var p = path, i = id
+    return p.withUTF8 { pb in i.withUTF8 { ib in key(UnsafeRawBufferPointer(pb), edit: UnsafeRawBufferPointer(ib)) } }
+  }
 }
 
 let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325

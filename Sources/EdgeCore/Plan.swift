@@ -13,7 +13,7 @@ public enum Plan {
     for i in 0..<n { indexOfId[promises[i].id] = i }
     var indexOfPath: [String: Int] = [:]
     indexOfPath.reserveCapacity(n)
-    for i in 0..<n where promises[i].type.managesPath { indexOfPath[promises[i].path] = i }
+    for i in 0..<n where promises[i].type.ownsPath { indexOfPath[promises[i].path] = i }
 
     // Edges gather in one list and become one adjacency array (`Successors`): an array per
     // promise with successors cost an allocation or more each.

@@ -114,6 +114,7 @@ public struct PolicyPromises: JSONElementSink {
   fileprivate var promises: [Promise] = []
   private var firstById: [String: SourcePosition] = [:]
   private var firstByPath: [String: String] = [:]
+  private var firstLineByPath: [String: String] = [:]
   /// How many promises were met: the next one's number in "#3 (file)".
   private var met = 0
   /// `after` and `notify` values naming an id not seen yet (a later promise's, or none), with
@@ -168,11 +169,18 @@ public struct PolicyPromises: JSONElementSink {
     }
     firstById[id] = position
     guard let p = decoded else { return }
-    if p.type.managesPath {
-      if let other = firstByPath[p.path] {
+    if p.type.ownsPath {
+      if let other = firstByPath[p.path] ?? firstLineByPath[p.path] {
         d.issue("path \"\(p.path)\" is already managed by promise \"\(other)\"", p.position, p.id, "path")
       } else {
         firstByPath[p.path] = p.id
+      }
+    } else if p.type == .line {
+      // Several line promises may edit one file; none may edit a file a promise owns wholly.
+      if let other = firstByPath[p.path] {
+        d.issue("path \"\(p.path)\" is owned wholly by promise \"\(other)\": a line promise edits a file no other promise holds", p.position, p.id, "path")
+      } else if firstLineByPath[p.path] == nil {
+        firstLineByPath[p.path] = p.id
       }
     }
     promises.append(p)
@@ -226,6 +234,7 @@ private let keysByType: [[String]] = [
   ["exec", "env", "cwd", "user", "group", "restart", "health", "stop_signal", "stop_timeout", "start_timeout", "main"], // service
   ["key", "value"],                                                    // sysctl
   ["path", "template", "source", "mode", "owner", "group"],            // template
+  ["path", "line", "match", "key", "value", "separator", "section", "insert", "state"], // line
 ]
 
 private func allowedKeys(_ type: PromiseType) -> [String] { keysByType[Int(type.rawValue)] }
@@ -316,7 +325,7 @@ private struct Decoding {
     for m in members where m.key == "type" {
       guard let s = string(m.value, key: "type", promise: id) else { return nil }
       guard let t = PromiseType(name: s) else {
-        issue("unknown type \"\(s)\" (types: file, directory, link, command, service, sysctl, template)", m.value.position, id, "type")
+        issue("unknown type \"\(s)\" (types: file, directory, link, command, service, sysctl, template, line)", m.value.position, id, "type")
         return nil
       }
       type = t
@@ -328,6 +337,7 @@ private struct Decoding {
 
     var p = Promise(id: id, type: type)
     p.position = position
+    var lineSpec = LineSpec()
     let allowed = allowedKeys(type)
     for m in members {
       let k = m.key
@@ -423,6 +433,8 @@ private struct Decoding {
         } else {
           issue(durationExpected(from: "1s", to: "1d") + ", in whole seconds", v.position, id, k)
         }
+      case "key" where type == .line, "value" where type == .line, "line", "match", "separator", "section", "insert":
+        lineKey(k, v, id: id, into: &lineSpec)
       case "key":
         guard let s = string(v, key: k, promise: id) else { break }
         if let problem = sysctlKeyProblem(s) { issue(problem, v.position, id, k) } else { p.key = s }
@@ -470,6 +482,17 @@ private struct Decoding {
     case .sysctl:
       require("key")
       require("value")
+    case .line:
+      require("path")
+      let setting = seen("key")
+      if setting && (seen("line") || seen("match")) { issue("give \"line\" (with \"match\") or \"key\" and \"value\", not both", position, id, nil) }
+      else if setting && !p.absent && !seen("value") { issue("a setting needs \"value\" (or \"state\": \"absent\")", position, id, nil) }
+      else if !setting && !seen("line") && !(p.absent && seen("match")) {
+        issue(p.absent ? "an absent line needs \"line\" or \"match\"" : "a line promise needs \"line\" (and \"match\" to replace), or \"key\" and \"value\"", position, id, nil)
+      }
+      if !setting && (seen("separator") || seen("section")) { issue("\"separator\" and \"section\" go with \"key\"", position, id, seen("section") ? "section" : "separator") }
+      p.edit = LineEdit(line: lineSpec.line, match: lineSpec.match, key: lineSpec.key, value: lineSpec.value,
+                        separator: lineSpec.separator, section: lineSpec.section, atStart: lineSpec.atStart)
     case .template:
       require("path")
       if seen("template") == seen("source") { issue("a template promise needs \"template\" (inline) or \"source\" (a blob), one of them", position, id, nil) }
@@ -539,7 +562,37 @@ func sysctlKeyProblem(_ s: String) -> String? {
   return nil
 }
 
+/// A line promise's keys, gathered as they come.
+struct LineSpec {
+  var line = "", key = "", value = "", separator = "=", section = ""
+  var match: LineRegex? = nil
+  var atStart = false
+}
+
 extension Decoding {
+  /// The keys of a `line` promise: one line each, the regex parsed here (LineRegex).
+  mutating func lineKey(_ k: String, _ v: JSONNode, id: String, into spec: inout LineSpec) {
+    guard let s = string(v, key: k, promise: id) else { return }
+    if s.utf8.contains(0) || s.utf8.contains(UInt8(ascii: "\n")) { issue("one line, with no newline or NUL", v.position, id, k); return }
+    switch k {
+    case "line": spec.line = s
+    case "match":
+      do throws(RegexError) { spec.match = try LineRegex(s) } catch { issue("invalid regular expression \"\(s)\": \(error)", v.position, id, k) }
+    case "key":
+      if s.isEmpty || s.utf8.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == UInt8(ascii: "=") }) {
+        issue("a key is not empty and has no blank or \"=\"", v.position, id, k)
+      } else { spec.key = s }
+    case "value": spec.value = s
+    case "separator":
+      if s.isEmpty { issue("a separator is not empty (\"=\", \" = \", \" \", \": \")", v.position, id, k) } else { spec.separator = s }
+    case "section":
+      if s.isEmpty || s.utf8.contains(UInt8(ascii: "]")) { issue("a section name is not empty and has no \"]\"", v.position, id, k) } else { spec.section = s }
+    case "insert":
+      if s == "start" { spec.atStart = true } else if s != "end" { issue("expected \"start\" or \"end\", found \"\(s)\"", v.position, id, k) }
+    default: break
+    }
+  }
+
   /// `vars`: an object whose names a template can say (`{{name}}`); `facts` is the host's.
   mutating func vars(_ v: JSONNode) -> JSONNode? {
     guard let members = v.members else {

@@ -1,7 +1,7 @@
 /// The kinds of promise a policy can make (DESIGN.md §5). Raw values are stored in `desired`:
 /// never renumber them.
 public enum PromiseType: UInt8, Sendable, CaseIterable {
-  case file = 1, directory = 2, link = 3, command = 4, service = 5, sysctl = 6, template = 7
+  case file = 1, directory = 2, link = 3, command = 4, service = 5, sysctl = 6, template = 7, line = 8
 
   public var name: String {
     switch self {
@@ -12,6 +12,7 @@ public enum PromiseType: UInt8, Sendable, CaseIterable {
     case .service: return "service"
     case .sysctl: return "sysctl"
     case .template: return "template"
+    case .line: return "line"
     }
   }
 
@@ -25,12 +26,17 @@ public enum PromiseType: UInt8, Sendable, CaseIterable {
     case "service": self = .service
     case "sysctl": self = .sysctl
     case "template": self = .template
+    case "line": self = .line
     default: return nil
     }
   }
 
   /// Types whose subject is a path under the managed root.
-  public var managesPath: Bool { self == .file || self == .directory || self == .link || self == .template }
+  public var managesPath: Bool { self == .file || self == .directory || self == .link || self == .template || self == .line }
+
+  /// Types that own their path wholly: one promise per path. `line` promises edit a file they
+  /// share (several may edit one), so they may not name a path one of these owns.
+  public var ownsPath: Bool { managesPath && self != .line }
 
   /// Types whose check is a file's (content, mode, owner): a template is a file whose content
   /// was rendered when the policy was accepted (Templates.swift, in EdgeConverge).
@@ -73,6 +79,8 @@ public struct Promise: Sendable {
   public var unless: [String] = []
   /// command: seconds before the run is killed and counted failed; 0 means no limit.
   public var timeout: Int = 0
+  /// line: the edit (LineEdit.swift).
+  public var edit: LineEdit? = nil
   /// sysctl: the dotted key and the value to hold.
   public var key: String = ""
   public var value: String = ""

@@ -62,6 +62,17 @@ public enum PromiseRecord {
     } else {
       w.u8(0)
     }
+    // A line promise's edit, after everything older records hold.
+    if let e = p.edit {
+      w.u8(1)
+      w.string(e.line)
+      w.string(e.match?.source ?? "")
+      w.string(e.key)
+      w.string(e.value)
+      w.string(e.separator)
+      w.string(e.section)
+      w.u8(e.atStart ? 1 : 0)
+    }
     return w.bytes
   }
 
@@ -124,6 +135,15 @@ public enum PromiseRecord {
       if !r.atEnd { svc.startTimeoutMs = try r.u32() }
       p.service = svc
     }
+    if !r.atEnd, try r.u8() == 1 {
+      let line = try r.string(), source = try r.string()
+      var match: LineRegex? = nil
+      if !source.isEmpty {
+        do throws(RegexError) { match = try LineRegex(source) } catch { throw RecordError("match \"\(source)\": \(error)") }
+      }
+      p.edit = LineEdit(line: line, match: match, key: try r.string(), value: try r.string(), separator: try r.string(),
+                        section: try r.string(), atStart: try r.u8() == 1)
+    }
     return p
   }
 
@@ -157,8 +177,11 @@ public struct PromiseView {
   public let unlessCount: Int
   /// Where the content field starts.
   let restOffset: Int
+  /// The whole record, for a check that must decode it after all (PromiseRecord.decode).
+  public let raw: UnsafeRawBufferPointer
 
   public init(_ raw: UnsafeRawBufferPointer) throws(RecordError) {
+    self.raw = raw
     var r = ByteReader(raw)
     let v = try r.u8()
     guard v == PromiseRecord.version else { throw RecordError("promise record version \(v) is not known") }

@@ -219,3 +219,36 @@ final class TemplateDecoderTests: XCTestCase {
                    [#"1:55: key "class_vars": missing key "if""#])
   }
 }
+
+/// Line promises: their keys, and the files they may edit.
+final class LineDecoderTests: XCTestCase {
+  private func issues(_ promises: String) -> [String] {
+    do {
+      _ = try PolicyDecoder.decode(Array(#"{"policy": "p", "promises": [\#(promises)]}"#.utf8))
+      return []
+    } catch {
+      return error.issues.map { $0.description }
+    }
+  }
+
+  func testSeveralLinesMayEditAFileNoneAFileAnotherPromiseOwns() {
+    XCTAssertEqual(issues(#"{"id": "a", "type": "line", "path": "/etc/x", "key": "a", "value": "1"}, {"id": "b", "type": "line", "path": "/etc/x", "line": "b"}"#), [])
+    XCTAssertEqual(issues(#"{"id": "f", "type": "file", "path": "/etc/x", "content": ""}, {"id": "b", "type": "line", "path": "/etc/x", "line": "b"}"#),
+                   [#"1:92: promise "b": key "path": path "/etc/x" is owned wholly by promise "f": a line promise edits a file no other promise holds"#])
+    XCTAssertEqual(issues(#"{"id": "b", "type": "line", "path": "/etc/x", "line": "b"}, {"id": "f", "type": "file", "path": "/etc/x", "content": ""}"#),
+                   [#"1:90: promise "f": key "path": path "/etc/x" is already managed by promise "b""#])
+  }
+
+  func testLineKeysAreChecked() {
+    XCTAssertEqual(issues(#"{"id": "a", "type": "line", "path": "/etc/x", "line": "b", "match": "(b"}"#),
+                   [#"1:98: promise "a": key "match": invalid regular expression "(b": at offset 0: unclosed "(""#])
+    XCTAssertEqual(issues(#"{"id": "a", "type": "line", "path": "/etc/x", "key": "k"}"#),
+                   [#"1:30: promise "a": a setting needs "value" (or "state": "absent")"#])
+    XCTAssertEqual(issues(#"{"id": "a", "type": "line", "path": "/etc/x"}"#),
+                   [#"1:30: promise "a": a line promise needs "line" (and "match" to replace), or "key" and "value""#])
+    XCTAssertEqual(issues(#"{"id": "a", "type": "line", "path": "/etc/x", "line": "a", "key": "k", "value": "v"}"#).count, 1)
+    XCTAssertEqual(issues(#"{"id": "a", "type": "line", "path": "/etc/x", "line": "a\nb"}"#),
+                   [#"1:84: promise "a": key "line": one line, with no newline or NUL"#])
+    XCTAssertEqual(issues(#"{"id": "a", "type": "line", "path": "/etc/x", "match": "^x", "state": "absent"}"#), [])
+  }
+}
