@@ -20,23 +20,36 @@ public func hostFacts(root: String, stateDir: String?, labels: [String]) throws(
   return (facts, hostClasses(labels: labels, root: r).sorted())
 }
 
-/// `facts`' text: one `name: value` line per fact, lists joined by spaces, then the classes.
+/// `facts`' text: one `name: value` line per fact, lists joined by spaces (an interface per
+/// line, with its addresses), then the classes: the JSON's members, so the two never disagree.
 public func factsText(_ f: HostFacts, classes: [String]) -> String {
-  func line(_ k: String, _ v: String) -> String { k + ": " + escapedText(v) + "\n" }
-  func words(_ l: [String]) -> String {
+  func words(_ items: [JSONNode]) -> String {
     var s = ""
-    for w in l { s += (s.isEmpty ? "" : " ") + w }
+    for w in items { s += (s.isEmpty ? "" : " ") + (w.string ?? w.integer.map { String($0) } ?? "") }
     return s
   }
-  var s = line("hostname", f.hostname) + line("host_id", f.hostID) + line("arch", f.arch) + line("kernel", f.kernel)
-  s += line("os", "linux") + line("os_id", f.osID) + line("os_version_id", f.osVersionID) + line("os_name", f.osName)
-  s += line("os_like", words(f.osLike)) + line("cpus", String(f.cpus)) + line("memory_mb", String(f.memoryMB))
-  s += line("ipv4", words(f.ipv4)) + line("ipv6", words(f.ipv6))
-  for i in f.interfaces {
-    s += line("interface " + i.name, words(i.ipv4 + i.ipv6) + (i.loopback ? " (loopback)" : ""))
+  var s = ""
+  for m in f.json.members ?? [] {
+    if m.key == "interfaces" {
+      for i in m.value.array ?? [] {
+        let get = { (k: String) in i.members?.first { $0.key == k }?.value }
+        s += "interface " + (get("name")?.string ?? "") + ": " + words((get("ipv4")?.array ?? []) + (get("ipv6")?.array ?? []))
+        s += (get("loopback")?.bool == true ? " (loopback)" : "") + "\n"
+      }
+      continue
+    }
+    let v: String
+    switch m.value.value {
+    case .array(let items): v = words(items)
+    case .number(let n): v = n
+    case .string(let t): v = t
+    default: v = ""
+    }
+    s += m.key + ": " + escapedText(v) + "\n"
   }
-  s += line("labels", words(f.labels)) + line("classes", words(classes))
-  return s
+  var list = ""
+  for c in classes { list += (list.isEmpty ? "" : " ") + c }
+  return s + "classes: " + list + "\n"
 }
 
 /// `facts --json`: the object templates see as `facts`, and `classes`.

@@ -1,5 +1,5 @@
 /// The regular expressions of `line` promises (`match`): POSIX extended syntax, a subset, matched
-/// by a small backtracking engine over a line's bytes. Its own, not libc's regcomp: the same
+/// by a small Pike VM over a line's bytes. Its own, not libc's regcomp: the same
 /// answers under glibc and musl, checked when the policy is decoded (EdgeCore calls no C), and a
 /// fraction of musl's TRE in the binary.
 ///
@@ -7,7 +7,7 @@
 /// `^` and `$`; groups `( )` with `|`; `*`, `+`, `?`, `{m}`, `{m,}`, `{m,n}` (n at most 255);
 /// escapes `\d \D \s \S \w \W \b` and `\` before any punctuation. A search: the expression may
 /// match anywhere in the line unless anchored. Bytes, not characters: UTF-8 text matches
-/// literally. A match gives up (as no match) past `maxSteps`, so no expression can hold the loop.
+/// literally. Matched in time linear in the line (a Pike VM), so no expression can hold the loop.
 public struct LineRegex: Sendable {
   indirect enum Node: Sendable {
     case byte(UInt8)
@@ -18,26 +18,160 @@ public struct LineRegex: Sendable {
     case repeated(Node, min: Int, max: Int)   // max -1: unbounded
   }
 
-  let alternatives: [[Node]]
+  /// The compiled program (Thompson's construction), run as a Pike VM: every thread advances
+  /// one byte at a time, so a match costs at most program length x line length steps, whatever
+  /// the pattern (no backtracking, nothing exponential).
+  let program: [Instruction]
+  let sets: [[Bool]]
   public let source: String
-  /// A step budget per line: an exponential pattern on a long line stops here.
-  public static let maxSteps = 100_000
+  /// The largest program: `{m,n}` copies its operand, so nested counts could grow past reason.
+  public static let maxInstructions = 10_000
 
   public init(_ pattern: String) throws(RegexError) {
     var p = RegexParser(Array(pattern.utf8))
-    alternatives = try p.parseAlternatives(depth: 0)
+    let alternatives = try p.parseAlternatives(depth: 0)
     if p.i < p.s.count { throw RegexError(offset: p.i, message: "unmatched \")\"") }
+    var c = RegexCompiler()
+    try c.alternatives(alternatives)
+    c.emit(.match)
+    program = c.program
+    sets = c.sets
     source = pattern
   }
 
   /// Whether the expression matches somewhere in `line` (without its newline).
   public func matches(_ line: ArraySlice<UInt8>) -> Bool {
-    let m = RegexMatcher(Array(line))
-    for start in 0...m.s.count {
-      if m.matchAlternatives(alternatives, start, { _ in true }) { return true }
-      if m.steps > LineRegex.maxSteps { return false }
+    let n = program.count
+    var current = [Int](), next = [Int]()
+    current.reserveCapacity(n)
+    next.reserveCapacity(n)
+    // The position each instruction was last added at: a thread is added once per position.
+    var seen = [Int](repeating: -1, count: n)
+    let bytes = Array(line)
+    for at in 0...bytes.count {
+      // A new thread starts at every position: a search, not an anchored match.
+      if add(0, at, bytes, &current, &seen) { return true }
+      if at == bytes.count { break }
+      let b = bytes[at]
+      next.removeAll(keepingCapacity: true)
+      for pc in current {
+        let step: Bool
+        switch program[pc] {
+        case .byte(let want): step = b == want
+        case .any: step = true
+        case .set(let k): step = sets[k][Int(b)]
+        default: step = false
+        }
+        if step && add(pc + 1, at + 1, bytes, &next, &seen) { return true }
+      }
+      swap(&current, &next)
     }
     return false
+  }
+
+  /// Adds the thread at `pc` for position `at`, following jumps, splits and assertions; true
+  /// when it reaches `match`.
+  private func add(_ pc: Int, _ at: Int, _ bytes: [UInt8], _ list: inout [Int], _ seen: inout [Int]) -> Bool {
+    var stack = [pc]
+    while let pc = stack.popLast() {
+      if seen[pc] == at { continue }
+      seen[pc] = at
+      switch program[pc] {
+      case .match: return true
+      case .jump(let to): stack.append(to)
+      case .split(let a, let b):
+        stack.append(b)
+        stack.append(a)
+      case .start: if at == 0 { stack.append(pc + 1) }
+      case .end: if at == bytes.count { stack.append(pc + 1) }
+      case .wordBoundary:
+        let before = at > 0 && isWordByte(bytes[at - 1]), after = at < bytes.count && isWordByte(bytes[at])
+        if before != after { stack.append(pc + 1) }
+      case .byte, .any, .set: list.append(pc)
+      }
+    }
+    return false
+  }
+}
+
+enum Instruction: Sendable {
+  case byte(UInt8)
+  case any
+  case set(Int)
+  case start, end, wordBoundary
+  /// Try `a`, then `b` (`a` first: the order does not change whether a line matches).
+  case split(Int, Int)
+  case jump(Int)
+  case match
+}
+
+func isWordByte(_ c: UInt8) -> Bool {
+  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
+}
+
+private struct RegexCompiler {
+  var program: [Instruction] = []
+  var sets: [[Bool]] = []
+
+  mutating func emit(_ i: Instruction) { program.append(i) }
+
+  mutating func alternatives(_ alts: [[LineRegex.Node]]) throws(RegexError) {
+    guard alts.count > 1 else {
+      for n in alts[0] { try node(n) }
+      return
+    }
+    // split L1, next; L1: seq; jump end; next: split L2, … ; last: seq; end:
+    var jumps: [Int] = []
+    for (k, seq) in alts.enumerated() {
+      let split = program.count
+      if k < alts.count - 1 { emit(.split(split + 1, 0)) }
+      for n in seq { try node(n) }
+      if k < alts.count - 1 {
+        jumps.append(program.count)
+        emit(.jump(0))
+        program[split] = .split(split + 1, program.count)
+      }
+    }
+    for j in jumps { program[j] = .jump(program.count) }
+    try check()
+  }
+
+  mutating func node(_ n: LineRegex.Node) throws(RegexError) {
+    switch n {
+    case .byte(let b): emit(.byte(b))
+    case .any: emit(.any)
+    case .set(let t):
+      sets.append(t)
+      emit(.set(sets.count - 1))
+    case .start: emit(.start)
+    case .end: emit(.end)
+    case .wordBoundary: emit(.wordBoundary)
+    case .group(let alts): try alternatives(alts)
+    case .repeated(let inner, let min, let max):
+      for _ in 0..<min { try node(inner) }
+      if max < 0 {
+        // L: split body, out; body; jump L
+        let l = program.count
+        emit(.split(l + 1, 0))
+        try node(inner)
+        emit(.jump(l))
+        program[l] = .split(l + 1, program.count)
+      } else if max > min {
+        // Each optional copy: split body, out (all to the common end).
+        var splits: [Int] = []
+        for _ in min..<max {
+          splits.append(program.count)
+          emit(.split(program.count + 1, 0))
+          try node(inner)
+        }
+        for s in splits { program[s] = .split(s + 1, program.count) }
+      }
+    }
+    try check()
+  }
+
+  private func check() throws(RegexError) {
+    if program.count > LineRegex.maxInstructions { throw RegexError(offset: 0, message: "expression too large (repeat counts)") }
   }
 }
 
@@ -46,60 +180,6 @@ public struct RegexError: Error, Sendable, CustomStringConvertible {
   public var offset: Int
   public var message: String
   public var description: String { "at offset \(offset): \(message)" }
-}
-
-/// A class: the continuations call back into it while a match is under way.
-private final class RegexMatcher {
-  let s: [UInt8]
-  var steps = 0
-
-  init(_ s: [UInt8]) { self.s = s }
-
-  private static func isWord(_ c: UInt8) -> Bool {
-    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
-  }
-
-  func matchAlternatives(_ alts: [[LineRegex.Node]], _ i: Int, _ k: (Int) -> Bool) -> Bool {
-    for seq in alts where matchSequence(seq[...], i, k) { return true }
-    return false
-  }
-
-  /// Matches `seq` from `i`, then asks the continuation `k` about the rest.
-  func matchSequence(_ seq: ArraySlice<LineRegex.Node>, _ i: Int, _ k: (Int) -> Bool) -> Bool {
-    steps += 1
-    if steps > LineRegex.maxSteps { return false }
-    guard let node = seq.first else { return k(i) }
-    let rest = seq.dropFirst()
-    switch node {
-    case .byte(let b):
-      return i < s.count && s[i] == b && matchSequence(rest, i + 1, k)
-    case .any:
-      return i < s.count && matchSequence(rest, i + 1, k)
-    case .set(let table):
-      return i < s.count && table[Int(s[i])] && matchSequence(rest, i + 1, k)
-    case .start:
-      return i == 0 && matchSequence(rest, i, k)
-    case .end:
-      return i == s.count && matchSequence(rest, i, k)
-    case .wordBoundary:
-      let before = i > 0 && RegexMatcher.isWord(s[i - 1]), after = i < s.count && RegexMatcher.isWord(s[i])
-      return before != after && matchSequence(rest, i, k)
-    case .group(let alts):
-      return matchAlternatives(alts, i) { j in self.matchSequence(rest, j, k) }
-    case .repeated(let inner, let min, let max):
-      return matchRepeat(inner, min, max, 0, i, -1) { j in self.matchSequence(rest, j, k) }
-    }
-  }
-
-  /// Greedy: one more of `inner` first, then the rest. A repetition that matched nothing stops
-  /// (`(a*)*` would loop forever otherwise).
-  func matchRepeat(_ inner: LineRegex.Node, _ min: Int, _ max: Int, _ count: Int, _ i: Int, _ last: Int,
-                            _ k: (Int) -> Bool) -> Bool {
-    if (max < 0 || count < max) && i != last {
-      if matchSequence([inner][...], i, { j in self.matchRepeat(inner, min, max, count + 1, j, i, k) }) { return true }
-    }
-    return count >= min && k(i)
-  }
 }
 
 private struct RegexParser {

@@ -49,18 +49,13 @@ func readInterfaces() -> [NetworkInterface] {
       k = out.count - 1
     }
     guard let sa = a.pointee.ifa_addr else { continue }
-    var buf = [CChar](repeating: 0, count: 64)
     let family = CInt(sa.pointee.sa_family)
     if family == AF_INET {
-      let ok = sa.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
-        withUnsafePointer(to: sin.pointee.sin_addr) { inet_ntop(AF_INET, $0, &buf, 64) != nil }
-      }
-      if ok { out[k].ipv4.append(String(cString: buf)) }
+      // sin_family (2), sin_port (2), then the address.
+      out[k].ipv4.append(ipv4Text(UnsafeRawBufferPointer(start: UnsafeRawPointer(sa) + 4, count: 4)))
     } else if family == AF_INET6 {
-      let ok = sa.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin in
-        withUnsafePointer(to: sin.pointee.sin6_addr) { inet_ntop(AF_INET6, $0, &buf, 64) != nil }
-      }
-      if ok { out[k].ipv6.append(String(cString: buf)) }
+      // sin6_family (2), sin6_port (2), sin6_flowinfo (4), then 16 bytes.
+      out[k].ipv6.append(ipv6Text(UnsafeRawBufferPointer(start: UnsafeRawPointer(sa) + 8, count: 16)))
     }
   }
   return out

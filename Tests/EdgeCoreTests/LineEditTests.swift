@@ -76,8 +76,14 @@ final class LineEditTests: XCTestCase {
     XCTAssertTrue(try m("x\\.y", "x.y"))
     XCTAssertFalse(try m("x\\.y", "xzy"))
     XCTAssertTrue(try m("^$", ""))
-    // An exponential pattern gives up as no match rather than hold the loop.
-    XCTAssertFalse(try m("^(a|a)*(a|a)*(a|a)*b$", String(repeating: "a", count: 40)))
+    // A pattern that is exponential for a backtracking engine is linear here.
+    XCTAssertFalse(try m("^(a|a)*(a|a)*(a|a)*b$", String(repeating: "a", count: 5_000)))
+    XCTAssertTrue(try m("^(a|a)*(a|a)*(a|a)*b$", String(repeating: "a", count: 5_000) + "b"))
+    XCTAssertTrue(try m("(a*)*b", "aaab"))
+    XCTAssertTrue(try m("^x(ab|a)(bc|c)$", "xabc"))
+    XCTAssertFalse(try m("^x(ab|a)(bc|c)$", "xab"))
+    XCTAssertTrue(try m("^a{0,2}b?$", ""))
+    XCTAssertThrowsError(try LineRegex("(((a{255}){255}){255})"))
     for (bad, message) in [("(a", "at offset 0: unclosed \"(\""), ("a)", "at offset 1: unmatched \")\""), ("*a", "at offset 0: \"*\" repeats nothing"),
                            ("[a", "at offset 0: unclosed \"[\""), ("a{3,1}", "at offset 1: bad repeat count (at most 255, m <= n)"),
                            ("\\q", "at offset 0: unknown escape \"\\q\""), ("a**", "at offset 2: \"*\" repeats nothing"), ("^*", "at offset 1: an anchor cannot repeat")] {
