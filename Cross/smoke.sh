@@ -5,7 +5,7 @@
 # a second apply that must keep everything and write nothing, status and status --json, and a
 # policy with a duplicate id that must be rejected (exit 2) without touching root or state;
 # also `bench --quick`'s allocation and syscall counts against the saved baseline, and, for aarch64, the
-# size budget (at most 1 MiB, 1,048,576 bytes, stripped); for x86_64, the Debian package (Cross/package-test.sh).
+# size budget (at most 1.125 MiB, 1,179,648 bytes, stripped); for x86_64, the Debian package (Cross/package-test.sh).
 # Prints one PASS/FAIL line per check; exits 1 if any check failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -73,11 +73,13 @@ fi
 
 # The size budget. Issue 13's goal was 1,000,000 bytes (the foundation's budget was 1.5 MB), held
 # until issue 16 (host reports, the collector, its page) added 52 KB net of its own trims; the
-# levers found paid 22.5 KB of it, and the budget is now 1 MiB. Benchmarks/README.md, "Binary
-# sizes", has what each lever took off and what the way back costs.
+# levers found paid 22.5 KB of it, and the budget became 1 MiB. Issue 15's promise library
+# (templates with Mustache and facts, line edits with a regex engine: 88 KB net of its levers)
+# moved it to 1.125 MiB. Benchmarks/README.md, "Binary sizes", has what each lever took off and
+# what each feature costs.
 if [ "$target" = aarch64 ]; then
   size=$(stat -c %s "$bin")
-  check "stripped size $size bytes is at most 1,048,576 (1 MiB)" test "$size" -le 1048576
+  check "stripped size $size bytes is at most 1,179,648 (1.125 MiB)" test "$size" -le 1179648
 fi
 
 # The hot paths' allocation and syscall counts, counted by the static binary's own malloc wrappers
@@ -212,6 +214,41 @@ else
 fi
 snapshot >"$T/after-validate"
 check "validate touched nothing" cmp -s "$T/after" "$T/after-validate"
+
+# The promise library in the static binary: a template rendered with vars, a class override and
+# the root's facts (its os-release); a line edit that keeps the rest of the file; `facts`.
+lroot=$T/lroot lstate=$T/lstate
+mkdir -p "$lroot/etc/ssh"
+printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n' >"$lroot/etc/os-release"
+printf '# by hand\nPort 22\nPasswordAuthentication yes\n' >"$lroot/etc/ssh/sshd_config"
+cat >"$T/library.json" <<'EOF'
+{"policy": "library", "vars": {"port": "8080", "peers": [{"a": "10.0.0.1"}, {"a": "10.0.0.2"}]},
+ "class_vars": [{"if": "debian_12", "vars": {"port": "80"}}],
+ "promises": [
+  {"id": "conf", "type": "template", "path": "/etc/app.conf", "mode": "0640",
+   "template": "# {{os_name}}\nlisten {{port}}\n{{#peers}}\npeer {{a}}\n{{/peers}}\n"},
+  {"id": "pw", "type": "line", "path": "/etc/ssh/sshd_config", "key": "PasswordAuthentication", "value": "no", "separator": " "}
+ ]}
+EOF
+ea lib1 apply "$T/library.json" --root "$lroot" --state "$lstate"
+lcontent_is() { [ -f "$lroot$1" ] && [ "$(cat "$lroot$1"; echo .)" = "$(printf "$2"; echo .)" ]; }
+if [ "$(rc lib1)" = 0 ] && has lib1.out "repaired conf" && has lib1.out "repaired pw" &&
+   lcontent_is /etc/app.conf '# Debian GNU/Linux 12 (bookworm)\nlisten 80\npeer 10.0.0.1\npeer 10.0.0.2\n' &&
+   lcontent_is /etc/ssh/sshd_config '# by hand\nPort 22\nPasswordAuthentication no\n'; then
+  pass "template rendered with vars, class_vars and facts; line edit kept the rest of sshd_config"
+else
+  fail "apply of library.json should render /etc/app.conf and edit sshd_config (exit $(rc lib1))"; show lib1
+  cat "$lroot/etc/app.conf" "$lroot/etc/ssh/sshd_config" 2>&1 | sed 's/^/    /'
+fi
+ea lib2 apply "$T/library.json" --root "$lroot" --state "$lstate"
+check "template and line kept on the next run" has lib2.out "kept=2 repaired=0 failed=0"
+ea facts facts --root "$lroot" --json --label role_gateway
+if [ "$(rc facts)" = 0 ] && has facts.out '"os_id":"debian"' && has facts.out '"debian_12"' && has facts.out '"role_gateway"' &&
+   has facts.out '"127.0.0.1"'; then
+  pass "facts --json: os_id debian, classes debian_12 and role_gateway, loopback 127.0.0.1"
+else
+  fail "facts --json should show the root's distribution, its classes and the addresses (exit $(rc facts))"; show facts
+fi
 
 # Metrics on a plain agent (no relay): the daemon on a local policy with --metrics on a free
 # port; /healthz says 200 once it converged, /metrics has the build and the last run.

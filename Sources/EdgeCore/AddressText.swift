@@ -22,13 +22,16 @@ public func ipv6Text(_ b: UnsafeRawBufferPointer) -> String {
   }
   var s = ""
   var g = 0
+  var afterGap = false
   while g < 8 {
     if g == bestStart {
       s += "::"
       g += bestLength
+      afterGap = true
       continue
     }
-    if !s.isEmpty && !s.hasSuffix(":") { s += ":" }
+    if g > 0 && !afterGap { s += ":" }
+    afterGap = false
     s += hexGroup(groups[g])
     g += 1
   }
