@@ -93,6 +93,20 @@ public func runBenchmarks(_ options: BenchOptions) throws(AgentError) -> BenchRe
     results.append(try keptCheck("kept-template-check", dir: dir + "/templates", policy: s + "]}\n", count: edits,
                                  rounds: options.rounds) { _ in })
   }
+  if wanted("kept-account-check") {
+    // Users and their groups: each kept at four lstats of /etc's files and a lookup.
+    let users = options.quick ? 20 : 200
+    var s = "{\"policy\":\"accounts\",\"promises\":["
+    for i in 0..<users {
+      s += (i > 0 ? ",\n" : "") + "{\"id\":\"u\(i)\",\"type\":\"user\",\"name\":\"user\(i)\",\"uid\":\(2000 + i),\"shell\":\"/bin/sh\"}"
+    }
+    results.append(try keptCheck("kept-account-check", dir: dir + "/accounts", policy: s + "]}\n", count: users, rounds: options.rounds) { root throws(HostError) in
+      try writeWholeFile(root + "/etc/passwd", Array("root:x:0:0:root:/root:/bin/sh\n".utf8))
+      try writeWholeFile(root + "/etc/group", Array("root:x:0:\n".utf8))
+      try writeWholeFile(root + "/etc/shadow", Array("root:*:19000:0:99999:7:::\n".utf8), mode: 0o640)
+      try writeWholeFile(root + "/etc/gshadow", Array("root:*::\n".utf8), mode: 0o640)
+    })
+  }
   if wanted("kept-line-check") {
     // Settings in files others write too: each file has its own lines and one promise's.
     var s = "{\"policy\":\"lines\",\"promises\":["
@@ -189,7 +203,9 @@ func keptCheck(_ name: String, dir: String, policy text: String, count: Int, rou
   o.reportKept = false
   o.waitToVouchFrom = 1
   _ = try apply(o)
-  // A line promise vouches for its file once the edits of the run are done: a second run.
+  // A line or account promise vouches for its files once the run's edits are done and their
+  // stamps settled (FileIdentity.settled: a clock tick, 4 ms): a second run, a little later.
+  sleepNanoseconds(50_000_000)
   _ = try apply(o)
   var policy: Policy
   do { policy = try PolicyDecoder.decode(bytes) } catch { throw .policy(error, file: policyPath) }

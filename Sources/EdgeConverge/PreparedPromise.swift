@@ -30,7 +30,8 @@ public struct PreparedPromise {
       name = String(p.path.utf8.split(separator: UInt8(ascii: "/")).last.map { String(decoding: $0, as: UTF8.self) } ?? "")
     } else {
       path = []
-      cacheKey = .zero
+      // An account's entry: /etc/passwd's key extended by the promise's id (AccountPromise).
+      cacheKey = p.account == nil ? .zero : keys.key("/etc/passwd", edit: p.id)
       parent = ""
       name = ""
     }
@@ -40,6 +41,8 @@ public struct PreparedPromise {
       digest = commandDigest(p)
     } else if let e = p.edit {
       digest = SHA256.hash(e.identity)
+    } else if let a = p.account {
+      digest = SHA256.hash([p.type.rawValue, p.absent ? 1 : 0] + Array((p.group ?? "\u{1}").utf8) + [0] + a.identity)
     } else {
       digest = p.source
     }

@@ -70,6 +70,7 @@ extension PromiseType {
     case .sysctl: return try SysctlPromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     case .template: return try TemplatePromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     case .line: return try LinePromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
+    case .user, .group: return try AccountPromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     }
   }
 
@@ -84,6 +85,7 @@ extension PromiseType {
     case .sysctl: return SysctlPromise.ended(c, p, pp, request, answer)
     case .template: return TemplatePromise.ended(c, p, pp, request, answer)
     case .line: return LinePromise.ended(c, p, pp, request, answer)
+    case .user, .group: return AccountPromise.ended(c, p, pp, request, answer)
     }
   }
 
@@ -99,6 +101,7 @@ extension PromiseType {
     case .sysctl: return SysctlPromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     case .template: return TemplatePromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     case .line: return LinePromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
+    case .user, .group: return AccountPromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     }
   }
 
@@ -112,6 +115,7 @@ extension PromiseType {
     case .sysctl: return SysctlPromise.publishesFirst
     case .template: return TemplatePromise.publishesFirst
     case .line: return LinePromise.publishesFirst
+    case .user, .group: return AccountPromise.publishesFirst
     }
   }
 }

@@ -14,6 +14,13 @@ public enum Plan {
     var indexOfPath: [String: Int] = [:]
     indexOfPath.reserveCapacity(n)
     for i in 0..<n where promises[i].type.ownsPath { indexOfPath[promises[i].path] = i }
+    // Accounts before what names them: a group before its users, a user or group before the
+    // files and services owned by it.
+    var userIndex: [String: Int] = [:], groupIndex: [String: Int] = [:]
+    for i in 0..<n {
+      guard let a = promises[i].account else { continue }
+      if promises[i].type == .user { userIndex[a.name] = i } else { groupIndex[a.name] = i }
+    }
 
     // Edges gather in one list and become one adjacency array (`Successors`): an array per
     // promise with successors cost an allocation or more each.
@@ -53,6 +60,17 @@ public enum Plan {
           continue
         }
         edge(i, t)
+      }
+      if !userIndex.isEmpty || !groupIndex.isEmpty {
+        func implied(_ d: Int?) {
+          // An absent account goes after what it owned stops naming it; that order is the
+          // policy's own to give (`after`): no edge either way.
+          guard let d, d != i, !promises[d].absent else { return }
+          edge(d, i)
+        }
+        if let o = p.owner { implied(userIndex[o]) }
+        if let g = p.group { implied(groupIndex[g]) }
+        for g in p.account?.groups ?? [] { implied(groupIndex[g]) }
       }
       if p.type.managesPath {
         var dir = parentPath(p.path)

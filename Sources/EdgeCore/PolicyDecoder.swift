@@ -175,6 +175,13 @@ public struct PolicyPromises: JSONElementSink {
       } else {
         firstByPath[p.path] = p.id
       }
+    } else if let a = p.account {
+      let key = "\u{0}" + p.type.name + ":" + a.name
+      if let other = firstByPath[key] {
+        d.issue("\(p.type.name) \"\(a.name)\" is already promised by \"\(other)\"", p.position, p.id, "name")
+      } else {
+        firstByPath[key] = p.id
+      }
     } else if p.type == .line {
       // Several line promises may edit one file; none may edit a file a promise owns wholly.
       if let other = firstByPath[p.path] {
@@ -235,6 +242,8 @@ private let keysByType: [[String]] = [
   ["key", "value"],                                                    // sysctl
   ["path", "template", "source", "mode", "owner", "group"],            // template
   ["path", "line", "match", "key", "value", "separator", "section", "insert", "state"], // line
+  ["name", "uid", "group", "groups", "home", "shell", "gecos", "password", "state"], // user
+  ["name", "gid", "state"],                                            // group
 ]
 
 private func allowedKeys(_ type: PromiseType) -> [String] { keysByType[Int(type.rawValue)] }
@@ -325,7 +334,7 @@ private struct Decoding {
     for m in members where m.key == "type" {
       guard let s = string(m.value, key: "type", promise: id) else { return nil }
       guard let t = PromiseType(name: s) else {
-        issue("unknown type \"\(s)\" (types: file, directory, link, command, service, sysctl, template, line)", m.value.position, id, "type")
+        issue("unknown type \"\(s)\" (types: file, directory, link, command, service, sysctl, template, line, user, group)", m.value.position, id, "type")
         return nil
       }
       type = t
@@ -338,6 +347,7 @@ private struct Decoding {
     var p = Promise(id: id, type: type)
     p.position = position
     var lineSpec = LineSpec()
+    var accountSpec = AccountKeys()
     let allowed = allowedKeys(type)
     for m in members {
       let k = m.key
@@ -433,6 +443,8 @@ private struct Decoding {
         } else {
           issue(durationExpected(from: "1s", to: "1d") + ", in whole seconds", v.position, id, k)
         }
+      case "name", "uid", "gid", "groups", "home", "shell", "gecos", "password":
+        accountKey(k, v, id: id, into: &accountSpec)
       case "key" where type == .line, "value" where type == .line, "line", "match", "separator", "section", "insert":
         lineKey(k, v, id: id, into: &lineSpec)
       case "key":
@@ -493,6 +505,12 @@ private struct Decoding {
       if !setting && (seen("separator") || seen("section")) { issue("\"separator\" and \"section\" go with \"key\"", position, id, seen("section") ? "section" : "separator") }
       p.edit = LineEdit(line: lineSpec.line, match: lineSpec.match, key: lineSpec.key, value: lineSpec.value,
                         separator: lineSpec.separator, section: lineSpec.section, atStart: lineSpec.atStart)
+    case .user, .group:
+      require("name")
+      if !accountSpec.name.isEmpty {
+        p.account = AccountSpec(name: accountSpec.name, id: accountSpec.id, groups: accountSpec.groups, home: accountSpec.home,
+                                shell: accountSpec.shell, gecos: accountSpec.gecos, password: accountSpec.password)
+      }
     case .template:
       require("path")
       if seen("template") == seen("source") { issue("a template promise needs \"template\" (inline) or \"source\" (a blob), one of them", position, id, nil) }
@@ -562,6 +580,14 @@ func sysctlKeyProblem(_ s: String) -> String? {
   return nil
 }
 
+/// A user or group promise's keys, gathered as they come.
+struct AccountKeys {
+  var name = ""
+  var id: UInt32? = nil
+  var groups: [String]? = nil
+  var home: String? = nil, shell: String? = nil, gecos: String? = nil, password: String? = nil
+}
+
 /// A line promise's keys, gathered as they come.
 struct LineSpec {
   var line = "", key = "", value = "", separator = "=", section = ""
@@ -570,6 +596,34 @@ struct LineSpec {
 }
 
 extension Decoding {
+  /// The keys of a `user` or `group` promise: names as useradd takes them, fields without ':'.
+  mutating func accountKey(_ k: String, _ v: JSONNode, id: String, into spec: inout AccountKeys) {
+    switch k {
+    case "uid", "gid":
+      if let n = v.integer, n >= 0, n < 4_294_967_295 { spec.id = UInt32(n) } else { issue("expected a number from 0 to 4294967294", v.position, id, k) }
+    case "groups":
+      guard let list = stringList(v, key: k, promise: id) else { return }
+      for g in list { if let problem = accountNameProblem(g) { issue(problem, v.position, id, k); return } }
+      spec.groups = list
+    default:
+      guard let s = string(v, key: k, promise: id) else { return }
+      if s.utf8.contains(UInt8(ascii: ":")) || s.utf8.contains(UInt8(ascii: "\n")) || s.utf8.contains(0) {
+        issue("no \":\", newline or NUL in an account's field", v.position, id, k)
+        return
+      }
+      switch k {
+      case "name":
+        if let problem = accountNameProblem(s) { issue(problem, v.position, id, k) }
+        else if UInt32(s) != nil { issue("a user or group name is not a number", v.position, id, k) }
+        else { spec.name = s }
+      case "home", "shell":
+        if let problem = pathProblem(s) { issue(problem, v.position, id, k) } else if k == "home" { spec.home = s } else { spec.shell = s }
+      case "gecos": spec.gecos = s
+      default: spec.password = s
+      }
+    }
+  }
+
   /// The keys of a `line` promise: one line each, the regex parsed here (LineRegex).
   mutating func lineKey(_ k: String, _ v: JSONNode, id: String, into spec: inout LineSpec) {
     guard let s = string(v, key: k, promise: id) else { return }

@@ -1,7 +1,7 @@
 /// The kinds of promise a policy can make (DESIGN.md §5). Raw values are stored in `desired`:
 /// never renumber them.
 public enum PromiseType: UInt8, Sendable, CaseIterable {
-  case file = 1, directory = 2, link = 3, command = 4, service = 5, sysctl = 6, template = 7, line = 8
+  case file = 1, directory = 2, link = 3, command = 4, service = 5, sysctl = 6, template = 7, line = 8, user = 9, group = 10
 
   public var name: String {
     switch self {
@@ -13,6 +13,8 @@ public enum PromiseType: UInt8, Sendable, CaseIterable {
     case .sysctl: return "sysctl"
     case .template: return "template"
     case .line: return "line"
+    case .user: return "user"
+    case .group: return "group"
     }
   }
 
@@ -27,6 +29,8 @@ public enum PromiseType: UInt8, Sendable, CaseIterable {
     case "sysctl": self = .sysctl
     case "template": self = .template
     case "line": self = .line
+    case "user": self = .user
+    case "group": self = .group
     default: return nil
     }
   }
@@ -81,6 +85,8 @@ public struct Promise: Sendable {
   public var timeout: Int = 0
   /// line: the edit (LineEdit.swift).
   public var edit: LineEdit? = nil
+  /// user, group: the account (AccountEdit.swift). A user's primary group is `group`.
+  public var account: AccountSpec? = nil
   /// sysctl: the dotted key and the value to hold.
   public var key: String = ""
   public var value: String = ""

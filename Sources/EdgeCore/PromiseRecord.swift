@@ -73,6 +73,19 @@ public enum PromiseRecord {
       w.string(e.section)
       w.u8(e.atStart ? 1 : 0)
     }
+    // A user's or group's account, likewise (tag 2).
+    if let a = p.account {
+      w.u8(2)
+      w.string(a.name)
+      w.u8(a.id == nil ? 0 : 1)
+      w.u32(a.id ?? 0)
+      w.u8(a.groups == nil ? 0 : 1)
+      w.strings(a.groups ?? [])
+      for field in [a.home, a.shell, a.gecos, a.password] {
+        w.u8(field == nil ? 0 : 1)
+        w.string(field ?? "")
+      }
+    }
     return w.bytes
   }
 
@@ -135,7 +148,20 @@ public enum PromiseRecord {
       if !r.atEnd { svc.startTimeoutMs = try r.u32() }
       p.service = svc
     }
-    if !r.atEnd, try r.u8() == 1 {
+    let tag: UInt8 = r.atEnd ? 0 : try r.u8()
+    if tag == 2 {
+      let name = try r.string()
+      let hasID = try r.u8() == 1, id = try r.u32()
+      let hasGroups = try r.u8() == 1, groups = try r.strings()
+      var fields: [String?] = []
+      for _ in 0..<4 {
+        let has = try r.u8() == 1, v = try r.string()
+        fields.append(has ? v : nil)
+      }
+      p.account = AccountSpec(name: name, id: hasID ? id : nil, groups: hasGroups ? groups : nil, home: fields[0],
+                              shell: fields[1], gecos: fields[2], password: fields[3])
+    }
+    if tag == 1 {
       let line = try r.string(), source = try r.string()
       var match: LineRegex? = nil
       if !source.isEmpty {

@@ -23,6 +23,11 @@ final class PromiseKindTests: XCTestCase {
     var fastUncertain = false
   }
 
+  static func accountFiles(_ b: Sandbox) throws {
+    try b.write(b.hostPath("/etc/passwd"), "root:x:0:0::/root:/bin/sh\n")
+    try b.write(b.hostPath("/etc/group"), "root:x:0:\n")
+  }
+
   static func passwd(_ b: Sandbox, uidOffset: UInt32) throws {
     try b.write(b.hostPath("/etc/passwd"), "me:x:\(getuid() + uidOffset):\(getgid())::/:/bin/sh\n")
     try b.write(b.hostPath("/etc/group"), "us:x:\(getgid()):\n")
@@ -89,6 +94,14 @@ final class PromiseKindTests: XCTestCase {
         promises: #"{"id": "x", "type": "line", "path": "/etc/hosts.allow", "match": "^ALL:", "state": "absent"}"#,
         setup: { b in try b.write(b.hostPath("/etc/hosts.allow"), "sshd: 10.0.0.0/8\nALL: ALL\n") },
         drift: { b in try b.write(b.hostPath("/etc/hosts.allow"), "sshd: 10.0.0.0/8\nALL: 1.2.3.4\n") }),
+    Row(name: "user",
+        promises: #"{"id": "x", "type": "user", "name": "app", "uid": 1500, "shell": "/bin/sh"}"#,
+        setup: { b in try accountFiles(b) },
+        drift: { b in try b.write(b.hostPath("/etc/passwd"), "root:x:0:0::/root:/bin/sh\napp:x:1500:1500::/home/app:/bin/bash\n") }),
+    Row(name: "group",
+        promises: #"{"id": "x", "type": "group", "name": "video", "gid": 44}"#,
+        setup: { b in try accountFiles(b) },
+        drift: { b in try b.write(b.hostPath("/etc/group"), "root:x:0:\nvideo:x:45:\n") }),
     Row(name: "service",
         promises: #"{"id": "x", "type": "service", "exec": ["/bin/sleep", "1000"]}"#),
     Row(name: "false condition",

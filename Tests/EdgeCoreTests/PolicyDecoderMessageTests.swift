@@ -252,3 +252,31 @@ final class LineDecoderTests: XCTestCase {
     XCTAssertEqual(issues(#"{"id": "a", "type": "line", "path": "/etc/x", "match": "^x", "state": "absent"}"#), [])
   }
 }
+
+/// User and group promises: their keys and their names.
+final class AccountDecoderTests: XCTestCase {
+  private func issues(_ promises: String) -> [String] {
+    do {
+      _ = try PolicyDecoder.decode(Array(#"{"policy": "p", "promises": [\#(promises)]}"#.utf8))
+      return []
+    } catch {
+      return error.issues.map { $0.description }
+    }
+  }
+
+  func testAccountKeysAreChecked() {
+    XCTAssertEqual(issues(#"{"id": "u", "type": "user", "name": "app", "uid": 1001, "groups": ["dialout"], "home": "/srv/app", "password": "!"}"#), [])
+    XCTAssertEqual(issues(#"{"id": "u", "type": "user", "uid": 1}"#), [#"1:30: promise "u": missing key "name" for a user promise"#])
+    XCTAssertEqual(issues(#"{"id": "u", "type": "user", "name": "a:b"}"#),
+                   [#"1:66: promise "u": key "name": no ":", newline or NUL in an account's field"#])
+    XCTAssertEqual(issues(#"{"id": "u", "type": "user", "name": "1000"}"#), [#"1:66: promise "u": key "name": a user or group name is not a number"#])
+    XCTAssertEqual(issues(#"{"id": "u", "type": "user", "name": "a", "uid": -1}"#), [#"1:78: promise "u": key "uid": expected a number from 0 to 4294967294"#])
+    XCTAssertEqual(issues(#"{"id": "u", "type": "user", "name": "a", "home": "srv"}"#).count, 1)
+    XCTAssertEqual(issues(#"{"id": "g", "type": "group", "name": "a", "uid": 3}"#).count, 1, "a group has a gid")
+  }
+
+  func testAnAccountIsPromisedOnce() {
+    XCTAssertEqual(issues(#"{"id": "a", "type": "user", "name": "app"}, {"id": "b", "type": "user", "name": "app"}, {"id": "c", "type": "group", "name": "app"}"#),
+                   [#"1:74: promise "b": key "name": user "app" is already promised by "a""#])
+  }
+}
