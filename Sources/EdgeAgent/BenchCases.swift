@@ -107,6 +107,20 @@ public func runBenchmarks(_ options: BenchOptions) throws(AgentError) -> BenchRe
       try writeWholeFile(root + "/etc/gshadow", Array("root:*::\n".utf8), mode: 0o640)
     })
   }
+  if wanted("kept-package-check") {
+    // Packages read from dpkg's database, never by running dpkg: one lstat of it per run.
+    var s = "{\"policy\":\"packages\",\"promises\":[", status = ""
+    for i in 0..<edits {
+      s += (i > 0 ? ",\n" : "") + "{\"id\":\"p\(i)\",\"type\":\"package\",\"name\":\"pkg\(i)\",\"state\":\"1.\(i)-1\"}"
+      status += "Package: pkg\(i)\nStatus: install ok installed\nArchitecture: all\nVersion: 1.\(i)-1\nDescription: a package\n\n"
+    }
+    results.append(try keptCheck("kept-package-check", dir: dir + "/packages", policy: s + "]}\n", count: edits, rounds: options.rounds) { root throws(HostError) in
+      try makeDirectory(root + "/var")
+      try makeDirectory(root + "/var/lib")
+      try makeDirectory(root + "/var/lib/dpkg")
+      try writeWholeFile(root + "/var/lib/dpkg/status", Array(status.utf8))
+    })
+  }
   if wanted("kept-line-check") {
     // Settings in files others write too: each file has its own lines and one promise's.
     var s = "{\"policy\":\"lines\",\"promises\":["

@@ -66,7 +66,7 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
     var entries: [StatusEntry] = []
     for p in promises {
       let rec = try readActual(txn, p.id)?.settled(by: marks)
-      let subject = p.type.managesPath ? p.path : (p.type == .sysctl ? p.key : (p.account?.name ?? p.exec.first ?? ""))
+      let subject = p.type.managesPath ? p.path : (p.type == .sysctl ? p.key : (p.account?.name ?? p.package?.name ?? p.exec.first ?? ""))
       entries.append(StatusEntry(id: p.id, type: p.type, subject: subject, record: rec))
     }
     var services: [ServiceStatus] = []

@@ -33,6 +33,9 @@ extension Converger {
       for (i, p) in policy.promises.enumerated() { indexOfId[p.id] = i }
     }
     current = Run(policy: policy, prepared: prepared, order: order)
+    // The database is looked at again each run; its parse is kept while its identity holds.
+    packages.database = nil
+    packages.decided = [:]
   }
 
   /// True between `begin` and the end of the run (or `abandon`).

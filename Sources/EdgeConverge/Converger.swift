@@ -39,6 +39,8 @@ public final class Converger {
   /// The run in progress (Converger+Steps.swift): what it converges, how far it got, and the
   /// program it waits for.
   var current = Run()
+  /// The package database as this run saw it, and its batches (PackagePromise.swift).
+  var packages = PackageRun()
   /// The wall clock when the run (or the lone `check`) began: every file is observed after it,
   /// so a hash taken this run is vouched for when its ctime is settled before it.
   var observedFrom: Int64 = 0

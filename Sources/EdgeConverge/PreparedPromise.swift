@@ -31,7 +31,7 @@ public struct PreparedPromise {
     } else {
       path = []
       // An account's entry: /etc/passwd's key extended by the promise's id (AccountPromise).
-      cacheKey = p.account == nil ? .zero : keys.key("/etc/passwd", edit: p.id)
+      cacheKey = p.account != nil ? keys.key("/etc/passwd", edit: p.id) : (p.package != nil ? keys.key("/package", edit: p.id) : .zero)
       parent = ""
       name = ""
     }
@@ -41,6 +41,11 @@ public struct PreparedPromise {
       digest = commandDigest(p)
     } else if let e = p.edit {
       digest = SHA256.hash(e.identity)
+    } else if let k = p.package {
+      // What is promised, not the blob alone: a new version or source is checked again.
+      var b = [p.absent ? 1 : 0] + Array(k.name.utf8) + [0] + Array((k.version ?? "").utf8) + [0]
+      if let s = p.source { s.withBytes { b.append(contentsOf: $0) } }
+      digest = SHA256.hash(b)
     } else if let a = p.account {
       digest = SHA256.hash([p.type.rawValue, p.absent ? 1 : 0] + Array((p.group ?? "\u{1}").utf8) + [0] + a.identity)
     } else {

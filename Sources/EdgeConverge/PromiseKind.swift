@@ -71,6 +71,7 @@ extension PromiseType {
     case .template: return try TemplatePromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     case .line: return try LinePromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     case .user, .group: return try AccountPromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
+    case .package: return try PackagePromise.check(c, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     }
   }
 
@@ -86,6 +87,7 @@ extension PromiseType {
     case .template: return TemplatePromise.ended(c, p, pp, request, answer)
     case .line: return LinePromise.ended(c, p, pp, request, answer)
     case .user, .group: return AccountPromise.ended(c, p, pp, request, answer)
+    case .package: return PackagePromise.ended(c, p, pp, request, answer)
     }
   }
 
@@ -102,6 +104,7 @@ extension PromiseType {
     case .template: return TemplatePromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     case .line: return LinePromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     case .user, .group: return AccountPromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
+    case .package: return PackagePromise.keptInPlace(v, &verifier, root, cachedStat: cachedStat, previous: previous)
     }
   }
 
@@ -116,6 +119,7 @@ extension PromiseType {
     case .template: return TemplatePromise.publishesFirst
     case .line: return LinePromise.publishesFirst
     case .user, .group: return AccountPromise.publishesFirst
+    case .package: return PackagePromise.publishesFirst
     }
   }
 }

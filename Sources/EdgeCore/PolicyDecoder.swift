@@ -175,6 +175,13 @@ public struct PolicyPromises: JSONElementSink {
       } else {
         firstByPath[p.path] = p.id
       }
+    } else if let k = p.package {
+      let key = "\u{0}package:" + k.name
+      if let other = firstByPath[key] {
+        d.issue("package \"\(k.name)\" is already promised by \"\(other)\"", p.position, p.id, "name")
+      } else {
+        firstByPath[key] = p.id
+      }
     } else if let a = p.account {
       let key = "\u{0}" + p.type.name + ":" + a.name
       if let other = firstByPath[key] {
@@ -244,6 +251,7 @@ private let keysByType: [[String]] = [
   ["path", "line", "match", "key", "value", "separator", "section", "insert", "state"], // line
   ["name", "uid", "group", "groups", "home", "shell", "gecos", "password", "state"], // user
   ["name", "gid", "state"],                                            // group
+  ["name", "state", "source"],                                         // package
 ]
 
 private func allowedKeys(_ type: PromiseType) -> [String] { keysByType[Int(type.rawValue)] }
@@ -334,7 +342,7 @@ private struct Decoding {
     for m in members where m.key == "type" {
       guard let s = string(m.value, key: "type", promise: id) else { return nil }
       guard let t = PromiseType(name: s) else {
-        issue("unknown type \"\(s)\" (types: file, directory, link, command, service, sysctl, template, line, user, group)", m.value.position, id, "type")
+        issue("unknown type \"\(s)\" (types: file, directory, link, command, service, sysctl, template, line, user, group, package)", m.value.position, id, "type")
         return nil
       }
       type = t
@@ -348,6 +356,7 @@ private struct Decoding {
     p.position = position
     var lineSpec = LineSpec()
     var accountSpec = AccountKeys()
+    var packageName = "", packageVersion: String? = nil
     let allowed = allowedKeys(type)
     for m in members {
       let k = m.key
@@ -411,6 +420,13 @@ private struct Decoding {
       case "group":
         guard let s = string(v, key: k, promise: id) else { break }
         if let problem = accountNameProblem(s) { issue(problem, v.position, id, k) } else { p.group = s }
+      case "state" where type == .package:
+        // present, absent, or the version to hold.
+        guard let s = string(v, key: k, promise: id) else { break }
+        if s == "absent" { p.absent = true }
+        else if s != "present" {
+          if let problem = packageVersionProblem(s) { issue(problem, v.position, id, k) } else { packageVersion = s }
+        }
       case "state":
         guard let s = string(v, key: k, promise: id) else { break }
         switch s {
@@ -443,6 +459,9 @@ private struct Decoding {
         } else {
           issue(durationExpected(from: "1s", to: "1d") + ", in whole seconds", v.position, id, k)
         }
+      case "name" where type == .package:
+        guard let s = string(v, key: k, promise: id) else { break }
+        if let problem = packageNameProblem(s) { issue(problem, v.position, id, k) } else { packageName = s }
       case "name", "uid", "gid", "groups", "home", "shell", "gecos", "password":
         accountKey(k, v, id: id, into: &accountSpec)
       case "key" where type == .line, "value" where type == .line, "line", "match", "separator", "section", "insert":
@@ -505,6 +524,10 @@ private struct Decoding {
       if !setting && (seen("separator") || seen("section")) { issue("\"separator\" and \"section\" go with \"key\"", position, id, seen("section") ? "section" : "separator") }
       p.edit = LineEdit(line: lineSpec.line, match: lineSpec.match, key: lineSpec.key, value: lineSpec.value,
                         separator: lineSpec.separator, section: lineSpec.section, atStart: lineSpec.atStart)
+    case .package:
+      require("name")
+      if p.absent && seen("source") { issue("an absent package has no \"source\"", position, id, "source") }
+      if !packageName.isEmpty { p.package = PackageSpec(name: packageName, version: packageVersion) }
     case .user, .group:
       require("name")
       if !accountSpec.name.isEmpty {
@@ -561,6 +584,30 @@ func argvProblem(_ argv: [String]) -> String? {
   guard let first = argv.first else { return "the argv must not be empty" }
   if first.utf8.first != UInt8(ascii: "/") { return "argv[0] \"\(first)\" must be an absolute path (PATH is not searched)" }
   for a in argv where a.utf8.contains(0) { return "an argument contains a NUL byte" }
+  return nil
+}
+
+/// Package names as dpkg and apk take them: letters, digits and `+ - . _`, starting alphanumeric.
+func packageNameProblem(_ s: String) -> String? {
+  let u = s.utf8
+  guard let first = u.first, u.count <= 128,
+        (first >= 0x30 && first <= 0x39) || (first >= 0x41 && first <= 0x5A) || (first >= 0x61 && first <= 0x7A) else {
+    return "a package name starts with a letter or digit (1 to 128 characters)"
+  }
+  for c in u {
+    let ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+      || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") || c == UInt8(ascii: "_")
+    if !ok { return "\"\(s)\" is not a package name (letters, digits, + - . _)" }
+  }
+  return nil
+}
+
+/// A version as dpkg (`1:2.3-4`) and apk (`2.3-r4`) write them: no blanks, no `=`.
+func packageVersionProblem(_ s: String) -> String? {
+  guard let first = s.utf8.first, first >= 0x30 && first <= 0x39, s.utf8.count <= 128 else {
+    return "expected \"present\", \"absent\" or a version (starting with a digit, e.g. \"1.2.3-1\")"
+  }
+  for c in s.utf8 where c <= 0x20 || c == UInt8(ascii: "=") || c >= 0x7F { return "\"\(s)\" is not a version" }
   return nil
 }
 

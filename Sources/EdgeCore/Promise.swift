@@ -1,7 +1,7 @@
 /// The kinds of promise a policy can make (DESIGN.md §5). Raw values are stored in `desired`:
 /// never renumber them.
 public enum PromiseType: UInt8, Sendable, CaseIterable {
-  case file = 1, directory = 2, link = 3, command = 4, service = 5, sysctl = 6, template = 7, line = 8, user = 9, group = 10
+  case file = 1, directory = 2, link = 3, command = 4, service = 5, sysctl = 6, template = 7, line = 8, user = 9, group = 10, package = 11
 
   public var name: String {
     switch self {
@@ -15,6 +15,7 @@ public enum PromiseType: UInt8, Sendable, CaseIterable {
     case .line: return "line"
     case .user: return "user"
     case .group: return "group"
+    case .package: return "package"
     }
   }
 
@@ -31,6 +32,7 @@ public enum PromiseType: UInt8, Sendable, CaseIterable {
     case "line": self = .line
     case "user": self = .user
     case "group": self = .group
+    case "package": self = .package
     default: return nil
     }
   }
@@ -87,6 +89,8 @@ public struct Promise: Sendable {
   public var edit: LineEdit? = nil
   /// user, group: the account (AccountEdit.swift). A user's primary group is `group`.
   public var account: AccountSpec? = nil
+  /// package: its name and version (`source`: a .deb or .apk blob to install it from).
+  public var package: PackageSpec? = nil
   /// sysctl: the dotted key and the value to hold.
   public var key: String = ""
   public var value: String = ""

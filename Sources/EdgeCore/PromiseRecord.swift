@@ -73,6 +73,14 @@ public enum PromiseRecord {
       w.string(e.section)
       w.u8(e.atStart ? 1 : 0)
     }
+    // A package, likewise (tag 3); its blob here too: the header's digest is its check's.
+    if let k = p.package {
+      w.u8(3)
+      w.string(k.name)
+      w.u8(k.version == nil ? 0 : 1)
+      w.string(k.version ?? "")
+      w.digest(p.source ?? .zero)
+    }
     // A user's or group's account, likewise (tag 2).
     if let a = p.account {
       w.u8(2)
@@ -149,6 +157,13 @@ public enum PromiseRecord {
       p.service = svc
     }
     let tag: UInt8 = r.atEnd ? 0 : try r.u8()
+    if tag == 3 {
+      let name = try r.string()
+      let hasVersion = try r.u8() == 1, version = try r.string()
+      let source = try r.digest()
+      p.package = PackageSpec(name: name, version: hasVersion ? version : nil)
+      p.source = v.flags & PromiseView.sourceFlag != 0 ? source : nil
+    }
     if tag == 2 {
       let name = try r.string()
       let hasID = try r.u8() == 1, id = try r.u32()

@@ -23,6 +23,11 @@ final class PromiseKindTests: XCTestCase {
     var fastUncertain = false
   }
 
+  static func dpkgStatus(_ b: Sandbox, _ text: String) throws {
+    try FileManager.default.createDirectory(atPath: b.hostPath("/var/lib/dpkg"), withIntermediateDirectories: true)
+    try b.write(b.hostPath("/var/lib/dpkg/status"), text)
+  }
+
   static func accountFiles(_ b: Sandbox) throws {
     try b.write(b.hostPath("/etc/passwd"), "root:x:0:0::/root:/bin/sh\n")
     try b.write(b.hostPath("/etc/group"), "root:x:0:\n")
@@ -102,6 +107,10 @@ final class PromiseKindTests: XCTestCase {
         promises: #"{"id": "x", "type": "group", "name": "video", "gid": 44}"#,
         setup: { b in try accountFiles(b) },
         drift: { b in try b.write(b.hostPath("/etc/group"), "root:x:0:\nvideo:x:45:\n") }),
+    Row(name: "package",
+        promises: #"{"id": "x", "type": "package", "name": "nginx", "state": "1.22.1-9"}"#,
+        setup: { b in try dpkgStatus(b, "Package: nginx\nStatus: install ok installed\nVersion: 1.22.1-9\n") },
+        drift: { b in try dpkgStatus(b, "Package: nginx\nStatus: install ok installed\nVersion: 1.22.1-8\n") }),
     Row(name: "service",
         promises: #"{"id": "x", "type": "service", "exec": ["/bin/sleep", "1000"]}"#),
     Row(name: "false condition",

@@ -280,3 +280,26 @@ final class AccountDecoderTests: XCTestCase {
                    [#"1:74: promise "b": key "name": user "app" is already promised by "a""#])
   }
 }
+
+/// Package promises: their names, states and versions.
+final class PackageDecoderTests: XCTestCase {
+  private func issues(_ promises: String) -> [String] {
+    do {
+      _ = try PolicyDecoder.decode(Array(#"{"policy": "p", "promises": [\#(promises)]}"#.utf8))
+      return []
+    } catch {
+      return error.issues.map { $0.description }
+    }
+  }
+
+  func testPackageKeysAreChecked() {
+    XCTAssertEqual(issues(#"{"id": "a", "type": "package", "name": "nginx", "state": "1:1.22.1-9+deb12u1"}, {"id": "b", "type": "package", "name": "g++"}"#), [])
+    XCTAssertEqual(issues(#"{"id": "a", "type": "package", "name": "nginx", "state": "latest"}"#),
+                   [#"1:87: promise "a": key "state": expected "present", "absent" or a version (starting with a digit, e.g. "1.2.3-1")"#])
+    XCTAssertEqual(issues(#"{"id": "a", "type": "package", "name": "-x"}"#),
+                   [#"1:69: promise "a": key "name": a package name starts with a letter or digit (1 to 128 characters)"#])
+    XCTAssertEqual(issues(#"{"id": "a", "type": "package", "name": "x", "state": "absent", "source": "sha256:\#(String(repeating: "0", count: 64))"}"#).count, 1)
+    XCTAssertEqual(issues(#"{"id": "a", "type": "package", "name": "x"}, {"id": "b", "type": "package", "name": "x", "state": "absent"}"#),
+                   [#"1:75: promise "b": key "name": package "x" is already promised by "a""#])
+  }
+}
