@@ -248,8 +248,8 @@ final class PromiseRecordTests: XCTestCase {
 
   func testPromiseTypeRawValuesAreStable() {
     // Stored in `desired`: renumbering would misread every state directory.
-    XCTAssertEqual(PromiseType.allCases.map(\.rawValue), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-    XCTAssertEqual(PromiseType.allCases.map(\.name), ["file", "directory", "link", "command", "service", "sysctl", "template", "line", "user", "group"])
+    XCTAssertEqual(PromiseType.allCases.map(\.rawValue), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+    XCTAssertEqual(PromiseType.allCases.map(\.name), ["file", "directory", "link", "command", "service", "sysctl", "template", "line", "user", "group", "package"])
     for t in PromiseType.allCases { XCTAssertEqual(PromiseType(name: t.name), t) }
     XCTAssertNil(PromiseType(name: "File"))
   }
