@@ -100,6 +100,40 @@ final class PromiseRecordTests: XCTestCase {
     for p in [source, dir, link, cmd, svc, ctl] { assertSame(try decode(PromiseRecord.encode(p, digest: p.source ?? .zero)), p) }
   }
 
+  /// The promise library's types keep what their checks read: a template its rendering, a line
+  /// its edit, an account its fields (unset ones unset), a package its version and blob.
+  func testTheLibrarysTypesRoundTrip() throws {
+    var t = Promise(id: "t", type: .template)
+    t.path = "/etc/app.conf"
+    t.content = Array("listen 80\n".utf8)
+    var l = Promise(id: "l", type: .line)
+    l.path = "/etc/ssh/sshd_config"
+    l.edit = LineEdit(line: "X11Forwarding no", match: try LineRegex("^X11Forwarding\\b"), atStart: true)
+    var k = Promise(id: "k", type: .line)
+    k.path = "/etc/app.ini"
+    k.absent = true
+    k.edit = LineEdit(key: "port", value: "80", separator: " = ", section: "server")
+    var u = Promise(id: "u", type: .user)
+    u.group = "app"
+    u.account = AccountSpec(name: "app", id: 1500, groups: ["dialout", "video"], home: "/srv/app", password: "!")
+    var g = Promise(id: "g", type: .group)
+    g.account = AccountSpec(name: "video")
+    var pk = Promise(id: "p", type: .package)
+    pk.package = PackageSpec(name: "site-tools", version: "1:2.0-1")
+    pk.source = Digest(w0: 9, w1: 8, w2: 7, w3: 6)
+    var gone = Promise(id: "q", type: .package)
+    gone.package = PackageSpec(name: "telnetd", version: nil)
+    gone.absent = true
+    for p in [t, l, k, u, g, pk, gone] {
+      let back = try decode(PromiseRecord.encode(p, digest: contentDigest))
+      assertSame(back, p)
+      XCTAssertEqual(back.edit?.identity, p.edit?.identity, p.id)
+      XCTAssertEqual(back.account?.identity, p.account?.identity, p.id)
+      XCTAssertEqual(back.package?.name, p.package?.name, p.id)
+      XCTAssertEqual(back.package?.version, p.package?.version, p.id)
+    }
+  }
+
   /// Every supervision setting survives the state: a restarted agent supervises a service as
   /// the policy said (every field differs from its default, so a field dropped by the encoder
   /// or the decoder shows).
