@@ -216,32 +216,44 @@ snapshot >"$T/after-validate"
 check "validate touched nothing" cmp -s "$T/after" "$T/after-validate"
 
 # The promise library in the static binary: a template rendered with vars, a class override and
-# the root's facts (its os-release); a line edit that keeps the rest of the file; `facts`.
+# the root's facts (its os-release); a line edit that keeps the rest of the file; a user and a
+# group in the root's passwd and group; packages read from dpkg's database; `facts`.
 lroot=$T/lroot lstate=$T/lstate
 mkdir -p "$lroot/etc/ssh"
 printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n' >"$lroot/etc/os-release"
 printf '# by hand\nPort 22\nPasswordAuthentication yes\n' >"$lroot/etc/ssh/sshd_config"
+printf 'root:x:0:0:root:/root:/bin/sh\n+@nis::::::\n' >"$lroot/etc/passwd"
+printf 'root:x:0:\n' >"$lroot/etc/group"
+mkdir -p "$lroot/var/lib/dpkg"
+printf 'Package: busybox\nStatus: install ok installed\nVersion: 1:1.35.0-4\n\n' >"$lroot/var/lib/dpkg/status"
 cat >"$T/library.json" <<'EOF'
 {"policy": "library", "vars": {"port": "8080", "peers": [{"a": "10.0.0.1"}, {"a": "10.0.0.2"}]},
  "class_vars": [{"if": "debian_12", "vars": {"port": "80"}}],
  "promises": [
   {"id": "conf", "type": "template", "path": "/etc/app.conf", "mode": "0640",
    "template": "# {{os_name}}\nlisten {{port}}\n{{#peers}}\npeer {{a}}\n{{/peers}}\n"},
-  {"id": "pw", "type": "line", "path": "/etc/ssh/sshd_config", "key": "PasswordAuthentication", "value": "no", "separator": " "}
+  {"id": "pw", "type": "line", "path": "/etc/ssh/sshd_config", "key": "PasswordAuthentication", "value": "no", "separator": " "},
+  {"id": "app", "type": "user", "name": "app", "uid": 1500, "groups": ["dialout"], "home": "/srv/app"},
+  {"id": "dialout", "type": "group", "name": "dialout", "gid": 20},
+  {"id": "busybox", "type": "package", "name": "busybox", "state": "1:1.35.0-4"},
+  {"id": "no-telnet", "type": "package", "name": "telnetd", "state": "absent"}
  ]}
 EOF
 ea lib1 apply "$T/library.json" --root "$lroot" --state "$lstate"
 lcontent_is() { [ -f "$lroot$1" ] && [ "$(cat "$lroot$1"; echo .)" = "$(printf "$2"; echo .)" ]; }
 if [ "$(rc lib1)" = 0 ] && has lib1.out "repaired conf" && has lib1.out "repaired pw" &&
    lcontent_is /etc/app.conf '# Debian GNU/Linux 12 (bookworm)\nlisten 80\npeer 10.0.0.1\npeer 10.0.0.2\n' &&
-   lcontent_is /etc/ssh/sshd_config '# by hand\nPort 22\nPasswordAuthentication no\n'; then
-  pass "template rendered with vars, class_vars and facts; line edit kept the rest of sshd_config"
+   lcontent_is /etc/ssh/sshd_config '# by hand\nPort 22\nPasswordAuthentication no\n' &&
+   lcontent_is /etc/passwd 'root:x:0:0:root:/root:/bin/sh\n+@nis::::::\napp:x:1500:1500::/srv/app:/bin/sh\n' &&
+   lcontent_is /etc/group 'root:x:0:\ndialout:x:20:app\napp:x:1500:\n' && [ "$(stat -c %u:%a "$lroot/srv/app")" = 1500:750 ] &&
+   has lib1.out "kept busybox" && has lib1.out "kept no-telnet"; then
+  pass "template rendered with vars, class_vars and facts; line edit kept the rest of sshd_config; user, group and home made; packages kept from dpkg's database"
 else
   fail "apply of library.json should render /etc/app.conf and edit sshd_config (exit $(rc lib1))"; show lib1
-  cat "$lroot/etc/app.conf" "$lroot/etc/ssh/sshd_config" 2>&1 | sed 's/^/    /'
+  cat "$lroot/etc/app.conf" "$lroot/etc/ssh/sshd_config" "$lroot/etc/passwd" "$lroot/etc/group" 2>&1 | sed 's/^/    /'
 fi
 ea lib2 apply "$T/library.json" --root "$lroot" --state "$lstate"
-check "template and line kept on the next run" has lib2.out "kept=2 repaired=0 failed=0"
+check "the library's promises kept on the next run" has lib2.out "kept=6 repaired=0 failed=0"
 ea facts facts --root "$lroot" --json --label role_gateway
 if [ "$(rc facts)" = 0 ] && has facts.out '"os_id":"debian"' && has facts.out '"debian_12"' && has facts.out '"role_gateway"' &&
    has facts.out '"127.0.0.1"'; then
