@@ -8,6 +8,8 @@ final class AccountEditTests: XCTestCase {
     root:x:0:0:root:/root:/bin/bash
     # local accounts below
     daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+
+    games:x:5:60: games , odd :/usr/games:/usr/sbin/nologin   
     bob:x:1000:1000:Bob,,,:/home/bob:/bin/bash
     +@netadmins::::::
     -mallory
