@@ -187,16 +187,19 @@ private extension SourcePosition {
   func advanced(_ n: Int) -> SourcePosition { SourcePosition(line: line, column: column + n) }
 }
 
+/// Every issue a policy's text gets, as `validate` prints them (without the file's name).
+private func decodeIssues(_ text: String) -> [String] {
+  do {
+    _ = try PolicyDecoder.decode(Array(text.utf8))
+    return []
+  } catch {
+    return error.issues.map { $0.description }
+  }
+}
+
 /// Templates and vars: refused at decode, on any host, with the place.
 final class TemplateDecoderTests: XCTestCase {
-  private func issues(_ text: String) -> [String] {
-    do {
-      _ = try PolicyDecoder.decode(Array(text.utf8))
-      return []
-    } catch {
-      return error.issues.map { $0.description }
-    }
-  }
+  private func issues(_ text: String) -> [String] { decodeIssues(text) }
 
   func testATemplateNeedsItsTextOrABlobAndKnownNames() {
     XCTAssertEqual(issues(#"{"policy": "p", "promises": [{"id": "t", "type": "template", "path": "/a"}]}"#),
@@ -222,14 +225,7 @@ final class TemplateDecoderTests: XCTestCase {
 
 /// Line promises: their keys, and the files they may edit.
 final class LineDecoderTests: XCTestCase {
-  private func issues(_ promises: String) -> [String] {
-    do {
-      _ = try PolicyDecoder.decode(Array(#"{"policy": "p", "promises": [\#(promises)]}"#.utf8))
-      return []
-    } catch {
-      return error.issues.map { $0.description }
-    }
-  }
+  private func issues(_ promises: String) -> [String] { decodeIssues(#"{"policy": "p", "promises": [\#(promises)]}"#) }
 
   func testSeveralLinesMayEditAFileNoneAFileAnotherPromiseOwns() {
     XCTAssertEqual(issues(#"{"id": "a", "type": "line", "path": "/etc/x", "key": "a", "value": "1"}, {"id": "b", "type": "line", "path": "/etc/x", "line": "b"}"#), [])
@@ -255,14 +251,7 @@ final class LineDecoderTests: XCTestCase {
 
 /// User and group promises: their keys and their names.
 final class AccountDecoderTests: XCTestCase {
-  private func issues(_ promises: String) -> [String] {
-    do {
-      _ = try PolicyDecoder.decode(Array(#"{"policy": "p", "promises": [\#(promises)]}"#.utf8))
-      return []
-    } catch {
-      return error.issues.map { $0.description }
-    }
-  }
+  private func issues(_ promises: String) -> [String] { decodeIssues(#"{"policy": "p", "promises": [\#(promises)]}"#) }
 
   func testAccountKeysAreChecked() {
     XCTAssertEqual(issues(#"{"id": "u", "type": "user", "name": "app", "uid": 1001, "groups": ["dialout"], "home": "/srv/app", "password": "!"}"#), [])
@@ -283,14 +272,7 @@ final class AccountDecoderTests: XCTestCase {
 
 /// Package promises: their names, states and versions.
 final class PackageDecoderTests: XCTestCase {
-  private func issues(_ promises: String) -> [String] {
-    do {
-      _ = try PolicyDecoder.decode(Array(#"{"policy": "p", "promises": [\#(promises)]}"#.utf8))
-      return []
-    } catch {
-      return error.issues.map { $0.description }
-    }
-  }
+  private func issues(_ promises: String) -> [String] { decodeIssues(#"{"policy": "p", "promises": [\#(promises)]}"#) }
 
   func testPackageKeysAreChecked() {
     XCTAssertEqual(issues(#"{"id": "a", "type": "package", "name": "nginx", "state": "1:1.22.1-9+deb12u1"}, {"id": "b", "type": "package", "name": "g++"}"#), [])
