@@ -1,3 +1,4 @@
+import EdgeConverge
 import EdgeCore
 import EdgeHost
 
@@ -95,6 +96,19 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
     var id = "?"
     for p in policy.promises where p.source == b.digest { id = p.id }
     throw .input("promise \"\(id)\": source \(b.digest) is a secret signing key: it is never published")
+  }
+  // A template whose text is a blob is checked here as the decoder checks an inline one: its
+  // names against the vars and the facts' names, so that no agent has to refuse it for a typo.
+  var rendered = policy
+  do throws(PolicyError) {
+    try renderTemplates(&rendered, facts: HostFacts(), classes: [], blob: { d in
+      for (b, content) in blobs where b.digest == d { return content }
+      return nil
+    })
+  } catch {
+    var s = ""
+    for (i, issue) in error.issues.enumerated() { s += (i > 0 ? "\n" : "") + "\(o.sourcePolicy):\(issue)" }
+    throw .input(s)
   }
   var listed: [BundleBlob] = []
   for (b, _) in blobs where !listed.contains(b) { listed.append(b) }

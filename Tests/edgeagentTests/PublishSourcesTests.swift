@@ -51,6 +51,21 @@ final class PublishSourcesTests: XCTestCase {
     XCTAssertEqual(blobs.count, 1)
   }
 
+  /// A template kept in its own file is checked when published, as an inline one is when the
+  /// policy is decoded: an unknown name is refused at its line, and nothing is written.
+  func testATemplatesFileIsCheckedWhenPublished() throws {
+    try write("src/app.conf.mustache", "# {{hostname}}\nlisten {{prot}}\n")
+    try write("src/policy.json", #"{"policy": "p", "vars": {"port": "80"}, "promises": [{"id": "conf", "type": "template", "path": "/etc/app.conf", "source_file": "app.conf.mustache"}]}"#)
+    let bad = try Edgeagent.run(["publish", base + "/src/policy.json", base + "/out", "--key", base + "/k.key"])
+    XCTAssertEqual(bad.status, 2, bad.stderr)
+    XCTAssertTrue(bad.stderr.contains(#"promise "conf": key "source": template line 2:8: unknown variable "prot""#), bad.stderr)
+    XCTAssertEqual(blobs, [])
+    try write("src/app.conf.mustache", "# {{hostname}}\nlisten {{port}}\n")
+    let good = try Edgeagent.run(["publish", base + "/src/policy.json", base + "/out", "--key", base + "/k.key"])
+    XCTAssertEqual(good.status, 0, good.stderr)
+    XCTAssertEqual(blobs.count, 1)
+  }
+
   func testASecretKeyIsNeverPublished() throws {
     // The key beside the policy, outside it with the flag, and under another name.
     try FileManager.default.copyItem(atPath: base + "/k.key", toPath: base + "/src/signing.txt")
