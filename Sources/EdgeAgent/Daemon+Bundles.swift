@@ -106,6 +106,14 @@ extension Daemon {
 extension Daemon {
   /// The serial of the bundle in force, nil before the first; a store failure is logged and
   /// taken as none (the puller then asks as on a first boot), never dropped silently.
+  /// The policy to converge to at start when the file gives none: the signed bundle in force,
+  /// whole (its vars and template blobs with it: `desired` holds each promise, not those), else
+  /// what `desired` holds (a policy file's last good one).
+  func lastGoodPolicy() throws(StoreError) -> Policy? {
+    if try heldSerial(env) != nil, let (p, _) = try loadAcceptedPolicy(env) { return p }
+    return try loadDesiredPolicy(env)
+  }
+
   func heldSerialOrSaid() -> UInt64? {
     do { return try heldSerial(env) } catch {
       log.error("unable to read the bundle in force", [("err", error.description)])

@@ -39,8 +39,8 @@ extension Daemon {
     }
     if initial && policy == nil {
       do throws(StoreError) {
-        if let p = try loadDesiredPolicy(env) {
-          install(p, digest: try storedPolicyDigest())
+        if let p = try lastGoodPolicy() {
+          guard install(p, digest: try storedPolicyDigest()) else { return }
           log.info("converging to the last good policy from the state", [("policy", .string(p.name)), ("promises", .int(p.promises.count))])
         } else {
           log.warn("no policy yet: nothing to converge", [("state", config.stateDir)])

@@ -30,4 +30,34 @@ final class DaemonTemplateTests: XCTestCase {
     XCTAssertTrue(run.log.contains(#"template line 1:18: unknown variable \"prot\""#), run.log)
     XCTAssertEqual(content(), "Edge OS 2 port 8080\n")
   }
+
+  /// A signed bundle carrying a template as a blob (`source_file`) and a package's database
+  /// check: pulled from a file:// origin, verified, rendered with this host's facts, and after a
+  /// restart rendered again from the bundle held in the state.
+  func testABundlesTemplateBlobIsRenderedHereAndAgainAfterARestart() throws {
+    let run = try AgentRun.make(self)
+    try FileManager.default.createDirectory(atPath: run.root + "/etc", withIntermediateDirectories: true)
+    try Data("PRETTY_NAME=\"Edge OS 7\"\nID=edgeos\n".utf8).write(to: URL(fileURLWithPath: run.root + "/etc/os-release"))
+    XCTAssertEqual(try Edgeagent.run(["keygen", "--out", run.base + "/k"]).status, 0)
+    try run.file("app.conf.mustache", "# {{os_name}}\n{{#peers}}\npeer {{.}}\n{{/peers}}\n")
+    try run.file("bundle-policy.json", """
+      {"policy": "signed", "vars": {"peers": ["10.0.0.1", "10.0.0.2"]},
+       "promises": [{"id": "conf", "type": "template", "path": "/etc/app.conf", "source_file": "app.conf.mustache"}]}
+      """)
+    let published = try Edgeagent.run(["publish", run.base + "/bundle-policy.json", run.base + "/out", "--key", run.base + "/k.key"])
+    XCTAssertEqual(published.status, 0, published.stderr)
+    let config = try run.file("config.json", """
+      {"upstreams": ["file://\(run.base)/out"], "trusted_keys": ["\(run.base)/k.pub"]}
+      """)
+    try run.start(["--config", config])
+    let conf = run.root + "/etc/app.conf"
+    func content() -> String { String(decoding: FileManager.default.contents(atPath: conf) ?? Data(), as: UTF8.self) }
+    XCTAssertTrue(pollUntil(10) { content() == "# Edge OS 7\npeer 10.0.0.1\npeer 10.0.0.2\n" }, "\(content())\n\(run.log)")
+
+    run.signal(SIGTERM)
+    XCTAssertEqual(run.waitForExit(timeout: 10)?.status, 0)
+    try Data("PRETTY_NAME=\"Edge OS 8\"\nID=edgeos\n".utf8).write(to: URL(fileURLWithPath: run.root + "/etc/os-release"))
+    try run.start(["--config", config])
+    XCTAssertTrue(pollUntil(10) { content() == "# Edge OS 8\npeer 10.0.0.1\npeer 10.0.0.2\n" }, "\(content())\n\(run.log)")
+  }
 }
