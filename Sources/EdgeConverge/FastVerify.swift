@@ -152,6 +152,9 @@ struct InPlaceVerifier: ~Copyable {
   let observedFrom: Int64
   /// For hashing; allocated on the first file that needs it.
   var buffer: UnsafeMutableRawBufferPointer? = nil
+  /// The package database's lstat, once for every package promise of the walk
+  /// (PackagePromise.keptInPlace): nil until the first asks.
+  var packageDatabase: (backend: PackageBackend, stat: FileStat?)? = nil
 
   init(root: String, classes: Set<String>, reportKept: Bool) {
     self.root = root

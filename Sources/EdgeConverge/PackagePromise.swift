@@ -34,19 +34,26 @@ enum PackagePromise: PromiseKind {
   static func keptInPlace(_ v: PromiseView, _ f: inout InPlaceVerifier, _ root: borrowing Directory,
                           cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
                           previous: (String) -> ActualRecord?) -> Outcome? {
-    var backend = PackageBackend.dpkg
-    var (st, ok) = StaticString("/var/lib/dpkg/status").withUTF8Buffer { f.lstat(UnsafeRawBufferPointer($0), root) }
-    if ok && st == nil {
-      backend = .apk
-      (st, ok) = StaticString("/lib/apk/db/installed").withUTF8Buffer { f.lstat(UnsafeRawBufferPointer($0), root) }
+    // One lstat of the database for every package of the walk, as the full check's once a run.
+    if f.packageDatabase == nil {
+      var backend = PackageBackend.dpkg
+      var (st, ok) = StaticString("/var/lib/dpkg/status").withUTF8Buffer { f.lstat(UnsafeRawBufferPointer($0), root) }
+      if ok && st == nil {
+        backend = .apk
+        (st, ok) = StaticString("/lib/apk/db/installed").withUTF8Buffer { f.lstat(UnsafeRawBufferPointer($0), root) }
+      }
+      guard ok else { return nil }
+      f.packageDatabase = (backend, st)
     }
-    guard ok, let st else { return nil }
+    guard let (backend, found) = f.packageDatabase, let st = found else { return nil }
     let key = StaticString("/package").withUTF8Buffer { f.keys.key(UnsafeRawBufferPointer($0), edit: v.id) }
     let cached: StatRecord? = key.withBytes { cachedStat($0) }
     if let cached, cached.identity == st.identity, cached.digest == v.digest { return .kept }
     // Not vouched for: the database is read and parsed as the full check would.
+    // readLast reads the path the last lstat left: take the database's again.
     let path: StaticString = backend == .dpkg ? "/var/lib/dpkg/status" : "/lib/apk/db/installed"
     guard let p = try? PromiseRecord.decode(v.raw), let spec = p.package,
+          path.withUTF8Buffer({ f.lstat(UnsafeRawBufferPointer($0), root).1 }),
           let text = path.withUTF8Buffer({ f.readLast(UnsafeRawBufferPointer($0), root, limit: 256 << 20) }) else { return nil }
     let db = backend == .dpkg ? InstalledPackages(dpkgStatus: text) : InstalledPackages(apkInstalled: text)
     guard db.holds(spec, absent: p.absent) else { return nil }
