@@ -121,7 +121,7 @@ done
 MANWIDTH=80 man -l "$inst/usr/share/man/man1/edgeagent.1.gz" 2>/dev/null >"$T/man1.txt"
 names_commands() {
   local c
-  for c in apply run status validate keygen publish verify bench version; do
+  for c in apply run status validate fleet facts keygen publish verify bench version; do
     grep -q "^   $c" "$T/man1.txt" || { echo "    no section for $c"; return 1; }
   done
 }
@@ -166,11 +166,12 @@ done
 # completion (a command this binary does not have, e.g. before validate lands, is left out).
 options_covered() {
   local cmd opt missing="" n=0
-  for cmd in apply run status validate keygen publish verify bench version; do
+  for cmd in apply run status validate fleet facts keygen publish verify bench version; do
     "${run[@]}" "$inst/usr/bin/edgeagent" "$cmd" --help >"$T/help" 2>&1 || continue
     n=$((n + 1))
     local offered; offered=" $(LIB="" COMPLETION=$completion bash "$T/complete.sh" edgeagent "$cmd" --) "
-    for opt in $(grep -o -- '--[a-z][a-z-]*' "$T/help" | sort -u); do
+    # The options the help lists, one a line: not an option of another command it mentions.
+    for opt in $(grep -oE -- '^ +--[a-z][a-z-]*' "$T/help" | tr -d ' ' | sort -u); do
       grep -qF -- "$opt" "$T/man1.txt" || missing="$missing $cmd $opt (man page);"
       [[ $offered == *" $opt "* ]] || missing="$missing $cmd $opt (completion);"
     done
