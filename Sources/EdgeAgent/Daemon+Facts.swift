@@ -17,7 +17,7 @@ extension Daemon {
     let facts = readFacts(root: root, labels: config.labels, hostID: hostID)
     var failure: StoreError? = nil
     do throws(PolicyError) {
-      try renderTemplates(&p, facts: facts, classes: classes, blob: { d in self.blob(d, &failure) })
+      try renderTemplates(&p, facts: facts, classes: classes, blob: { d in stateBlob(self.env, d, &failure) })
     } catch {
       log.error("policy rejected, keeping the last good one", [("policy", .string(p.name)),
                                                               ("err", .string(failure?.description ?? error.description))])
@@ -44,17 +44,5 @@ extension Daemon {
     var c = classes
     c.insert(f)
     return classDigest(c)
-  }
-
-  private func blob(_ d: Digest, _ failure: inout StoreError?) -> [UInt8]? {
-    var out: [UInt8]? = nil
-    do throws(StoreError) {
-      let txn = try env.read()
-      lendBlob(txn, d, &failure) { raw in out = raw.map { Array($0) } }
-      txn.abort()
-    } catch {
-      failure = error
-    }
-    return out
   }
 }

@@ -286,8 +286,8 @@ func stateHostID(_ env: Environment?) throws(StoreError) -> String {
 }
 
 /// A blob of the state, copied out (a template's text); nil when missing, with a failed read
-/// kept in `failure`.
-func stateBlob(_ env: Environment?, _ digest: Digest, _ failure: inout StoreError?) -> [UInt8]? {
+/// kept in `failure`. `apply` and the daemon read template blobs through it.
+package func stateBlob(_ env: Environment?, _ digest: Digest, _ failure: inout StoreError?) -> [UInt8]? {
   guard let env else { return nil }
   let txn: Transaction
   do throws(StoreError) { txn = try env.read() } catch {

@@ -316,9 +316,9 @@ func octal(_ mode: UInt32) -> String {
   return s
 }
 
-/// Joins the parts of a repair's reason.
-func joined(_ parts: [String]) -> String {
+/// Joins the parts of a repair's reason (or, with `separator`, of any list said in one).
+func joined(_ parts: [String], separator: String = "; ") -> String {
   var s = ""
-  for (i, p) in parts.enumerated() { s += (i > 0 ? "; " : "") + p }
+  for (i, p) in parts.enumerated() { s += (i > 0 ? separator : "") + p }
   return s
 }

@@ -225,20 +225,12 @@ extension Converger {
       let q = policy.promises[i]
       if let db, db.holds(spec, absent: q.absent) {
         let what = q.absent ? "removed" : "installed " + (db.version(of: spec.name) ?? "")
-        packages.decided[i] = Outcome(.repaired, what + " by " + packages.tools.joinedWithSpaces + with)
+        packages.decided[i] = Outcome(.repaired, what + " by " + joined(packages.tools, separator: " ") + with)
       } else {
         packages.decided[i] = Outcome(.failed, failure ?? ("\(spec.name) is still " + (q.absent ? "installed" : "not as promised") + " after " + tool))
       }
     }
     packages.batch = []
     return .outcome(packages.decided[pp.index] ?? Outcome(.failed, failure ?? "internal error: not in its own batch"))
-  }
-}
-
-private extension Array where Element == String {
-  var joinedWithSpaces: String {
-    var s = ""
-    for x in self { s += (s.isEmpty ? "" : " ") + x }
-    return s
   }
 }
