@@ -263,7 +263,7 @@ private struct MustacheParser {
     var path: [String] = []
     for c in t.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
       var ok = !c.isEmpty
-      for x in c where !((x >= 0x30 && x <= 0x39) || (x >= 0x41 && x <= 0x5A) || (x >= 0x61 && x <= 0x7A) || x == 0x5F || x == 0x2D) { ok = false }
+      for x in c where !(isWordByte(x) || x == 0x2D) { ok = false }
       guard ok else {
         throw TemplateError(line: line, column: column,
                             message: "\"\(String(decoding: t, as: UTF8.self))\" is not a name (letters, digits, _ and -, parts joined by \".\")")

@@ -707,7 +707,8 @@ extension Decoding {
 
   private mutating func varName(_ m: JSONMember, key: String) {
     var ok = !m.key.isEmpty && m.key.utf8.count <= 128
-    for c in m.key.utf8 where !((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D) { ok = false }
+    // The names a template can say (Mustache.swift's parseName takes the same bytes).
+    for c in m.key.utf8 where !(isWordByte(c) || c == 0x2D) { ok = false }
     if !ok { issue("\"\(m.key)\" is not a variable name (1 to 128 letters, digits, _ and -)", m.keyPosition, nil, key) }
     if m.key == "facts" { issue("\"facts\" is the host's facts: name the variable otherwise", m.keyPosition, nil, key) }
   }

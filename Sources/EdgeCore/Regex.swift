@@ -105,6 +105,7 @@ enum Instruction: Sendable {
   case match
 }
 
+/// A letter, a digit or `_` (ASCII): regex's `\w`; with `-`, the names of template variables.
 func isWordByte(_ c: UInt8) -> Bool {
   (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
 }
@@ -277,7 +278,7 @@ private struct RegexParser {
     }
     let digit: (UInt8) -> Bool = { $0 >= 0x30 && $0 <= 0x39 }
     let space: (UInt8) -> Bool = { $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0D) }
-    let word: (UInt8) -> Bool = { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }
+    let word: (UInt8) -> Bool = isWordByte
     switch c {
     case UInt8(ascii: "d"): return fill(digit, negate: false)
     case UInt8(ascii: "D"): return fill(digit, negate: true)
