@@ -59,6 +59,11 @@ public struct DaemonConfig {
   /// state disk, a bundle source). A failure is logged and boot goes on.
   public var modules: [String] = []
   public var mounts: [MountSpec] = []
+  /// How long a new agent binary must run after its first full convergence, without a crash,
+  /// before it commits itself (`agent_trial`).
+  public var agentTrialMs: UInt32 = 60_000
+  /// The file this config was read from (nil: flags only): an update's self-test reads it.
+  public var path: String? = nil
 
   public init() {}
 
@@ -74,6 +79,8 @@ public struct DaemonConfig {
       throw .policy(PolicyError(PolicyIssue("a config is a JSON object", at: root.position)), file: path)
     }
     var c = DaemonConfig()
+    // Absolute: an update's self-test runs from /.
+    c.path = (try? realPath(path)) ?? path
     var issues: [PolicyIssue] = []
     func bad(_ m: JSONMember, _ message: String) { issues.append(PolicyIssue(message, at: m.value.position, key: m.key)) }
     func strings(_ m: JSONMember) -> [String]? {
@@ -125,6 +132,9 @@ public struct DaemonConfig {
         for item in a {
           if let spec = mountSpec(item, &issues) { c.mounts.append(spec) }
         }
+      case "agent_trial":
+        guard let d = m.value.durationMs, d >= 1000, d <= 86_400_000 else { bad(m, durationExpected(from: "1s", to: "1d")); continue }
+        c.agentTrialMs = UInt32(d)
       case "report_interval":
         guard let d = m.value.durationMs, d >= 1000, d <= 86_400_000 else { bad(m, durationExpected(from: "1s", to: "1d")); continue }
         c.reportIntervalMs = UInt32(d)
@@ -136,7 +146,7 @@ public struct DaemonConfig {
         c.container = b
       case "comment", "$schema": break
       default:
-        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, pull_interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, metrics, collect, collectors, report_interval, allowed_hosts, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
+        issues.append(PolicyIssue("unknown key (allowed: state_dir, root, policy, interval, pull_interval, labels, log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, metrics, collect, collectors, report_interval, agent_trial, allowed_hosts, hosts_file, resolv_conf, crash_loop_count, crash_loop_window, modules, mounts, comment)", at: m.keyPosition, key: m.key))
       }
     }
     if !issues.isEmpty { throw .policy(PolicyError(issues), file: path) }

@@ -91,6 +91,7 @@ extension Daemon {
     p.onAccepted = { [unowned(unsafe) self] b in
       self.relay?.notifyAccepted()
       self.replacePolicy(b.policy, digest: b.digest)
+      self.considerAgentUpdate(b.agent)
     }
     puller = p
     p.start()
@@ -112,6 +113,14 @@ extension Daemon {
   func lastGoodPolicy() throws(StoreError) -> Policy? {
     if try heldSerial(env) != nil, let (p, _) = try loadAcceptedPolicy(env) { return p }
     return try loadDesiredPolicy(env)
+  }
+
+  /// The bundle in force's `agent` entry; a store failure is logged and taken as none.
+  func heldAgentRelease() -> AgentRelease? {
+    do { return try loadAcceptedBundle(env)?.agent } catch {
+      log.error("unable to read the bundle in force", [("err", error.description)])
+      return nil
+    }
   }
 
   func heldSerialOrSaid() -> UInt64? {

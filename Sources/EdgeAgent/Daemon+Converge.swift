@@ -79,6 +79,7 @@ extension Daemon {
       // The boot milestone, stamped by the kernel's clock like its own messages.
       if !notifiedReady && kernelInit { kernelLog("edgeagent: first convergence complete (\(summary.failed) failed)") }
       rewatch()
+      agentConverged()
     }
     // Ready after the first whole pass, not after a drift repair made while it waits for a command.
     if !notifiedReady && converger === self.converger {

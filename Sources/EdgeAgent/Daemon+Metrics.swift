@@ -3,7 +3,9 @@ import EdgeCore
 import EdgeFleet
 import EdgeHost
 import EdgeLoop
+import EdgeStore
 import EdgeSupervise
+import EdgeUpdate
 
 /// What /metrics and /healthz say about convergences: integers set as each run completes, so a
 /// run builds no text for them; the text is built when a request asks.
@@ -95,6 +97,7 @@ extension Daemon {
     t.family("edgeagent_build_info", "gauge", "The agent's version and build target (always 1).")
     t.sample("edgeagent_build_info", "1",
              labels: "version=\"" + escapedQuotes(edgeagentVersion) + "\",target=\"" + escapedQuotes(buildTarget) + "\"")
+    agentMetrics(&t)
     t.labeled("edgeagent_runs_total", "counter",
               "Convergences completed, full and drift, by outcome (failed: some promise failed; repaired: none failed, some repaired).",
               label: "outcome", ["kept", "repaired", "failed"], [lastRun.kept, lastRun.repaired, lastRun.failed])
@@ -139,5 +142,20 @@ extension Daemon {
     t.labeled("edgeagent_service_crash_looping", "gauge", "Whether each service tripped the crash-loop rule (1) or not (0).",
               label: "service", ids, looping)
     return t.text
+  }
+
+  /// The agent's own version as updates left it (EdgeUpdate): running, committed, a trial, rollbacks.
+  func agentMetrics(_ t: inout MetricsText) {
+    let record: AgentUpdateRecord
+    do { record = try loadAgentUpdate(env) } catch { return }
+    t.family("edgeagent_agent_info", "gauge", "The agent version running and the one committed (always 1).")
+    t.sample("edgeagent_agent_info", "1", labels: "running=\"" + escapedQuotes(agent.runningVersion) + "\",committed=\""
+             + escapedQuotes(record.committedVersion.isEmpty ? edgeagentVersion : record.committedVersion) + "\"")
+    t.single("edgeagent_agent_trial", "gauge", "Whether this agent is a new version on trial, not committed yet (1) or not (0).",
+             agent.isTrial ? "1" : "0")
+    t.single("edgeagent_agent_rollbacks_total", "counter", "Agent versions rolled back after a trial that did not commit.",
+             String(record.rollbacks))
+    t.single("edgeagent_agent_failed_versions", "gauge", "Agent versions refused or rolled back, not tried again.",
+             String(record.failed.count))
   }
 }

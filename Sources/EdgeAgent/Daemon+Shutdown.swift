@@ -41,6 +41,8 @@ extension Daemon {
     shuttingDown = true
     log.info("shutting down", [("reason", reason)])
     cancelCommand()
+    stager.cancel()
+    updateTimer.stop()
     imageRelease.close()
     // systemd (and anything else on $NOTIFY_SOCKET) learns the stop is ours, not a crash.
     sdNotify("STOPPING=1")

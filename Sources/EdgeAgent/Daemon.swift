@@ -5,6 +5,7 @@ import EdgeHost
 import EdgeLoop
 import EdgeStore
 import EdgeSupervise
+import EdgeUpdate
 
 /// `edgeagent run`: one thread, one libuv loop. Converges at start, then on a timer aligned to
 /// a per-host splay (so a fleet spreads evenly), at once on SIGHUP or when the policy file
@@ -90,6 +91,14 @@ public final class Daemon {
   public let startedNs: UInt64
   /// The kernel ran us as /init (not a PID namespace's init): boot milestones go to the kernel log.
   public let kernelInit: Bool
+  /// Which binary this is (Daemon+Update.swift): its version, whether it is a trial.
+  var agent: BootDecision
+  let stager: AgentStager
+  /// A trial's window, or the retry of a switch while a command runs.
+  let updateTimer: Timer
+  var pendingSwitch: (version: String, digest: Digest, path: String)? = nil
+  var trialWindowStarted = false
+  var lastUpdateSkip = ""
 
   /// `startedNs`: monotonic ns at the process's entry (the CLI's first line); `kernelInit`: the
   /// kernel ran us as /init, so boot milestones go to the kernel log and log lines carry `t_ms`.
@@ -127,6 +136,7 @@ public final class Daemon {
                             optional: Daemon.reports(config) ? [.reports] : [])
     } catch { throw .store(error) }
     hostID = try Daemon.loadHostID(env, override: config.hostID)
+    agent = Daemon.decideBinary(env, config, log: boot)
     if kernelInit { boot.info("state opened", [("state", config.stateDir)]) }
     _ = try Daemon.bundleSettings(config)
     _ = try Daemon.metricsAddress(config)
@@ -139,6 +149,8 @@ public final class Daemon {
       converger = try Converger(root: root, classes: classes, dryRun: false)
       driftConverger = try Converger(root: root, classes: classes, dryRun: false)
     } catch { throw .host(error) }
+    stager = AgentStager(loop: loop, reaper: reaper, env: env, layout: StateLayout(config.stateDir))
+    updateTimer = Timer(loop)
     convergeTimer = Timer(loop)
     driftTimer = Timer(loop)
     reloadTimer = Timer(loop)
@@ -154,14 +166,17 @@ public final class Daemon {
 
   /// Runs until shutdown; returns the exit code (as PID 1 it powers off instead of returning).
   public func run() -> Int32 {
-    log.info("starting", [("version", .string(edgeagentVersion)), ("target", .string(buildTarget)), ("host_id", .string(hostID)),
+    log.info("starting", [("version", .string(agent.runningVersion)), ("build", .string(edgeagentVersion)), ("trial", .bool(agent.isTrial)),
+                          ("target", .string(buildTarget)), ("host_id", .string(hostID)),
                           ("pid1", .bool(isInit)), ("root", .string(root)), ("state", .string(config.stateDir))])
     watchSignals()
     startMetrics()
+    takeHandedOverServices()
     loadPolicy(initial: true)
     converge()
     scheduleNext()
     startBundles()
+    considerAgentUpdate(heldAgentRelease())
     startReports()
     if let ms = watchdogIntervalMs() {
       let t = Timer(loop)

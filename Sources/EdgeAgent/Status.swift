@@ -27,6 +27,9 @@ public struct StatusReport {
   /// The pid of the agent holding the state's lock (a daemon, or an apply running), 0 when it
   /// has not written its pid yet; nil when none does. Asked without taking the lock.
   public var heldByPID: Int32? = nil
+  /// The agent's own updates (EdgeUpdate): committed version, trial, failures; nil when the
+  /// agent never staged one (the image's binary runs).
+  public var agent: AgentUpdateRecord? = nil
 }
 
 /// The bundle in force and how the upstreams were last seen.
@@ -83,10 +86,11 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
       return true
     }
     let bundle = try readBundleStatus(txn)
+    let agent = try txn.agentUpdate()
     txn.abort()
     if let badService { throw badService }
     return StatusReport(policyName: name, lastRun: lastRun, summary: summary, entries: entries, services: services,
-                        bundle: bundle, heldByPID: StateLock.holder(stateDir: stateDir))
+                        bundle: bundle, heldByPID: StateLock.holder(stateDir: stateDir), agent: agent)
   } catch {
     throw .store(error)
   }
@@ -134,6 +138,7 @@ extension StatusReport {
         out += table([["last bundle rejected \(isoTime(r.time))", r.code, "from \(r.source): \(r.reason)"]])
       }
     }
+    if let a = agent { out += agentText(a) }
     var rows: [[String]] = [["ID", "TYPE", "STATUS", "SINCE", "REPAIRS", "SUBJECT", "REASON"]]
     for e in entries {
       let r = e.record
@@ -185,6 +190,41 @@ extension StatusReport {
         w.member("reason", r.code)
         w.member("from", r.source)
         w.member("detail", r.reason)
+        w.endObject()
+      } else {
+        w.null()
+      }
+      w.endObject()
+    } else {
+      w.null()
+    }
+    w.key("agent")
+    if let a = agent {
+      w.beginObject()
+      w.member("running", a.runningVersion(image: edgeagentVersion))
+      w.member("committed", a.committedVersion.isEmpty ? edgeagentVersion : a.committedVersion)
+      w.member("committed_at", a.committedAt == 0 ? "" : isoTime(a.committedAt))
+      w.key("trial")
+      if let t = a.trial {
+        w.beginObject()
+        w.member("version", t.version)
+        w.member("previous", t.previousVersion)
+        w.member("started", isoTime(t.startedAt))
+        w.endObject()
+      } else {
+        w.null()
+      }
+      w.key("failed")
+      w.beginArray()
+      for v in a.failed { w.string(v) }
+      w.endArray()
+      w.member("rollbacks", Int64(a.rollbacks))
+      w.key("last_failure")
+      if a.failureTime > 0 {
+        w.beginObject()
+        w.member("time", isoTime(a.failureTime))
+        w.member("version", a.failureVersion)
+        w.member("reason", a.failureReason)
         w.endObject()
       } else {
         w.null()
@@ -275,6 +315,27 @@ public func eventsText(_ events: [EventRecord]) -> String {
   var rows: [[String]] = [["TIME", "KIND", "STATUS", "SUBJECT", "REASON"]]
   for e in events { rows.append([isoTime(e.time), e.kind.name, e.status.name, e.subject, e.reason]) }
   return table(rows)
+}
+
+/// The agent lines of `status`: which version runs, what is committed, a trial, the last failure.
+func agentText(_ a: AgentUpdateRecord) -> String {
+  var out = "agent \(escapedText(a.runningVersion(image: edgeagentVersion)))"
+  out += a.committedVersion.isEmpty ? "  committed: the image's \(edgeagentVersion)" : "  committed \(escapedText(a.committedVersion)) at \(isoTime(a.committedAt))"
+  if let t = a.trial { out += "  TRIAL of \(escapedText(t.version)) since \(isoTime(t.startedAt)) (previous \(escapedText(t.previousVersion)))" }
+  if a.rollbacks > 0 { out += "  rollbacks \(a.rollbacks)" }
+  out += "\n"
+  if a.failureTime > 0 {
+    out += "agent update FAILED \(isoTime(a.failureTime)): \(escapedText(a.failureVersion)): \(escapedText(a.failureReason))\n"
+  }
+  return out
+}
+
+extension AgentUpdateRecord {
+  /// The version a daemon on this state runs: a trial's, else the committed one, else the
+  /// image's (`image`, this binary's own).
+  public func runningVersion(image: String) -> String {
+    trial?.version ?? (committedVersion.isEmpty ? image : committedVersion)
+  }
 }
 
 public func eventsJSON(_ events: [EventRecord]) -> String {

@@ -11,7 +11,8 @@
 /// a box whose clock reads before `issued` says so and keeps its last good bundle. `blobs` lists
 /// every file content the policy names by `source: "sha256:…"`, with its size; `relays` is
 /// optional, each URL at most once, and in its order is the relay tree of fan-out
-/// `relay_fanout` (1 to 1,000, default 10; see `RelayTree`). Decoding is strict: unknown keys, wrong types and a policy that does not validate
+/// `relay_fanout` (1 to 1,000, default 10; see `RelayTree`). `agent` optionally names the agent
+/// binaries to run (AgentRelease.swift), each listed in `blobs`. Decoding is strict: unknown keys, wrong types and a policy that does not validate
 /// are errors with their line:column.
 public struct PolicyBundle: Sendable {
   public var serial: UInt64
@@ -23,6 +24,8 @@ public struct PolicyBundle: Sendable {
   public var relays: [UpstreamURL]
   /// How many relays each relay (and the origin) feeds: the shape of the relay tree.
   public var relayFanout: Int
+  /// The agent binaries to run (AgentRelease.swift); nil: the agent keeps its own.
+  public var agent: AgentRelease? = nil
 
   /// The largest bundle.json an agent reads, and the most blobs one may list.
   public static let maxBytes = 16 << 20
@@ -67,6 +70,7 @@ public struct PolicyBundle: Sendable {
     var blobs: [BundleBlob] = []
     var relays: [UpstreamURL] = []
     var fanout = RelayTree.defaultFanout
+    var agent: AgentRelease? = nil
     for m in members {
       let v = m.value
       switch m.key {
@@ -112,10 +116,12 @@ public struct PolicyBundle: Sendable {
           throw BundleFormatError("key \"relay_fanout\": expected a whole number from 1 to \(RelayTree.maxFanout)", at: v.position)
         }
         fanout = Int(n)
+      case "agent":
+        agent = try AgentRelease.decode(v)
       case "comment":
         guard v.string != nil else { throw BundleFormatError("key \"comment\": expected string", at: v.position) }
       default:
-        throw BundleFormatError("unknown key \"\(m.key)\" (allowed: serial, issued, expires, policy, blobs, relays, relay_fanout, comment)", at: m.keyPosition)
+        throw BundleFormatError("unknown key \"\(m.key)\" (allowed: serial, issued, expires, policy, blobs, relays, relay_fanout, agent, comment)", at: m.keyPosition)
       }
     }
     guard let serial else { throw BundleFormatError("missing key \"serial\"", at: root.position) }
@@ -135,13 +141,21 @@ public struct PolicyBundle: Sendable {
       for b in blobs where b.digest == s { listed = true; break }
       if !listed { throw BundleFormatError("promise \"\(p.id)\": source \(s) is not listed in \"blobs\"", at: p.position) }
     }
-    return PolicyBundle(serial: serial, issued: issued, expires: expires, policy: policy, blobs: blobs, relays: relays, relayFanout: fanout)
+    // The agent's binaries likewise: an agent stages its target's from the store.
+    if let agent {
+      for t in agent.targets where !blobs.contains(where: { $0.digest == t.digest }) {
+        throw BundleFormatError("key \"agent.targets.\(t.name)\": \(t.digest) is not listed in \"blobs\"", at: root.position)
+      }
+    }
+    var bundle = PolicyBundle(serial: serial, issued: issued, expires: expires, policy: policy, blobs: blobs, relays: relays, relayFanout: fanout)
+    bundle.agent = agent
+    return bundle
   }
 
   /// The bytes of a bundle.json for these values, `policy` written as given (compact JSON, one
   /// trailing newline); `relay_fanout` only when given. The result decodes to the same bundle.
   public static func encode(serial: UInt64, issued: Int64, expires: Int64, policy: JSONNode,
-                            blobs: [BundleBlob], relays: [String], relayFanout: Int? = nil) -> [UInt8] {
+                            blobs: [BundleBlob], relays: [String], relayFanout: Int? = nil, agent: AgentRelease? = nil) -> [UInt8] {
     var w = JSONWriter()
     w.beginObject()
     w.member("serial", Int64(serial))
@@ -158,6 +172,7 @@ public struct PolicyBundle: Sendable {
     for r in relays { w.string(r) }
     w.endArray()
     if let relayFanout { w.member("relay_fanout", Int64(relayFanout)) }
+    agent?.write(&w)
     w.endObject()
     var out = w.bytes
     out.append(UInt8(ascii: "\n"))

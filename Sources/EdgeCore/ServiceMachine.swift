@@ -39,6 +39,9 @@ public struct ServiceMachine: Sendable {
     case start
     /// The spawn succeeded with this pid.
     case spawned(pid: Int32)
+    /// A running process handed over by the agent's previous image (an update in place): it is
+    /// taken as just spawned, without a spawn.
+    case adopted(pid: Int32)
     /// fork/exec failed (the reason goes to the log).
     case spawnFailed
     /// The process exited: its code, or -signal.
@@ -141,6 +144,11 @@ public struct ServiceMachine: Sendable {
       }
       phase = .running
       return [.ready]
+    case (.stopped, .adopted(let p)):
+      wanted = true
+      exitedOnItsOwn = false
+      phase = .starting
+      return handle(.spawned(pid: p), now: now, jitter: jitter)
     case (.starting, .spawnFailed):
       pid = 0
       return exitedOrFailed(status: 127, now: now, jitter: jitter)

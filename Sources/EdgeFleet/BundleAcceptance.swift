@@ -23,6 +23,8 @@ public struct AcceptedBundle {
   public var relayFanout: Int = RelayTree.defaultFanout
   /// Unix seconds: past this the bundle is expired (still in force until a newer one comes).
   public var expires: Int64 = 0
+  /// The agent binaries the bundle names (EdgeUpdate stages this target's).
+  public var agent: AgentRelease? = nil
 }
 
 /// The serial held in the state, nil before the first acceptance.
@@ -109,7 +111,7 @@ public func commitCandidate(_ env: Environment, _ c: BundleCandidate, fetched: [
   } catch { throw .store(error) }
   if let beaten { throw .rejected(.notNewer(offered: c.bundle.serial, held: beaten)) }
   return AcceptedBundle(serial: c.bundle.serial, digest: c.digest, policy: policy, relays: c.bundle.relays,
-                        relayFanout: c.bundle.relayFanout, expires: c.bundle.expires)
+                        relayFanout: c.bundle.relayFanout, expires: c.bundle.expires, agent: c.bundle.agent)
 }
 
 /// Deletes every blob the bundle being accepted does not list. Blobs of superseded bundles are
@@ -179,5 +181,5 @@ public func loadAcceptedBundle(_ env: Environment) throws(StoreError) -> Accepte
     throw .record(RecordError(error.description), key: MetaKey.bundleJSON.name)
   }
   return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays, relayFanout: b.relayFanout,
-                        expires: b.expires)
+                        expires: b.expires, agent: b.agent)
 }

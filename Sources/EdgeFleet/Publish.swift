@@ -19,6 +19,10 @@ public struct PublishOptions {
   /// symlinks and `..`). Off: a policy author cannot ship `../k.key` or `/etc/shadow` as a blob
   /// that every relay then serves.
   public var allowOutsideSources = false
+  /// A directory of agent binaries named `edgeagent-TARGET` (Cross/build.sh's out/), and their
+  /// version label: the bundle's `agent` entry. Both or neither.
+  public var agentDirectory: String? = nil
+  public var agentVersion: String? = nil
   /// Unix seconds used as `issued` (tests pass a fixed clock).
   public var now: Int64 = wallClockSeconds()
 
@@ -110,6 +114,7 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
     for (i, issue) in error.issues.enumerated() { s += (i > 0 ? "\n" : "") + "\(o.sourcePolicy):\(issue)" }
     throw .input(s)
   }
+  let agent = try agentRelease(o, blobs: &blobs)
   var listed: [BundleBlob] = []
   for (b, _) in blobs where !listed.contains(b) { listed.append(b) }
   listed.sort { $0.digest.precedes($1.digest) }
@@ -122,7 +127,7 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   }
   let expires = o.now + o.expiresIn
   let bytes = PolicyBundle.encode(serial: serial, issued: o.now, expires: expires, policy: policyNode,
-                                  blobs: listed, relays: o.relays, relayFanout: o.relayFanout)
+                                  blobs: listed, relays: o.relays, relayFanout: o.relayFanout, agent: agent)
   // What agents will do with it, done here first.
   do { _ = try PolicyBundle.decode(bytes) } catch { throw .input("the bundle does not decode: \(error)") }
   let signature = Ed25519.sign(bytes, secretKey: secret)
@@ -152,6 +157,40 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   } catch { throw .host(error) }
   return PublishReport(serial: serial, digest: SHA256.hash(bytes), bytes: bytes.count, blobs: listed,
                        issued: o.now, expires: expires, policyName: policy.name, promises: policy.promises.count)
+}
+
+/// The `agent` entry from `--agent-dir` and `--agent-version`: each `edgeagent-TARGET` found
+/// becomes a blob, after its ELF header says it is for that target (a binary under the wrong
+/// name would only fail on every agent of that target).
+private func agentRelease(_ o: PublishOptions, blobs: inout [(BundleBlob, [UInt8])]) throws(BundleError) -> AgentRelease? {
+  guard let dir = o.agentDirectory else {
+    if o.agentVersion != nil { throw .input("--agent-version needs --agent-dir") }
+    return nil
+  }
+  guard let version = o.agentVersion else { throw .input("--agent-dir needs --agent-version") }
+  guard AgentRelease.isVersion(version) else {
+    throw .input("--agent-version \(version): expected 1 to \(AgentRelease.maxVersionBytes) letters, digits or . - _ + ~")
+  }
+  var targets: [AgentTarget] = []
+  for t in AgentRelease.knownTargets {
+    let path = dir + "/edgeagent-" + t
+    let exists: Bool
+    do { exists = try FileStat.following(path) != nil } catch { throw .host(error) }
+    if !exists { continue }
+    let content: [UInt8]
+    do { content = try readWholeFile(path, limit: Int(PolicyBundle.maxBlobSize)) } catch { throw .host(error) }
+    let found = AgentRelease.target(ofELF: content)
+    guard found == t else {
+      throw .input("\(path): \(found.map { "an executable for \($0)" } ?? "not an ELF executable of a known target"), not for \(t)")
+    }
+    let digest = SHA256.hash(content)
+    blobs.append((BundleBlob(digest: digest, size: Int64(content.count)), content))
+    targets.append(AgentTarget(name: t, digest: digest))
+  }
+  if targets.isEmpty {
+    throw .input("--agent-dir \(dir): no edgeagent-TARGET binary (targets: \(AgentRelease.knownTargets.joined(separator: ", ")))")
+  }
+  return AgentRelease(version: version, targets: targets)
 }
 
 /// The serial of a bundle.json, read without verifying it (publishing continues the sequence).

@@ -23,6 +23,13 @@ public final class PipeReader: Handle {
 
   deinit { buffer.deallocate() }
 
+  /// The descriptor read, -1 once closed (an agent updating in place hands it to its new
+  /// image). C: `uv_fileno`
+  public var descriptor: Int32 {
+    var fd: uv_os_fd_t = -1
+    return uv_fileno(handle, &fd) == 0 ? fd : -1
+  }
+
   /// C: `uv_read_start`
   public func start(_ body: @escaping (UnsafeRawBufferPointer?) -> Void) {
     callback = body

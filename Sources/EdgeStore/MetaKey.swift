@@ -39,6 +39,11 @@ public enum MetaKey: CaseIterable, Sendable {
   case hostKey
   /// u64: the sequence number of this host's last report (HostReport.sequence).
   case reportSequence
+  /// `AgentUpdateRecord`: the committed agent version, a trial, the failed versions.
+  case agentUpdate
+  /// `HandoffRecord`: the services an agent handed to the image it exec'd; present only
+  /// between the exec and the new image's adopting them.
+  case handoff
 
   /// The key as stored. Never change one: an existing state would lose the value.
   public var name: String {
@@ -62,6 +67,8 @@ public enum MetaKey: CaseIterable, Sendable {
     case .reachability: return "pull.reachability"
     case .hostKey: return "report.key"
     case .reportSequence: return "report.sequence"
+    case .agentUpdate: return "agent.update"
+    case .handoff: return "agent.handoff"
     }
   }
 }

@@ -1,3 +1,5 @@
+import EdgeCore
+
 /// The state directory's layout, spelled once: where the LMDB environment, the services' logs
 /// and the single-instance lock live. Everything that opens, locks, reads or tails the state
 /// asks this for the path.
@@ -25,6 +27,9 @@ public struct StateLayout: Sendable, Equatable {
   public var lockFile: String { directory + "/edgeagent.lock" }
   /// The services' output, one file per service.
   public var logDirectory: String { directory + "/logs" }
+  /// Staged agent binaries (EdgeUpdate), by content: `agent/edgeagent-<sha256>`.
+  public var agentDirectory: String { directory + "/agent" }
+  public func agentBinary(_ digest: Digest) -> String { agentDirectory + "/edgeagent-" + digest.hex }
   /// The output of service `id`.
   public func serviceLog(_ id: String) -> String { logDirectory + "/" + id + ".log" }
 }

@@ -114,6 +114,24 @@ package final class ServiceRunner {
     send(.spawned(pid: pid))
   }
 
+  /// Takes over a process the agent's previous image started (Supervisor.adoptHandedOver):
+  /// its output pipe is read from where that image stopped, its exit is watched, and it goes
+  /// through `starting` (health probes, readiness) as a spawned one does, without a restart.
+  func adopt(_ h: HandoffService) {
+    do { credentials = try supervisor.credentials(for: promise) } catch { credentials = nil }
+    startedWall = h.startedWall
+    launched = true
+    lastError = ""
+    if h.outputFD >= 0 {
+      closeOnExec(h.outputFD)
+      attachOutput(h.outputFD)
+    }
+    let pid = h.pid
+    supervisor.reaper.watch(pid) { [unowned(unsafe) self] status in self.exited(pid: pid, status: status) }
+    supervisor.log.info("adopted service", [("service", .string(id)), ("pid", .int(Int(pid)))])
+    send(.adopted(pid: pid))
+  }
+
   func attachOutput(_ fd: Int32) {
     guard let reader = try? PipeReader(supervisor.loop, fd: fd) else { closeFD(fd); return }
     output = reader

@@ -36,6 +36,9 @@ package final class Supervisor {
   /// container (`onMainExited`), as the exit of a container's only process would.
   package var container = false
   package var onMainExited: ((Int32) -> Void)? = nil
+  /// Processes the agent's previous image handed over (an update in place), by service id:
+  /// the first `update` adopts those its policy still lists instead of starting them.
+  package var adoptable: [String: HandoffService] = [:]
 
   package init(loop: Loop, reaper: ChildReaper, log: Logger, env: Environment, root: String, stateDir: String,
        crashLoopCount: Int, crashLoopWindowMs: UInt32) {
@@ -87,11 +90,49 @@ package final class Supervisor {
       retire(r)
     }
     runners = next
+    if !adoptable.isEmpty { adoptHandedOver() }
     for r in runners where held[r.id] != nil {
       r.launched = false
       if r.machine.wanted { r.send(.stop) }
     }
     startReady()
+  }
+
+  /// Adopts the handed-over processes that are still the ones handed over: children of this
+  /// process (the exec kept them), started at the recorded tick (a reused pid was not). The
+  /// rest are not adopted: a stale one's descriptor is closed and the service starts anew; a
+  /// process of a service the policy no longer lists is stopped, as a removed service is.
+  func adoptHandedOver() {
+    let me = processID()
+    for (id, h) in adoptable {
+      let current = processStart(h.pid)
+      let same = current?.parent == me && current?.ticks == h.startTicks
+      if same, let r = runners.first(where: { $0.id == id }), r.machine.phase == .stopped {
+        r.adopt(h)
+        continue
+      }
+      if h.outputFD >= 0 { closeFD(h.outputFD) }
+      if same {
+        log.info("stopping service: handed over but no longer in the policy", [("service", .string(id)), ("pid", .int(Int(h.pid)))])
+        signalGroup(h.pid, Signal.terminate)
+      } else {
+        log.warn("not adopting service: its process is gone or is another", [("service", .string(id)), ("pid", .int(Int(h.pid)))])
+      }
+    }
+    adoptable = [:]
+    // One that exited between the exec and now is a zombie whose SIGCHLD went before the watch.
+    reaper.reapAll()
+  }
+
+  /// What this image hands to the next: each running or starting service's process and output.
+  package func handoff() -> HandoffRecord {
+    var h = HandoffRecord()
+    for r in runners where r.machine.pid > 0 && (r.machine.phase == .running || r.machine.phase == .starting) {
+      guard let start = processStart(r.machine.pid) else { continue }
+      h.services.append(HandoffService(id: r.id, pid: r.machine.pid, startTicks: start.ticks,
+                                       outputFD: r.output?.descriptor ?? -1, startedWall: r.startedWall))
+    }
+    return h
   }
 
   /// Stopped runners of removed services are closed once their process is gone.
@@ -157,7 +198,11 @@ package final class Supervisor {
 
   /// The outcome a service promise reports in a convergence.
   package func outcome(_ p: Promise) -> Outcome {
-    guard let r = runners.first(where: { $0.id == p.id }) else { return Outcome(.repaired, "will start") }
+    guard let r = runners.first(where: { $0.id == p.id }) else {
+      // Checked and taken over by the update that follows this convergence.
+      if adoptable[p.id] != nil { return Outcome(.kept, "handed over by the agent's previous image") }
+      return Outcome(.repaired, "will start")
+    }
     defer { r.startedThisRun = false }
     return current(r)
   }

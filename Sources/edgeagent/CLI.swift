@@ -42,6 +42,7 @@ struct CLI {
     case "validate": code = ValidateCommand.run(rest)
     case "fleet": code = FleetCommand.run(rest)
     case "facts": code = FactsCommand.run(rest)
+    case "self-test": code = SelfTestCommand.run(rest)
     case "help", "--help", "-h":
       writeStdout(usage)
       code = ExitCode.ok
@@ -77,6 +78,7 @@ struct CLI {
       verify          check a bundle directory's signature, blobs and expiry
       fleet           show the fleet from a collector's host reports
       facts           show this host's facts and classes (for templates and `if`)
+      self-test       check this binary can take over from a running agent (updates run it)
       version         show the version, target and library versions
       help            show this text
 

@@ -3,11 +3,12 @@ import EdgeCore
 import EdgeFleet
 import EdgeHost
 
-/// `edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]... [--relay-fanout N] [--allow-outside-sources]`
+/// `edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]... [--relay-fanout N] [--allow-outside-sources] [--agent-dir DIR --agent-version V]`
 enum PublishCommand {
   static let usage = """
     usage: edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION]
                              [--relay URL]... [--relay-fanout N] [--allow-outside-sources]
+                             [--agent-dir DIR --agent-version VERSION]
 
     Signs SRC_POLICY into a bundle directory that any static web server can serve:
     OUTDIR/bundle.json, OUTDIR/bundle.json.sig and OUTDIR/blobs/<sha256>. In SRC_POLICY a file
@@ -23,13 +24,18 @@ enum PublishCommand {
       --relay-fanout N   N of that tree, 1 to 1000 (default 10)
       --allow-outside-sources
                          allow source files outside SRC_POLICY's directory
+      --agent-dir DIR    ship agent binaries: DIR/edgeagent-x86_64, -aarch64, -armv7 (those
+                         present, each checked to be an executable for its target); agents
+                         whose version differs stage, self-test and switch to theirs
+      --agent-version VERSION
+                         the label of those binaries (letters, digits, . - _ + ~)
     Exit: 0 written, 2 bad input (nothing written), 111 system error.
 
     """
 
   static func run(_ args: ArraySlice<String>) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
-      let o = try Options(args, valued: ["--key", "--serial", "--expires", "--relay", "--relay-fanout"],
+      let o = try Options(args, valued: ["--key", "--serial", "--expires", "--relay", "--relay-fanout", "--agent-dir", "--agent-version"],
                           flags: ["--allow-outside-sources"])
       if o.has("--help") { writeStdout(usage); return ExitCode.ok }
       guard o.positional.count == 2 else { throw UsageError("publish needs SRC_POLICY and OUTDIR") }
@@ -46,6 +52,8 @@ enum PublishCommand {
         options.expiresIn = ms / 1000
       }
       options.relays = o.all("--relay")
+      options.agentDirectory = o.value("--agent-dir")
+      options.agentVersion = o.value("--agent-version")
       options.allowOutsideSources = o.has("--allow-outside-sources")
       if let f = o.value("--relay-fanout") {
         guard let n = Int(f), n >= 1, n <= RelayTree.maxFanout else { throw UsageError("--relay-fanout needs a whole number from 1 to \(RelayTree.maxFanout)") }

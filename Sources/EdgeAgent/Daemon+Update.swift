@@ -1,0 +1,138 @@
+import EdgeCore
+import EdgeHost
+import EdgeLoop
+import EdgeStore
+import EdgeSupervise
+import EdgeUpdate
+
+/// The daemon's side of EdgeUpdate: which binary runs (decided at start), a bundle's `agent`
+/// entry staged and self-tested, the switch (trial and handoff recorded, then exec in place:
+/// the same pid, PID 1 stays PID 1, the services keep running), the new image's adoption of
+/// the services, and its commit after a full convergence and `agent_trial` without a crash.
+extension Daemon {
+  static var agentTarget: String { agentTargetName }
+
+  /// At start, once the state is open and before anything runs: reads (and removes) the
+  /// handed-over variables, rolls back an unfinished trial, and chains to the committed binary
+  /// (returning only when that exec failed: the image's binary runs on).
+  static func decideBinary(_ env: Environment, _ config: DaemonConfig, log: Logger) -> BootDecision {
+    let token = environmentValue(trialTokenVariable)
+    let chained = environmentValue(chainedVariable) != nil
+    unsetEnvironmentValue(trialTokenVariable)
+    unsetEnvironmentValue(chainedVariable)
+    let d: BootDecision
+    do throws(StoreError) {
+      d = try decideAtStart(env, layout: StateLayout(config.stateDir), compiled: edgeagentVersion, token: token, chained: chained,
+                            exe: executablePath(), now: wallClockSeconds())
+    } catch {
+      log.error("unable to read the agent's update record; running this binary", [("err", error.description)])
+      return BootDecision(runningVersion: edgeagentVersion)
+    }
+    if let v = d.rolledBack { log.error("agent trial did not commit: rolled back", [("version", v)]) }
+    if let (path, version) = d.chainTo {
+      log.info("running the committed agent", [("version", .string(version)), ("path", .string(path))])
+      let e = replaceProcess(path, argv: commandLineArguments(), setting: [(chainedVariable, "1")])
+      log.error("unable to run the committed agent; running this binary", [("version", .string(version)), ("err", .string(e.description))])
+    }
+    return d
+  }
+
+  /// A bundle's `agent` entry (at start from the bundle in force, then from each accepted one):
+  /// stages and self-tests this target's binary when its version is not the one running.
+  func considerAgentUpdate(_ release: AgentRelease?) {
+    guard !shuttingDown, stager.staging == nil, pendingSwitch == nil else { return }
+    let record: AgentUpdateRecord
+    do { record = try loadAgentUpdate(env) } catch {
+      log.error("unable to read the agent's update record", [("err", error.description)])
+      return
+    }
+    switch chooseUpdate(release, target: Daemon.agentTarget, running: agent.runningVersion, record: record) {
+    case .none: return
+    case .skip(let why):
+      if why != lastUpdateSkip { log.info("not updating the agent", [("reason", why)]) }
+      lastUpdateSkip = why
+    case .stage(let version, let digest):
+      log.info("staging agent", [("version", .string(version)), ("sha256", .string(digest.hex))])
+      stager.stage(version: version, digest: digest, target: Daemon.agentTarget, configPath: config.path) { [unowned(unsafe) self] r in
+        self.staged(r)
+      }
+    }
+  }
+
+  func staged(_ r: AgentStager.Result) {
+    switch r {
+    case .refused(let version, let reason):
+      log.error("agent update refused", [("version", version), ("reason", reason)])
+      do { try recordRefusal(env, version: version, reason: reason, now: wallClockSeconds()) } catch {
+        log.error("unable to record the refusal", [("err", error.description)])
+      }
+    case .ready(let version, let digest, let path):
+      log.info("agent self-test passed", [("version", version)])
+      pendingSwitch = (version, digest, path)
+      switchAgentWhenIdle()
+    }
+  }
+
+  /// Switches once no command is running (its child and its convergence belong to this image).
+  func switchAgentWhenIdle() {
+    guard pendingSwitch != nil, !shuttingDown else { return }
+    if inFlight != nil {
+      updateTimer.start(after: 100) { [unowned(unsafe) self] in self.switchAgentWhenIdle() }
+      return
+    }
+    guard let (version, digest, path) = pendingSwitch else { return }
+    pendingSwitch = nil
+    let handoff = supervisor.handoff()
+    let token: String
+    do {
+      token = try beginTrial(env, version: version, digest: digest, previous: agent.runningVersion, handoff: handoff, now: wallClockSeconds())
+    } catch {
+      log.error("unable to record the agent trial; not switching", [("err", error.description)])
+      return
+    }
+    for s in handoff.services where s.outputFD >= 0 {
+      do { try keepAcrossExec(s.outputFD) } catch { log.warn("service output will not be carried over", [("service", s.id), ("err", error.description)]) }
+    }
+    log.info("switching agent in place", [("from", .string(agent.runningVersion)), ("to", .string(version)),
+                                          ("services", .int(handoff.services.count)), ("pid", .int(Int(processID())))])
+    if kernelInit { kernelLog("edgeagent: switching from \(agent.runningVersion) to \(version)") }
+    let e = replaceProcess(path, argv: commandLineArguments(), setting: [(trialTokenVariable, token)])
+    // Still here: nothing was replaced. The services stay ours, their pipes close on a later exec.
+    for s in handoff.services where s.outputFD >= 0 { closeOnExec(s.outputFD) }
+    log.error("unable to switch agent", [("version", version), ("err", e.description)])
+    do { try abandonTrial(env, reason: "exec failed: \(e)", now: wallClockSeconds()) } catch {
+      log.error("unable to record the failed switch", [("err", error.description)])
+    }
+  }
+
+  /// The new image's side: the handed-over services, for the supervisor's first update.
+  func takeHandedOverServices() {
+    guard agent.isTrial else { return }
+    do throws(StoreError) {
+      guard let h = try takeHandoff(env) else { return }
+      for s in h.services { supervisor.adoptable[s.id] = s }
+    } catch {
+      log.error("unable to read the handed-over services; they will be started anew", [("err", error.description)])
+    }
+  }
+
+  /// After a full convergence: a trial's window starts with its first.
+  func agentConverged() {
+    guard agent.isTrial, !trialWindowStarted else { return }
+    trialWindowStarted = true
+    log.info("agent trial window started", [("version", .string(agent.runningVersion)), ("ms", .int(Int(config.agentTrialMs)))])
+    updateTimer.start(after: UInt64(config.agentTrialMs)) { [unowned(unsafe) self] in self.commitAgent() }
+  }
+
+  func commitAgent() {
+    do {
+      guard let t = try commitTrial(env, now: wallClockSeconds()) else { return }
+      agent.isTrial = false
+      log.info("agent committed", [("version", t.version), ("previous", t.previousVersion)])
+      if kernelInit { kernelLog("edgeagent: committed \(t.version)") }
+    } catch {
+      // Uncommitted, the next start rolls back: better than running on a state we cannot write.
+      log.error("unable to commit the agent trial", [("err", error.description)])
+    }
+  }
+}
