@@ -70,6 +70,7 @@ extension Daemon {
     guard !s.origins.isEmpty else { return }
     var pc = PullerConfig(origins: s.origins, trustedKeys: s.keys, hostID: hostID)
     pc.intervalMs = UInt64(config.pullIntervalMs ?? config.intervalMs)
+    pc.agentTarget = agentTargetName
     pc.resolver.hostsPath = config.hostsFile
     pc.resolver.resolvConfPath = config.resolvConf
     // A relay pulls from its ancestors in the bundle's relay tree, found by the URL the bundle

@@ -5,6 +5,7 @@ import EdgeHost
 import EdgeLoop
 import EdgeStore
 import EdgeSupervise
+import EdgeUpdate
 
 /// This agent's part of issue 16: its own signed report after a convergence that changed what
 /// it says (at most once a second) and as a heartbeat every `report_interval`; a relay takes its
@@ -173,7 +174,8 @@ extension Daemon {
   func makeReport() -> HostReport {
     var r = HostReport(hostID: hostID, publicKey: [])
     r.heartbeatSeconds = config.reportIntervalMs / 1000
-    r.version = edgeagentVersion
+    // The binary running (an update's label), marked while on trial: a fleet view follows a rollout by it.
+    r.version = agent.isTrial ? agent.runningVersion + " (trial)" : agent.runningVersion
     r.target = buildTarget
     r.serial = puller?.heldSerial ?? 0
     if r.serial > 0 {
@@ -200,6 +202,18 @@ extension Daemon {
           }
         default: break
         }
+      }
+    }
+    // The bundle names an agent this host refused or rolled back: the fleet wants what it cannot run.
+    if let wanted = wantedAgentVersion, wanted != agent.runningVersion {
+      do {
+        let u = try loadAgentUpdate(env)
+        if u.failed.contains(wanted) && r.failures.count < HostReport.maxFailures {
+          r.failed += 1
+          r.failures.append(HostReport.Failure(id: "agent", reason: u.failureVersion == wanted ? "\(wanted): \(u.failureReason)" : "\(wanted) failed"))
+        }
+      } catch {
+        log.warn("unable to read the agent's update record", [("err", error.description)])
       }
     }
     for s in supervisor.runners {

@@ -40,6 +40,7 @@ extension Daemon {
   /// A bundle's `agent` entry (at start from the bundle in force, then from each accepted one):
   /// stages and self-tests this target's binary when its version is not the one running.
   func considerAgentUpdate(_ release: AgentRelease?) {
+    wantedAgentVersion = release?.version
     guard !shuttingDown, stager.staging == nil, pendingSwitch == nil else { return }
     let record: AgentUpdateRecord
     do { record = try loadAgentUpdate(env) } catch {

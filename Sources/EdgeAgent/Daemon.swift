@@ -99,6 +99,8 @@ public final class Daemon {
   var pendingSwitch: (version: String, digest: Digest, path: String)? = nil
   var trialWindowStarted = false
   var lastUpdateSkip = ""
+  /// The agent version the bundle in force names (nil: none): reports say when this host refused it.
+  var wantedAgentVersion: String? = nil
 
   /// `startedNs`: monotonic ns at the process's entry (the CLI's first line); `kernelInit`: the
   /// kernel ran us as /init, so boot milestones go to the kernel log and log lines carry `t_ms`.

@@ -45,8 +45,10 @@ func heldIdentity(_ env: Environment) throws(StoreError) -> (serial: UInt64, dig
 
 /// First half of acceptance, before any blob is fetched: signature against `trustedKeys`,
 /// format, serial above the held one, clock within [issued, expires). Touches nothing.
+/// `agentTarget`: an agent that serves no one needs only its own target's agent binary, not
+/// the other targets' (a relay passes nil: its children may be of any target).
 public func checkCandidate(_ env: Environment, bytes: [UInt8], signature: [UInt8], trustedKeys: [[UInt8]],
-                           now: Int64) throws(BundleError) -> BundleCandidate {
+                           now: Int64, agentTarget: String? = nil) throws(BundleError) -> BundleCandidate {
   let bundle: PolicyBundle
   do { bundle = try verifySignedBundle(bytes, signature: signature, trustedKeys: trustedKeys) } catch { throw .rejected(error) }
   let held: (serial: UInt64, digest: Digest)?
@@ -58,10 +60,15 @@ public func checkCandidate(_ env: Environment, bytes: [UInt8], signature: [UInt8
     throw .rejected(.serialConflict(serial: held.serial, held: held.digest, offered: digest))
   }
   do { try BundleRejection.checkFreshness(bundle, heldSerial: held?.serial, now: now) } catch { throw .rejected(error) }
+  var unneeded = Set<Digest>()
+  if let agentTarget, let release = bundle.agent {
+    for t in release.targets where t.name != agentTarget { unneeded.insert(t.digest) }
+    for p in bundle.policy.promises { if let s = p.source { unneeded.remove(s) } }
+  }
   var missing: [BundleBlob] = []
   do throws(StoreError) {
     let txn = try env.read()
-    for b in bundle.blobs {
+    for b in bundle.blobs where !unneeded.contains(b.digest) {
       let have = try b.digest.withBytes { (k) throws(StoreError) -> Bool in try txn.value(.blobs, k) { $0 != nil } }
       if !have { missing.append(b) }
     }

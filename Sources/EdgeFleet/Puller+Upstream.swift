@@ -76,7 +76,7 @@ extension Puller {
         let c: BundleCandidate
         do throws(BundleError) {
           c = try checkCandidate(self.env, bytes: bytes, signature: resp.body, trustedKeys: self.config.trustedKeys,
-                                 now: wallClockSeconds())
+                                 now: wallClockSeconds(), agentTarget: self.config.isRelay ? nil : self.config.agentTarget)
         } catch {
           done(self.refused(u, error, etag: etag))
           return

@@ -17,6 +17,9 @@ public struct PullerConfig {
   /// tree (`RelayTree`: parent, grandparent, ...), then the origins, so relays never pull from
   /// each other in a loop and the origin feeds only the first tier.
   public var isRelay = false
+  /// This agent's target as a bundle's `agent.targets` names it: a leaf fetches that agent
+  /// binary only (nil: every blob).
+  public var agentTarget: String? = nil
   /// The URL under which bundles list this relay (`relay_url`, or its `relay` address). A
   /// relay the held bundle does not list pulls from the origins only: ranked like other agents
   /// it could pick its own descendant.

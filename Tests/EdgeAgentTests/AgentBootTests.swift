@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import EdgeConverge
 import EdgeCore
+import EdgeFleet
 import EdgeHost
 import EdgeLoop
 import EdgeStore
@@ -111,7 +112,10 @@ final class AgentBootTests: XCTestCase {
       try digest.withBytes { (k) throws(StoreError) in try withBytes(elf) { (v) throws(StoreError) in try txn.put(.blobs, k, v) } }
     }
     let loop = Loop()
-    let stager = AgentStager(loop: loop, reaper: try ChildReaper(loop), env: env, layout: layout)
+    let reaper = try ChildReaper(loop)
+    // Closed and run down: a SIGCHLD watcher left on a freed loop would fire in a later test's.
+    defer { reaper.close(); loop.run() }
+    let stager = AgentStager(loop: loop, reaper: reaper, env: env, layout: layout)
     var result: AgentStager.Result? = nil
     stager.stage(version: "2.0", digest: digest, target: "x86_64", configPath: nil) { result = $0 }
     guard case .refused(let version, let reason)? = result else { return XCTFail("\(String(describing: result))") }
@@ -121,5 +125,32 @@ final class AgentBootTests: XCTestCase {
     stager.stage(version: "3.0", digest: d1, target: "x86_64", configPath: nil) { result = $0 }
     guard case .refused(_, let missing)? = result else { return XCTFail() }
     XCTAssertTrue(missing.contains("is not in the state"), missing)
+  }
+
+  /// A 64-byte ELF header for `machine` (64-bit little-endian): what publish and staging check.
+  func elfHeader(_ machine: UInt8) -> Data {
+    var h = [UInt8](repeating: 0, count: 64)
+    h[0] = 0x7f; h[1] = UInt8(ascii: "E"); h[2] = UInt8(ascii: "L"); h[3] = UInt8(ascii: "F")
+    h[4] = 2; h[5] = 1; h[18] = machine
+    return Data(h)
+  }
+
+  func testALeafFetchesOnlyItsOwnTargetsAgentBinaryAndARelayAll() throws {
+    let f = try BundleFixture("agent-blobs")
+    let agents = f.dir + "/agents"
+    try FileManager.default.createDirectory(atPath: agents, withIntermediateDirectories: true)
+    try elfHeader(62).write(to: URL(fileURLWithPath: agents + "/edgeagent-x86_64"))
+    try elfHeader(183).write(to: URL(fileURLWithPath: agents + "/edgeagent-aarch64"))
+    try f.publish(serial: 1, agent: (agents, "2.0"))
+    let bytes = try f.read("out/bundle.json"), sig = try f.read("out/bundle.json.sig")
+    let leaf = try checkCandidate(env, bytes: bytes, signature: sig, trustedKeys: [f.publicKey], now: wallClockSeconds(), agentTarget: "x86_64")
+    let release = try XCTUnwrap(leaf.bundle.agent)
+    XCTAssertEqual(release.version, "2.0")
+    let x86 = try XCTUnwrap(release.digest(for: "x86_64")), arm = try XCTUnwrap(release.digest(for: "aarch64"))
+    XCTAssertEqual(leaf.missing.count, 2, "the policy's blob and this target's binary")
+    XCTAssertTrue(leaf.missing.contains { $0.digest == x86 })
+    XCTAssertFalse(leaf.missing.contains { $0.digest == arm })
+    let relay = try checkCandidate(env, bytes: bytes, signature: sig, trustedKeys: [f.publicKey], now: wallClockSeconds())
+    XCTAssertEqual(relay.missing.count, 3)
   }
 }

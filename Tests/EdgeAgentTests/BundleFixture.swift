@@ -47,7 +47,7 @@ final class BundleFixture {
   @discardableResult
   func publish(serial: UInt64, name: String = "demo", content: String = "port=8080\n", now: Int64 = wallClockSeconds(),
                expiresIn: Int64 = 3600, relays: [String] = [], relayFanout: Int? = nil,
-               to outDir: String? = nil) throws -> PublishReport {
+               to outDir: String? = nil, agent: (directory: String, version: String)? = nil) throws -> PublishReport {
     try write("src/app.conf", content)
     try write("src/policy.json", """
       {"policy": "\(name)", "promises": [
@@ -61,6 +61,8 @@ final class BundleFixture {
     o.expiresIn = expiresIn
     o.relays = relays
     o.relayFanout = relayFanout
+    o.agentDirectory = agent?.directory
+    o.agentVersion = agent?.version
     let report: PublishReport
     do { report = try publishBundle(o) } catch { throw error }
     for name in ["bundle.json", "bundle.json.sig"] { try stamp((outDir ?? out) + "/" + name) }

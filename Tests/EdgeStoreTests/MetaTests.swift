@@ -115,7 +115,7 @@ final class MetaTests: XCTestCase {
     // Stored in every existing state: renaming one would lose its value.
     XCTAssertEqual(names, ["schema", "host.id", "policy.name", "policy.digest", "run.last", "run.summary", "run.classes", "run.serial", "run.settled", "run.repaired",
                            "bundle.serial", "bundle.digest", "bundle.json", "bundle.sig", "bundle.accepted",
-                           "bundle.rejection", "pull.reachability", "report.key", "report.sequence"])
+                           "bundle.rejection", "pull.reachability", "report.key", "report.sequence", "agent.update", "agent.handoff"])
   }
 
   func testLayoutSpellsEachPathOnce() {
