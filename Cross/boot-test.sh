@@ -13,6 +13,17 @@
 #     kernel mounts the state disk without replaying its journal.
 # In both boots a level=error line from the agent fails the boot, save boot 2's "unable to mount"
 # of the absent bundle disk.
+# Boots 3 to 6 (issue 18), on a fresh state disk: the agent updating itself as PID 1.
+#   boot 3 (update disk: serial 2 names this image's binary as agent 2.0-boot): accepted, staged,
+#     self-tested, exec'd in place (still PID 1), web adopted with its pid (not restarted),
+#     committed after the 2 s trial window; then the usual restart and poweroff checks.
+#   boot 4 (no disk): the image's /init runs the committed 2.0-boot (exec chain): an update
+#     survives a reboot.
+#   boot 5 (crash disk: serial 3 names Cross/boot/crashy.c as 3.0-crashy): self-test passed,
+#     switched, the fixture crashes as PID 1, the kernel panics, panic=-1 reboots (qemu's
+#     -no-reboot makes that reboot an exit; the next boot is the reboot).
+#   boot 6 (no disk): /init finds the trial unfinished, rolls back to 2.0-boot, does not try
+#     3.0-crashy again, and converges and powers off as usual.
 # Reports the boot figures: kernel start to /init, /init to first convergence (the kernel's
 # console timestamps, printk.time=1), and the agent's own exec-to-converged, split by the t_ms
 # of its log lines into loading modules and mounting disks (kernel work) and the agent's own.
@@ -171,5 +182,54 @@ else
 fi
 timing 2
 
-[ "${KEEP:-0}" = 1 ] && echo "console logs: $T/boot1.txt $T/boot2.txt"
+# Boots 3 to 6: the agent updates itself, on a fresh copy of the blank state disk.
+cp "$img/state.img" "$T/state.img"
+# pid N of the first line matching PATTERN in boot N's console
+pid_of() { grep -m1 -E -- "$2" "$T/boot$1.txt" | grep -o ' pid=[0-9]*' | head -1; }
+
+boot 3 update; rc=$?
+check_boot 3 $rc
+expect "$T/boot3.txt" "boot 3: accepted serial 2 naming agent 2.0-boot, staged and self-tested it, switched in place as PID 1, committed" \
+  'msg="bundle accepted" serial=2' 'msg="staging agent" version=2.0-boot' 'msg="agent self-test passed" version=2.0-boot' \
+  'msg="switching agent in place" from=[^ ]+ to=2.0-boot' 'msg=starting version=2.0-boot .*trial=true .*pid1=true' \
+  'msg="adopted service" service=web' 'msg="agent trial window started"' 'msg="agent committed" version=2.0-boot' \
+  'chaos: 2.0-boot committed'
+started=$(pid_of 3 'msg="started service" service=web ')
+adopted=$(pid_of 3 'msg="adopted service" service=web')
+if [ -n "$started" ] && [ "$started" = "$adopted" ] && [ "$(grep -c 'msg="started service" service=web .*restarts=0' "$T/boot3.txt")" = 1 ]; then
+  pass "boot 3: web kept running through the switch (adopted as${adopted#* }: the same process, started once)"
+else
+  fail "boot 3: web should be adopted, not restarted (started${started:- none}, adopted${adopted:- none})"
+fi
+switch_ms=$(awk '/msg=starting version=2.0-boot .*trial=true/ {t=1} t && /msg=converged/ {print; exit}' "$T/boot3.txt" | sed -n 's/.*since_start_ms=\([0-9]*\).*/\1/p')
+echo "update-time $label boot 3: new image exec -> its first convergence ${switch_ms:-?} ms; services restarted by the switch: 0"
+
+boot 4; rc=$?
+check_boot 4 $rc 'msg="unable to mount" device=/dev/vdb'
+expect "$T/boot4.txt" "boot 4: /init ran the committed agent 2.0-boot (the update survived the reboot)" \
+  'msg="running the committed agent" version=2.0-boot' 'msg=starting version=2.0-boot .*trial=false .*pid1=true' \
+  'msg=converged policy=boot-test'
+
+boot 5 crash; rc=$?
+[ "$rc" = 0 ] && pass "boot 5: qemu exited 0 (the panic's reboot)" || fail "boot 5: qemu exited $rc (124: timed out)"
+expect "$T/boot5.txt" "boot 5: accepted 3.0-crashy, self-test passed, switched; it crashed as PID 1 and the kernel panicked" \
+  'msg="running the committed agent" version=2.0-boot' 'msg="bundle accepted" serial=3' \
+  'msg="agent self-test passed" version=3.0-crashy' 'msg="switching agent in place" from=2.0-boot to=3.0-crashy' \
+  'crashy: running as the agent' 'Kernel panic - not syncing: Attempted to kill init'
+
+boot 6; rc=$?
+check_boot 6 $rc 'msg="unable to mount" device=/dev/vdb|msg="agent trial did not commit: rolled back" version=3.0-crashy'
+expect "$T/boot6.txt" "boot 6: /init rolled the unfinished trial back and ran 2.0-boot, which does not try 3.0-crashy again" \
+  'msg="agent trial did not commit: rolled back" version=3.0-crashy' 'msg="running the committed agent" version=2.0-boot' \
+  'msg=starting version=2.0-boot .*pid1=true' 'msg="not updating the agent" reason="agent 3.0-crashy failed before' \
+  'chaos: the crashed trial was rolled back' 'msg="powering off"'
+grep -q 'msg="switching agent' "$T/boot6.txt" && fail "boot 6: switched again to a version that failed" ||
+  pass "boot 6: no switch to the failed version"
+rollback_ms=$(grep -m1 'msg="agent trial did not commit' "$T/boot6.txt" | sed -n 's/.* t_ms=\([0-9.]*\).*/\1/p')
+handover=$(sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' "$T/boot6.txt" | head -1)
+done6=$(sed -n 's/^\[ *\([0-9.]*\)\] edgeagent: first convergence complete.*/\1/p' "$T/boot6.txt" | head -1)
+awk -v h="${handover:-0}" -v r="${rollback_ms:-0}" -v d="${done6:-0}" -v t="$label" 'BEGIN {
+  printf "rollback-time %s boot 6: kernel start -> /init %.0f ms; /init -> rollback recorded %.0f ms; /init -> first convergence by 2.0-boot %.0f ms\n", h * 1000, r, (d - h) * 1000 }'
+
+[ "${KEEP:-0}" = 1 ] && echo "console logs: $T/boot1.txt ... $T/boot6.txt"
 finish

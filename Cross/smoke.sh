@@ -339,6 +339,49 @@ else
 fi
 kill -TERM "$collector" 2>/dev/null; wait "$collector" 2>/dev/null
 
+# Self-update (issue 18): the binary passes its own self-test for its target and refuses another.
+ea selftest self-test --state "$state" --target "$target"
+check "self-test passes for $target against the state" test "$(rc selftest)" = 0
+other=x86_64; [ "$target" = x86_64 ] && other=aarch64
+ea selftest2 self-test --state "$state" --target "$other"
+if [ "$(rc selftest2)" = 1 ] && has selftest2.err "built for $target, offered for $other"; then
+  pass "self-test refuses a binary offered for $other"
+else
+  fail "self-test for $other should fail naming both targets (exit $(rc selftest2))"; show selftest2
+fi
+# On a native host the daemon updates itself in place: a bundle names this binary as 2.0-smoke,
+# the agent stages it, self-tests it, execs it with its service handed over (same pid, never
+# restarted) and commits it after its trial window. Under qemu-user an exec of the staged foreign
+# binary needs binfmt_misc; Cross/boot-test.sh updates the aarch64 agent in a VM instead.
+if [ ${#run[@]} -eq 0 ]; then
+  u=$T/update
+  mkdir -p "$u/root" "$u/agents"
+  cp "$bin" "$u/agents/edgeagent-$target"
+  cat > "$u/policy.json" <<'EOP'
+{"policy": "update-smoke", "promises": [
+  {"id": "ticker", "type": "service", "exec": ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.05; done"]}
+]}
+EOP
+  ea ukeygen keygen --out "$u/k"
+  ea upublish publish "$u/policy.json" "$u/origin" --key "$u/k.key" --agent-dir "$u/agents" --agent-version 2.0-smoke
+  echo "{\"root\": \"$u/root\", \"state_dir\": \"$u/state\", \"upstreams\": [\"file://$u/origin\"], \"trusted_keys\": [\"$u/k.pub\"], \"agent_trial\": \"1s\", \"interval\": \"1h\"}" > "$u/config.json"
+  "$bin" run --config "$u/config.json" >"$T/update.out" 2>"$T/update.err" &
+  updater=$!
+  for _ in $(seq 1 300); do grep -q 'msg="agent committed"' "$T/update.err" && break; sleep 0.1; done
+  before=$(grep -m1 'msg="started service" service=ticker' "$T/update.err" | grep -o ' pid=[0-9]*')
+  adopted=$(grep -m1 'msg="adopted service" service=ticker' "$T/update.err" | grep -o ' pid=[0-9]*')
+  ea ustatus status --state "$u/state" --json
+  if [ "$(rc upublish)" = 0 ] && grep -q 'msg="agent committed" version=2.0-smoke' "$T/update.err" && [ -n "$before" ] &&
+     [ "$before" = "$adopted" ] && [ "$(grep -c 'msg="started service"' "$T/update.err")" = 1 ] &&
+     has ustatus.out '"committed":"2.0-smoke"'; then
+    since=$(grep 'version=2.0-smoke' "$T/update.err" >/dev/null && awk '/msg=starting .*trial=true/ {t=1} t && /msg=converged/ {print; exit}' "$T/update.err" | grep -o 'since_start_ms=[0-9]*')
+    pass "self-update in place: staged, self-tested, exec'd, service adopted (pid${before#* pid}, started once), committed 2.0-smoke; new image exec -> converged: ${since#*=} ms"
+  else
+    fail "self-update in place (publish exit $(rc upublish))"; sed 's/^/    update: /' "$T/update.err" | tail -15; show upublish
+  fi
+  kill -TERM "$updater" 2>/dev/null; wait "$updater" 2>/dev/null
+fi
+
 # The Debian package, for x86_64 only (CI's time): Cross/package-test.sh packages this binary and
 # checks the .deb (lintian, an install into a temporary root, man pages, completion, the daemon
 # on the packaged config); its PASS and FAIL lines count as this script's.

@@ -26,6 +26,11 @@
 #                the relays restarted; adds seconds from the restart until the collector shows
 #                every agent converged on serial 3 and the collector's peak POSTs per second then
 #   REPORT_INTERVAL=2s  the agents' `report_interval` (heartbeats; a relay's forwarding period)
+#   AGENT=1      serial 2 also names agent binaries (issue 18): this binary as x86_64 (the
+#                agents' target) and out/edgeagent-aarch64 and -armv7 when built, labelled
+#                2.0-fleet; every agent stages, self-tests, execs and commits it (agent_trial 2s).
+#                Adds the agents that committed, seconds from publish until the last did, and the
+#                origin's downloads of each target's binary
 #
 # Prints one line of key=value figures: origin requests and bytes for the rollout of the new
 # serial (from the origin's access log), seconds from publish until every agent has the new
@@ -130,7 +135,7 @@ for i in $(seq 0 $((N - 1))); do
     [ -n "$RELAY_PULL_INTERVAL" ] && relay="$relay, \"pull_interval\": \"$RELAY_PULL_INTERVAL\""
   fi
   cat > "a$i/config.json" <<EOC
-{"state_dir": "$T/a$i/state", "root": "$T/a$i/root", "interval": "$INTERVAL", "upstreams": ["$UP"], "trusted_keys": ["$PUB"]$relay$r}
+{"state_dir": "$T/a$i/state", "root": "$T/a$i/root", "interval": "$INTERVAL", "upstreams": ["$UP"], "trusted_keys": ["$PUB"], "agent_trial": "2s"$relay$r}
 EOC
   "$BIN" run --config "a$i/config.json" 2> "a$i/log" &
   PIDS+=($!)
@@ -157,11 +162,31 @@ wait_all 1 120 || { echo "only $(converged 1)/$N agents reached serial 1" >&2; e
 sleep 1
 : > "$T/origin/access.log"
 policy 2
+agent=()
+if [ -n "${AGENT:-}" ]; then
+  mkdir -p agents
+  cp "$BIN" agents/edgeagent-x86_64
+  for t in aarch64 armv7; do [ -x "$here/out/edgeagent-$t" ] && cp "$here/out/edgeagent-$t" "agents/edgeagent-$t"; done
+  agent=(--agent-dir agents --agent-version 2.0-fleet)
+fi
 t0=$(date +%s.%N)
-"$BIN" publish src/policy.json out --key k.key --serial 2 "${relays[@]}" >/dev/null
+"$BIN" publish src/policy.json out --key k.key --serial 2 "${relays[@]}" "${agent[@]}" >/dev/null
 ok=yes
 wait_all 2 120 || ok="no ($(converged 2)/$N)"
 t1=$(date +%s.%N)
+updated=""
+if [ -n "${AGENT:-}" ]; then
+  committed() { grep -l 'msg="agent committed" version=2.0-fleet' a*/log 2>/dev/null | wc -l; }
+  deadline=$(( $(date +%s) + 300 ))
+  while [ "$(committed)" -lt "$N" ] && [ "$(date +%s)" -lt $deadline ]; do sleep 0.1; done
+  t_agent=$(date +%s.%N)
+  per=""
+  for f in agents/edgeagent-*; do
+    d=$(sha256sum "$f" | cut -c1-64)
+    per="$per origin_agent_${f#agents/edgeagent-}_200=$(grep -c "\"GET /blobs/$d .* 200 " "$T/origin/access.log" || true)"
+  done
+  updated=" agent_committed=$(committed)/$N agent_seconds=$(printf %.2f "$(echo "$t_agent - $t0" | bc)")$per"
+fi
 collected=""
 if [ -n "$COLLECT" ]; then
   # Until the collector shows all N converged on serial 2.
@@ -242,5 +267,5 @@ sys.exit(0 if row and row[0]["converged"] == int(sys.argv[1]) else 1)' "$N"
   agents3=$(converged 3)
   collected="$collected outage_seconds=$OUTAGE outage_agents_on_3=$agents3 outage_collector_converged=$d_ok outage_replay_seconds=$(printf %.2f "$(echo "$t4 - $t3" | bc)") outage_peak_posts_per_second=$peak"
 fi
-printf 'N=%s mode=%s fanout=%s relays=%s all_converged=%s first_seconds=%.2f seconds=%.2f origin_requests=%s origin_bundle_200=%s origin_304=%s origin_body_bytes=%s rss_kib_median=%s rss_kib_max=%s%s%s\n' \
-  "$N" "$MODE" "$FANOUT" "$R" "$ok" "$(echo "$t_first - $t0" | bc)" "$(echo "$t1 - $t0" | bc)" "$reqs" "$bundles" "$notmod" "$bytes" "$med_rss" "$max_rss" "$steady" "$collected"
+printf 'N=%s mode=%s fanout=%s relays=%s all_converged=%s first_seconds=%.2f seconds=%.2f origin_requests=%s origin_bundle_200=%s origin_304=%s origin_body_bytes=%s rss_kib_median=%s rss_kib_max=%s%s%s%s\n' \
+  "$N" "$MODE" "$FANOUT" "$R" "$ok" "$(echo "$t_first - $t0" | bc)" "$(echo "$t1 - $t0" | bc)" "$reqs" "$bundles" "$notmod" "$bytes" "$med_rss" "$max_rss" "$updated" "$steady" "$collected"

@@ -3,6 +3,7 @@ import EdgeHost
 import EdgeLoop
 import EdgeStore
 import EdgeSupervise
+import EdgeUpdate
 
 /// Signals, and the ordered shutdown they (or the main service's exit) start.
 extension Daemon {

@@ -28,7 +28,17 @@ extension Daemon {
       log.error("unable to read the agent's update record; running this binary", [("err", error.description)])
       return BootDecision(runningVersion: edgeagentVersion)
     }
-    if let v = d.rolledBack { log.error("agent trial did not commit: rolled back", [("version", v)]) }
+    if let v = d.rolledBack {
+      log.error("agent trial did not commit: rolled back", [("version", v)])
+      do {
+        let r = try loadAgentUpdate(env)
+        for p in pruneStaged(StateLayout(config.stateDir), keep: r.committedVersion.isEmpty ? nil : r.committedDigest) {
+          log.warn("unable to remove a staged agent binary", [("err", p)])
+        }
+      } catch {
+        log.error("unable to read the agent's update record", [("err", error.description)])
+      }
+    }
     if let (path, version) = d.chainTo {
       log.info("running the committed agent", [("version", .string(version)), ("path", .string(path))])
       let e = replaceProcess(path, argv: commandLineArguments(), setting: [(chainedVariable, "1")])
@@ -67,6 +77,7 @@ extension Daemon {
       do { try recordRefusal(env, version: version, reason: reason, now: wallClockSeconds()) } catch {
         log.error("unable to record the refusal", [("err", error.description)])
       }
+      pruneStagedSaid(keep: committedDigest())
     case .ready(let version, let digest, let path):
       log.info("agent self-test passed", [("version", version)])
       pendingSwitch = (version, digest, path)
@@ -106,6 +117,21 @@ extension Daemon {
     }
   }
 
+  /// The committed binary's digest (nil: the image's), for pruning the others.
+  func committedDigest() -> Digest? {
+    do {
+      let r = try loadAgentUpdate(env)
+      return r.committedVersion.isEmpty ? nil : r.committedDigest
+    } catch {
+      log.error("unable to read the agent's update record", [("err", error.description)])
+      return nil
+    }
+  }
+
+  func pruneStagedSaid(keep: Digest?) {
+    for p in pruneStaged(StateLayout(config.stateDir), keep: keep) { log.warn("unable to remove a staged agent binary", [("err", p)]) }
+  }
+
   /// The new image's side: the handed-over services, for the supervisor's first update.
   func takeHandedOverServices() {
     guard agent.isTrial else { return }
@@ -131,6 +157,9 @@ extension Daemon {
       agent.isTrial = false
       log.info("agent committed", [("version", t.version), ("previous", t.previousVersion)])
       if kernelInit { kernelLog("edgeagent: committed \(t.version)") }
+      pruneStagedSaid(keep: t.digest)
+      // A bundle accepted during the trial may name yet another version.
+      considerAgentUpdate(heldAgentRelease())
     } catch {
       // Uncommitted, the next start rolls back: better than running on a state we cannot write.
       log.error("unable to commit the agent trial", [("err", error.description)])

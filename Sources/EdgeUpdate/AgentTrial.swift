@@ -101,3 +101,22 @@ public func takeHandoff(_ env: Environment) throws(StoreError) -> HandoffRecord?
     return h
   }
 }
+
+/// Removes the staged binaries other than `keep` (the committed one): a refused or rolled-back
+/// version, or the one a commit replaced, would otherwise stay on a small disk for good. A file
+/// that cannot be removed is left for the next prune; the caller logs what is returned.
+public func pruneStaged(_ layout: StateLayout, keep: Digest?) -> [String] {
+  var problems: [String] = []
+  let dir: Directory
+  do { dir = try Directory.openRoot(layout.agentDirectory) } catch {
+    if error.errno != .noEntry { problems.append(error.description) }
+    return problems
+  }
+  let names: [String]
+  do { names = try dir.entries() } catch { return [error.description] }
+  let kept = keep.map { "edgeagent-" + $0.hex }
+  for n in names where n.hasPrefix("edgeagent-") && n != kept {
+    do { try dir.remove(n, directory: false) } catch { problems.append(error.description) }
+  }
+  return problems
+}

@@ -153,4 +153,17 @@ final class AgentBootTests: XCTestCase {
     let relay = try checkCandidate(env, bytes: bytes, signature: sig, trustedKeys: [f.publicKey], now: wallClockSeconds())
     XCTAssertEqual(relay.missing.count, 3)
   }
+
+  func testPruningKeepsOnlyTheCommittedBinary() throws {
+    try FileManager.default.createDirectory(atPath: layout.agentDirectory, withIntermediateDirectories: true)
+    let d2 = Digest(hex: String(repeating: "22", count: 32))!
+    for d in [d1, d2] { FileManager.default.createFile(atPath: layout.agentBinary(d), contents: Data("x".utf8)) }
+    FileManager.default.createFile(atPath: layout.agentDirectory + "/notes", contents: Data())
+    XCTAssertEqual(pruneStaged(layout, keep: d2), [])
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: layout.agentDirectory).sorted(), ["edgeagent-" + d2.hex, "notes"])
+    XCTAssertEqual(pruneStaged(layout, keep: nil), [])
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: layout.agentDirectory), ["notes"])
+    try FileManager.default.removeItem(atPath: layout.agentDirectory)
+    XCTAssertEqual(pruneStaged(layout, keep: nil), [], "no directory: nothing staged, nothing to say")
+  }
 }

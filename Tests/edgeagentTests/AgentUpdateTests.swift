@@ -68,6 +68,8 @@ final class AgentUpdateTests: XCTestCase {
     XCTAssertEqual(agent["committed"] as? String, "9.9.9-test")
     XCTAssertTrue(agent["trial"] is NSNull, "\(agent)")
     XCTAssertEqual(agent["rollbacks"] as? Int, 0)
+    // The committed binary is the one file staged.
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run.state + "/agent").count, 1)
     // Nothing more to do: the bundle's version is the one running.
     XCTAssertEqual(run.logLines.filter { $0.contains("msg=\"staging agent\"") }.count, 1, run.log)
 
@@ -95,6 +97,7 @@ final class AgentUpdateTests: XCTestCase {
     let failure = agent["last_failure"] as? [String: Any]
     XCTAssertEqual(failure?["version"] as? String, "2.0-truncated")
     XCTAssertTrue((failure?["reason"] as? String ?? "").hasPrefix("self-test"), "\(agent)")
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run.state + "/agent"), [], "the refused binary is removed")
     // The agent kept running its services; the refused version is not staged again.
     XCTAssertEqual(run.logLines.filter { $0.contains("msg=\"started service\"") }.count, 1, run.log)
     run.signal(SIGHUP)
