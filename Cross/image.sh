@@ -11,7 +11,9 @@
 #   source-update.img   the same disk's update: serial 2 of Cross/boot/update.json, naming this
 #                       image's own agent binary as agent version 2.0-boot (the agent updates
 #                       itself to it in place)
-#   source-crash.img    serial 3 of Cross/boot/crash.json, naming Cross/boot/crashy.c built for
+#   source-truncated.img  serial 3 of Cross/boot/update.json, naming the first 64 KiB of this
+#                       binary as agent 2.5-truncated: its ELF header is whole, it fails its self-test
+#   source-crash.img    serial 4 of Cross/boot/crash.json, naming Cross/boot/crashy.c built for
 #                       the target as agent 3.0-crashy: it passes the self-test, then crashes as
 #                       PID 1 (the rollback boots of Cross/boot-test.sh); a fixture, not the agent
 #   keys/origin.{key,pub}  the bundle signing key made for this image; the .pub is baked into
@@ -144,15 +146,18 @@ pub=$(cat "$dir/keys/origin.pub")
 
 # The update disks (Cross/boot-test.sh boots 3 to 6): this binary as agent 2.0-boot, then the
 # crash fixture, built static against the target's musl, as 3.0-crashy.
-rm -rf "$dir/source-update" "$dir/source-crash" "$dir/agents-update" "$dir/agents-crash"
-mkdir -p "$dir/source-update" "$dir/source-crash" "$dir/agents-update" "$dir/agents-crash"
+rm -rf "$dir"/source-{update,truncated,crash} "$dir"/agents-{update,truncated,crash}
+mkdir -p "$dir"/source-{update,truncated,crash} "$dir"/agents-{update,truncated,crash}
 cp "$bin" "$dir/agents-update/edgeagent-$target"
 host_run publish Cross/boot/update.json "$dir/source-update/bundle" --key "$dir/keys/origin.key" --expires 30d --serial 2 \
   --agent-dir "$dir/agents-update" --agent-version 2.0-boot >&2
+head -c 65536 "$bin" > "$dir/agents-truncated/edgeagent-$target"
+host_run publish Cross/boot/update.json "$dir/source-truncated/bundle" --key "$dir/keys/origin.key" --expires 30d --serial 3 \
+  --agent-dir "$dir/agents-truncated" --agent-version 2.5-truncated >&2
 # The same musl cross compilers Cross/musl-deps.sh builds the C libraries with (Cross/setup.sh).
 case $target in x86_64) fixture_cc=musl-gcc ;; aarch64) fixture_cc=aarch64-linux-musl-gcc ;; esac
 "$fixture_cc" -static -O1 -o "$dir/agents-crash/edgeagent-$target" Cross/boot/crashy.c
-host_run publish Cross/boot/crash.json "$dir/source-crash/bundle" --key "$dir/keys/origin.key" --expires 30d --serial 3 \
+host_run publish Cross/boot/crash.json "$dir/source-crash/bundle" --key "$dir/keys/origin.key" --expires 30d --serial 4 \
   --agent-dir "$dir/agents-crash" --agent-version 3.0-crashy >&2
 # The crash disk's marker: the update policy's chaos service never powers off beside it.
 touch "$dir/source-crash/bundle/crash-test"
@@ -180,12 +185,13 @@ EOF
 (cd "$tree" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) | gzip -9 > "$dir/initramfs.cpio.gz"
 
 # Disks: a blank state disk, and the source disk with the bundle.
-rm -f "$dir/state.img" "$dir/source.img" "$dir/source-update.img" "$dir/source-crash.img"
+rm -f "$dir/state.img" "$dir/source.img" "$dir"/source-{update,truncated,crash}.img
 # 4 KiB blocks (LMDB's page size; mke2fs would pick 1 KiB for so small a disk) and inode tables
 # and journal initialised now, not by the kernel's ext4lazyinit thread during the first boot.
 mke2fs -q -t ext4 -b 4096 -E lazy_itable_init=0,lazy_journal_init=0 -L edgestate -F "$dir/state.img" 32M >/dev/null
 mke2fs -q -t ext4 -L edgesource -d "$dir/source" -F "$dir/source.img" 8M >/dev/null
 mke2fs -q -t ext4 -L edgesource -d "$dir/source-update" -F "$dir/source-update.img" 16M >/dev/null
+mke2fs -q -t ext4 -L edgesource -d "$dir/source-truncated" -F "$dir/source-truncated.img" 8M >/dev/null
 mke2fs -q -t ext4 -L edgesource -d "$dir/source-crash" -F "$dir/source-crash.img" 8M >/dev/null
 
 echo "console=$console printk.time=1 panic=-1 rdinit=/init" > "$dir/cmdline"

@@ -12,12 +12,26 @@ import EdgeUpdate
 extension Daemon {
   static var agentTarget: String { agentTargetName }
 
+  /// A log line of this file: level 0 info, 1 warn, 2 error; one or two fields. One body for
+  /// every call here: each call site building its own field list cost the binary more than the
+  /// logic it reports on.
+  @inline(never)
+  static func say(_ log: Logger, _ level: Int, _ msg: String, _ k1: String, _ v1: String, _ k2: String = "", _ v2: String = "") {
+    var f = [(k1, v1)]
+    if !k2.isEmpty { f.append((k2, v2)) }
+    switch level {
+    case 0: log.info(msg, f)
+    case 1: log.warn(msg, f)
+    default: log.error(msg, f)
+    }
+  }
+
   /// At start, once the state is open and before anything runs: reads (and removes) the
   /// handed-over variables, rolls back an unfinished trial, and chains to the committed binary
   /// (returning only when that exec failed: the image's binary runs on).
   static func decideBinary(_ env: Environment, _ config: DaemonConfig, log: Logger) -> BootDecision {
     let token = environmentValue(trialTokenVariable)
-    let chained = environmentValue(chainedVariable) != nil
+    let chained = environmentValue(chainedVariable)
     unsetEnvironmentValue(trialTokenVariable)
     unsetEnvironmentValue(chainedVariable)
     let d: BootDecision
@@ -25,24 +39,29 @@ extension Daemon {
       d = try decideAtStart(env, layout: StateLayout(config.stateDir), compiled: edgeagentVersion, token: token, chained: chained,
                             exe: executablePath(), now: wallClockSeconds())
     } catch {
-      log.error("unable to read the agent's update record; running this binary", [("err", error.description)])
+      Daemon.say(log, 2, "unable to read the agent's update record; running this binary", "err", error.description)
       return BootDecision(runningVersion: edgeagentVersion)
     }
     if let v = d.rolledBack {
-      log.error("agent trial did not commit: rolled back", [("version", v)])
+      Daemon.say(log, 2, "agent trial did not commit: rolled back", "version", v)
       do {
         let r = try loadAgentUpdate(env)
         for p in pruneStaged(StateLayout(config.stateDir), keep: r.committedVersion.isEmpty ? nil : r.committedDigest) {
-          log.warn("unable to remove a staged agent binary", [("err", p)])
+          Daemon.say(log, 1, "unable to remove a staged agent binary", "err", p)
         }
       } catch {
-        log.error("unable to read the agent's update record", [("err", error.description)])
+        Daemon.say(log, 2, "unable to read the agent's update record", "err", error.description)
       }
     }
     if let (path, version) = d.chainTo {
-      log.info("running the committed agent", [("version", .string(version)), ("path", .string(path))])
-      let e = replaceProcess(path, argv: commandLineArguments(), setting: [(chainedVariable, "1")])
-      log.error("unable to run the committed agent; running this binary", [("version", .string(version)), ("err", .string(e.description))])
+      Daemon.say(log, 0, "running the committed agent", "version", version, "path", path)
+      let e: HostError
+      do {
+        let r = try loadAgentUpdate(env)
+        e = replaceProcess(try runnableCopy(of: path, digest: r.committedDigest, asInit: processID() == 1), argv: commandLineArguments(),
+                           setting: [(chainedVariable, version)])
+      } catch let h as HostError { e = h } catch { e = HostError(.invalid, "read the agent's update record: \(error)") }
+      Daemon.say(log, 2, "unable to run the committed agent; running this binary", "version", version, "err", e.description)
     }
     return d
   }
@@ -54,16 +73,16 @@ extension Daemon {
     guard !shuttingDown, stager.staging == nil, pendingSwitch == nil else { return }
     let record: AgentUpdateRecord
     do { record = try loadAgentUpdate(env) } catch {
-      log.error("unable to read the agent's update record", [("err", error.description)])
+      Daemon.say(log, 2, "unable to read the agent's update record", "err", error.description)
       return
     }
     switch chooseUpdate(release, target: Daemon.agentTarget, running: agent.runningVersion, record: record) {
     case .none: return
     case .skip(let why):
-      if why != lastUpdateSkip { log.info("not updating the agent", [("reason", why)]) }
+      if why != lastUpdateSkip { Daemon.say(log, 0, "not updating the agent", "reason", why) }
       lastUpdateSkip = why
     case .stage(let version, let digest):
-      log.info("staging agent", [("version", .string(version)), ("sha256", .string(digest.hex))])
+      Daemon.say(log, 0, "staging agent", "version", version, "sha256", digest.hex)
       stager.stage(version: version, digest: digest, target: Daemon.agentTarget, configPath: config.path) { [unowned(unsafe) self] r in
         self.staged(r)
       }
@@ -73,13 +92,13 @@ extension Daemon {
   func staged(_ r: AgentStager.Result) {
     switch r {
     case .refused(let version, let reason):
-      log.error("agent update refused", [("version", version), ("reason", reason)])
+      Daemon.say(log, 2, "agent update refused", "version", version, "reason", reason)
       do { try recordRefusal(env, version: version, reason: reason, now: wallClockSeconds()) } catch {
-        log.error("unable to record the refusal", [("err", error.description)])
+        Daemon.say(log, 2, "unable to record the refusal", "err", error.description)
       }
       pruneStagedSaid(keep: committedDigest())
     case .ready(let version, let digest, let path):
-      log.info("agent self-test passed", [("version", version)])
+      Daemon.say(log, 0, "agent self-test passed", "version", version)
       pendingSwitch = (version, digest, path)
       switchAgentWhenIdle()
     }
@@ -99,21 +118,22 @@ extension Daemon {
     do {
       token = try beginTrial(env, version: version, digest: digest, previous: agent.runningVersion, handoff: handoff, now: wallClockSeconds())
     } catch {
-      log.error("unable to record the agent trial; not switching", [("err", error.description)])
+      Daemon.say(log, 2, "unable to record the agent trial; not switching", "err", error.description)
       return
     }
     for s in handoff.services where s.outputFD >= 0 {
-      do { try keepAcrossExec(s.outputFD) } catch { log.warn("service output will not be carried over", [("service", s.id), ("err", error.description)]) }
+      do { try keepAcrossExec(s.outputFD) } catch { Daemon.say(log, 1, "service output will not be carried over", "service", s.id, "err", error.description) }
     }
-    log.info("switching agent in place", [("from", .string(agent.runningVersion)), ("to", .string(version)),
-                                          ("services", .int(handoff.services.count)), ("pid", .int(Int(processID())))])
+    Daemon.say(log, 0, "switching agent in place", "from", agent.runningVersion, "to", version)
     if kernelInit { kernelLog("edgeagent: switching from \(agent.runningVersion) to \(version)") }
-    let e = replaceProcess(path, argv: commandLineArguments(), setting: [(trialTokenVariable, token)])
+    let e: HostError
+    do { e = replaceProcess(try runnableCopy(of: path, digest: digest, asInit: isInit), argv: commandLineArguments(),
+                            setting: [(trialTokenVariable, token)]) } catch { e = error }
     // Still here: nothing was replaced. The services stay ours, their pipes close on a later exec.
     for s in handoff.services where s.outputFD >= 0 { closeOnExec(s.outputFD) }
-    log.error("unable to switch agent", [("version", version), ("err", e.description)])
+    Daemon.say(log, 2, "unable to switch agent", "version", version, "err", e.description)
     do { try abandonTrial(env, reason: "exec failed: \(e)", now: wallClockSeconds()) } catch {
-      log.error("unable to record the failed switch", [("err", error.description)])
+      Daemon.say(log, 2, "unable to record the failed switch", "err", error.description)
     }
   }
 
@@ -123,13 +143,13 @@ extension Daemon {
       let r = try loadAgentUpdate(env)
       return r.committedVersion.isEmpty ? nil : r.committedDigest
     } catch {
-      log.error("unable to read the agent's update record", [("err", error.description)])
+      Daemon.say(log, 2, "unable to read the agent's update record", "err", error.description)
       return nil
     }
   }
 
   func pruneStagedSaid(keep: Digest?) {
-    for p in pruneStaged(StateLayout(config.stateDir), keep: keep) { log.warn("unable to remove a staged agent binary", [("err", p)]) }
+    for p in pruneStaged(StateLayout(config.stateDir), keep: keep) { Daemon.say(log, 1, "unable to remove a staged agent binary", "err", p) }
   }
 
   /// The new image's side: the handed-over services, for the supervisor's first update.
@@ -137,9 +157,9 @@ extension Daemon {
     guard agent.isTrial else { return }
     do throws(StoreError) {
       guard let h = try takeHandoff(env) else { return }
-      for s in h.services { supervisor.adoptable[s.id] = s }
+      supervisor.adoptable = h.services
     } catch {
-      log.error("unable to read the handed-over services; they will be started anew", [("err", error.description)])
+      Daemon.say(log, 2, "unable to read the handed-over services; they will be started anew", "err", error.description)
     }
   }
 
@@ -147,7 +167,7 @@ extension Daemon {
   func agentConverged() {
     guard agent.isTrial, !trialWindowStarted else { return }
     trialWindowStarted = true
-    log.info("agent trial window started", [("version", .string(agent.runningVersion)), ("ms", .int(Int(config.agentTrialMs)))])
+    Daemon.say(log, 0, "agent trial window started", "version", agent.runningVersion, "ms", String(config.agentTrialMs))
     updateTimer.start(after: UInt64(config.agentTrialMs)) { [unowned(unsafe) self] in self.commitAgent() }
   }
 
@@ -155,14 +175,14 @@ extension Daemon {
     do {
       guard let t = try commitTrial(env, now: wallClockSeconds()) else { return }
       agent.isTrial = false
-      log.info("agent committed", [("version", t.version), ("previous", t.previousVersion)])
+      Daemon.say(log, 0, "agent committed", "version", t.version, "previous", t.previousVersion)
       if kernelInit { kernelLog("edgeagent: committed \(t.version)") }
       pruneStagedSaid(keep: t.digest)
       // A bundle accepted during the trial may name yet another version.
       considerAgentUpdate(heldAgentRelease())
     } catch {
       // Uncommitted, the next start rolls back: better than running on a state we cannot write.
-      log.error("unable to commit the agent trial", [("err", error.description)])
+      Daemon.say(log, 2, "unable to commit the agent trial", "err", error.description)
     }
   }
 }

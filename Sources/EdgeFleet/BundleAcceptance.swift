@@ -60,10 +60,12 @@ public func checkCandidate(_ env: Environment, bytes: [UInt8], signature: [UInt8
     throw .rejected(.serialConflict(serial: held.serial, held: held.digest, offered: digest))
   }
   do { try BundleRejection.checkFreshness(bundle, heldSerial: held?.serial, now: now) } catch { throw .rejected(error) }
-  var unneeded = Set<Digest>()
+  // At most the two other targets' binaries: a list, not a set.
+  var unneeded: [Digest] = []
   if let agentTarget, let release = bundle.agent {
-    for t in release.targets where t.name != agentTarget { unneeded.insert(t.digest) }
-    for p in bundle.policy.promises { if let s = p.source { unneeded.remove(s) } }
+    for t in release.targets where t.name != agentTarget && !bundle.policy.promises.contains(where: { $0.source == t.digest }) {
+      unneeded.append(t.digest)
+    }
   }
   var missing: [BundleBlob] = []
   do throws(StoreError) {

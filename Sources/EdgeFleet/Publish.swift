@@ -188,7 +188,7 @@ private func agentRelease(_ o: PublishOptions, blobs: inout [(BundleBlob, [UInt8
     targets.append(AgentTarget(name: t, digest: digest))
   }
   if targets.isEmpty {
-    throw .input("--agent-dir \(dir): no edgeagent-TARGET binary (targets: \(AgentRelease.knownTargets.joined(separator: ", ")))")
+    throw .input("--agent-dir \(dir): no edgeagent-TARGET binary (targets: aarch64, armv7, x86_64)")
   }
   return AgentRelease(version: version, targets: targets)
 }

@@ -38,11 +38,19 @@ public func processStart(_ pid: Int32) -> (parent: Int32, ticks: UInt64)? {
   guard pid > 0, let text = try? readWholeFile("/proc/\(pid)/stat", limit: 4096) else { return nil }
   // The command name (field 2) may hold spaces and parentheses: fields resume after the last ')'.
   guard let close = text.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-  var fields: [Substring] = []
-  for f in String(decoding: text[(close + 1)...], as: UTF8.self).split(separator: " ") { fields.append(f) }
-  // fields[0] is field 3 (state): field N is fields[N - 3].
-  guard fields.count > 19, let parent = Int32(fields[1]), let ticks = UInt64(fields[19]) else { return nil }
-  return (parent, ticks)
+  // Digits, as ProcessFigures reads statm: no text, no generic integer parsing.
+  var field = 2, value: UInt64 = 0, parent: UInt64? = nil
+  for c in text[(close + 1)...] {
+    if c == UInt8(ascii: " ") {
+      if field == 4 { parent = value }
+      if field == 22 { return parent.map { (Int32(truncatingIfNeeded: $0), value) } }
+      field += 1
+      value = 0
+    } else if (field == 4 || field == 22) && c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+      value = value &* 10 &+ UInt64(c - UInt8(ascii: "0"))
+    }
+  }
+  return nil
 }
 
 /// The path of this process's binary (/proc/self/exe), nil when it cannot be read.

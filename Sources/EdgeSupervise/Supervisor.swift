@@ -38,7 +38,7 @@ package final class Supervisor {
   package var onMainExited: ((Int32) -> Void)? = nil
   /// Processes the agent's previous image handed over (an update in place), by service id:
   /// the first `update` adopts those its policy still lists instead of starting them.
-  package var adoptable: [String: HandoffService] = [:]
+  package var adoptable: [HandoffService] = []
 
   package init(loop: Loop, reaper: ChildReaper, log: Logger, env: Environment, root: String, stateDir: String,
        crashLoopCount: Int, crashLoopWindowMs: UInt32) {
@@ -104,7 +104,8 @@ package final class Supervisor {
   /// process of a service the policy no longer lists is stopped, as a removed service is.
   func adoptHandedOver() {
     let me = processID()
-    for (id, h) in adoptable {
+    for h in adoptable {
+      let id = h.id
       let current = processStart(h.pid)
       let same = current?.parent == me && current?.ticks == h.startTicks
       if same, let r = runners.first(where: { $0.id == id }), r.machine.phase == .stopped {
@@ -119,7 +120,7 @@ package final class Supervisor {
         log.warn("not adopting service: its process is gone or is another", [("service", .string(id)), ("pid", .int(Int(h.pid)))])
       }
     }
-    adoptable = [:]
+    adoptable = []
     // One that exited between the exec and now is a zombie whose SIGCHLD went before the watch.
     reaper.reapAll()
   }
@@ -200,7 +201,7 @@ package final class Supervisor {
   package func outcome(_ p: Promise) -> Outcome {
     guard let r = runners.first(where: { $0.id == p.id }) else {
       // Checked and taken over by the update that follows this convergence.
-      if adoptable[p.id] != nil { return Outcome(.kept, "handed over by the agent's previous image") }
+      if adoptable.contains(where: { $0.id == p.id }) { return Outcome(.kept, "handed over by the agent's previous image") }
       return Outcome(.repaired, "will start")
     }
     defer { r.startedThisRun = false }

@@ -4,12 +4,13 @@ import EdgeHost
 import EdgeStore
 
 /// The environment variable that carries a trial's token into the image it exec's, and the one
-/// that marks a chained start (the image ran the committed binary, which must not chain again).
+/// that marks a chained start and names the version chained to (the image ran the committed
+/// binary, which must not chain again).
 public let trialTokenVariable = "EDGEAGENT_TRIAL"
 public let chainedVariable = "EDGEAGENT_CHAINED"
 
 /// What the start of a process decides, before anything else is started.
-public struct BootDecision: Equatable {
+public struct BootDecision {
   /// The label of the binary running now: a trial's or the committed version, else the
   /// image's own (`compiled`).
   public var runningVersion: String
@@ -21,15 +22,11 @@ public struct BootDecision: Equatable {
   public var rolledBack: String? = nil
 
   public init(runningVersion: String) { self.runningVersion = runningVersion }
-
-  public static func == (a: BootDecision, b: BootDecision) -> Bool {
-    a.runningVersion == b.runningVersion && a.isTrial == b.isTrial && a.chainTo?.path == b.chainTo?.path
-      && a.chainTo?.version == b.chainTo?.version && a.rolledBack == b.rolledBack
-  }
 }
 
-/// Decides which binary runs, at the start of `run`. `token` and `chained` are what this process
-/// found in its environment (the caller reads and removes them); `exe` is its own binary's path.
+/// Decides which binary runs, at the start of `run`. `token` and `chained` (the version chained
+/// to) are what this process found in its environment (the caller reads and removes them); `exe`
+/// is its own binary's path.
 ///
 /// A trial whose token this process does not carry did not commit: the agent restarted (a
 /// supervisor after a crash) or the host rebooted (a PID 1 crash panics the kernel) inside the
@@ -38,7 +35,7 @@ public struct BootDecision: Equatable {
 /// this one is chained to unless this start is already the chain's end, so an update survives
 /// reboots and the image's binary is the fallback of last resort (a committed file that is
 /// gone, or that will not exec, leaves the image's running).
-public func decideAtStart(_ env: Environment, layout: StateLayout, compiled: String, token: String?, chained: Bool,
+public func decideAtStart(_ env: Environment, layout: StateLayout, compiled: String, token: String?, chained: String?,
                           exe: String?, now: Int64) throws(StoreError) -> BootDecision {
   var record = try env.withRead { (txn) throws(StoreError) in try txn.agentUpdate() } ?? AgentUpdateRecord()
   var d = BootDecision(runningVersion: compiled)
@@ -66,12 +63,28 @@ public func decideAtStart(_ env: Environment, layout: StateLayout, compiled: Str
   // Canonical, as /proc/self/exe reads: the state directory's path may pass through a symlink.
   // A committed file that cannot be resolved is gone: the image's binary runs.
   guard let real = try? realPath(path) else { return d }
-  if exe == real {
+  if exe == real || chained == record.committedVersion {
     d.runningVersion = record.committedVersion
-  } else if !chained {
+  } else if chained == nil {
     d.chainTo = (path, record.committedVersion)
   }
   return d
+}
+
+/// The path to exec for the staged binary at `path`. As PID 1 a copy in /run (the tmpfs init
+/// mounts) runs instead: a running binary on the state disk would keep it busy, and shutdown
+/// could then neither unmount it nor remount it read-only. Elsewhere the staged file itself.
+public func runnableCopy(of path: String, digest: Digest, asInit: Bool) throws(HostError) -> String {
+  guard asInit else { return path }
+  let bytes = try readWholeFile(path, limit: Int(PolicyBundle.maxBlobSize))
+  // The staged file was checked against its digest when the bundle was accepted; a disk that
+  // changed it since must not be run.
+  guard SHA256.hash(bytes) == digest else { throw HostError(.invalid, "verify (its SHA-256 is not the staged one's)", path) }
+  try makeDirectory("/run/edgeagent", mode: 0o700)
+  let dir = try Directory.openRoot("/run/edgeagent")
+  let name = "edgeagent-" + digest.hex
+  try withBytes(bytes) { (raw) throws(HostError) in try AtomicWrite.replace(dir, name, content: raw, mode: 0o755) }
+  return "/run/edgeagent/" + name
 }
 
 extension Environment {

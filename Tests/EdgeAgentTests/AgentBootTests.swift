@@ -28,7 +28,7 @@ final class AgentBootTests: XCTestCase {
 
   func record() throws -> AgentUpdateRecord { try loadAgentUpdate(env) }
 
-  func decide(token: String? = nil, chained: Bool = false, exe: String? = "/usr/bin/edgeagent") throws -> BootDecision {
+  func decide(token: String? = nil, chained: String? = nil, exe: String? = "/usr/bin/edgeagent") throws -> BootDecision {
     try decideAtStart(env, layout: layout, compiled: "1.0", token: token, chained: chained, exe: exe, now: 1000)
   }
 
@@ -82,8 +82,14 @@ final class AgentBootTests: XCTestCase {
     let running = try decide(exe: path)
     XCTAssertNil(running.chainTo)
     XCTAssertEqual(running.runningVersion, "2.0")
-    // Chained once already (that exec must have failed to land here as the image): no loop.
-    XCTAssertNil(try decide(chained: true).chainTo)
+    // Chained to it (from a copy elsewhere, as PID 1 runs one from /run): it runs, no loop.
+    let chainedTo = try decide(chained: "2.0", exe: "/run/edgeagent/copy")
+    XCTAssertNil(chainedTo.chainTo)
+    XCTAssertEqual(chainedTo.runningVersion, "2.0")
+    // Chained once already, to a version no longer committed: no second chain, the binary's own.
+    let stale = try decide(chained: "1.9")
+    XCTAssertNil(stale.chainTo)
+    XCTAssertEqual(stale.runningVersion, "1.0")
   }
 
   func testWhatABundlesAgentEntryMakesAnAgentDo() throws {
