@@ -5,7 +5,7 @@
 # a second apply that must keep everything and write nothing, status and status --json, and a
 # policy with a duplicate id that must be rejected (exit 2) without touching root or state;
 # also `bench --quick`'s allocation and syscall counts against the saved baseline, and, for aarch64, the
-# size budget (at most 1,250,000 bytes, stripped); for x86_64, the Debian package (Cross/package-test.sh).
+# size budget (at most 1,300,000 bytes, stripped); for x86_64, the Debian package (Cross/package-test.sh).
 # Prints one PASS/FAIL line per check; exits 1 if any check failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -75,12 +75,15 @@ fi
 # until issue 16 (host reports, the collector, its page) added 52 KB net of its own trims; the
 # levers found paid 22.5 KB of it, and the budget became 1 MiB. Issue 15's promise library (five
 # types: templates with Mustache and the facts, line edits with a regex engine, users and groups,
-# packages) took it from 1,047,136 to 1,212,432 bytes after its own levers, and the budget is
-# 1,250,000 bytes.
+# packages) took it from 1,047,136 to 1,212,432 bytes after its own levers, and the budget was
+# 1,250,000 bytes. Issue 18's self-update (staging, the self-test, the exec handoff and adoption,
+# trial, commit and rollback, their status, metrics and report lines, publish --agent-dir) took it
+# from 1,211,600 to 1,283,200 after its levers (one log helper, no sort, dictionary or integer
+# parsing of its own): the budget is 1,300,000 bytes.
 # Benchmarks/README.md, "Binary sizes", has what each lever took off and what each type costs.
 if [ "$target" = aarch64 ]; then
   size=$(stat -c %s "$bin")
-  check "stripped size $size bytes is at most 1,250,000" test "$size" -le 1250000
+  check "stripped size $size bytes is at most 1,300,000" test "$size" -le 1300000
 fi
 
 # The hot paths' allocation and syscall counts, counted by the static binary's own malloc wrappers

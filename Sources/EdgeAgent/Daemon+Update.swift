@@ -55,12 +55,16 @@ extension Daemon {
     }
     if let (path, version) = d.chainTo {
       Daemon.say(log, 0, "running the committed agent", "version", version, "path", path)
-      let e: HostError
-      do {
-        let r = try loadAgentUpdate(env)
-        e = replaceProcess(try runnableCopy(of: path, digest: r.committedDigest, asInit: processID() == 1), argv: commandLineArguments(),
-                           setting: [(chainedVariable, version)])
-      } catch let h as HostError { e = h } catch { e = HostError(.invalid, "read the agent's update record: \(error)") }
+      var e = HostError(.invalid, "read the agent's update record")
+      do throws(StoreError) {
+        let digest = try loadAgentUpdate(env).committedDigest
+        do throws(HostError) {
+          e = replaceProcess(try runnableCopy(of: path, digest: digest, asInit: processID() == 1), argv: commandLineArguments(),
+                             setting: [(chainedVariable, version)])
+        } catch { e = error }
+      } catch {
+        e = HostError(.invalid, "read the agent's update record (\(error))")
+      }
       Daemon.say(log, 2, "unable to run the committed agent; running this binary", "version", version, "err", e.description)
     }
     return d
