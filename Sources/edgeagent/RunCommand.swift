@@ -16,8 +16,8 @@ enum RunCommand {
     on SIGTERM, SIGINT or SIGPWR stops the services in reverse order, syncs and powers off.
       --config FILE      JSON config (keys: state_dir, root, policy, interval, pull_interval, labels,
                          log_format, container, host_id, upstreams, trusted_keys, relay, relay_url, metrics,
-                         collect, collectors, report_interval, crash_loop_count, crash_loop_window, modules,
-                         mounts); flags override it
+                         collect, collectors, report_interval, agent_trial, crash_loop_count, crash_loop_window,
+                         modules, mounts); flags override it
       --state DIR        the state (default /var/lib/edgeagent; under --root when a root is given)
       --metrics ADDR:PORT  serve GET /metrics (Prometheus text) and /healthz (200 while converging)
       --collect ADDR:PORT  be the fleet's collector: take signed host reports (POST /report) and serve
