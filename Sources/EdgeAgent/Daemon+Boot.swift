@@ -38,7 +38,7 @@ extension Daemon {
         case .notMounted: break
         }
       } catch {
-        log.error("unable to unmount", [("path", m.path), ("err", error.description)])
+        log.error("unable to unmount", [("path", m.path), ("err", error.description), ("held_by", holders(of: m.path).joined(separator: "; "))])
       }
     }
   }

@@ -138,6 +138,8 @@ public final class Daemon {
                             optional: Daemon.reports(config) ? [.reports] : [])
     } catch { throw .store(error) }
     hostID = try Daemon.loadHostID(env, override: config.hostID)
+    // Before any exec of a new image (Daemon+Update.swift): see `dataFileDescriptor`.
+    if let fd = env.dataFileDescriptor { closeOnExec(fd) }
     agent = Daemon.decideBinary(env, config, log: boot)
     if kernelInit { boot.info("state opened", [("state", config.stateDir)]) }
     _ = try Daemon.bundleSettings(config)

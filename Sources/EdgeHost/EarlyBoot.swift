@@ -126,3 +126,24 @@ public func unmountFilesystem(_ path: String) throws(HostError) -> UnmountResult
   if case .failure(let e) = ro { throw HostError(e, "unmount or remount read-only", path) }
   return .remountedReadOnly
 }
+
+/// What keeps a filesystem busy, for the error when it cannot be unmounted: each process's
+/// descriptors, working directory and binary under `mountPoint` ("pid 1 fd 12
+/// /var/lib/edgeagent/data.mdb"), at most `limit` of them. Read from /proc at shutdown only.
+public func holders(of mountPoint: String, limit: Int = 5) -> [String] {
+  var out: [String] = []
+  let prefix = mountPoint + "/"
+  func under(_ p: String) -> Bool { p == mountPoint || p.hasPrefix(prefix) }
+  guard let proc = try? Directory.openRoot("/proc"), let pids = try? proc.entries() else { return out }
+  for pid in pids where pid.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+    for link in ["cwd", "exe", "root"] {
+      if let t = try? proc.readLink(pid + "/" + link), under(t) { out.append("pid \(pid) \(link) \(t)") }
+    }
+    guard let fds = try? Directory.openRoot("/proc/" + pid + "/fd"), let names = try? fds.entries() else { continue }
+    for n in names {
+      if let t = try? fds.readLink(n), under(t) { out.append("pid \(pid) fd \(n) \(t)") }
+      if out.count >= limit { return out }
+    }
+  }
+  return out
+}

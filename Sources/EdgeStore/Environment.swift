@@ -122,6 +122,16 @@ public final class Environment {
     try check(mdb_txn_commit(txn), "open the databases")
   }
 
+  /// The data file's descriptor (nil when closed). LMDB opens it without O_CLOEXEC (mdb.c's
+  /// MDB_O_RDWR): an agent that execs a new image of itself marks it close-on-exec first, or
+  /// the new image would hold the old descriptor, open for writing, for its whole life (a
+  /// state disk that then cannot be unmounted or remounted read-only at poweroff).
+  public var dataFileDescriptor: Int32? {
+    if isClosed { return nil }
+    var fd: mdb_filehandle_t = -1
+    return mdb_env_get_fd(env, &fd) == 0 ? fd : nil
+  }
+
   /// Zero-fills the data file from its end to `preallocatedBytes`. LMDB reads nothing past its
   /// last page, so the zeros are never taken for data. Best effort: a failure (disk full) only
   /// leaves the file shorter, and LMDB grows it as before.

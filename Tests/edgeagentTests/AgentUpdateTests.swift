@@ -68,6 +68,11 @@ final class AgentUpdateTests: XCTestCase {
     XCTAssertEqual(agent["committed"] as? String, "9.9.9-test")
     XCTAssertTrue(agent["trial"] is NSNull, "\(agent)")
     XCTAssertEqual(agent["rollbacks"] as? Int, 0)
+    // The new image holds the state's data file as any agent does (LMDB's two descriptors), not
+    // also the old image's: one left open for writing keeps a state disk from unmounting.
+    let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(run.agentPID)/fd")) ?? []
+    let dataFDs = fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(run.agentPID)/fd/\($0)"))?.hasSuffix("/data.mdb") ?? false }
+    XCTAssertEqual(dataFDs.count, 2, "descriptors of data.mdb: \(dataFDs)")
     // The committed binary is the one file staged.
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run.state + "/agent").count, 1)
     // Nothing more to do: the bundle's version is the one running.
