@@ -197,7 +197,7 @@ expect "$T/boot3.txt" "boot 3: accepted serial 2 naming agent 2.0-boot, staged a
 started=$(pid_of 3 'msg="started service" service=web ')
 adopted=$(pid_of 3 'msg="adopted service" service=web')
 if [ -n "$started" ] && [ "$started" = "$adopted" ] && [ "$(grep -c 'msg="started service" service=web .*restarts=0' "$T/boot3.txt")" = 1 ]; then
-  pass "boot 3: web kept running through the switch (adopted as${adopted#* }: the same process, started once)"
+  pass "boot 3: web kept running through the switch (adopted as ${adopted# }: the same process, started once)"
 else
   fail "boot 3: web should be adopted, not restarted (started${started:- none}, adopted${adopted:- none})"
 fi

@@ -26,6 +26,7 @@
 #                the relays restarted; adds seconds from the restart until the collector shows
 #                every agent converged on serial 3 and the collector's peak POSTs per second then
 #   REPORT_INTERVAL=2s  the agents' `report_interval` (heartbeats; a relay's forwarding period)
+#   KEEP=1       keep the agents' folders (logs, states) and print where
 #   AGENT=1      serial 2 also names agent binaries (issue 18): this binary as x86_64 (the
 #                agents' target) and out/edgeagent-aarch64 and -armv7 when built, labelled
 #                2.0-fleet; every agent stages, self-tests, execs and commits it (agent_trial 2s).
@@ -53,7 +54,7 @@ cleanup() {
   [ -f "$T/origin/nginx.pid" ] && kill "$(cat "$T/origin/nginx.pid")" 2>/dev/null || true
   [ -f "$T/cache/nginx.pid" ] && kill "$(cat "$T/cache/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
-  rm -rf "$T"
+  if [ -n "${KEEP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 base=$((20000 + RANDOM % 12000))   # below the ephemeral range (32768-), so no relay port is taken

@@ -44,6 +44,8 @@ static inline int edge_open(const char *p, int flags, mode_t mode) { return open
 static inline int edge_openat(int dirfd, const char *p, int flags, mode_t mode) { return openat(dirfd, p, flags, mode); }
 static inline int edge_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
 static inline int edge_prctl(int opt, unsigned long a2) { return prctl(opt, a2, 0, 0, 0); }
+/* SIG_IGN is a macro (a cast of 1 to a handler pointer). */
+static inline void edge_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 static inline int edge_fmt_double(char *buf, size_t n, double d, int prec) { return snprintf(buf, n, "%.*f", prec, d); }
 
 /* O_PATH (an fd naming an object without opening it: fstat and readlinkat work on it, a

@@ -13,6 +13,7 @@ struct CLI {
   static func main() {
     let started = monotonicNanoseconds()
     fixHeapMmapThreshold()
+    ignoreBrokenPipes()
     var args = commandLineArguments()
     // The kernel runs /init with no arguments; a container's PID 1 is given its command.
     let isInit = processID() == 1 && args.count == 1
