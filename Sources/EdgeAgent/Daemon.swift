@@ -121,7 +121,13 @@ public final class Daemon {
       } catch {
         boot.error("unable to bring up loopback", [("err", error.description)])
       }
-      Daemon.prepareDisks(config, log: boot)
+      // An image exec'd by the agent (an update's trial, the committed binary at boot) finds
+      // the modules loaded and the disks mounted by the image before it, in this boot.
+      if environmentValue(trialTokenVariable) == nil && environmentValue(chainedVariable) == nil {
+        Daemon.prepareDisks(config, log: boot)
+      } else {
+        boot.info("modules and disks prepared by the previous image")
+      }
     } else {
       // Orphans of our services come to us, not to the host's init.
       becomeSubreaper()
