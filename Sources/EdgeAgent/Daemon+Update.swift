@@ -59,7 +59,7 @@ extension Daemon {
       do throws(StoreError) {
         let digest = try loadAgentUpdate(env).committedDigest
         do throws(HostError) {
-          e = replaceProcess(try runnableCopy(of: path, digest: digest, asInit: processID() == 1), argv: commandLineArguments(),
+          e = replaceProcess(try runnableCopy(of: path, digest: digest, asInit: processID() == 1, root: config.root), argv: commandLineArguments(),
                              setting: [(chainedVariable, version)])
         } catch { e = error }
       } catch {
@@ -131,7 +131,7 @@ extension Daemon {
     Daemon.say(log, 0, "switching agent in place", "from", agent.runningVersion, "to", version)
     if kernelInit { kernelLog("edgeagent: switching from \(agent.runningVersion) to \(version)") }
     let e: HostError
-    do { e = replaceProcess(try runnableCopy(of: path, digest: digest, asInit: isInit), argv: commandLineArguments(),
+    do { e = replaceProcess(try runnableCopy(of: path, digest: digest, asInit: isInit, root: root), argv: commandLineArguments(),
                             setting: [(trialTokenVariable, token)]) } catch { e = error }
     // Still here: nothing was replaced. The services stay ours, their pipes close on a later exec.
     for s in handoff.services where s.outputFD >= 0 { closeOnExec(s.outputFD) }

@@ -71,20 +71,26 @@ public func decideAtStart(_ env: Environment, layout: StateLayout, compiled: Str
   return d
 }
 
-/// The path to exec for the staged binary at `path`. As PID 1 a copy in /run (the tmpfs init
-/// mounts) runs instead: a running binary on the state disk would keep it busy, and shutdown
-/// could then neither unmount it nor remount it read-only. Elsewhere the staged file itself.
-public func runnableCopy(of path: String, digest: Digest, asInit: Bool) throws(HostError) -> String {
+/// The path to exec for the staged binary at `path`. As PID 1 a copy in the root's /run (the
+/// tmpfs init mounts) runs instead: a running binary on the state disk would keep it busy, and
+/// shutdown could then neither unmount it nor remount it read-only. Elsewhere the staged file
+/// itself. Under the root, as every path the agent writes: PID 1 of a test's namespace with a
+/// sandbox root must not write the host's /run.
+public func runnableCopy(of path: String, digest: Digest, asInit: Bool, root: String) throws(HostError) -> String {
   guard asInit else { return path }
+  var base = root
+  while base.hasSuffix("/") { base.removeLast() }
   let bytes = try readWholeFile(path, limit: Int(PolicyBundle.maxBlobSize))
   // The staged file was checked against its digest when the bundle was accepted; a disk that
   // changed it since must not be run.
   guard SHA256.hash(bytes) == digest else { throw HostError(.invalid, "verify (its SHA-256 is not the staged one's)", path) }
-  try makeDirectory("/run/edgeagent", mode: 0o700)
-  let dir = try Directory.openRoot("/run/edgeagent")
+  let runDir = base + "/run/edgeagent"
+  try makeDirectory(base + "/run")   // a sandbox root may have none; a VM's is the tmpfs init mounted
+  try makeDirectory(runDir, mode: 0o700)
+  let dir = try Directory.openRoot(runDir)
   let name = "edgeagent-" + digest.hex
   try withBytes(bytes) { (raw) throws(HostError) in try AtomicWrite.replace(dir, name, content: raw, mode: 0o755) }
-  return "/run/edgeagent/" + name
+  return runDir + "/" + name
 }
 
 extension Environment {

@@ -73,6 +73,8 @@ final class AgentUpdateTests: XCTestCase {
     let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(run.agentPID)/fd")) ?? []
     let dataFDs = fds.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(run.agentPID)/fd/\($0)"))?.hasSuffix("/data.mdb") ?? false }
     XCTAssertEqual(dataFDs.count, 2, "descriptors of data.mdb: \(dataFDs)")
+    // As PID 1 the new image ran from a copy in the root's /run, never the host's.
+    XCTAssertTrue(FileManager.default.fileExists(atPath: run.root + "/run/edgeagent"), "no copy under the root's /run")
     // The committed binary is the one file staged.
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: run.state + "/agent").count, 1)
     // Nothing more to do: the bundle's version is the one running.
