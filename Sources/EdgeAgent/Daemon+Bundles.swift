@@ -71,6 +71,7 @@ extension Daemon {
     var pc = PullerConfig(origins: s.origins, trustedKeys: s.keys, hostID: hostID)
     pc.intervalMs = UInt64(config.pullIntervalMs ?? config.intervalMs)
     pc.agentTarget = agentTargetName
+    pc.root = config.root
     pc.resolver.hostsPath = config.hostsFile
     pc.resolver.resolvConfPath = config.resolvConf
     // A relay pulls from its ancestors in the bundle's relay tree, found by the URL the bundle
@@ -91,8 +92,13 @@ extension Daemon {
     }
     p.onAccepted = { [unowned(unsafe) self] b in
       self.relay?.notifyAccepted()
-      self.replacePolicy(b.policy, digest: b.digest)
+      // The baseline composed with the teams held (TeamAcceptance.swift).
+      self.replacePolicy(b.inForce?.policy ?? b.policy, digest: b.inForce?.digest ?? b.digest)
       self.considerAgentUpdate(b.agent)
+    }
+    p.onTeamAccepted = { [unowned(unsafe) self] f in
+      self.relay?.notifyAccepted()
+      self.replacePolicy(f.policy, digest: f.digest)
     }
     puller = p
     p.start()
@@ -109,10 +115,11 @@ extension Daemon {
   /// The serial of the bundle in force, nil before the first; a store failure is logged and
   /// taken as none (the puller then asks as on a first boot), never dropped silently.
   /// The policy to converge to at start when the file gives none: the signed bundle in force,
-  /// whole (its vars and template blobs with it: `desired` holds each promise, not those), else
-  /// what `desired` holds (a policy file's last good one).
+  /// whole (its vars and template blobs with it: `desired` holds each promise, not those),
+  /// composed with the teams' bundles held, else what `desired` holds (a policy file's last
+  /// good one).
   func lastGoodPolicy() throws(StoreError) -> Policy? {
-    if try heldSerial(env) != nil, let (p, _) = try loadAcceptedPolicy(env) { return p }
+    if try heldSerial(env) != nil, let f = try loadPolicyInForce(env) { return f.policy }
     return try loadDesiredPolicy(env)
   }
 

@@ -141,7 +141,7 @@ public final class Daemon {
       stateLock = try StateLock(stateDir: config.stateDir)
       env = try Environment(path: config.stateDir, deferredMetaSync: true,
                             initialMeta: config.hostID == nil ? [(MetaKey.hostID.name, Array(randomHex(16).utf8))] : [],
-                            optional: Daemon.reports(config) ? [.reports] : [])
+                            optional: (Daemon.reports(config) ? [.reports] : []) + (config.upstreams.isEmpty ? [] : [.teams]))
     } catch { throw .store(error) }
     hostID = try Daemon.loadHostID(env, override: config.hostID)
     // Before any exec of a new image (Daemon+Update.swift): see `dataFileDescriptor`.

@@ -20,6 +20,14 @@ public enum BundleRejection: Error, Equatable, Sendable, CustomStringConvertible
   case blobMismatch(Digest, String)
   /// The transfer failed (truncated, oversized, an HTTP error): the upstream's fault.
   case transfer(String)
+  /// A team's bundle for a team the baseline in force does not delegate to (or no baseline yet).
+  case notDelegated(team: String)
+  /// A bundle that names another team than the place it was offered for (`"baseline"`: the
+  /// baseline's place, or a bundle that names no team offered as a team's).
+  case wrongTeam(named: String, offered: String)
+  /// A team's promises outside its scope, after a baseline promise that is not there, or on an
+  /// object another bundle promises: each issue names the promise, the object and the holder.
+  case outOfScope(team: String, issues: [String])
 
   /// A short word for metrics and logfmt (`reason=bad_signature`).
   public var code: String {
@@ -33,6 +41,9 @@ public enum BundleRejection: Error, Equatable, Sendable, CustomStringConvertible
     case .blobMissing: return "blob_missing"
     case .blobMismatch: return "blob_mismatch"
     case .transfer: return "transfer"
+    case .notDelegated: return "not_delegated"
+    case .wrongTeam: return "wrong_team"
+    case .outOfScope: return "out_of_scope"
     }
   }
 
@@ -49,6 +60,14 @@ public enum BundleRejection: Error, Equatable, Sendable, CustomStringConvertible
     case .blobMissing(let d): return "blob \(d.hex) is missing"
     case .blobMismatch(let d, let why): return "blob \(d.hex): \(why)"
     case .transfer(let why): return "transfer failed: \(why)"
+    case .notDelegated(let team): return "team \"\(team)\" is not delegated by the baseline in force"
+    case .wrongTeam(let named, let offered):
+      return "the bundle is \(named == "baseline" ? "the baseline's" : "team \"\(named)\"'s"), offered as \(offered == "baseline" ? "the baseline" : "team \"\(offered)\"'s")"
+    case .outOfScope(let team, let issues):
+      var s = "team \"\(team)\": "
+      for (i, issue) in issues.prefix(5).enumerated() { s += (i > 0 ? "; " : "") + issue }
+      if issues.count > 5 { s += " (and \(issues.count - 5) more)" }
+      return s
     }
   }
 

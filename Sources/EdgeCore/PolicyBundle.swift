@@ -12,7 +12,10 @@
 /// every file content the policy names by `source: "sha256:…"`, with its size; `relays` is
 /// optional, each URL at most once, and in its order is the relay tree of fan-out
 /// `relay_fanout` (1 to 1,000, default 10; see `RelayTree`). `agent` optionally names the agent
-/// binaries to run (AgentRelease.swift), each listed in `blobs`. Decoding is strict: unknown keys, wrong types and a policy that does not validate
+/// binaries to run (AgentRelease.swift), each listed in `blobs`. `delegations` hands scopes to
+/// teams (Delegation.swift); a team's own bundle names its `team` instead and carries neither
+/// delegations, relays nor an agent: its promises may be `after` the baseline's
+/// (`"baseline/ID"`), and are checked against its scope when accepted. Decoding is strict: unknown keys, wrong types and a policy that does not validate
 /// are errors with their line:column.
 public struct PolicyBundle: Sendable {
   public var serial: UInt64
@@ -26,6 +29,11 @@ public struct PolicyBundle: Sendable {
   public var relayFanout: Int
   /// The agent binaries to run (AgentRelease.swift); nil: the agent keeps its own.
   public var agent: AgentRelease? = nil
+  /// The baseline's: the teams it delegates to (empty in a team's bundle).
+  public var delegations: [Delegation] = []
+  /// A team's bundle: the team it is for (nil: the baseline). Part of the signed bytes, so a
+  /// team's bundle cannot be passed off as another team's.
+  public var team: String? = nil
 
   /// The largest bundle.json an agent reads, and the most blobs one may list.
   public static let maxBytes = 16 << 20
@@ -71,6 +79,9 @@ public struct PolicyBundle: Sendable {
     var relays: [UpstreamURL] = []
     var fanout = RelayTree.defaultFanout
     var agent: AgentRelease? = nil
+    var delegations: [Delegation] = []
+    var team: String? = nil
+    var baselineOnly: [(String, SourcePosition)] = []
     for m in members {
       let v = m.value
       switch m.key {
@@ -82,7 +93,7 @@ public struct PolicyBundle: Sendable {
         if m.key == "issued" { issued = n } else { expires = n }
       case "policy":
         do {
-          if let promises { policy = try PolicyDecoder.decode(v, promises: promises) } else { policy = try PolicyDecoder.decode(v) }
+          if let promises { policy = try PolicyDecoder.decode(v, promises: promises, qualified: true) } else { policy = try PolicyDecoder.decode(v, qualified: true) }
         } catch {
           let first = error.issues.first ?? PolicyIssue("invalid policy", at: v.position)
           var bare = first
@@ -111,17 +122,27 @@ public struct PolicyBundle: Sendable {
           if relays.contains(url) { throw BundleFormatError("key \"relays\": \"\(s)\" is listed twice", at: r.position) }
           relays.append(url)
         }
+        if !list.isEmpty { baselineOnly.append((m.key, m.keyPosition)) }
       case "relay_fanout":
         guard let n = v.integer, n >= 1, n <= Int64(RelayTree.maxFanout) else {
           throw BundleFormatError("key \"relay_fanout\": expected a whole number from 1 to \(RelayTree.maxFanout)", at: v.position)
         }
         fanout = Int(n)
+        baselineOnly.append((m.key, m.keyPosition))
       case "agent":
         agent = try AgentRelease.decode(v)
+        baselineOnly.append((m.key, m.keyPosition))
+      case "delegations":
+        delegations = try Delegation.decodeList(v)
+        baselineOnly.append((m.key, m.keyPosition))
+      case "team":
+        guard let t = v.string else { throw BundleFormatError("key \"team\": expected the team's name", at: v.position) }
+        if let p = Delegation.nameProblem(t) { throw BundleFormatError("key \"team\": " + p, at: v.position) }
+        team = t
       case "comment":
         guard v.string != nil else { throw BundleFormatError("key \"comment\": expected string", at: v.position) }
       default:
-        throw BundleFormatError("unknown key \"\(m.key)\" (allowed: serial, issued, expires, policy, blobs, relays, relay_fanout, agent, comment)", at: m.keyPosition)
+        throw BundleFormatError("unknown key \"\(m.key)\" (allowed: serial, issued, expires, policy, blobs, relays, relay_fanout, agent, delegations, team, comment)", at: m.keyPosition)
       }
     }
     guard let serial else { throw BundleFormatError("missing key \"serial\"", at: root.position) }
@@ -129,6 +150,21 @@ public struct PolicyBundle: Sendable {
     guard let expires else { throw BundleFormatError("missing key \"expires\"", at: root.position) }
     guard let policy else { throw BundleFormatError("missing key \"policy\"", at: root.position) }
     if expires <= issued { throw BundleFormatError("\"expires\" must be after \"issued\"", at: root.position) }
+    if let team {
+      // Only the baseline shapes the fleet: who is delegated, the relay tree, the agent binary.
+      if let (key, at) = baselineOnly.first {
+        throw BundleFormatError("key \"\(key)\": team \"\(team)\"'s bundle may not carry it (only the baseline does)", at: at)
+      }
+      if policy.vars != nil || !policy.classVars.isEmpty {
+        throw BundleFormatError("key \"policy\": team \"\(team)\"'s policy may not carry vars or class_vars (the baseline's are the fleet's)", at: root.position)
+      }
+    } else {
+      for p in policy.promises {
+        for a in p.after where a.utf8.contains(UInt8(ascii: "/")) {
+          throw BundleFormatError("promise \"\(p.id)\": key \"after\": \"\(a)\" names another bundle's promise: only a team's bundle may", at: p.position)
+        }
+      }
+    }
     blobs.sort { a, b in a.digest.precedes(b.digest) }
     for i in blobs.indices.dropFirst() where blobs[i].digest == blobs[i - 1].digest {
       throw BundleFormatError("blob \(blobs[i].digest.hex) is listed twice", at: root.position)
@@ -149,30 +185,42 @@ public struct PolicyBundle: Sendable {
     }
     var bundle = PolicyBundle(serial: serial, issued: issued, expires: expires, policy: policy, blobs: blobs, relays: relays, relayFanout: fanout)
     bundle.agent = agent
+    bundle.delegations = delegations
+    bundle.team = team
     return bundle
   }
 
   /// The bytes of a bundle.json for these values, `policy` written as given (compact JSON, one
   /// trailing newline); `relay_fanout` only when given. The result decodes to the same bundle.
   public static func encode(serial: UInt64, issued: Int64, expires: Int64, policy: JSONNode,
-                            blobs: [BundleBlob], relays: [String], relayFanout: Int? = nil, agent: AgentRelease? = nil) -> [UInt8] {
+                            blobs: [BundleBlob], relays: [String], relayFanout: Int? = nil, agent: AgentRelease? = nil,
+                            delegations: [Delegation] = [], team: String? = nil) -> [UInt8] {
     var w = JSONWriter()
     w.beginObject()
     w.member("serial", Int64(serial))
     w.member("issued", issued)
     w.member("expires", expires)
+    if let team { w.member("team", team) }
     w.key("policy")
     w.node(policy)
     w.key("blobs")
     w.beginObject()
     for b in blobs { w.member(b.digest.hex, b.size) }
     w.endObject()
-    w.key("relays")
-    w.beginArray()
-    for r in relays { w.string(r) }
-    w.endArray()
+    if team == nil {
+      w.key("relays")
+      w.beginArray()
+      for r in relays { w.string(r) }
+      w.endArray()
+    }
     if let relayFanout { w.member("relay_fanout", Int64(relayFanout)) }
     agent?.write(&w)
+    if !delegations.isEmpty {
+      w.key("delegations")
+      w.beginArray()
+      for d in delegations { d.write(&w) }
+      w.endArray()
+    }
     w.endObject()
     var out = w.bytes
     out.append(UInt8(ascii: "\n"))

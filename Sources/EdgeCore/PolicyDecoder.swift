@@ -34,24 +34,26 @@ public enum PolicyDecoder {
   }
 
   /// Decodes a policy that is already a tree.
-  public static func decode(_ root: JSONNode) throws(PolicyError) -> Policy {
+  /// `qualified`: whether `after` may name another bundle's promise (`baseline/ID`), as a
+  /// team's bundle may (PolicyBundle checks which); a policy file may not.
+  public static func decode(_ root: JSONNode, qualified: Bool = false) throws(PolicyError) -> Policy {
     var promises = PolicyPromises()
     if let list = root.members?.first(where: { $0.key == "promises" })?.value.array {
       promises.reserve(list.count)
       for node in list { promises.other(node) }
     }
-    return try finish(root, promises)
+    return try finish(root, promises, qualified: qualified)
   }
 
   /// Decodes a policy whose promises were streamed into `promises` as it was read (its
   /// `promises` array is then empty in `root`): a bundle's, read with its promises at
   /// ["policy", "promises"].
-  public static func decode(_ root: JSONNode, promises: PolicyPromises) throws(PolicyError) -> Policy {
-    try finish(root, promises)
+  public static func decode(_ root: JSONNode, promises: PolicyPromises, qualified: Bool = false) throws(PolicyError) -> Policy {
+    try finish(root, promises, qualified: qualified)
   }
 
   /// The policy's own keys, checked when its promises are: their issues follow the policy's.
-  private static func finish(_ root: JSONNode, _ promises: PolicyPromises) throws(PolicyError) -> Policy {
+  private static func finish(_ root: JSONNode, _ promises: PolicyPromises, qualified: Bool = false) throws(PolicyError) -> Policy {
     var d = Decoding()
     guard let members = root.members else {
       throw PolicyError(PolicyIssue("a policy is a JSON object, found \(root.typeName)", at: root.position))
@@ -86,6 +88,7 @@ public enum PolicyDecoder {
     for issue in promises.d.issues where d.issues.count < maxIssues { d.issues.append(issue) }
     d.count += promises.d.count
     promises.unresolvedReferences { (issue) in d.issue(issue.message, issue.position, issue.promise, issue.key) }
+    promises.qualifiedReferences(allowed: qualified) { (issue) in d.issue(issue.message, issue.position, issue.promise, issue.key) }
     // Each inline template's names, against the vars and the facts' names: a typo is refused
     // here, on any host, not when a host renders it (Templates.swift renders with the host's own).
     for p in promises.promises {
@@ -120,6 +123,9 @@ public struct PolicyPromises: JSONElementSink {
   /// `after` and `notify` values naming an id not seen yet (a later promise's, or none), with
   /// their place: checked once every id is known. References back cost nothing here.
   private var forwardReferences: [Reference] = []
+  /// Values naming another bundle's promise (`baseline/ID`): resolved when a team's bundle is
+  /// composed with the baseline (TeamComposition.swift), refused in any other policy.
+  private var crossReferences: [Reference] = []
 
   private struct Reference {
     var id: String
@@ -209,10 +215,26 @@ public struct PolicyPromises: JSONElementSink {
         guard let ref = item.string else { continue }
         if ref == ownID {
           d.issue(m.key == "after" ? "a promise cannot be after itself" : "a promise cannot notify itself", item.position, ownID, m.key)
+        } else if ref.utf8.contains(UInt8(ascii: "/")) {
+          crossReferences.append(Reference(id: ref, position: item.position, promise: ownID ?? Decoding.name(members, number: met), key: m.key))
         } else if firstById[ref] == nil {
           let name = ownID ?? Decoding.name(members, number: met)
           forwardReferences.append(Reference(id: ref, position: item.position, promise: name, key: m.key))
         }
+      }
+    }
+  }
+
+  /// The references to other bundles' promises that this policy may not make: any, unless it is
+  /// a team's (`allowed`), which may order after the baseline's promises only.
+  fileprivate func qualifiedReferences(allowed: Bool, _ body: (PolicyIssue) -> Void) {
+    for r in crossReferences {
+      if !allowed {
+        body(PolicyIssue("\"\(r.key)\" names \"\(r.id)\": an id with '/' names another bundle's promise, which only a team's bundle may (after: [\"baseline/ID\"])",
+                         at: r.position, promise: r.promise, key: r.key))
+      } else if r.key != "after" || !r.id.hasPrefix(Delegation.baselineName + "/") || idProblem(String(r.id.dropFirst(9))) != nil {
+        body(PolicyIssue("\"\(r.key)\" names \"\(r.id)\": a team's promise may be after a baseline promise (\"baseline/ID\"), never another team's, and may notify only its own",
+                         at: r.position, promise: r.promise, key: r.key))
       }
     }
   }

@@ -25,6 +25,11 @@ public struct AcceptedBundle {
   public var expires: Int64 = 0
   /// The agent binaries the bundle names (EdgeUpdate stages this target's).
   public var agent: AgentRelease? = nil
+  /// The teams it delegates to (TeamAcceptance.swift).
+  public var delegations: [Delegation] = []
+  /// The baseline composed with the teams held: what the daemon converges to. Set by an
+  /// acceptance (nil from `loadAcceptedBundle`, which reads the baseline only).
+  public var inForce: PolicyInForce? = nil
 }
 
 /// The serial held in the state, nil before the first acceptance.
@@ -51,6 +56,8 @@ public func checkCandidate(_ env: Environment, bytes: [UInt8], signature: [UInt8
                            now: Int64, agentTarget: String? = nil) throws(BundleError) -> BundleCandidate {
   let bundle: PolicyBundle
   do { bundle = try verifySignedBundle(bytes, signature: signature, trustedKeys: trustedKeys) } catch { throw .rejected(error) }
+  // A team's bundle signed by a root key is still a team's: it does not take the baseline's place.
+  if let team = bundle.team { throw .rejected(.wrongTeam(named: team, offered: Delegation.baselineName)) }
   let held: (serial: UInt64, digest: Digest)?
   do { held = try heldIdentity(env) } catch { throw .store(error) }
   let digest = SHA256.hash(bytes)
@@ -100,6 +107,7 @@ public func commitCandidate(_ env: Environment, _ c: BundleCandidate, fetched: [
     throw .rejected(.format(BundleFormatError("policy: \(error)", at: .none)))
   }
   let beaten: UInt64?
+  var inForce: PolicyInForce? = nil
   do throws(StoreError) {
     beaten = try env.withWrite { (txn) throws(StoreError) -> UInt64? in
       // The held serial again, inside the writer: another acceptance may have won meanwhile.
@@ -110,17 +118,29 @@ public func commitCandidate(_ env: Environment, _ c: BundleCandidate, fetched: [
           try withBytes(bytes) { (v) throws(StoreError) in try txn.put(.blobs, k, v) }
         }
       }
-      try dropBlobs(txn, except: c.bundle.blobs)
+      // The teams held, against this baseline's delegations: revoked, suspended or in force.
+      let f = try composeHeld(txn, baseline: c.bundle, digest: c.digest)
+      try dropBlobs(txn, except: f.teamBlobs.isEmpty ? c.bundle.blobs : c.bundle.blobs + f.teamBlobs)
       try txn.setBundle(bytes: c.bytes, signature: c.signature, serial: c.bundle.serial, digest: c.digest, acceptedAt: now)
-      try storeDesired(txn, policy: policy, order: order, digest: c.digest)
-      try appendEvents(txn, [EventRecord(kind: .policy, time: now, status: .repaired, subject: policy.name,
-                                         reason: "accepted bundle serial \(c.bundle.serial) (\(policy.promises.count) promises, \(c.bundle.blobs.count) blobs), sha256:\(c.digest.hex)")])
+      if f.policy.promises.count == policy.promises.count {
+        try storeDesired(txn, policy: policy, order: order, digest: f.digest)
+      } else {
+        try storeInForce(txn, f)
+      }
+      var events = [EventRecord(kind: .policy, time: now, status: .repaired, subject: policy.name,
+                                reason: "accepted bundle serial \(c.bundle.serial) (\(policy.promises.count) promises, \(c.bundle.blobs.count) blobs), sha256:\(c.digest.hex)")]
+      for t in f.teams where t.standing != .inForce {
+        events.append(EventRecord(kind: .policy, time: now, status: .failed, subject: t.team, reason: "team \(t.team) serial \(t.serial): \(t.standing.label)"))
+      }
+      try appendEvents(txn, events)
+      inForce = f
       return nil
     }
   } catch { throw .store(error) }
   if let beaten { throw .rejected(.notNewer(offered: c.bundle.serial, held: beaten)) }
   return AcceptedBundle(serial: c.bundle.serial, digest: c.digest, policy: policy, relays: c.bundle.relays,
-                        relayFanout: c.bundle.relayFanout, expires: c.bundle.expires, agent: c.bundle.agent)
+                        relayFanout: c.bundle.relayFanout, expires: c.bundle.expires, agent: c.bundle.agent,
+                        delegations: c.bundle.delegations, inForce: inForce)
 }
 
 /// Deletes every blob the bundle being accepted does not list. Blobs of superseded bundles are
@@ -190,5 +210,5 @@ public func loadAcceptedBundle(_ env: Environment) throws(StoreError) -> Accepte
     throw .record(RecordError(error.description), key: MetaKey.bundleJSON.name)
   }
   return AcceptedBundle(serial: b.serial, digest: SHA256.hash(bytes), policy: b.policy, relays: b.relays, relayFanout: b.relayFanout,
-                        expires: b.expires, agent: b.agent)
+                        expires: b.expires, agent: b.agent, delegations: b.delegations)
 }

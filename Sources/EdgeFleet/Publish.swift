@@ -23,6 +23,11 @@ public struct PublishOptions {
   /// version label: the bundle's `agent` entry. Both or neither.
   public var agentDirectory: String? = nil
   public var agentVersion: String? = nil
+  /// A team's bundle: written to OUTDIR/teams/TEAM/ beside the baseline's, blobs shared in
+  /// OUTDIR/blobs/, signed with the team's key. It carries no relays, agent or delegations.
+  public var team: String? = nil
+  /// A JSON file holding the baseline's `delegations` (an array, or an object with that key).
+  public var delegationsFile: String? = nil
   /// Unix seconds used as `issued` (tests pass a fixed clock).
   public var now: Int64 = wallClockSeconds()
 
@@ -65,6 +70,13 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   do { source = try readWholeFile(o.sourcePolicy, anyKind: true) } catch { throw .host(error) }
   let root: JSONNode
   do { root = try JSONReader.parse(source) } catch { throw .input("\(o.sourcePolicy):\(error)") }
+  if let team = o.team {
+    if let p = Delegation.nameProblem(team) { throw .input("--team: " + p) }
+    if !o.relays.isEmpty || o.relayFanout != nil || o.agentDirectory != nil || o.delegationsFile != nil {
+      throw .input("--team \(team): a team's bundle carries no --relay, --relay-fanout, --agent-dir or --delegations (only the baseline does)")
+    }
+  }
+  let delegations = try o.delegationsFile.map { (f) throws(BundleError) -> [Delegation] in try readDelegations(f) } ?? []
   for r in o.relays where UpstreamURL(r)?.scheme != .http {
     throw .input("--relay \(r): expected http://HOST:PORT")
   }
@@ -78,7 +90,7 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   let policyNode = try resolveSourceFiles(root, baseDir: baseDir, file: o.sourcePolicy,
                                           allowOutside: o.allowOutsideSources, blobs: &blobs)
   let policy: Policy
-  do { policy = try PolicyDecoder.decode(policyNode) } catch {
+  do { policy = try PolicyDecoder.decode(policyNode, qualified: o.team != nil) } catch {
     var s = ""
     for (i, issue) in error.issues.enumerated() { s += (i > 0 ? "\n" : "") + "\(o.sourcePolicy):\(issue)" }
     throw .input(s)
@@ -119,15 +131,18 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   for (b, _) in blobs where !listed.contains(b) { listed.append(b) }
   listed.sort { $0.digest.precedes($1.digest) }
 
+  // A team's bundle lives in its own directory; the blobs are shared with the baseline's.
+  let place = o.team.map { o.outDir + "/teams/" + $0 } ?? o.outDir
   var serial: UInt64 = 1
   if let s = o.serial {
     serial = s
-  } else if let previous = try? out.readBundle(), let held = previousSerial(previous) {
+  } else if let previous = try? BundleDirectory(place).readBundle(), let held = previousSerial(previous) {
     serial = held + 1
   }
   let expires = o.now + o.expiresIn
   let bytes = PolicyBundle.encode(serial: serial, issued: o.now, expires: expires, policy: policyNode,
-                                  blobs: listed, relays: o.relays, relayFanout: o.relayFanout, agent: agent)
+                                  blobs: listed, relays: o.relays, relayFanout: o.relayFanout, agent: agent,
+                                  delegations: delegations, team: o.team)
   // What agents will do with it, done here first.
   do { _ = try PolicyBundle.decode(bytes) } catch { throw .input("the bundle does not decode: \(error)") }
   let signature = Ed25519.sign(bytes, secretKey: secret)
@@ -136,14 +151,18 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
   // same second at the same size would keep the old ETag and be answered 304. Move it on.
   var previousMtime: Int64? = nil
   for name in ["bundle.json", "bundle.json.sig"] {
-    if let st = try? FileStat.following(o.outDir + "/" + name) {
+    if let st = try? FileStat.following(place + "/" + name) {
       previousMtime = max(previousMtime ?? 0, st.identity.mtime / 1_000_000_000)
     }
   }
   do throws(HostError) {
     try makeDirectory(o.outDir)
     try makeDirectory(o.outDir + "/blobs")
-    let top = try Directory.openRoot(o.outDir)
+    if o.team != nil {
+      try makeDirectory(o.outDir + "/teams")
+      try makeDirectory(place)
+    }
+    let top = try Directory.openRoot(place)
     let blobDir = try Directory.openRoot(o.outDir + "/blobs")
     for (b, content) in blobs {
       try withBytes(content) { (raw) throws(HostError) in try AtomicWrite.replace(blobDir, b.digest.hex, content: raw, mode: 0o644) }
@@ -151,8 +170,8 @@ public func publishBundle(_ o: PublishOptions) throws(BundleError) -> PublishRep
     try withBytes(bytes) { (raw) throws(HostError) in try AtomicWrite.replace(top, "bundle.json", content: raw, mode: 0o644) }
     try withBytes(signature) { (raw) throws(HostError) in try AtomicWrite.replace(top, "bundle.json.sig", content: raw, mode: 0o644) }
     if let previousMtime, wallClockSeconds() <= previousMtime {
-      try setModificationTime(o.outDir + "/bundle.json", seconds: previousMtime + 1)
-      try setModificationTime(o.outDir + "/bundle.json.sig", seconds: previousMtime + 1)
+      try setModificationTime(place + "/bundle.json", seconds: previousMtime + 1)
+      try setModificationTime(place + "/bundle.json.sig", seconds: previousMtime + 1)
     }
   } catch { throw .host(error) }
   return PublishReport(serial: serial, digest: SHA256.hash(bytes), bytes: bytes.count, blobs: listed,
@@ -194,6 +213,20 @@ private func agentRelease(_ o: PublishOptions, blobs: inout [(BundleBlob, [UInt8
 }
 
 /// The serial of a bundle.json, read without verifying it (publishing continues the sequence).
+/// The `delegations` a baseline carries, from a file: an array, or an object with that key.
+private func readDelegations(_ path: String) throws(BundleError) -> [Delegation] {
+  let bytes: [UInt8]
+  do { bytes = try readWholeFile(path, anyKind: true) } catch { throw .host(error) }
+  let root: JSONNode
+  do { root = try JSONReader.parse(bytes) } catch { throw .input("\(path):\(error)") }
+  var node = root
+  if let m = root.members {
+    guard let d = m.first(where: { $0.key == "delegations" }) else { throw .input("\(path): expected an array of delegations, or an object with \"delegations\"") }
+    node = d.value
+  }
+  do { return try Delegation.decodeList(node) } catch { throw .input("\(path):\(error)") }
+}
+
 private func previousSerial(_ bytes: [UInt8]) -> UInt64? {
   guard let root = try? JSONReader.parse(bytes), let members = root.members else { return nil }
   for m in members where m.key == "serial" {

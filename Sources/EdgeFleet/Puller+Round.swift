@@ -51,7 +51,7 @@ extension Puller {
       case .unchanged(let longPoll):
         self.lastAnswered = u
         self.stats.notModified += 1
-        self.roundDone(longPoll: longPoll)
+        self.pullTeams(from: u) { [unowned(unsafe) self] in self.roundDone(longPoll: longPoll) }
       case .accepted(let b):
         self.lastAnswered = u
         self.stats.accepted += 1
@@ -64,10 +64,12 @@ extension Puller {
         self.notePlace()
         self.log("info", "bundle accepted", [("serial", .int(Int(b.serial))), ("policy", .string(b.policy.name)),
                                              ("promises", .int(b.policy.promises.count)), ("from", .string(u.description))])
+        self.delegatedTeams = b.delegations.map { $0.team }
         self.onAccepted(b)
         // Long-polling upstream, or the bundle named relays ranked before the one that
         // answered (typically: the first pull came from the origin): next round at once.
-        self.roundDone(longPoll: self.upstreamLongPolls || self.upstreams().first != u)
+        let again = self.upstreamLongPolls || self.upstreams().first != u
+        self.pullTeams(from: u) { [unowned(unsafe) self] in self.roundDone(longPoll: again) }
       }
     }
   }

@@ -15,6 +15,7 @@ extension Puller {
     var path = u.path(of: "bundle.json")
     if config.longPollSeconds > 0 {
       path += "?wait=\(config.longPollSeconds)&have=\(heldSerial)"
+      if !delegatedTeams.isEmpty { path += "&teams=" + teamsParameter }
       o.deadlineMs = UInt64(config.longPollSeconds) * 1000 + 15_000
       o.idleMs = max(o.idleMs, UInt64(config.longPollSeconds) * 1000 + 5_000)
     }
@@ -34,8 +35,10 @@ extension Puller {
         // next upstream (the origin last) and a round that gets nothing better backs off.
         func unchanged() {
           self.loop.updateTime()
+          // A relay that holds a team bundle newer than ours ended the poll for it.
           if longPoll && self.config.longPollSeconds > 0
-            && self.loop.now - askedAt < UInt64(self.config.longPollSeconds) * 500 {
+            && self.loop.now - askedAt < UInt64(self.config.longPollSeconds) * 500
+            && !self.upstreamHasNewerTeam(resp.headers.value("x-edge-teams")) {
             self.upstreamLongPolls = false
             self.stats.unheldLongPolls += 1
             done(.failed("unchanged at once under a long-poll (held \(self.loop.now - askedAt) ms of \(self.config.longPollSeconds) s)"))

@@ -24,6 +24,8 @@ public struct PullerConfig {
   /// relay the held bundle does not list pulls from the origins only: ranked like other agents
   /// it could pick its own descendant.
   public var relayURL: UpstreamURL? = nil
+  /// The managed root: a team's paths may not pass through a symlink under it (TeamAcceptance.swift).
+  public var root: String? = nil
   /// Per request: no byte for this long means the upstream stalled.
   public var idleTimeoutMs: UInt64 = 10_000
   /// Where upstream host names are looked up.
@@ -60,6 +62,8 @@ public struct PullStats {
   public var originChecks = 0
   /// The bundle in force is past its `expires` (kept in force: nothing newer was accepted).
   public var heldExpired = false
+  /// Team bundles accepted (Puller+Teams.swift).
+  public var teamsAccepted = 0
 }
 
 /// Pulls signed bundles on the loop (DESIGN.md §8). A round tries the upstreams in order —
@@ -84,6 +88,8 @@ public final class Puller {
   public let config: PullerConfig
   let log: Log
   public var onAccepted: (AcceptedBundle) -> Void = { _ in }
+  /// A team's bundle was accepted: the policy in force now.
+  public var onTeamAccepted: (PolicyInForce) -> Void = { _ in }
   /// A pull connected to an upstream (it is up; a long-poll's answer may come much later): the
   /// reports' forwarder, backing off from that upstream, tries again now.
   public var onReached: (UpstreamURL) -> Void = { _ in }
@@ -118,6 +124,10 @@ public final class Puller {
   public internal(set) var reachable: Bool? = nil
   /// Where the held bundle puts this relay ("origins", a parent's URL, "unlisted").
   var place = ""
+  /// The teams the baseline in force delegates to, and what this agent holds of each.
+  var delegatedTeams: [String] = []
+  var teamSerials: [String: UInt64] = [:]
+  var teamDigests: [String: Digest] = [:]
 
   public init(loop: Loop, env: Environment, config: PullerConfig, log: @escaping Log = { _, _, _ in }) {
     self.loop = loop
@@ -139,6 +149,7 @@ public final class Puller {
     } catch {
       log("error", "unable to read the bundle in force", [("err", .string(error.description))])
     }
+    loadTeams()
   }
 
   var originCheckMs: UInt64 { config.originCheckMs > 0 ? config.originCheckMs : config.intervalMs * 10 }

@@ -80,6 +80,10 @@ extension Relay {
       return
     }
     guard let h = held else { text(503, "no bundle accepted yet\n"); return }
+    if path.hasPrefix("/teams/") {
+      respondTeam(path, inm: inm, longPoll: longPoll, send: { send($0, $1, $2, shared: true) }, text: { text($0, $1) })
+      return
+    }
     var key = MetaKey.bundleJSON
     var etag: String
     var cache = "public, max-age=1"
@@ -102,6 +106,7 @@ extension Relay {
     }
     var headers: [(String, String)] = [("ETag", etag), ("Cache-Control", cache), ("X-Edge-Serial", String(h.serial))]
     if longPoll { headers.append(("X-Edge-Long-Poll", "1")) }
+    if path == "/bundle.json", let teams = heldTeamsHeader() { headers.append(("X-Edge-Teams", teams)) }
     if inm == etag {
       send(304, headers, UnsafeRawBufferPointer(start: nil, count: 0))
       return
@@ -132,6 +137,58 @@ extension Relay {
       return
     }
     if !found { text(404, "not found\n") } else { stats.served += 1 }
+  }
+
+  /// `NAME:SERIAL,...` of the team bundles held, for a long-poll's answer (nil: none, or the
+  /// state unreadable: then the child learns of its teams by asking for them).
+  func heldTeamsHeader() -> String? {
+    do throws(StoreError) {
+      let txn = try env.read()
+      let teams = try txn.teams()
+      txn.abort()
+      if teams.isEmpty { return nil }
+      var s = ""
+      for t in teams { s += (s.isEmpty ? "" : ",") + t.name + ":" + String(t.record.serial) }
+      return s
+    } catch { return nil }
+  }
+
+  /// The team serials held, for the long-poll's comparison.
+  func heldTeamSerials() -> [String: UInt64] {
+    var out: [String: UInt64] = [:]
+    do throws(StoreError) {
+      let txn = try env.read()
+      for t in try txn.teams() { out[t.name] = t.record.serial }
+      txn.abort()
+    } catch {}
+    return out
+  }
+
+  /// `/teams/NAME/bundle.json` and `.sig`: a team's bundle as this agent accepted it.
+  func respondTeam(_ path: String, inm: String?, longPoll: Bool, send: (Int, [(String, String)], UnsafeRawBufferPointer) -> Void,
+                   text: (Int, String) -> Void) {
+    let parts = path.utf8.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }
+    guard parts.count == 3, Delegation.nameProblem(parts[1]) == nil, parts[2] == "bundle.json" || parts[2] == "bundle.json.sig" else {
+      text(404, "not found\n")
+      return
+    }
+    let record: TeamRecord?
+    do throws(StoreError) {
+      let txn = try env.read()
+      record = try txn.team(parts[1])
+      txn.abort()
+    } catch {
+      text(500, "unable to read the state: \(error)\n")
+      return
+    }
+    guard let record else { text(404, "team \(parts[1]) has no bundle here\n"); return }
+    let sig = parts[2] == "bundle.json.sig"
+    let etag = sig ? "\"sig-\(record.digest.hex)\"" : "\"\(record.digest.hex)\""
+    let headers: [(String, String)] = [("ETag", etag), ("Cache-Control", "public, max-age=1"), ("X-Edge-Serial", String(record.serial)),
+                                       ("Content-Type", sig ? "application/octet-stream" : "application/json")]
+    if inm == etag { send(304, headers, UnsafeRawBufferPointer(start: nil, count: 0)); return }
+    stats.served += 1
+    (sig ? record.signature : record.bytes).withUnsafeBytes { send(200, headers, $0) }
   }
 
   /// The relay's figures, then `extraMetrics` (the daemon's, which count the promises).

@@ -79,7 +79,8 @@ final class RelayConnection {
     // Long-poll: hold while the child already has what we have.
     let wait = r.parameter("wait").flatMap { Int($0) } ?? 0
     if r.path == "/bundle.json", wait > 0,
-       let have = r.parameter("have").flatMap({ UInt64($0) }), let held = relayHeldSerial(), have >= held {
+       let have = r.parameter("have").flatMap({ UInt64($0) }), let held = relayHeldSerial(), have >= held,
+       !holdsNewerTeam(r.parameter("teams")) {
       guard relay.hold(self) else {
         // Its address holds its share: answered at once and without the long-poll header, so
         // the child waits its interval before asking again.
@@ -101,6 +102,20 @@ final class RelayConnection {
   /// read, and the request is then answered at once, with that error.
   func relayHeldSerial() -> UInt64? {
     do { return try relay.held()?.serial ?? 0 } catch { return nil }
+  }
+
+  /// Whether this relay holds a bundle of a team newer than the child says it has
+  /// (`teams=NAME:SERIAL,...`): the poll is then answered at once.
+  func holdsNewerTeam(_ param: String?) -> Bool {
+    guard let param, !param.isEmpty else { return false }
+    let held = relay.heldTeamSerials()
+    if held.isEmpty { return false }
+    for item in param.utf8.split(separator: UInt8(ascii: ",")).prefix(256) {
+      let parts = item.split(separator: UInt8(ascii: ":"))
+      guard parts.count == 2, let serial = UInt64(String(decoding: parts[1], as: UTF8.self)) else { continue }
+      if let mine = held[String(decoding: parts[0], as: UTF8.self)], mine > serial { return true }
+    }
+    return false
   }
 
   func answerHeld() {

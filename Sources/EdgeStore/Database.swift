@@ -14,13 +14,15 @@
 /// - events: big-endian u64 sequence -> event record, trimmed to a bounded ring
 /// - reports: host id -> `ReportEntry` (the latest verified report of each host this agent
 ///   carries: its own, a relay's subtree, a collector's fleet; Reports.swift)
+/// - teams: team name -> `TeamRecord` (the bundle in force of each team the baseline delegated
+///   to, or did; TeamRecords.swift)
 public enum Database: Int, CaseIterable, Sendable {
-  case meta = 0, desired, actual, statcache, blobs, services, events, reports
+  case meta = 0, desired, actual, statcache, blobs, services, events, reports, teams
 
   /// Opened only by an environment that asks for them (`Environment(..., optional:)`) or finds
   /// them (read-only): an `apply` pays nothing for a database it never reads (an open costs
   /// allocations that `bench`'s gate counts).
-  public static let optional: [Database] = [.reports]
+  public static let optional: [Database] = [.reports, .teams]
 
   public var name: String {
     switch self {
@@ -32,6 +34,7 @@ public enum Database: Int, CaseIterable, Sendable {
     case .services: return "services"
     case .events: return "events"
     case .reports: return "reports"
+    case .teams: return "teams"
     }
   }
 }

@@ -31,5 +31,11 @@ public struct StateLayout: Sendable, Equatable {
   public var agentDirectory: String { directory + "/agent" }
   public func agentBinary(_ digest: Digest) -> String { agentDirectory + "/edgeagent-" + digest.hex }
   /// The output of service `id`.
-  public func serviceLog(_ id: String) -> String { logDirectory + "/" + id + ".log" }
+  /// A team's service (`payments/api`) logs to `payments+api.log`: `+` is in no id, so no two
+  /// services share a file, and the log directory stays flat.
+  public func serviceLog(_ id: String) -> String {
+    var name = ""
+    for c in id.unicodeScalars { name.unicodeScalars.append(c == "/" ? "+" : c) }
+    return logDirectory + "/" + name + ".log"
+  }
 }

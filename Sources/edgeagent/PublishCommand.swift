@@ -3,12 +3,13 @@ import EdgeCore
 import EdgeFleet
 import EdgeHost
 
-/// `edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]... [--relay-fanout N] [--allow-outside-sources] [--agent-dir DIR --agent-version V]`
+/// `edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION] [--relay URL]... [--relay-fanout N] [--allow-outside-sources] [--agent-dir DIR --agent-version V] [--delegations FILE] [--team NAME]`
 enum PublishCommand {
   static let usage = """
     usage: edgeagent publish SRC_POLICY OUTDIR --key SECRET [--serial N] [--expires DURATION]
                              [--relay URL]... [--relay-fanout N] [--allow-outside-sources]
                              [--agent-dir DIR --agent-version VERSION]
+                             [--delegations FILE] [--team NAME]
 
     Signs SRC_POLICY into a bundle directory that any static web server can serve:
     OUTDIR/bundle.json, OUTDIR/bundle.json.sig and OUTDIR/blobs/<sha256>. In SRC_POLICY a file
@@ -29,13 +30,19 @@ enum PublishCommand {
                          whose version differs stage, self-test and switch to theirs
       --agent-version VERSION
                          the label of those binaries (letters, digits, . - _ + ~)
+      --delegations FILE the teams this baseline delegates to: a JSON array of
+                         {"team", "keys": [PUBLIC HEX], "scope": {"paths", "services",
+                         "sysctls", "packages", "users", "groups", "commands"}}
+      --team NAME        sign a team's bundle with the team's key (--key): written to
+                         OUTDIR/teams/NAME/, blobs shared in OUTDIR/blobs/; its promises may
+                         be "after" the baseline's as "baseline/ID"
     Exit: 0 written, 2 bad input (nothing written), 111 system error.
 
     """
 
   static func run(_ args: ArraySlice<String>) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
-      let o = try Options(args, valued: ["--key", "--serial", "--expires", "--relay", "--relay-fanout", "--agent-dir", "--agent-version"],
+      let o = try Options(args, valued: ["--key", "--serial", "--expires", "--relay", "--relay-fanout", "--agent-dir", "--agent-version", "--team", "--delegations"],
                           flags: ["--allow-outside-sources"])
       if o.has("--help") { writeStdout(usage); return ExitCode.ok }
       guard o.positional.count == 2 else { throw UsageError("publish needs SRC_POLICY and OUTDIR") }
@@ -54,6 +61,8 @@ enum PublishCommand {
       options.relays = o.all("--relay")
       options.agentDirectory = o.value("--agent-dir")
       options.agentVersion = o.value("--agent-version")
+      options.team = o.value("--team")
+      options.delegationsFile = o.value("--delegations")
       options.allowOutsideSources = o.has("--allow-outside-sources")
       if let f = o.value("--relay-fanout") {
         guard let n = Int(f), n >= 1, n <= RelayTree.maxFanout else { throw UsageError("--relay-fanout needs a whole number from 1 to \(RelayTree.maxFanout)") }
@@ -61,7 +70,7 @@ enum PublishCommand {
       }
       do throws(BundleError) {
         let r = try publishBundle(options)
-        writeStdout("published serial \(r.serial) of policy \(escapedText(r.policyName)) (\(r.promises) promises, \(r.blobs.count) blobs) to \(escapedText(options.outDir))\nbundle.json \(r.bytes) bytes sha256:\(r.digest.hex)\nissued \(isoTime(r.issued)) expires \(isoTime(r.expires))\n")
+        writeStdout((options.team.map { "team \($0): " } ?? "") + "published serial \(r.serial) of policy \(escapedText(r.policyName)) (\(r.promises) promises, \(r.blobs.count) blobs) to \(escapedText(options.outDir))\nbundle.json \(r.bytes) bytes sha256:\(r.digest.hex)\nissued \(isoTime(r.issued)) expires \(isoTime(r.expires))\n")
         return ExitCode.ok
       } catch {
         writeError("publish", "\(error)")
