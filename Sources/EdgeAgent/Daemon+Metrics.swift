@@ -128,6 +128,7 @@ extension Daemon {
       t.single("edgeagent_bundle_expired", "gauge", "Whether the bundle in force is past its expiry (1) or not (0).",
                st.heldExpired ? "1" : "0")
     }
+    teamMetrics(&t)
     var ids: [String] = [], restarts: [Int] = [], up: [Int] = [], looping: [Int] = []
     for r in supervisor.runners {
       ids.append(r.id)
@@ -142,6 +143,29 @@ extension Daemon {
     t.labeled("edgeagent_service_crash_looping", "gauge", "Whether each service tripped the crash-loop rule (1) or not (0).",
               label: "service", ids, looping)
     return t.text
+  }
+
+  /// Per team in force: its serial, and its promises by latest outcome (ids `TEAM/…`).
+  func teamMetrics(_ t: inout MetricsText) {
+    guard let policy, let serials = puller?.teamSerialsHeld, !serials.isEmpty else { return }
+    var names: [String] = []
+    var counts: [String: RunSummary] = [:]
+    for (i, p) in policy.promises.enumerated() {
+      guard let team = TeamComposition.team(of: p.id).map(String.init) else { continue }
+      if counts[team] == nil { names.append(team); counts[team] = RunSummary() }
+      if i < outcomes.count, let o = outcomes[i] { counts[team]!.add(o.status) }
+    }
+    t.family("edgeagent_team_bundle_serial", "gauge", "The serial of each team's bundle held.")
+    for (team, serial) in serials.sorted(by: { $0.key < $1.key }) {
+      t.sample("edgeagent_team_bundle_serial", String(serial), labels: "team=\"" + escapedQuotes(team) + "\"")
+    }
+    t.family("edgeagent_team_promises", "gauge", "Promises of each team in force by latest outcome.")
+    for team in names {
+      let c = counts[team]!
+      for (status, n) in [("kept", c.kept), ("repaired", c.repaired), ("failed", c.failed), ("skipped", c.skipped)] {
+        t.sample("edgeagent_team_promises", String(n), labels: "team=\"" + escapedQuotes(team) + "\",status=\"" + status + "\"")
+      }
+    }
   }
 
   /// The agent's own version as updates left it (EdgeUpdate): running, committed, a trial, rollbacks.

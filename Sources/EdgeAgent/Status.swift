@@ -1,5 +1,6 @@
 import EdgeConverge
 import EdgeCore
+import EdgeFleet
 import EdgeHost
 import EdgeStore
 
@@ -30,6 +31,19 @@ public struct StatusReport {
   /// The agent's own updates (EdgeUpdate): committed version, trial, failures; nil when the
   /// agent never staged one (the image's binary runs).
   public var agent: AgentUpdateRecord? = nil
+  /// Each team bundle held: where it stands, and its promises' outcomes (empty without teams).
+  public var teams: [TeamStatus] = []
+}
+
+/// A team's bundle as `status` shows it: "payments: serial 17, kept 12, repaired 1, failed 0".
+public struct TeamStatus {
+  public var team: String
+  public var serial: UInt64
+  public var acceptedAt: Int64
+  public var standing: TeamStanding
+  /// Its rows' outcomes (`TEAM/…` ids) and the rows with none yet.
+  public var counts = RunSummary()
+  public var unknown = 0
 }
 
 /// The bundle in force and how the upstreams were last seen.
@@ -87,10 +101,22 @@ public func readStatus(stateDir: String) throws(AgentError) -> StatusReport {
     }
     let bundle = try readBundleStatus(txn)
     let agent = try txn.agentUpdate()
+    var accepted: [String: Int64] = [:]
+    for t in try txn.teams() { accepted[t.name] = t.record.acceptedAt }
     txn.abort()
     if let badService { throw badService }
-    return StatusReport(policyName: name, lastRun: lastRun, summary: summary, entries: entries, services: services,
-                        bundle: bundle, heldByPID: StateLock.holder(stateDir: stateDir), agent: agent)
+    var report = StatusReport(policyName: name, lastRun: lastRun, summary: summary, entries: entries, services: services,
+                              bundle: bundle, heldByPID: StateLock.holder(stateDir: stateDir), agent: agent)
+    if !accepted.isEmpty, let f = try loadPolicyInForce(env) {
+      for t in f.teams {
+        var ts = TeamStatus(team: t.team, serial: t.serial, acceptedAt: accepted[t.team] ?? 0, standing: t.standing)
+        for e in entries where TeamComposition.team(of: e.id).map({ $0 == t.team }) ?? false {
+          if let r = e.record { ts.counts.add(r.status) } else { ts.unknown += 1 }
+        }
+        report.teams.append(ts)
+      }
+    }
+    return report
   } catch {
     throw .store(error)
   }
@@ -139,6 +165,17 @@ extension StatusReport {
       }
     }
     if let a = agent { out += agentText(a) }
+    for t in teams {
+      // Through `table`: a standing's reason quotes paths from a team's policy.
+      var line = "team \(t.team): serial \(t.serial), "
+      if t.standing == .inForce {
+        line += "kept \(t.counts.kept), repaired \(t.counts.repaired), failed \(t.counts.failed)" + (t.unknown > 0 ? ", unknown \(t.unknown)" : "")
+        line += "  accepted \(isoTime(t.acceptedAt))"
+      } else {
+        line += t.standing.label
+      }
+      out += table([[line]])
+    }
     var rows: [[String]] = [["ID", "TYPE", "STATUS", "SINCE", "REPAIRS", "SUBJECT", "REASON"]]
     for e in entries {
       let r = e.record
@@ -233,6 +270,27 @@ extension StatusReport {
     } else {
       w.null()
     }
+    w.key("teams")
+    w.beginArray()
+    for t in teams {
+      w.beginObject()
+      w.member("team", t.team)
+      w.member("serial", Int64(t.serial))
+      w.member("accepted", t.acceptedAt == 0 ? "" : isoTime(t.acceptedAt))
+      switch t.standing {
+      case .inForce: w.member("standing", "in_force")
+      case .revoked: w.member("standing", "revoked")
+      case .suspended: w.member("standing", "suspended")
+      }
+      w.member("reason", t.standing == .inForce ? "" : t.standing.label)
+      w.member("kept", Int64(t.counts.kept))
+      w.member("repaired", Int64(t.counts.repaired))
+      w.member("failed", Int64(t.counts.failed))
+      w.member("skipped", Int64(t.counts.skipped))
+      w.member("unknown", Int64(t.unknown))
+      w.endObject()
+    }
+    w.endArray()
     // "summary" counts the rows below, as the text's header does; "last_run_summary" is what
     // the last run alone checked (a drift repair checks only what drifted).
     let (counts, unknown) = rowCounts

@@ -11,6 +11,9 @@ import EdgeStore
 /// covers all of them: the baseline's request says what this agent holds of each team
 /// (`teams=NAME:SERIAL,...`) and the relay wakes it when any is newer (Relay.swift).
 extension Puller {
+  /// The serial of each team bundle held (/metrics).
+  public var teamSerialsHeld: [String: UInt64] { teamSerials }
+
   /// `teams=payments:17,web:0` for the long-poll: every delegated team, held or not.
   var teamsParameter: String {
     var s = ""
