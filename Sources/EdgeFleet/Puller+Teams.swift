@@ -23,15 +23,28 @@ extension Puller {
 
   /// Whether an upstream's `X-Edge-Teams` (its held teams, `NAME:SERIAL,...`) holds a team
   /// newer than ours: its long-poll then ended early for a reason.
+  ///
+  /// A serial this agent already failed to take from it (refused, or never delivered) does not
+  /// count: an upstream that advertises a team bundle it cannot serve, or one this agent
+  /// refuses, would otherwise end every poll at once and draw a request per round trip.
   func upstreamHasNewerTeam(_ header: String?) -> Bool {
     guard let header else { return false }
-    for item in header.utf8.split(separator: UInt8(ascii: ",")) {
+    var newer = false
+    for item in header.utf8.split(separator: UInt8(ascii: ",")).prefix(256) {
       let parts = item.split(separator: UInt8(ascii: ":"))
       guard parts.count == 2, let serial = UInt64(String(decoding: parts[1], as: UTF8.self)) else { continue }
       let name = String(decoding: parts[0], as: UTF8.self)
-      if delegatedTeams.contains(name) && serial > (teamSerials[name] ?? 0) { return true }
+      guard delegatedTeams.contains(name), serial > (teamSerials[name] ?? 0) else { continue }
+      teamsAdvertised[name] = serial
+      if teamsUnusable[name] != serial { newer = true }
     }
-    return false
+    return newer
+  }
+
+  /// After a team's turn: an advertised serial this agent still does not hold is not asked
+  /// for again by ending polls early (see `upstreamHasNewerTeam`).
+  func noteTeamTurn(_ team: String) {
+    if let advertised = teamsAdvertised[team], (teamSerials[team] ?? 0) < advertised { teamsUnusable[team] = advertised }
   }
 
   /// Reads each held team's serial and digest, and the delegated teams, from the state.
@@ -53,7 +66,10 @@ extension Puller {
   func pullTeams(from u: UpstreamURL, _ i: Int = 0, _ done: @escaping () -> Void) {
     guard running, i < delegatedTeams.count else { done(); return }
     let team = delegatedTeams[i]
-    let next = { [unowned(unsafe) self] in self.pullTeams(from: u, i + 1, done) }
+    let next = { [unowned(unsafe) self] in
+      self.noteTeamTurn(team)
+      self.pullTeams(from: u, i + 1, done)
+    }
     if u.scheme == .file { pullTeamFile(u, team); next(); return }
     var o = HTTPExchange.Options()
     o.idleMs = config.idleTimeoutMs

@@ -128,6 +128,9 @@ public final class Puller {
   var delegatedTeams: [String] = []
   var teamSerials: [String: UInt64] = [:]
   var teamDigests: [String: Digest] = [:]
+  /// Team serials upstreams said they hold, and those this agent failed to take (Puller+Teams.swift).
+  var teamsAdvertised: [String: UInt64] = [:]
+  var teamsUnusable: [String: UInt64] = [:]
 
   public init(loop: Loop, env: Environment, config: PullerConfig, log: @escaping Log = { _, _, _ in }) {
     self.loop = loop
