@@ -32,6 +32,13 @@
 #                2.0-fleet; every agent stages, self-tests, execs and commits it (agent_trial 2s).
 #                Adds the agents that committed, seconds from publish until the last did, and the
 #                origin's downloads of each target's binary
+#   TEAMS=1      the baseline delegates to two teams (issue 17), payments (/opt/payments) and web
+#                (/srv/web), each with its own key and bundle under out/teams/NAME/; after the
+#                baseline's rollout each team rolls out a new serial on its own. Adds, per team
+#                rollout: seconds until every agent has the team's new file, the origin's 200s
+#                for that team's bundle.json, for the other team's and for the baseline's, the
+#                agents that accepted the other team's bundle again, and those whose copy of the
+#                other team's file was rewritten
 #
 # Prints one line of key=value figures: origin requests and bytes for the rollout of the new
 # serial (from the origin's access log), seconds from publish until every agent has the new
@@ -103,8 +110,28 @@ if [ "$MODE" = relay ]; then
   for i in $(seq 0 $((R - 1))); do relays+=(--relay "http://127.0.0.1:$((RELAY0 + i))"); done
   relays+=(--relay-fanout "$FANOUT")
 fi
+deleg=()
+team_publish() {   # team serial
+  mkdir -p "src/$1"
+  local path=/opt/payments/serial
+  [ "$1" = web ] && path=/srv/web/serial
+  cat > "src/$1/policy.json" <<EOP
+{"policy": "$1", "promises": [{"id": "serial", "type": "file", "path": "$path", "content": "$1 $2\n", "after": ["baseline/serial"]}]}
+EOP
+  "$BIN" publish "src/$1/policy.json" out --key "$1.key" --team "$1" --serial "$2" >/dev/null
+}
+if [ -n "${TEAMS:-}" ]; then
+  "$BIN" keygen --out payments >/dev/null
+  "$BIN" keygen --out web >/dev/null
+  cat > src/delegations.json <<EOD
+[{"team": "payments", "keys": ["$(cat payments.pub)"], "scope": {"paths": ["/opt/payments"]}},
+ {"team": "web", "keys": ["$(cat web.pub)"], "scope": {"paths": ["/srv/web"]}}]
+EOD
+  deleg=(--delegations src/delegations.json)
+fi
 policy 1
-"$BIN" publish src/policy.json out --key k.key --serial 1 "${relays[@]}" >/dev/null
+"$BIN" publish src/policy.json out --key k.key --serial 1 "${relays[@]}" "${deleg[@]}" >/dev/null
+if [ -n "${TEAMS:-}" ]; then team_publish payments 1; team_publish web 1; fi
 nginx_conf "$T/origin" $ORIGIN "root $T/out;"
 UP="http://127.0.0.1:$ORIGIN"
 if [ "$MODE" = cache ]; then
@@ -160,6 +187,19 @@ wait_all() {   # serial timeout_s; sets t_first when the first agent has it
   return 0
 }
 wait_all 1 120 || { echo "only $(converged 1)/$N agents reached serial 1" >&2; exit 1; }
+team_file() { [ "$1" = web ] && echo srv/web/serial || echo opt/payments/serial; }
+team_count() {   # team serial -> agents holding it
+  local n=0 i
+  for i in $(seq 0 $((N - 1))); do [ "$(cat "a$i/root/$(team_file "$1")" 2>/dev/null)" = "$1 $2" ] && n=$((n + 1)); done
+  echo $n
+}
+team_wait() {   # team serial timeout_s
+  local deadline=$(( $(date +%s) + $3 ))
+  while [ "$(team_count "$1" "$2")" -lt "$N" ]; do [ "$(date +%s)" -ge $deadline ] && return 1; sleep 0.05; done
+}
+if [ -n "${TEAMS:-}" ]; then
+  team_wait payments 1 120 && team_wait web 1 120 || { echo "teams: $(team_count payments 1)/$N and $(team_count web 1)/$N agents on serial 1" >&2; exit 1; }
+fi
 sleep 1
 : > "$T/origin/access.log"
 policy 2
@@ -171,7 +211,7 @@ if [ -n "${AGENT:-}" ]; then
   agent=(--agent-dir agents --agent-version 2.0-fleet)
 fi
 t0=$(date +%s.%N)
-"$BIN" publish src/policy.json out --key k.key --serial 2 "${relays[@]}" "${agent[@]}" >/dev/null
+"$BIN" publish src/policy.json out --key k.key --serial 2 "${relays[@]}" "${agent[@]}" "${deleg[@]}" >/dev/null
 ok=yes
 wait_all 2 120 || ok="no ($(converged 2)/$N)"
 t1=$(date +%s.%N)
@@ -187,6 +227,34 @@ if [ -n "${AGENT:-}" ]; then
     per="$per origin_agent_${f#agents/edgeagent-}_200=$(grep -c "\"GET /blobs/$d .* 200 " "$T/origin/access.log" || true)"
   done
   updated=" agent_committed=$(committed)/$N agent_seconds=$(printf %.2f "$(echo "$t_agent - $t0" | bc)")$per"
+fi
+teamed=""
+if [ -n "${TEAMS:-}" ]; then
+  cp "$T/origin/access.log" "$T/rollout-baseline.log"
+  sleep 1
+  for pair in "payments web" "web payments"; do
+    set -- $pair
+    team=$1 other=$2
+    before=$(for i in $(seq 0 $((N - 1))); do stat -c %Y.%y "a$i/root/$(team_file "$other")"; done | md5sum)
+    other_accepts=$(cat a*/log | grep -c "msg=\"team bundle accepted\" team=$other" || true)
+    : > "$T/origin/access.log"
+    t5=$(date +%s.%N)
+    team_publish "$team" 2
+    team_ok=yes
+    team_wait "$team" 2 120 || team_ok="no ($(team_count "$team" 2)/$N)"
+    t6=$(date +%s.%N)
+    sleep 1
+    after=$(for i in $(seq 0 $((N - 1))); do stat -c %Y.%y "a$i/root/$(team_file "$other")"; done | md5sum)
+    [ "$before" = "$after" ] && rewritten=0 || rewritten=changed
+    again=$(( $(cat a*/log | grep -c "msg=\"team bundle accepted\" team=$other" || true) - other_accepts ))
+    cp "$T/origin/access.log" "$T/rollout-$team.log"
+    teamed="$teamed ${team}_all=$team_ok ${team}_seconds=$(printf %.2f "$(echo "$t6 - $t5" | bc)")"
+    teamed="$teamed ${team}_origin_team_200=$(grep -c "\"GET /teams/$team/bundle.json[? ].* 200 " "$T/rollout-$team.log" || true)"
+    teamed="$teamed ${team}_origin_other_200=$(grep -c "\"GET /teams/$other/bundle.json[? ].* 200 " "$T/rollout-$team.log" || true)"
+    teamed="$teamed ${team}_origin_baseline_200=$(grep -c '"GET /bundle.json[? ].* 200 ' "$T/rollout-$team.log" || true)"
+    teamed="$teamed ${team}_other_accepted_again=$again ${team}_other_file_rewritten=$rewritten"
+  done
+  cp "$T/rollout-baseline.log" "$T/origin/access.log"
 fi
 collected=""
 if [ -n "$COLLECT" ]; then
@@ -207,6 +275,7 @@ sys.exit(0 if row and row[0]["converged"] == int(sys.argv[1]) else 1)' "$N"
   collected=" collector_converged=$c_ok collector_seconds=$(printf %.2f "$(echo "$t2 - $t0" | bc)")"
 fi
 cp "$T/origin/access.log" "$T/rollout.log"
+if [ -n "${TEAMS:-}" ]; then cp "$T/rollout-baseline.log" "$T/rollout.log"; fi
 rss=$(for p in "${PIDS[@]}"; do awk '/VmHWM/ {print $2}' /proc/$p/status 2>/dev/null; done | sort -n)
 max_rss=$(echo "$rss" | tail -1)
 med_rss=$(echo "$rss" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
@@ -239,7 +308,7 @@ fi
 if [ -n "$COLLECT" ] && [ -n "${OUTAGE:-}" ] && [ "$R" -gt 0 ]; then
   for i in $(seq 0 $((R - 1))); do kill -9 "${APID[$i]}" 2>/dev/null || true; done
   policy 3
-  "$BIN" publish src/policy.json out --key k.key --serial 3 "${relays[@]}" >/dev/null
+  "$BIN" publish src/policy.json out --key k.key --serial 3 "${relays[@]}" "${deleg[@]}" >/dev/null
   sleep "$OUTAGE"
   for i in $(seq 0 $((R - 1))); do
     "$BIN" run --config "a$i/config.json" 2>> "a$i/log" &
@@ -268,5 +337,5 @@ sys.exit(0 if row and row[0]["converged"] == int(sys.argv[1]) else 1)' "$N"
   agents3=$(converged 3)
   collected="$collected outage_seconds=$OUTAGE outage_agents_on_3=$agents3 outage_collector_converged=$d_ok outage_replay_seconds=$(printf %.2f "$(echo "$t4 - $t3" | bc)") outage_peak_posts_per_second=$peak"
 fi
-printf 'N=%s mode=%s fanout=%s relays=%s all_converged=%s first_seconds=%.2f seconds=%.2f origin_requests=%s origin_bundle_200=%s origin_304=%s origin_body_bytes=%s rss_kib_median=%s rss_kib_max=%s%s%s%s\n' \
-  "$N" "$MODE" "$FANOUT" "$R" "$ok" "$(echo "$t_first - $t0" | bc)" "$(echo "$t1 - $t0" | bc)" "$reqs" "$bundles" "$notmod" "$bytes" "$med_rss" "$max_rss" "$updated" "$steady" "$collected"
+printf 'N=%s mode=%s fanout=%s relays=%s all_converged=%s first_seconds=%.2f seconds=%.2f origin_requests=%s origin_bundle_200=%s origin_304=%s origin_body_bytes=%s rss_kib_median=%s rss_kib_max=%s%s%s%s%s\n' \
+  "$N" "$MODE" "$FANOUT" "$R" "$ok" "$(echo "$t_first - $t0" | bc)" "$(echo "$t1 - $t0" | bc)" "$reqs" "$bundles" "$notmod" "$bytes" "$med_rss" "$max_rss" "$updated" "$teamed" "$steady" "$collected"

@@ -87,4 +87,72 @@ final class DaemonTeamTests: XCTestCase {
     run.signal(SIGTERM)
     XCTAssertEqual(run.waitForExit(timeout: 10)?.status, 0)
   }
+
+  /// SIGKILL while a team's new serial (1,000 files) is accepted and converged: the state opens,
+  /// the team's serial held is the old or the new one, and a restarted agent converges to the
+  /// new one with nothing failed.
+  func testSIGKILLDuringATeamAcceptanceLosesNothing() throws {
+    let run = try AgentRun.make(self)
+    for k in ["root", "payments"] { XCTAssertEqual(try Edgeagent.run(["keygen", "--out", run.base + "/" + k]).status, 0) }
+    let key = String(decoding: try Data(contentsOf: URL(fileURLWithPath: run.base + "/payments.pub")), as: UTF8.self)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let origin = run.base + "/origin"
+    try run.file("base.json", #"{"policy": "platform", "promises": [{"id": "motd", "type": "file", "path": "/etc/motd", "content": "p\n"}]}"#)
+    try run.file("d.json", "[{\"team\": \"payments\", \"keys\": [\"\(key)\"], \"scope\": {\"paths\": [\"/opt/payments\"]}}]")
+    XCTAssertEqual(try Edgeagent.run(["publish", run.base + "/base.json", origin, "--key", run.base + "/root.key", "--delegations", run.base + "/d.json"]).status, 0)
+    let files = 1000
+    func publishTeam(_ serial: Int) throws {
+      var promises: [String] = []
+      for i in 0..<files { promises.append("{\"id\": \"f\(i)\", \"type\": \"file\", \"path\": \"/opt/payments/f\(i)\", \"content\": \"serial \(serial)\\n\"}") }
+      try run.file("payments.json", "{\"policy\": \"payments\", \"promises\": [" + promises.joined(separator: ",") + "]}")
+      let r = try Edgeagent.run(["publish", run.base + "/payments.json", origin, "--key", run.base + "/payments.key", "--team", "payments",
+                                 "--serial", String(serial)])
+      XCTAssertEqual(r.status, 0, r.stderr)
+    }
+    func text(_ path: String) -> String { String(decoding: FileManager.default.contents(atPath: run.root + path) ?? Data(), as: UTF8.self) }
+    func teamSerial() -> Int? {
+      ((try? run.status())?["teams"] as? [[String: Any]])?.first?["serial"] as? Int
+    }
+    let config = try run.file("config.json", """
+      {"upstreams": ["file://\(origin)"], "trusted_keys": ["\(run.base)/root.pub"], "pull_interval": "1s"}
+      """)
+    // Serial 1 converged, and how long serial 2 takes from start to converged, uninterrupted.
+    try publishTeam(1)
+    try run.start(["--config", config])
+    XCTAssertTrue(pollUntil(60) { text("/opt/payments/f\(files - 1)") == "serial 1\n" }, run.log)
+    run.signal(SIGTERM)
+    XCTAssertEqual(run.waitForExit(timeout: 10)?.status, 0)
+    try publishTeam(2)
+    let t0 = Date()
+    try run.start(["--config", config])
+    XCTAssertTrue(pollUntil(60) { text("/opt/payments/f\(files - 1)") == "serial 2\n" }, run.log)
+    let took = Date().timeIntervalSince(t0)
+    run.signal(SIGTERM)
+    XCTAssertEqual(run.waitForExit(timeout: 10)?.status, 0)
+    var rng = SystemRandomNumberGenerator()
+    for serial in 3...6 {
+      try publishTeam(serial)
+      try run.start(["--config", config])
+      Thread.sleep(forTimeInterval: Double.random(in: 0...(took * 1.2), using: &rng))
+      run.signal(SIGKILL)
+      _ = run.waitForExit(timeout: 10)
+      // The state opens and holds one team serial or the other, never neither.
+      let held = teamSerial()
+      XCTAssertTrue(held == serial - 1 || held == serial, "serial \(serial): held \(String(describing: held))")
+      // Every file holds one serial's content whole.
+      for i in stride(from: 0, to: files, by: 97) {
+        let c = text("/opt/payments/f\(i)")
+        XCTAssertTrue(c == "serial \(serial)\n" || c == "serial \(serial - 1)\n", "f\(i): \(c)")
+      }
+      try run.start(["--config", config])
+      XCTAssertTrue(pollUntil(60) {
+        teamSerial() == serial && (0..<files).allSatisfy { text("/opt/payments/f\($0)") == "serial \(serial)\n" }
+      }, run.log)
+      run.signal(SIGTERM)
+      XCTAssertEqual(run.waitForExit(timeout: 10)?.status, 0)
+    }
+    let teams = try run.status()["teams"] as? [[String: Any]]
+    XCTAssertEqual(teams?.first?["failed"] as? Int, 0)
+    XCTAssertEqual(teams?.first?["standing"] as? String, "in_force")
+  }
 }
