@@ -145,26 +145,24 @@ extension Daemon {
     return t.text
   }
 
-  /// Per team in force: its serial, and its promises by latest outcome (ids `TEAM/…`).
+  /// Per team held: its serial, and its promises by latest outcome (ids `TEAM/…`).
   func teamMetrics(_ t: inout MetricsText) {
-    guard let policy, let serials = puller?.teamSerialsHeld, !serials.isEmpty else { return }
-    var names: [String] = []
-    var counts: [String: RunSummary] = [:]
-    for (i, p) in policy.promises.enumerated() {
-      guard let team = TeamComposition.team(of: p.id).map(String.init) else { continue }
-      if counts[team] == nil { names.append(team); counts[team] = RunSummary() }
-      if i < outcomes.count, let o = outcomes[i] { counts[team]!.add(o.status) }
-    }
+    guard let policy, let held = puller?.teamSerialsHeld, !held.isEmpty else { return }
     t.family("edgeagent_team_bundle_serial", "gauge", "The serial of each team's bundle held.")
-    for (team, serial) in serials.sorted(by: { $0.key < $1.key }) {
-      t.sample("edgeagent_team_bundle_serial", String(serial), labels: "team=\"" + escapedQuotes(team) + "\"")
-    }
+    for h in held { t.sample("edgeagent_team_bundle_serial", String(h.serial), labels: "team=\"" + escapedQuotes(h.team) + "\"") }
     t.family("edgeagent_team_promises", "gauge", "Promises of each team in force by latest outcome.")
-    for team in names {
-      let c = counts[team]!
-      for (status, n) in [("kept", c.kept), ("repaired", c.repaired), ("failed", c.failed), ("skipped", c.skipped)] {
-        t.sample("edgeagent_team_promises", String(n), labels: "team=\"" + escapedQuotes(team) + "\",status=\"" + status + "\"")
+    for h in held {
+      var c = RunSummary(), any = false
+      for (i, p) in policy.promises.enumerated() where TeamComposition.team(of: p.id) == Substring(h.team) {
+        any = true
+        if i < outcomes.count, let o = outcomes[i] { c.add(o.status) }
       }
+      if !any { continue }
+      let label = "team=\"" + escapedQuotes(h.team) + "\",status=\""
+      t.sample("edgeagent_team_promises", String(c.kept), labels: label + "kept\"")
+      t.sample("edgeagent_team_promises", String(c.repaired), labels: label + "repaired\"")
+      t.sample("edgeagent_team_promises", String(c.failed), labels: label + "failed\"")
+      t.sample("edgeagent_team_promises", String(c.skipped), labels: label + "skipped\"")
     }
   }
 

@@ -191,25 +191,14 @@ public struct TeamScope: Equatable, Sendable {
   }
 
   /// An exact name, or a prefix when the entry ends in `*`.
-  public static func holdsName(_ entries: [String], _ name: String) -> Bool {
-    for e in entries {
-      if e.hasSuffix("*") {
-        if name.hasPrefix(String(e.dropLast())) { return true }
-      } else if e == name {
-        return true
-      }
-    }
-    return false
-  }
+  public static func holdsName(_ entries: [String], _ name: String) -> Bool { holds(entries, name, wildcard: "*") }
 
   /// An exact key, or `a.b.*`: every key below `a.b.` (whole components again).
-  public static func holdsSysctl(_ entries: [String], _ key: String) -> Bool {
+  public static func holdsSysctl(_ entries: [String], _ key: String) -> Bool { holds(entries, key, wildcard: ".*") }
+
+  static func holds(_ entries: [String], _ name: String, wildcard: String) -> Bool {
     for e in entries {
-      if e.hasSuffix(".*") {
-        if key.hasPrefix(String(e.dropLast())) { return true }
-      } else if e == key {
-        return true
-      }
+      if e == name || (e.hasSuffix(wildcard) && name.hasPrefix(String(e.dropLast()))) { return true }
     }
     return false
   }

@@ -25,14 +25,15 @@ public enum TeamStanding: Equatable, Sendable {
   /// The baseline no longer delegates to the team: its services stop, its files stay, unmanaged.
   case revoked
   /// The baseline still delegates, but the held bundle no longer fits (a narrower scope, a
-  /// baseline promise it was after is gone, the baseline now promises one of its objects).
-  case suspended(String)
+  /// baseline promise it was after is gone, the baseline now promises one of its objects):
+  /// every reason, each naming the promise.
+  case suspended([String])
 
   public var label: String {
     switch self {
     case .inForce: return "in force"
     case .revoked: return "revoked: no longer delegated; its files are left in place, unmanaged, its services stopped"
-    case .suspended(let why): return "suspended: " + why
+    case .suspended(let why): return "suspended: " + (why.first ?? "") + (why.count > 1 ? " (and \(why.count - 1) more)" : "")
     }
   }
 }
@@ -44,17 +45,9 @@ public struct Composition: Sendable {
 }
 
 public enum TeamComposition {
-  /// Every reason `t` may not be in force beside `baseline` and `others` (teams in force, not
-  /// `t`'s own earlier bundle): a promise outside the delegated scope, an `after` naming a
-  /// promise the baseline does not have, an object another bundle promises. Empty: it may.
-  public static func problems(_ t: TeamPolicy, scope: TeamScope, baseline: Policy, others: [TeamPolicy]) -> [String] {
-    var claims = Claims()
-    claims.add(baseline, team: nil)
-    for o in others where o.team != t.team { claims.add(o.policy, team: o.team) }
-    claims.add(t.policy, team: t.team, linksOnly: true)
-    return problems(t, scope: scope, baseline: baseline, claims: claims)
-  }
-
+  /// Every reason `t` may not be in force beside the objects `claims` holds: a promise outside
+  /// the delegated scope, an `after` naming a promise the baseline does not have, an object
+  /// another bundle promises, a path through a link the plan makes. Empty: it may.
   static func problems(_ t: TeamPolicy, scope: TeamScope, baseline: Policy, claims: Claims) -> [String] {
     var out: [String] = []
     var baselineIDs = Set<String>()
@@ -78,17 +71,18 @@ public enum TeamComposition {
     return out
   }
 
-  /// The baseline's promises, then each team's in force (in name order) with qualified ids.
-  /// Each held team is checked again against the baseline's delegations as they are now:
-  /// dropped from the plan when revoked, suspended when it no longer fits.
-  public static func compose(baseline: Policy, delegations: [Delegation], teams: [TeamPolicy]) -> Composition {
+  /// The baseline's promises, then each team's in force (in name order, `last` after the
+  /// others: a team's new bundle is checked against the teams already in force) with qualified
+  /// ids. Each team is checked against the baseline's delegations as they are now: dropped
+  /// from the plan when revoked, suspended when it does not fit.
+  public static func compose(baseline: Policy, delegations: [Delegation], teams: [TeamPolicy], last: String? = nil) -> Composition {
     var policy = baseline
     var standings: [(team: String, serial: UInt64, standing: TeamStanding)] = []
     var claims = Claims()
     claims.add(baseline, team: nil)
     for t in teams { claims.add(t.policy, team: t.team, linksOnly: true) }
     var sorted = teams
-    sorted.sort { $0.team < $1.team }
+    sorted.sort { ($0.team == last ? 1 : 0, $0.team) < ($1.team == last ? 1 : 0, $1.team) }
     var promises = baseline.promises
     for t in sorted {
       guard let d = delegations.first(where: { $0.team == t.team }) else {
@@ -96,8 +90,8 @@ public enum TeamComposition {
         continue
       }
       let issues = problems(t, scope: d.scope, baseline: baseline, claims: claims)
-      if let first = issues.first {
-        standings.append((t.team, t.serial, .suspended(first + (issues.count > 1 ? " (and \(issues.count - 1) more)" : ""))))
+      if !issues.isEmpty {
+        standings.append((t.team, t.serial, .suspended(issues)))
         continue
       }
       claims.add(t.policy, team: t.team)

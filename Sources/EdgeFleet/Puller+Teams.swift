@@ -10,14 +10,36 @@ import EdgeStore
 /// once per upstream and reason, and that team's held bundle stays in force. One long-poll
 /// covers all of them: the baseline's request says what this agent holds of each team
 /// (`teams=NAME:SERIAL,...`) and the relay wakes it when any is newer (Relay.swift).
+/// What a puller knows of one team: the bundle held, and the serial upstreams advertise.
+struct TeamHeld {
+  var name: String
+  var serial: UInt64 = 0
+  var digest = Digest.zero
+  /// The newest serial an upstream said it holds (`X-Edge-Teams`), and one this agent failed
+  /// to take from it.
+  var advertised: UInt64 = 0
+  var unusable: UInt64 = 0
+}
+
 extension Puller {
-  /// The serial of each team bundle held (/metrics).
-  public var teamSerialsHeld: [String: UInt64] { teamSerials }
+  /// Each team bundle held, name and serial, in name order (/metrics).
+  public var teamSerialsHeld: [(team: String, serial: UInt64)] {
+    var out: [(team: String, serial: UInt64)] = []
+    for t in teams where t.serial > 0 { out.append((t.name, t.serial)) }
+    return out
+  }
+
+  /// The index of `name` in `teams`, added when absent.
+  func teamIndex(_ name: String) -> Int {
+    if let i = teams.firstIndex(where: { $0.name == name }) { return i }
+    teams.append(TeamHeld(name: name))
+    return teams.count - 1
+  }
 
   /// `teams=payments:17,web:0` for the long-poll: every delegated team, held or not.
   var teamsParameter: String {
     var s = ""
-    for t in delegatedTeams { s += (s.isEmpty ? "" : ",") + t + ":" + String(teamSerials[t] ?? 0) }
+    for t in delegatedTeams { s += (s.isEmpty ? "" : ",") + t + ":" + String(teams[teamIndex(t)].serial) }
     return s
   }
 
@@ -34,9 +56,11 @@ extension Puller {
       let parts = item.split(separator: UInt8(ascii: ":"))
       guard parts.count == 2, let serial = UInt64(String(decoding: parts[1], as: UTF8.self)) else { continue }
       let name = String(decoding: parts[0], as: UTF8.self)
-      guard delegatedTeams.contains(name), serial > (teamSerials[name] ?? 0) else { continue }
-      teamsAdvertised[name] = serial
-      if teamsUnusable[name] != serial { newer = true }
+      guard delegatedTeams.contains(name) else { continue }
+      let i = teamIndex(name)
+      guard serial > teams[i].serial else { continue }
+      teams[i].advertised = serial
+      if teams[i].unusable != serial { newer = true }
     }
     return newer
   }
@@ -44,7 +68,8 @@ extension Puller {
   /// After a team's turn: an advertised serial this agent still does not hold is not asked
   /// for again by ending polls early (see `upstreamHasNewerTeam`).
   func noteTeamTurn(_ team: String) {
-    if let advertised = teamsAdvertised[team], (teamSerials[team] ?? 0) < advertised { teamsUnusable[team] = advertised }
+    let i = teamIndex(team)
+    if teams[i].serial < teams[i].advertised { teams[i].unusable = teams[i].advertised }
   }
 
   /// Reads each held team's serial and digest, and the delegated teams, from the state.
@@ -53,8 +78,9 @@ extension Puller {
       delegatedTeams = try loadAcceptedBundle(env)?.delegations.map { $0.team } ?? []
       let txn = try env.read()
       for (name, r) in try txn.teams() {
-        teamSerials[name] = r.serial
-        teamDigests[name] = r.digest
+        let i = teamIndex(name)
+        teams[i].serial = r.serial
+        teams[i].digest = r.digest
       }
       txn.abort()
     } catch {
@@ -92,7 +118,7 @@ extension Puller {
           return
         }
         let etag = resp.headers.value("etag")
-        if SHA256.hash(resp.body) == self.teamDigests[team] {
+        if SHA256.hash(resp.body) == self.teams[self.teamIndex(team)].digest {
           if let etag { self.etags[key] = etag }
           next()
           return
@@ -165,7 +191,7 @@ extension Puller {
     do throws(HostError) {
       guard try FileStat.following(d.path + "/bundle.json") != nil else { return }
       bytes = try d.readBundle()
-      if SHA256.hash(bytes) == teamDigests[team] { return }
+      if SHA256.hash(bytes) == teams[teamIndex(team)].digest { return }
       sig = try d.readSignature()
     } catch {
       stats.lastError = "\(u): team \(team): \(error)"
@@ -182,8 +208,9 @@ extension Puller {
   }
 
   func teamAccepted(_ c: TeamCandidate, _ f: PolicyInForce, from u: UpstreamURL) {
-    teamSerials[c.team] = c.bundle.serial
-    teamDigests[c.team] = c.digest
+    let i = teamIndex(c.team)
+    teams[i].serial = c.bundle.serial
+    teams[i].digest = c.digest
     stats.teamsAccepted += 1
     log("info", "team bundle accepted", [("team", .string(c.team)), ("serial", .int(Int(c.bundle.serial))),
                                          ("promises", .int(c.bundle.policy.promises.count)), ("from", .string(u.description))])

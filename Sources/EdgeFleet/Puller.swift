@@ -124,13 +124,10 @@ public final class Puller {
   public internal(set) var reachable: Bool? = nil
   /// Where the held bundle puts this relay ("origins", a parent's URL, "unlisted").
   var place = ""
-  /// The teams the baseline in force delegates to, and what this agent holds of each.
+  /// The teams the baseline in force delegates to, and what this agent holds of each (a few:
+  /// a list, not a dictionary per field).
   var delegatedTeams: [String] = []
-  var teamSerials: [String: UInt64] = [:]
-  var teamDigests: [String: Digest] = [:]
-  /// Team serials upstreams said they hold, and those this agent failed to take (Puller+Teams.swift).
-  var teamsAdvertised: [String: UInt64] = [:]
-  var teamsUnusable: [String: UInt64] = [:]
+  var teams: [TeamHeld] = []
 
   public init(loop: Loop, env: Environment, config: PullerConfig, log: @escaping Log = { _, _, _ in }) {
     self.loop = loop

@@ -142,23 +142,19 @@ extension Relay {
   /// `NAME:SERIAL,...` of the team bundles held, for a long-poll's answer (nil: none, or the
   /// state unreadable: then the child learns of its teams by asking for them).
   func heldTeamsHeader() -> String? {
-    do throws(StoreError) {
-      let txn = try env.read()
-      let teams = try txn.teams()
-      txn.abort()
-      if teams.isEmpty { return nil }
-      var s = ""
-      for t in teams { s += (s.isEmpty ? "" : ",") + t.name + ":" + String(t.record.serial) }
-      return s
-    } catch { return nil }
+    let teams = heldTeamSerials()
+    if teams.isEmpty { return nil }
+    var s = ""
+    for t in teams { s += (s.isEmpty ? "" : ",") + t.team + ":" + String(t.serial) }
+    return s
   }
 
   /// The team serials held, for the long-poll's comparison.
-  func heldTeamSerials() -> [String: UInt64] {
-    var out: [String: UInt64] = [:]
+  func heldTeamSerials() -> [(team: String, serial: UInt64)] {
+    var out: [(team: String, serial: UInt64)] = []
     do throws(StoreError) {
       let txn = try env.read()
-      for t in try txn.teams() { out[t.name] = t.record.serial }
+      out = try txn.teamSerials()
       txn.abort()
     } catch {}
     return out

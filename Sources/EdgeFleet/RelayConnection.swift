@@ -113,7 +113,8 @@ final class RelayConnection {
     for item in param.utf8.split(separator: UInt8(ascii: ",")).prefix(256) {
       let parts = item.split(separator: UInt8(ascii: ":"))
       guard parts.count == 2, let serial = UInt64(String(decoding: parts[1], as: UTF8.self)) else { continue }
-      if let mine = held[String(decoding: parts[0], as: UTF8.self)], mine > serial { return true }
+      let name = String(decoding: parts[0], as: UTF8.self)
+      for h in held where h.team == name && h.serial > serial { return true }
     }
     return false
   }

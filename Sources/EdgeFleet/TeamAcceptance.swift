@@ -52,7 +52,7 @@ func composeHeld(_ txn: borrowing Transaction, baseline: PolicyBundle, digest: D
     teams.append(TeamPolicy(team: candidate.team, serial: candidate.serial, policy: candidate.bundle.policy))
     blobs.append(contentsOf: candidate.bundle.blobs)
   }
-  let c = TeamComposition.compose(baseline: baseline.policy, delegations: baseline.delegations, teams: teams)
+  let c = TeamComposition.compose(baseline: baseline.policy, delegations: baseline.delegations, teams: teams, last: candidate?.team)
   // The baseline's digest, then each team in force by name and serial: a new serial of any
   // team is a new policy in force, and the daemon's record of it changes with it.
   var hash = SHA256()
@@ -68,6 +68,12 @@ func composeHeld(_ txn: borrowing Transaction, baseline: PolicyBundle, digest: D
   return PolicyInForce(policy: c.policy, digest: any ? hash.finish() : digest, teams: c.teams, teamBlobs: blobs)
 }
 
+/// The baseline bundle in force, decoded (it decoded when accepted: otherwise a corrupt state).
+func storedBaseline(_ txn: borrowing Transaction) throws(StoreError) -> PolicyBundle {
+  guard let bytes = try txn.bundleBytes() else { throw .record(RecordError("absent"), key: MetaKey.bundleJSON.name) }
+  do { return try PolicyBundle.decode(bytes) } catch { throw .record(RecordError(error.description), key: MetaKey.bundleJSON.name) }
+}
+
 /// Writes `desired` for the policy in force and records where each team stands.
 func storeInForce(_ txn: borrowing Transaction, _ f: PolicyInForce) throws(StoreError) {
   let order: [Int]
@@ -80,9 +86,7 @@ func storeInForce(_ txn: borrowing Transaction, _ f: PolicyInForce) throws(Store
 public func loadPolicyInForce(_ env: Environment) throws(StoreError) -> PolicyInForce? {
   let txn = try env.read()
   guard let bytes = try txn.bundleBytes() else { return nil }
-  let b: PolicyBundle
-  do { b = try PolicyBundle.decode(bytes) } catch { throw .record(RecordError(error.description), key: MetaKey.bundleJSON.name) }
-  return try composeHeld(txn, baseline: b, digest: SHA256.hash(bytes))
+  return try composeHeld(txn, baseline: try storedBaseline(txn), digest: SHA256.hash(bytes))
 }
 
 /// First half, before any blob is fetched. Touches nothing.
@@ -90,36 +94,36 @@ public func loadPolicyInForce(_ env: Environment) throws(StoreError) -> PolicyIn
 /// among them (made by hand, or by a service) would carry the path out of the team's scope.
 public func checkTeamCandidate(_ env: Environment, team: String, bytes: [UInt8], signature: [UInt8], now: Int64,
                                root: String? = nil) throws(BundleError) -> TeamCandidate {
-  let baseline: AcceptedBundle?
-  do { baseline = try loadAcceptedBundle(env) } catch { throw .store(error) }
-  guard let baseline, let d = baseline.delegations.first(where: { $0.team == team }) else {
-    throw .rejected(.notDelegated(team: team))
-  }
-  let bundle: PolicyBundle
-  do throws(BundleRejection) { bundle = try verifySignedBundle(bytes, signature: signature, trustedKeys: d.keys) } catch { throw .rejected(error) }
-  if bundle.team != team { throw .rejected(.wrongTeam(named: bundle.team ?? Delegation.baselineName, offered: team)) }
-  let digest = SHA256.hash(bytes)
-  var others: [TeamPolicy] = []
-  let held: (serial: UInt64, digest: Digest)?
+  // One read: the baseline in force names the team's keys and scope; the signature is checked
+  // before anything is composed, so a flood of forged bundles costs a verify each, no more.
+  var refusal: BundleRejection? = nil
+  var found: (bundle: PolicyBundle, held: (serial: UInt64, digest: Digest)?, f: PolicyInForce)? = nil
   do throws(StoreError) {
     let txn = try env.read()
-    held = try txn.team(team).map { ($0.serial, $0.digest) }
-    guard let baseBytes = try txn.bundleBytes() else { throw StoreError.record(RecordError("absent"), key: MetaKey.bundleJSON.name) }
-    let b: PolicyBundle
-    do throws(BundleFormatError) { b = try PolicyBundle.decode(baseBytes) } catch { throw StoreError.record(RecordError(error.description), key: MetaKey.bundleJSON.name) }
-    let inForce = try composeHeld(txn, baseline: b, digest: baseline.digest)
-    for (name, record) in try txn.teams() where name != team && inForce.teams.contains(where: { $0.team == name && $0.standing == .inForce }) {
-      do throws(BundleFormatError) { others.append(TeamPolicy(team: name, serial: record.serial, policy: try PolicyBundle.decode(record.bytes).policy)) } catch {
-        throw StoreError.record(RecordError(error.description), key: "teams/" + name)
+    if let baseBytes = try txn.bundleBytes(), case let b = try storedBaseline(txn), let d = b.delegations.first(where: { $0.team == team }) {
+      var bundle: PolicyBundle? = nil
+      do throws(BundleRejection) {
+        let signed = try verifySignedBundle(bytes, signature: signature, trustedKeys: d.keys)
+        if signed.team != team { throw BundleRejection.wrongTeam(named: signed.team ?? Delegation.baselineName, offered: team) }
+        bundle = signed
+      } catch { refusal = error }
+      if let bundle {
+        let held = try txn.team(team).map { ($0.serial, $0.digest) }
+        found = (bundle, held, try composeHeld(txn, baseline: b, digest: SHA256.hash(baseBytes), candidate: (team, bundle.serial, bundle)))
       }
     }
+    txn.abort()
   } catch { throw .store(error) }
+  if let refusal { throw .rejected(refusal) }
+  guard let (bundle, held, f) = found else { throw .rejected(.notDelegated(team: team)) }
+  let digest = SHA256.hash(bytes)
   if let held, bundle.serial == held.serial, digest != held.digest {
     throw .rejected(.serialConflict(serial: held.serial, held: held.digest, offered: digest))
   }
   do { try BundleRejection.checkFreshness(bundle, heldSerial: held?.serial, now: now) } catch { throw .rejected(error) }
-  var issues = TeamComposition.problems(TeamPolicy(team: team, serial: bundle.serial, policy: bundle.policy), scope: d.scope,
-                                        baseline: baseline.policy, others: others)
+  // Composed with the teams in force, this bundle last: scope, references, conflicts, links.
+  var issues: [String] = []
+  if let mine = f.teams.first(where: { $0.team == team }), case .suspended(let why) = mine.standing { issues = why }
   if let root { issues += symlinkedParents(bundle.policy, team: team, root: root) }
   if !issues.isEmpty { throw .rejected(.outOfScope(team: team, issues: issues)) }
   var missing: [BundleBlob] = []
@@ -176,13 +180,12 @@ public func commitTeamCandidate(_ env: Environment, _ c: TeamCandidate, fetched:
         return
       }
       guard let baseBytes = try txn.bundleBytes() else { refusal = .notDelegated(team: c.team); return }
-      let b: PolicyBundle
-      do throws(BundleFormatError) { b = try PolicyBundle.decode(baseBytes) } catch { throw StoreError.record(RecordError(error.description), key: MetaKey.bundleJSON.name) }
+      let b = try storedBaseline(txn)
       let f = try composeHeld(txn, baseline: b, digest: SHA256.hash(baseBytes), candidate: (c.team, c.bundle.serial, c.bundle))
       // The writer's view decides: a baseline accepted since the check may have narrowed the
       // scope or revoked the team. Nothing is written then.
       if let mine = f.teams.first(where: { $0.team == c.team }), mine.standing != .inForce {
-        refusal = mine.standing == .revoked ? .notDelegated(team: c.team) : .outOfScope(team: c.team, issues: [mine.standing.label])
+        if case .suspended(let why) = mine.standing { refusal = .outOfScope(team: c.team, issues: why) } else { refusal = .notDelegated(team: c.team) }
         return
       }
       for (fb, bytes) in fetched {

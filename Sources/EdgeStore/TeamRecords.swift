@@ -80,6 +80,24 @@ extension Transaction {
     return out
   }
 
+  /// Every team held with its serial alone, in name order: what a relay says on each
+  /// long-poll answer, read in place (no bundle copied).
+  public func teamSerials() throws(StoreError) -> [(team: String, serial: UInt64)] {
+    if !hasTeams { return [] }
+    var out: [(team: String, serial: UInt64)] = []
+    var bad: StoreError? = nil
+    try forEach(.teams) { key, value in
+      var reader = ByteReader(value)
+      do throws(RecordError) { out.append((String(decoding: key, as: UTF8.self), try reader.u64())) } catch {
+        bad = .record(error, key: "teams/" + String(decoding: key, as: UTF8.self))
+        return false
+      }
+      return true
+    }
+    if let bad { throw bad }
+    return out
+  }
+
   public func setTeam(_ name: String, _ record: TeamRecord) throws(StoreError) {
     try put(.teams, name, record.encode())
   }
