@@ -5,7 +5,7 @@
 # a second apply that must keep everything and write nothing, status and status --json, and a
 # policy with a duplicate id that must be rejected (exit 2) without touching root or state;
 # also `bench --quick`'s allocation and syscall counts against the saved baseline, and, for aarch64, the
-# size budget (at most 1,300,000 bytes, stripped); for x86_64, the Debian package (Cross/package-test.sh).
+# size budget (at most 1,400,000 bytes, stripped); for x86_64, the Debian package (Cross/package-test.sh).
 # Prints one PASS/FAIL line per check; exits 1 if any check failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -79,11 +79,15 @@ fi
 # 1,250,000 bytes. Issue 18's self-update (staging, the self-test, the exec handoff and adoption,
 # trial, commit and rollback, their status, metrics and report lines, publish --agent-dir) took it
 # from 1,211,600 to 1,283,200 after its levers (one log helper, no sort, dictionary or integer
-# parsing of its own), 1,287,248 with its fixes: the budget is 1,300,000 bytes.
+# parsing of its own), 1,287,248 with its fixes, and the budget was 1,300,000 bytes. Issue 17's
+# delegation (scopes, the composed plan, per-team acceptance, the puller's and the relay's team
+# bundles, status and metrics per team, publish --team and --delegations) took it from 1,287,840
+# to 1,389,752 after its levers (one composition serves acceptance, the puller's teams in one
+# list instead of four dictionaries, team serials read in place): the budget is 1,400,000 bytes.
 # Benchmarks/README.md, "Binary sizes", has what each lever took off and what each type costs.
 if [ "$target" = aarch64 ]; then
   size=$(stat -c %s "$bin")
-  check "stripped size $size bytes is at most 1,300,000" test "$size" -le 1300000
+  check "stripped size $size bytes is at most 1,400,000" test "$size" -le 1400000
 fi
 
 # The hot paths' allocation and syscall counts, counted by the static binary's own malloc wrappers
@@ -352,6 +356,41 @@ if [ "$(rc selftest2)" = 1 ] && has selftest2.err "built for $target, offered fo
 else
   fail "self-test for $other should fail naming both targets (exit $(rc selftest2))"; show selftest2
 fi
+# Delegation (issue 17): a baseline signed by the root key delegates /opt/payments to a team,
+# whose own bundle (its key, `publish --team`) the daemon takes from the same file:// origin and
+# converges with the baseline as one plan; a second team serial outside the scope is refused and
+# the team's first stays in force.
+d=$T/teams
+mkdir -p "$d/root"
+ea tkeyroot keygen --out "$d/root-k"
+ea tkeypay keygen --out "$d/pay"
+echo '{"policy": "platform", "promises": [{"id": "motd", "type": "file", "path": "/etc/motd", "content": "platform\n"}]}' > "$d/base.json"
+echo "[{\"team\": \"payments\", \"keys\": [\"$(cat "$d/pay.pub" 2>/dev/null)\"], \"scope\": {\"paths\": [\"/opt/payments\"]}}]" > "$d/delegations.json"
+team_policy() {   # content path
+  echo "{\"policy\": \"payments\", \"promises\": [{\"id\": \"conf\", \"type\": \"file\", \"path\": \"$2\", \"content\": \"$1\\n\", \"after\": [\"baseline/motd\"]}]}" > "$d/pay.json"
+}
+team_policy "port=9000" /opt/payments/app.conf
+ea tpubbase publish "$d/base.json" "$d/origin" --key "$d/root-k.key" --delegations "$d/delegations.json"
+ea tpubpay publish "$d/pay.json" "$d/origin" --key "$d/pay.key" --team payments
+echo "{\"root\": \"$d/root\", \"state_dir\": \"$d/state\", \"upstreams\": [\"file://$d/origin\"], \"trusted_keys\": [\"$d/root-k.pub\"], \"interval\": \"1h\", \"pull_interval\": \"1s\"}" > "$d/config.json"
+"${run[@]}" "$bin" run --config "$d/config.json" >"$T/teamd.out" 2>"$T/teamd.err" &
+teamd=$!
+for _ in $(seq 1 300); do [ "$(cat "$d/root/opt/payments/app.conf" 2>/dev/null)" = "port=9000" ] && break; sleep 0.1; done
+team_policy "pwned" /etc/shadow
+ea tpubpay2 publish "$d/pay.json" "$d/origin" --key "$d/pay.key" --team payments
+for _ in $(seq 1 300); do grep -q "team bundle rejected" "$T/teamd.err" && break; sleep 0.1; done
+sleep 0.5
+ea tstatus status --state "$d/state"
+if [ "$(rc tpubbase)" = 0 ] && [ "$(rc tpubpay)" = 0 ] && [ "$(cat "$d/root/opt/payments/app.conf" 2>/dev/null)" = "port=9000" ] &&
+   [ "$(cat "$d/root/etc/motd" 2>/dev/null)" = "platform" ] && [ ! -e "$d/root/etc/shadow" ] &&
+   grep -q 'path \\"/etc/shadow\\" is outside the team' "$T/teamd.err" && has tstatus.out "team payments: serial 1, kept" &&
+   has tstatus.out "payments/conf"; then
+  pass "delegation: the baseline and team payments' own bundle converge as one plan; its out-of-scope serial 2 is refused, serial 1 stays ($(grep -o 'team payments: serial 1, [a-z]* [0-9]*, [a-z]* [0-9]*, [a-z]* [0-9]*' "$T/tstatus.out"))"
+else
+  fail "delegation: team payments' bundle should be converged and its out-of-scope serial refused"; sed 's/^/    teamd: /' "$T/teamd.err" | tail -15; show tstatus
+fi
+kill -TERM "$teamd" 2>/dev/null; wait "$teamd" 2>/dev/null
+
 # On a native host the daemon updates itself in place: a bundle names this binary as 2.0-smoke,
 # the agent stages it, self-tests it, execs it with its service handed over (same pid, never
 # restarted) and commits it after its trial window. Under qemu-user an exec of the staged foreign

@@ -11,9 +11,10 @@ public enum PolicyDecoder {
   /// Decodes the promises as the reader meets them: a promise's members are lent from the
   /// reader's stack and no tree of the promises is built (one array per promise was the largest
   /// share of the allocations, and the tree beside the `Policy` the largest share of memory).
-  public static func decode(_ bytes: [UInt8]) throws(PolicyError) -> Policy {
+  /// `qualified`: a team's policy, whose `after` may name the baseline's promises (`baseline/ID`).
+  public static func decode(_ bytes: [UInt8], qualified: Bool = false) throws(PolicyError) -> Policy {
     let (root, promises) = try streamed(bytes)
-    return try finish(root, promises)
+    return try finish(root, promises, qualified: qualified)
   }
 
   /// Like `decode(_:)`, but empties `bytes` once they are parsed: the `Policy` holds what is
@@ -230,10 +231,10 @@ public struct PolicyPromises: JSONElementSink {
   fileprivate func qualifiedReferences(allowed: Bool, _ body: (PolicyIssue) -> Void) {
     for r in crossReferences {
       if !allowed {
-        body(PolicyIssue("\"\(r.key)\" names \"\(r.id)\": an id with '/' names another bundle's promise, which only a team's bundle may (after: [\"baseline/ID\"])",
+        body(PolicyIssue("\"\(r.id)\" names another bundle's promise: only a team's policy may (publish --team, validate --team)",
                          at: r.position, promise: r.promise, key: r.key))
       } else if r.key != "after" || !r.id.hasPrefix(Delegation.baselineName + "/") || idProblem(String(r.id.dropFirst(9))) != nil {
-        body(PolicyIssue("\"\(r.key)\" names \"\(r.id)\": a team's promise may be after a baseline promise (\"baseline/ID\"), never another team's, and may notify only its own",
+        body(PolicyIssue("\"\(r.id)\": a team's promise may be after a baseline promise (\"baseline/ID\"), never another team's, and notifies only its own",
                          at: r.position, promise: r.promise, key: r.key))
       }
     }

@@ -62,9 +62,11 @@ public func verifyBundleDirectory(_ dir: String, publicKeys: [[UInt8]], now: Int
   do throws(BundleRejection) {
     bundle = try verifySignedBundle(bytes, signature: sig, trustedKeys: publicKeys)
   } catch { throw .rejected(error) }
+  // A team's bundle (OUT/teams/NAME/) shares the origin's blobs (OUT/blobs/).
+  let blobs = bundle.team == nil ? d : BundleDirectory(dir + "/../..")
   var total: Int64 = 0
   for b in bundle.blobs {
-    let content = try d.readBlob(b)
+    let content = try blobs.readBlob(b)
     do { try checkBlob(b, content) } catch { throw .rejected(error) }
     total += b.size
   }

@@ -20,9 +20,11 @@ public struct ValidationReport {
 
 /// Checks policy bytes as `apply` does before it touches anything: the JSON, every key and value,
 /// ids and paths, then the plan (after/notify references, cycles). `file` names them in the report.
-public func validatePolicy(_ bytes: [UInt8], file: String) -> ValidationReport {
+/// `team`: a team's policy, as `publish --team` takes it (`after` may name `baseline/ID`; the
+/// scope is the agent's to check, against the baseline it holds).
+public func validatePolicy(_ bytes: [UInt8], file: String, team: Bool = false) -> ValidationReport {
   do {
-    let p = try PolicyDecoder.decode(bytes)
+    let p = try PolicyDecoder.decode(bytes, qualified: team)
     return ValidationReport(file: file, policyName: p.name, promises: p.promises.count, serial: nil, issues: [])
   } catch {
     return ValidationReport(file: file, policyName: "", promises: 0, serial: nil, issues: inFileOrder(error.issues))

@@ -4,10 +4,10 @@ import EdgeCore
 import EdgeFleet
 import EdgeHost
 
-/// `edgeagent validate POLICY|BUNDLE_DIR [--key PUB]... [--json]`
+/// `edgeagent validate POLICY|BUNDLE_DIR [--key PUB]... [--team] [--json]`
 enum ValidateCommand {
   static let usage = """
-    usage: edgeagent validate POLICY|BUNDLE_DIR [--key PUB]... [--json]
+    usage: edgeagent validate POLICY|BUNDLE_DIR [--key PUB]... [--team] [--json]
 
     Checks a policy as apply does before touching anything (its JSON, every key and value, ids,
     paths, the plan: after/notify references and cycles) and prints every error as
@@ -15,6 +15,7 @@ enum ValidateCommand {
     bundle directory (as publish writes it), the signature of DIR/bundle.json is checked against
     the public key file(s) first, then the bundle and its policy (blobs and expiry: verify).
       --key PUB   public key file from `edgeagent keygen` (repeatable; needed for a bundle)
+      --team      POLICY is a team's (publish --team): its "after" may name "baseline/ID"
       --json      print {"valid": BOOL, "errors": [{"file", "line", "column", "message"}...]}
     Exit: 0 valid, 1 invalid, 2 bad usage, 111 unreadable files.
 
@@ -22,7 +23,7 @@ enum ValidateCommand {
 
   static func run(_ args: ArraySlice<String>) -> Int32 {
     withUsage(usage) { () throws(UsageError) -> Int32 in
-      let o = try Options(args, valued: ["--key"], flags: ["--json"])
+      let o = try Options(args, valued: ["--key"], flags: ["--json", "--team"])
       if o.has("--help") { writeStdout(usage); return ExitCode.ok }
       guard o.positional.count == 1 else { throw UsageError("validate needs one POLICY file or BUNDLE_DIR") }
       let path = o.positional[0]
@@ -36,7 +37,7 @@ enum ValidateCommand {
           for p in o.all("--key") { keys.append(try Ed25519.readKeyFile(p, bytes: Ed25519.publicKeyBytes)) }
           report = try validateBundleDirectory(path, publicKeys: keys)
         } else {
-          report = validatePolicy(try readWholeFile(path, limit: maxPolicyBytes, anyKind: true), file: path)
+          report = validatePolicy(try readWholeFile(path, limit: maxPolicyBytes, anyKind: true), file: path, team: o.has("--team"))
         }
       } catch {
         writeError("validate", error.description)

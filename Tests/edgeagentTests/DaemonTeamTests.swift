@@ -32,14 +32,20 @@ final class DaemonTeamTests: XCTestCase {
     let payments = "{\"team\": \"payments\", \"keys\": [\"\(try pub("payments"))\"], \"scope\": {\"paths\": [\"/opt/payments\"], \"services\": [\"api\"]}}"
     let web = "{\"team\": \"web\", \"keys\": [\"\(try pub("web"))\"], \"scope\": {\"paths\": [\"/srv/web\"]}}"
     try publishBaseline(1, delegations: [payments, web])
+    // Payments' config is a blob (source_file): it goes to the origin's shared blobs/.
+    try run.file("payments.conf", "port=9000\n")
     let p1 = try publishTeam("payments", 1, [
-      #"{"id": "conf", "type": "file", "path": "/opt/payments/app.conf", "content": "port=9000\n", "after": ["baseline/motd"]}"#,
+      #"{"id": "conf", "type": "file", "path": "/opt/payments/app.conf", "source_file": "payments.conf", "after": ["baseline/motd"]}"#,
       run.service("api", exec: ["/bin/sleep", "600"], #""after": ["conf"]"#),
     ])
     XCTAssertEqual(p1.status, 0, p1.stderr)
     XCTAssertTrue(p1.stdout.hasPrefix("team payments: published serial 1"), p1.stdout)
     XCTAssertTrue(FileManager.default.fileExists(atPath: origin + "/teams/payments/bundle.json.sig"))
     XCTAssertEqual(try publishTeam("web", 1, [#"{"id": "index", "type": "file", "path": "/srv/web/index.html", "content": "v1\n"}"#]).status, 0)
+    // A team's bundle verifies with its own key, its blobs in the origin's shared blobs/.
+    let verified = try Edgeagent.run(["verify", origin + "/teams/payments", "--pubkey", run.base + "/payments.pub"])
+    XCTAssertEqual(verified.status, 0, verified.stderr)
+    XCTAssertNotEqual(try Edgeagent.run(["verify", origin + "/teams/payments", "--pubkey", run.base + "/web.pub"]).status, 0)
 
     let config = try run.file("config.json", """
       {"upstreams": ["file://\(origin)"], "trusted_keys": ["\(run.base)/root.pub"], "pull_interval": "1s"}

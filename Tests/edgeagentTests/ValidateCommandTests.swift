@@ -46,6 +46,22 @@ final class ValidateCommandTests: XCTestCase {
     XCTAssertEqual(r.stderr, "")
   }
 
+  /// A team's policy names the baseline's promises as `baseline/ID`: valid with `--team` only,
+  /// and never another team's.
+  func testATeamsPolicyValidatesWithTeam() throws {
+    let text = #"{"policy": "payments", "promises": [{"id": "d", "type": "directory", "path": "/opt/payments", "after": ["baseline/app-dir"]}]}"#
+    let path = try box.policy(text)
+    let plain = try Edgeagent.run(["validate", path])
+    XCTAssertEqual(plain.status, 1)
+    XCTAssertTrue(plain.stderr.contains(#"promise "d": key "after": "baseline/app-dir" names another bundle's promise: only a team's policy may (publish --team, validate --team)"#), plain.stderr)
+    let team = try Edgeagent.run(["validate", path, "--team"])
+    XCTAssertEqual(team.status, 0, team.stderr)
+    XCTAssertEqual(team.stdout, "policy payments: 1 promises, valid\n")
+    let other = try Edgeagent.run(["validate", try box.policy(text.replacingOccurrences(of: "baseline/app-dir", with: "web/index")), "--team"])
+    XCTAssertEqual(other.status, 1)
+    XCTAssertTrue(other.stderr.contains(#""web/index": a team's promise may be after a baseline promise ("baseline/ID"), never another team's"#), other.stderr)
+  }
+
   /// Every policy the repository ships or boots with, as schema/check-examples.py checks them
   /// against the schema: the agent's own check agrees.
   func testEveryPolicyOfTheRepositoryValidates() throws {
