@@ -155,7 +155,7 @@ for lib in "" /usr/share/bash-completion/bash_completion; do
   c() { (cd "$T" && LIB=$lib COMPLETION=$completion bash "$T/complete.sh" "$@" 2>&1); }
   got_va=$(c edgeagent va) got_st=$(c edgeagent st) got_val=$(c edgeagent validate --) got_run=$(c edgeagent run --log-format '')
   if [ "$got_va" = validate ] && [ "$got_st" = status ] &&
-     [ "$got_val" = "--help --json --key" ] && [ "$got_run" = "json logfmt" ]; then
+     [ "$got_val" = "--help --json --key --team" ] && [ "$got_run" = "json logfmt" ]; then
     pass "bash completion ($how): 'va' -> '$got_va', 'validate --' -> '$got_val', 'run --log-format ' -> '$got_run'"
   else
     fail "bash completion ($how): 'va' gave '$got_va', 'st' '$got_st', 'validate --' '$got_val', 'run --log-format ' '$got_run'"
