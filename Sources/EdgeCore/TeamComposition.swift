@@ -63,8 +63,9 @@ public enum TeamComposition {
         out.append(name + ": " + Claims.describe(key) + " is already promised by " + holder)
       }
       // A scope is a set of paths, not what symlinks inside it point to: a link the plan makes
-      // at /opt/payments/d -> /etc would carry /opt/payments/d/passwd out of it.
-      if p.type.managesPath, let link = claims.linkAbove(p.path) {
+      // at /opt/payments/d -> /etc would carry /opt/payments/d/passwd out of it. Links above
+      // the scope (/opt -> /data/opt) are the platform's layout, not the team's to use.
+      if p.type.managesPath, let link = claims.linkAbove(p.path, within: scope.paths) {
         out.append(name + ": path \"\(p.path)\" passes through the link \"\(link.path)\" (\(link.holder)): a team's path is reached through no symlink")
       }
     }
@@ -136,11 +137,11 @@ struct Claims {
     }
   }
 
-  /// The nearest ancestor of `path` that a link promise makes, if any.
-  func linkAbove(_ path: String) -> (path: String, holder: String)? {
+  /// The nearest ancestor of `path` inside `scope` that a link promise makes, if any.
+  func linkAbove(_ path: String, within scope: [String]) -> (path: String, holder: String)? {
     if links.isEmpty { return nil }
     var a = parentPath(path)
-    while a != "/" {
+    while a != "/" && TeamScope.holdsPath(scope, a) {
       if let who = links[a] { return (a, who) }
       a = parentPath(a)
     }

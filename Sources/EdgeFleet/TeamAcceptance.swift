@@ -97,7 +97,7 @@ public func checkTeamCandidate(_ env: Environment, team: String, bytes: [UInt8],
   // One read: the baseline in force names the team's keys and scope; the signature is checked
   // before anything is composed, so a flood of forged bundles costs a verify each, no more.
   var refusal: BundleRejection? = nil
-  var found: (bundle: PolicyBundle, held: (serial: UInt64, digest: Digest)?, f: PolicyInForce)? = nil
+  var found: (bundle: PolicyBundle, held: (serial: UInt64, digest: Digest)?, f: PolicyInForce, scope: [String])? = nil
   do throws(StoreError) {
     let txn = try env.read()
     if let baseBytes = try txn.bundleBytes(), case let b = try storedBaseline(txn), let d = b.delegations.first(where: { $0.team == team }) {
@@ -109,13 +109,14 @@ public func checkTeamCandidate(_ env: Environment, team: String, bytes: [UInt8],
       } catch { refusal = error }
       if let bundle {
         let held = try txn.team(team).map { ($0.serial, $0.digest) }
-        found = (bundle, held, try composeHeld(txn, baseline: b, digest: SHA256.hash(baseBytes), candidate: (team, bundle.serial, bundle)))
+        found = (bundle, held, try composeHeld(txn, baseline: b, digest: SHA256.hash(baseBytes), candidate: (team, bundle.serial, bundle)),
+                 d.scope.paths)
       }
     }
     txn.abort()
   } catch { throw .store(error) }
   if let refusal { throw .rejected(refusal) }
-  guard let (bundle, held, f) = found else { throw .rejected(.notDelegated(team: team)) }
+  guard let (bundle, held, f, scope) = found else { throw .rejected(.notDelegated(team: team)) }
   let digest = SHA256.hash(bytes)
   if let held, bundle.serial == held.serial, digest != held.digest {
     throw .rejected(.serialConflict(serial: held.serial, held: held.digest, offered: digest))
@@ -124,7 +125,7 @@ public func checkTeamCandidate(_ env: Environment, team: String, bytes: [UInt8],
   // Composed with the teams in force, this bundle last: scope, references, conflicts, links.
   var issues: [String] = []
   if let mine = f.teams.first(where: { $0.team == team }), case .suspended(let why) = mine.standing { issues = why }
-  if let root { issues += symlinkedParents(bundle.policy, team: team, root: root) }
+  if let root { issues += symlinkedParents(bundle.policy, team: team, scope: scope, root: root) }
   if !issues.isEmpty { throw .rejected(.outOfScope(team: team, issues: issues)) }
   var missing: [BundleBlob] = []
   do throws(StoreError) {
@@ -138,15 +139,16 @@ public func checkTeamCandidate(_ env: Environment, team: String, bytes: [UInt8],
   return TeamCandidate(team: team, bundle: bundle, bytes: bytes, signature: signature, digest: digest, missing: missing)
 }
 
-/// The team's paths whose existing parents under `root` include a symlink (lstat, never
-/// followed). An unreadable parent is not guessed at: it is named too.
-func symlinkedParents(_ policy: Policy, team: String, root: String) -> [String] {
+/// The team's paths whose existing parents inside the scope, under `root`, include a symlink
+/// (lstat, never followed). Parents above the scope (/opt -> /data/opt) are the host's layout.
+/// An unreadable parent is not guessed at: it is named too.
+func symlinkedParents(_ policy: Policy, team: String, scope: [String], root: String) -> [String] {
   var out: [String] = []
   var seen = Set<String>()
   let base = root == "/" ? "" : root
   for p in policy.promises where p.type.managesPath {
     var a = parentPath(p.path)
-    while a != "/" && !seen.contains(a) {
+    while a != "/" && TeamScope.holdsPath(scope, a) && !seen.contains(a) {
       seen.insert(a)
       do throws(HostError) {
         if let st = try FileStat.lstat(base + a), st.kind == .symlink {

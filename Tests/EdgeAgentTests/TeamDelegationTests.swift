@@ -307,6 +307,17 @@ final class TeamDelegationTests: XCTestCase {
     XCTAssertEqual(hostIssues, ["promise \"payments/s\": path \"/opt/payments/srv/shadow\" passes through \"/opt/payments/srv\", a symlink on this host: a team's path is reached through no symlink"])
     XCTAssertNil(try heldTeam(env, "payments"))
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root + "/etc"), [], "nothing written through the link")
+    // A symlink above the scope is the host's layout (ROOT/srv -> ROOT/data/srv): web's scope
+    // /srv/web is reached through it, and its bundle is accepted.
+    try FileManager.default.createDirectory(atPath: root + "/data/srv/web", withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(atPath: root + "/srv", withDestinationPath: "data/srv")
+    try t.baseline(serial: 2, delegations: [t.delegation("web", scope: Self.webScope)])
+    _ = try t.acceptBaseline(env)
+    try t.team("web", serial: 1, promises: [#"{"id": "i", "type": "file", "path": "/srv/web/index.html", "content": "1\n"}"#])
+    let w = BundleDirectory(t.f.out + "/teams/web")
+    _ = try acceptTeamBundle(env, team: "web", bytes: try w.readBundle(), signature: try w.readSignature(), now: wallClockSeconds(),
+                             root: root) { (b) throws(BundleError) -> [UInt8] in try BundleDirectory(t.f.out).readBlob(b) }
+    XCTAssertEqual(try heldTeam(env, "web")?.serial, 1)
   }
 
   func acceptError(_ body: () throws -> Void) -> BundleError? {
