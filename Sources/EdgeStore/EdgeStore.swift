@@ -1,5 +1,5 @@
 // EdgeStore: the agent's state in one LMDB environment (DESIGN.md §4): desired and actual state,
-// the stat cache, blobs, services and the event ring, in named databases. It is the state's one
+// the stat cache, blobs, services, the event ring, reports and the teams' bundles, in named databases. It is the state's one
 // owner: the directory's layout (StateLayout), the single-writer lock (StateLock), and every
 // `meta` record with its encoding (MetaKey, read and written only through Meta.swift's typed
 // accessors, which throw a `StoreError` naming the key for a value that does not decode).
