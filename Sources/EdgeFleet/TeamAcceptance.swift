@@ -74,7 +74,8 @@ func storedBaseline(_ txn: borrowing Transaction) throws(StoreError) -> PolicyBu
   do { return try PolicyBundle.decode(bytes) } catch { throw .record(RecordError(error.description), key: MetaKey.bundleJSON.name) }
 }
 
-/// Writes `desired` for the policy in force and records where each team stands.
+/// Writes `desired` for the policy in force (`status` and a restart compose the teams' standing
+/// again from the records; it is not stored).
 func storeInForce(_ txn: borrowing Transaction, _ f: PolicyInForce) throws(StoreError) {
   let order: [Int]
   do { order = try f.policy.order() } catch { throw .record(RecordError("the composed plan does not order: \(error)"), key: "desired") }
