@@ -22,6 +22,8 @@ public final class Converger {
   let buffer: UnsafeMutableRawBufferPointer
   /// Directories opened this run, by relative path; closed by `finish()`.
   var directories: [String: OpenDirectory] = [:]
+  /// The promise being checked: its `confine` (Promise.swift), which `directory` honours.
+  var confine = ""
   /// Staged file writes waiting for `publish()`.
   var staged: [Staged] = []
   /// Statuses so far this run, by promise index (nil: not yet checked).
@@ -122,6 +124,8 @@ public final class Converger {
             blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
             previous: (String) -> ActualRecord?) -> CheckStep {
     if let held = heldBack(p) { return .outcome(held) }
+    confine = p.confine
+    defer { confine = "" }
     do throws(HostError) {
       return try p.type.check(self, p, pp, cachedStat: cachedStat, blob: blob, previous: previous)
     } catch {
@@ -237,10 +241,13 @@ public final class Converger {
   /// The directory `relative` under the root, opened once per run. With `create`, missing
   /// components are made (mode 0755) as `mkdir -p` would, never through a symlink.
   func directory(_ relative: String, create: Bool) throws(HostError) -> OpenDirectory {
-    if let d = directories[relative] { return d }
+    // A team's confined directory is cached apart: one opened for the baseline through a
+    // symlink must not serve a team's repair.
+    let key = confine.isEmpty || !(relative == confine || relative.hasPrefix(confine + "/")) ? relative : "\u{1}" + relative
+    if let d = directories[key] { return d }
     do {
-      let d = OpenDirectory(try Directory.open(relative, in: rootDir))
-      directories[relative] = d
+      let d = OpenDirectory(try Directory.open(relative, in: rootDir, confine: confine))
+      directories[key] = d
       return d
     } catch where create && error.errno == .noEntry {
       var current = ""

@@ -106,6 +106,11 @@ public struct Promise: Sendable {
   public var conditionText: String = ""
   /// Where the promise's object starts in the policy file (.none for a decoded record).
   public var position: SourcePosition = .none
+  /// A team's path promise (TeamComposition.swift): the scope path that holds `path`, without
+  /// its leading '/'. Its repairs resolve no symlink at or below it, so a link made under the
+  /// scope after the bundle was accepted cannot carry a write out of it. "" for the baseline's;
+  /// not stored in `desired` (the daemon composes the teams again from their bundles).
+  public var confine: String = ""
 
   public init(id: String, type: PromiseType) {
     self.id = id

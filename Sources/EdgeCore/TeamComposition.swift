@@ -96,7 +96,7 @@ public enum TeamComposition {
         continue
       }
       claims.add(t.policy, team: t.team)
-      for p in t.policy.promises { promises.append(qualified(p, team: t.team)) }
+      for p in t.policy.promises { promises.append(qualified(p, team: t.team, scope: d.scope.paths)) }
       standings.append((t.team, t.serial, .inForce))
     }
     if promises.count != baseline.promises.count { policy.promises = promises }
@@ -105,9 +105,13 @@ public enum TeamComposition {
 
   /// `p` as it runs in the composed plan: `TEAM/ID`, its own references qualified, its
   /// `baseline/ID` ones made the baseline's plain ids.
-  static func qualified(_ p: Promise, team: String) -> Promise {
+  static func qualified(_ p: Promise, team: String, scope: [String]) -> Promise {
     var q = p
     q.id = team + "/" + p.id
+    if p.type.managesPath {
+      // The deepest scope path that holds it (a scope may list /opt/payments and /opt/payments/data).
+      for s in scope where TeamScope.holdsPath([s], p.path) && s.utf8.count > q.confine.utf8.count + 1 { q.confine = String(s.dropFirst()) }
+    }
     let prefix = Delegation.baselineName + "/"
     q.after = p.after.map { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.utf8.count)) : team + "/" + $0 }
     q.notify = p.notify.map { team + "/" + $0 }

@@ -41,6 +41,40 @@ public struct Directory: ~Copyable {
     }
   }
 
+  /// Opens `relative` inside `root` with no symlink at or below `confine` (a prefix of
+  /// `relative` in whole components, or ""): `confine` itself is opened as `open` does but never
+  /// through a last symlink, and the rest beneath it with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
+  /// (one by one with O_NOFOLLOW without openat2). Errors: as `open`; ELOOP or ENOTDIR for a
+  /// symlink in the confined part.
+  public static func open(_ relative: String, in root: borrowing Directory, confine: String) throws(HostError) -> Directory {
+    if confine.isEmpty || !(relative == confine || relative.hasPrefix(confine + "/")) { return try open(relative, in: root) }
+    let hostPath = join(root.path, relative)
+    let parent = parentPath("/" + confine)
+    let base = try open(String(parent.dropFirst()), in: root)
+    let name = parent == "/" ? confine : String(confine.utf8.dropFirst(parent.utf8.count))!
+    let top = try openNoFollow(name, in: base, path: join(root.path, confine), hostPath: hostPath)
+    if relative == confine { return top }
+    return try openNoSymlinks(String(relative.utf8.dropFirst(confine.utf8.count + 1))!, in: top, hostPath: hostPath)
+  }
+
+  /// `name` in `dir` as a directory, never through a symlink.
+  private static func openNoFollow(_ name: String, in dir: borrowing Directory, path: String, hostPath: String) throws(HostError) -> Directory {
+    do {
+      return Directory(fd: try FileDescriptor.open(at: dir.fd.raw, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW), path: path)
+    } catch { throw HostError(error.errno, "open directory", hostPath) }
+  }
+
+  /// `rest` beneath `top` with no symlink on the way.
+  private static func openNoSymlinks(_ rest: String, in top: borrowing Directory, hostPath: String) throws(HostError) -> Directory {
+    let raw = top.fd.raw
+    let resolve = UInt64(RESOLVE_BENEATH) | UInt64(RESOLVE_NO_SYMLINKS) | UInt64(RESOLVE_NO_MAGICLINKS)
+    switch pathCall(rest, { p in system_openat2(raw, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC, resolve) }) {
+    case .success(let fd): return Directory(fd: FileDescriptor(adopting: fd), path: hostPath)
+    case .failure(let e) where e == .noSys || e == .permission: return try walk(rest, in: top, hostPath: hostPath)
+    case .failure(let e): throw HostError(e, "open directory", hostPath)
+    }
+  }
+
   private static func walk(_ relative: String, in root: borrowing Directory, hostPath: String) throws(HostError) -> Directory {
     var current = try FileDescriptor.open(at: root.fd.raw, ".", O_RDONLY | O_DIRECTORY)
     for component in relative.utf8.split(separator: UInt8(ascii: "/")) {

@@ -161,4 +161,39 @@ final class DaemonTeamTests: XCTestCase {
     XCTAssertEqual(teams?.first?["failed"] as? Int, 0)
     XCTAssertEqual(teams?.first?["standing"] as? String, "in_force")
   }
+
+  /// A symlink made under a team's scope after its bundle was accepted (by a service, by hand):
+  /// the team's repair does not write through it, it fails naming the symlink; the baseline's
+  /// promises and the host outside the scope are untouched.
+  func testASymlinkPlantedInATeamsScopeLaterIsNotWrittenThrough() throws {
+    let run = try AgentRun.make(self)
+    for k in ["root", "payments"] { XCTAssertEqual(try Edgeagent.run(["keygen", "--out", run.base + "/" + k]).status, 0) }
+    let key = String(decoding: try Data(contentsOf: URL(fileURLWithPath: run.base + "/payments.pub")), as: UTF8.self)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let origin = run.base + "/origin"
+    try run.file("base.json", #"{"policy": "platform", "promises": [{"id": "motd", "type": "file", "path": "/etc/motd", "content": "p\n"}]}"#)
+    try run.file("d.json", "[{\"team\": \"payments\", \"keys\": [\"\(key)\"], \"scope\": {\"paths\": [\"/opt/payments\"]}}]")
+    XCTAssertEqual(try Edgeagent.run(["publish", run.base + "/base.json", origin, "--key", run.base + "/root.key", "--delegations", run.base + "/d.json"]).status, 0)
+    try run.file("payments.json", #"{"policy": "payments", "promises": [{"id": "x", "type": "file", "path": "/opt/payments/d/shadow", "content": "mine\n"}]}"#)
+    XCTAssertEqual(try Edgeagent.run(["publish", run.base + "/payments.json", origin, "--key", run.base + "/payments.key", "--team", "payments"]).status, 0)
+    let config = try run.file("config.json", """
+      {"upstreams": ["file://\(origin)"], "trusted_keys": ["\(run.base)/root.pub"], "pull_interval": "1s"}
+      """)
+    try run.start(["--config", config])
+    func text(_ path: String) -> String? { FileManager.default.contents(atPath: run.root + path).map { String(decoding: $0, as: UTF8.self) } }
+    XCTAssertTrue(pollUntil(20) { text("/opt/payments/d/shadow") == "mine\n" }, run.log)
+    run.signal(SIGTERM)
+    XCTAssertEqual(run.waitForExit(timeout: 10)?.status, 0)
+    // Planted later: /opt/payments/d -> /etc (inside the root), with the file gone.
+    try FileManager.default.removeItem(atPath: run.root + "/opt/payments/d")
+    try FileManager.default.createSymbolicLink(atPath: run.root + "/opt/payments/d", withDestinationPath: "/etc")
+    try run.start(["--config", config])
+    XCTAssertTrue(run.waitForLog("msg=converged", timeout: 20), run.log)
+    XCTAssertNil(text("/etc/shadow"), "written through the planted symlink")
+    XCTAssertEqual(text("/etc/motd"), "p\n")
+    let teams = try run.status()["teams"] as? [[String: Any]]
+    XCTAssertEqual(teams?.first?["failed"] as? Int, 1, "\(String(describing: teams))")
+    run.signal(SIGTERM)
+    XCTAssertEqual(run.waitForExit(timeout: 10)?.status, 0)
+  }
 }
