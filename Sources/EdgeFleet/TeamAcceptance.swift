@@ -141,18 +141,22 @@ public func checkTeamCandidate(_ env: Environment, team: String, bytes: [UInt8],
 }
 
 /// The team's paths whose existing parents inside the scope, under `root`, include a symlink
-/// (lstat, never followed). Parents above the scope (/opt -> /data/opt) are the host's layout.
-/// An unreadable parent is not guessed at: it is named too.
+/// (looked at beneath the root as a repair resolves it, the last component never followed, so
+/// nothing outside the root is read). Parents above the scope (/opt -> /data/opt) are the host's
+/// layout. An unreadable parent is not guessed at: it is named too; an absent root holds none.
 func symlinkedParents(_ policy: Policy, team: String, scope: [String], root: String) -> [String] {
   var out: [String] = []
   var seen = Set<String>()
-  let base = root == "/" ? "" : root
+  let dir: Directory
+  do { dir = try Directory.openRoot(root) } catch {
+    return error.errno == .noEntry ? [] : ["team \"\(team)\": unable to open the root: \(error)"]
+  }
   for p in policy.promises where p.type.managesPath {
     var a = parentPath(p.path)
     while a != "/" && TeamScope.holdsPath(scope, a) && !seen.contains(a) {
       seen.insert(a)
       do throws(HostError) {
-        if let st = try FileStat.lstat(base + a), st.kind == .symlink {
+        if let st = try dir.statBeneath(a), st.kind == .symlink {
           out.append("promise \"\(team)/\(p.id)\": path \"\(p.path)\" passes through \"\(a)\", a symlink on this host: a team's path is reached through no symlink")
         }
       } catch {
