@@ -130,7 +130,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   let converger: Converger
   do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { throw .host(error) }
   converger.waitToVouchFrom = options.waitToVouchFrom
-  let prepared = converger.prepare(policy)
+  var prepared = converger.prepare(policy)
   let outcomes: [Outcome?]
   if let env {
     do throws(StoreError) { outcomes = try runConverger(converger, env, policy, prepared, order: order) } catch {
@@ -142,13 +142,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   }
 
   var summary = RunSummary()
-  var results: [PromiseResult] = []
-  for i in order {
-    guard let o = outcomes[i] else { continue }
-    summary.add(o.status)
-    if options.reportKept || o.status != .kept { results.append(PromiseResult(id: policy.promises[i].id, type: policy.promises[i].type, outcome: o,
-                                                                                         diff: converger.diffs[i] ?? "")) }
-  }
+  for i in order { if let o = outcomes[i] { summary.add(o.status) } }
   var replaced = false
   if let env, !options.dryRun {
     do throws(StoreError) {
@@ -157,6 +151,18 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
                             classes: classDigest(classes),
                             policyFile: (options.policyPath, policyFile.map { ($0, readFrom) }))
     } catch { throw .store(error) }
+  }
+  // The results are made once the run is recorded and the prepared promises are gone, in an
+  // array of their size: made beside them, 100,000 repairs' results (8 MB as they grew) were
+  // part of the run's peak.
+  prepared = []
+  var results: [PromiseResult] = []
+  results.reserveCapacity(options.reportKept ? summary.kept + summary.repaired + summary.failed + summary.skipped
+                                             : summary.repaired + summary.failed + summary.skipped)
+  for i in order {
+    guard let o = outcomes[i] else { continue }
+    if options.reportKept || o.status != .kept { results.append(PromiseResult(id: policy.promises[i].id, type: policy.promises[i].type, outcome: o,
+                                                                                         diff: converger.diffs[i] ?? "")) }
   }
   return ApplyReport(policyName: policy.name, results: results, summary: summary, desiredReplaced: replaced,
                      verifiedInPlace: false)

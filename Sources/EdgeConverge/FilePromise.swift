@@ -149,8 +149,8 @@ extension Converger {
   /// root (openat2, fstat, close), and the parent is then opened for the next check in it.
   func lstat(_ pp: PreparedPromise) throws(HostError) -> FileStat? {
     if let d = directories[pp.parent] { return try lstatIn(d, pp.name) }
-    let r: Result<FileStat?, HostError> = pp.path.withUnsafeBufferPointer { b in
-      do throws(HostError) { return .success(try rootDir.statBeneath(b.baseAddress!)) } catch { return .failure(error) }
+    let r: Result<FileStat?, HostError> = pp.path.withCString { b in
+      do throws(HostError) { return .success(try rootDir.statBeneath(b)) } catch { return .failure(error) }
     }
     let st = try r.get()
     // Only when the object exists: a missing parent would throw (and allocate) on every check.

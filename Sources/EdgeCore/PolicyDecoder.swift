@@ -28,7 +28,9 @@ public enum PolicyDecoder {
 
   private static func streamed(_ bytes: [UInt8]) throws(PolicyError) -> (JSONNode, PolicyPromises) {
     do {
-      return try JSONReader.parse(bytes, streaming: promisesPath, into: PolicyPromises())
+      // Made in the call, not in a variable first: a variable's copy shared the reserved
+      // arrays, and the first append copied them (16 MB of promises and 17 MB of indexes twice).
+      return try JSONReader.parse(bytes, streaming: promisesPath, into: PolicyPromises(reserving: estimatedPromises(bytes)))
     } catch {
       throw PolicyError(PolicyIssue(error.message, at: error.position))
     }
@@ -111,14 +113,45 @@ public enum PolicyDecoder {
 
 private let promisesPath = ["promises"]
 
+/// About how many promises a policy's text holds, to size their array once: the `"type"` tokens
+/// it has (each promise has one; one inside a string is escaped, `\"type\"`, so only a key or a
+/// value "type" counts), bounded by the smallest promise's size and the reader's value limit.
+/// Grown by doubling instead, 100,000 promises sat in room for 131,072 and were then copied to an
+/// array of their size, both alive at once: the peak of a large apply. Scanning 15 MB costs
+/// a few milliseconds; the copy it saves cost more.
+func estimatedPromises(_ bytes: [UInt8]) -> Int {
+  let smallest = 24   // {"id":"a","type":"file"}
+  let bound = min(bytes.count / smallest, JSONReader.defaultMaxValues / 3)
+  return bytes.withUnsafeBufferPointer { (b) -> Int in
+    var n = 0, i = 0
+    let end = b.count - 5
+    while i < end {
+      if b[i] == UInt8(ascii: "\"") && b[i + 1] == UInt8(ascii: "t") && b[i + 2] == UInt8(ascii: "y")
+        && b[i + 3] == UInt8(ascii: "p") && b[i + 4] == UInt8(ascii: "e") && b[i + 5] == UInt8(ascii: "\"") {
+        n += 1
+        if n == bound { break }
+        i += 6
+      } else {
+        i += 1
+      }
+    }
+    return n
+  }
+}
+
 /// A policy's promises, decoded one at a time in source order as a reader meets them, with the
 /// checks across them (duplicate ids and paths); `PolicyDecoder.decode(_:promises:)` finishes.
 public struct PolicyPromises: JSONElementSink {
   fileprivate var d = Decoding()
   fileprivate var promises: [Promise] = []
-  private var firstById: [String: SourcePosition] = [:]
-  private var firstByPath: [String: String] = [:]
-  private var firstLineByPath: [String: String] = [:]
+  /// Every id claimed, by entry: a promise's index in `promises`, or `unplaced + i` for the
+  /// i-th of `claimedOnly` (a promise with issues still claims its id).
+  private var ids = IndexTable()
+  private var claimedOnly: [(id: String, position: SourcePosition)] = []
+  /// The objects promises own (a path, a file lines edit, a package, an account), by index in
+  /// `promises` (`objectKey`).
+  private var objects = IndexTable()
+  private static let unplaced = 1 << 31
   /// How many promises were met: the next one's number in "#3 (file)".
   private var met = 0
   /// `after` and `notify` values naming an id not seen yet (a later promise's, or none), with
@@ -137,6 +170,8 @@ public struct PolicyPromises: JSONElementSink {
 
   public init() {}
 
+  init(reserving n: Int) { reserve(n) }
+
   /// The promises in an array of their size when the one they grew in has much room to spare:
   /// grown by doubling, 100,000 promises sat in room for 131,072 (11 MB unused for the whole run).
   /// Smaller slack is kept: copying costs about 20 ns a promise.
@@ -151,8 +186,38 @@ public struct PolicyPromises: JSONElementSink {
 
   fileprivate mutating func reserve(_ n: Int) {
     promises.reserveCapacity(n)
-    firstById.reserveCapacity(n)
-    firstByPath.reserveCapacity(n)
+    ids.reserve(n)
+    objects.reserve(n)
+  }
+
+  /// The id of entry `e` of `ids`, and where its promise starts.
+  private func claimed(_ e: Int) -> (id: String, position: SourcePosition) {
+    if e >= PolicyPromises.unplaced { return claimedOnly[e - PolicyPromises.unplaced] }
+    return (promises[e].id, promises[e].position)
+  }
+
+  /// The entry that claimed `id`, if one did.
+  private func claim(of id: String) -> Int? {
+    ids.find(IndexTable.hash(0, id)) { (e) in claimed(e).id == id }
+  }
+
+  /// What a promise owns alone, as a kind and a name: a path held wholly (0) or edited by lines
+  /// (1), a package (2), a user (3), a group (4); nil for the rest.
+  private static func objectKey(_ p: Promise) -> (kind: UInt8, name: String)? {
+    if p.type.ownsPath { return (0, p.path) }
+    if p.type == .line { return (1, p.path) }
+    if let k = p.package { return (2, k.name) }
+    if let a = p.account { return (p.type == .user ? 3 : 4, a.name) }
+    return nil
+  }
+
+  /// The id of the promise that holds object (`kind`, `name`), if one does.
+  private func holder(_ kind: UInt8, _ name: String) -> String? {
+    let e = objects.find(IndexTable.hash(kind, name)) { (e) in
+      guard let k = PolicyPromises.objectKey(promises[e]) else { return false }
+      return k.kind == kind && k.name == name
+    }
+    return e.map { promises[$0].id }
   }
 
   public mutating func object(_ members: ArraySlice<JSONMember>, at position: SourcePosition) {
@@ -170,40 +235,45 @@ public struct PolicyPromises: JSONElementSink {
     let ownID = decoded?.id ?? Decoding.validID(members)
     if let members { references(members, ownID: ownID) }
     guard let id = ownID else { return }
-    if let first = firstById[id] {
-      d.issue("duplicate id (first at \(first))", position, id, "id")
+    if let first = claim(of: id) {
+      d.issue("duplicate id (first at \(claimed(first).position))", position, id, "id")
       return
     }
-    firstById[id] = position
-    guard let p = decoded else { return }
+    guard let p = decoded else {
+      ids.insert(IndexTable.hash(0, id), PolicyPromises.unplaced + claimedOnly.count)
+      claimedOnly.append((id, position))
+      return
+    }
+    let index = promises.count
+    ids.insert(IndexTable.hash(0, id), index)
+    var owns = false
     if p.type.ownsPath {
-      if let other = firstByPath[p.path] ?? firstLineByPath[p.path] {
+      if let other = holder(0, p.path) ?? holder(1, p.path) {
         d.issue("path \"\(p.path)\" is already managed by promise \"\(other)\"", p.position, p.id, "path")
       } else {
-        firstByPath[p.path] = p.id
+        owns = true
       }
     } else if let k = p.package {
-      let key = "\u{0}package:" + k.name
-      if let other = firstByPath[key] {
+      if let other = holder(2, k.name) {
         d.issue("package \"\(k.name)\" is already promised by \"\(other)\"", p.position, p.id, "name")
       } else {
-        firstByPath[key] = p.id
+        owns = true
       }
     } else if let a = p.account {
-      let key = "\u{0}" + p.type.name + ":" + a.name
-      if let other = firstByPath[key] {
+      if let other = holder(p.type == .user ? 3 : 4, a.name) {
         d.issue("\(p.type.name) \"\(a.name)\" is already promised by \"\(other)\"", p.position, p.id, "name")
       } else {
-        firstByPath[key] = p.id
+        owns = true
       }
     } else if p.type == .line {
       // Several line promises may edit one file; none may edit a file a promise owns wholly.
-      if let other = firstByPath[p.path] {
+      if let other = holder(0, p.path) {
         d.issue("path \"\(p.path)\" is owned wholly by promise \"\(other)\": a line promise edits a file no other promise holds", p.position, p.id, "path")
-      } else if firstLineByPath[p.path] == nil {
-        firstLineByPath[p.path] = p.id
+      } else {
+        owns = holder(1, p.path) == nil
       }
     }
+    if owns, let k = PolicyPromises.objectKey(p) { objects.insert(IndexTable.hash(k.kind, k.name), index) }
     promises.append(p)
   }
 
@@ -218,7 +288,7 @@ public struct PolicyPromises: JSONElementSink {
           d.issue(m.key == "after" ? "a promise cannot be after itself" : "a promise cannot notify itself", item.position, ownID, m.key)
         } else if ref.utf8.contains(UInt8(ascii: "/")) {
           crossReferences.append(Reference(id: ref, position: item.position, promise: ownID ?? Decoding.name(members, number: met), key: m.key))
-        } else if firstById[ref] == nil {
+        } else if claim(of: ref) == nil {
           let name = ownID ?? Decoding.name(members, number: met)
           forwardReferences.append(Reference(id: ref, position: item.position, promise: name, key: m.key))
         }
@@ -242,7 +312,7 @@ public struct PolicyPromises: JSONElementSink {
 
   /// The references to ids no promise has, each at its value's line:column, in source order.
   fileprivate func unresolvedReferences(_ body: (PolicyIssue) -> Void) {
-    for r in forwardReferences where firstById[r.id] == nil {
+    for r in forwardReferences where claim(of: r.id) == nil {
       body(PolicyIssue("\"\(r.key)\" names unknown promise \"\(r.id)\"", at: r.position, promise: r.promise, key: r.key))
     }
   }

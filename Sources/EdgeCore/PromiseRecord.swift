@@ -107,8 +107,10 @@ public enum PromiseRecord {
     if v.hasMode { p.mode = v.mode }
     if v.hasOwner { p.owner = String(decoding: v.owner, as: UTF8.self) }
     if v.hasGroup { p.group = String(decoding: v.group, as: UTF8.self) }
-    p.target = String(decoding: v.target, as: UTF8.self)
-    p.conditionText = String(decoding: v.condition, as: UTF8.self)
+    // The fields a promise boxes (Promise.rare) are set only when not empty: a file promise
+    // decoded from its record then costs no box.
+    if !v.target.isEmpty { p.target = String(decoding: v.target, as: UTF8.self) }
+    if !v.condition.isEmpty { p.conditionText = String(decoding: v.condition, as: UTF8.self) }
     // Parsed when the policy was accepted: one that no longer parses is a corrupt record, not a
     // promise without its condition (which would then hold on every host).
     if !p.conditionText.isEmpty {
@@ -117,19 +119,20 @@ public enum PromiseRecord {
       }
     }
     if v.flags & PromiseView.createsFlag != 0 { p.creates = String(decoding: v.creates, as: UTF8.self) }
-    p.key = String(decoding: v.key, as: UTF8.self)
-    p.value = String(decoding: v.value, as: UTF8.self)
+    if !v.key.isEmpty { p.key = String(decoding: v.key, as: UTF8.self) }
+    if !v.value.isEmpty { p.value = String(decoding: v.value, as: UTF8.self) }
     var r = ByteReader(raw)
     try r.skip(v.restOffset)
     let content = try r.bytes()
     if v.flags & PromiseView.contentFlag != 0 { p.content = content }
-    p.exec = try r.strings()
-    p.unless = try r.strings()
+    let exec = try r.strings(), unless = try r.strings()
+    if !exec.isEmpty { p.exec = exec }
+    if !unless.isEmpty { p.unless = unless }
     // Bounded as the decoder bounds them: a corrupt record is an error, not a trap (a u32 past
     // Int32.max does not fit armv7's Int or a signal number).
     let timeout = try r.u32()
     guard timeout <= 86_400 else { throw RecordError("timeout out of range") }
-    p.timeout = Int(timeout)
+    if timeout != 0 { p.timeout = Int(timeout) }
     p.after = try r.strings()
     p.notify = try r.strings()
     if try r.u8() == 1 {

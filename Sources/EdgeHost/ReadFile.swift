@@ -38,10 +38,13 @@ func readWhole(_ f: borrowing FileDescriptor, path: String, limit: Int, anyKind:
   if st.kind == .directory { throw HostError(.isDirectory, "read", path) }
   if st.kind != .regular && !anyKind { throw HostError(.invalid, "read (\(fileTypeName(f.raw)), not a regular file)", path) }
   if st.identity.size > Int64(limit) { throw HostError(.tooLarge, "read (larger than \(limit >> 20) MiB)", path) }
-  var out = [UInt8](repeating: 0, count: Int(st.identity.size))
+  // One byte past the size, for the read that finds the end: growing the array for it doubled
+  // it (a 15 MB policy was read into 31 MB). A /proc file says size 0: 4 KiB then.
+  let size = Int(st.identity.size)
+  var out = [UInt8](repeating: 0, count: size == 0 ? 4096 : size + 1)
   var filled = 0
   while true {
-    // Room for one more read past the size: the file may have grown, or be a /proc file of size 0.
+    // Room for one more read past the size: the file may have grown.
     if filled == out.count { out.append(contentsOf: [UInt8](repeating: 0, count: 4096)) }
     let n: Int
     do throws(HostError) {

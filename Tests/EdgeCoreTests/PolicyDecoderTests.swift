@@ -170,6 +170,49 @@ final class PolicyDecoderTests: XCTestCase {
     XCTAssertEqual(try Plan.order(tree.promises), try Plan.order(streamed.promises))
   }
 
+  /// Ids and owned objects are checked through a compact index (IndexTable) that grows from 16
+  /// slots when a bundle's promises are streamed to it unsized, and is sized from the text
+  /// otherwise: among 20,000 promises a late duplicate of each kind is still found, at its place,
+  /// naming the first holder, and forward references resolve.
+  func testDuplicatesAreFoundAmongManyPromisesSizedOrGrown() throws {
+    var s = #"{"policy": "many", "promises": ["#
+    for i in 0..<20_000 {
+      let after = i % 1_000 == 0 && i + 1 < 20_000 ? #", "after": ["f\#(i + 1)"]"# : ""
+      s += #"{"id": "f\#(i)", "type": "file", "path": "/d/f\#(i)", "mode": "0644"\#(after)},"# + "\n"
+    }
+    s += #"{"id": "u", "type": "user", "name": "app"}, {"id": "g", "type": "group", "name": "app"}, {"id": "p", "type": "package", "name": "app"},"# + "\n"
+    let good = s + #"{"id": "l", "type": "line", "path": "/etc/app.conf", "line": "x"}, {"id": "l2", "type": "line", "path": "/etc/app.conf", "line": "y"}]}"#
+    let policy = try PolicyDecoder.decode(Array(good.utf8))
+    XCTAssertEqual(policy.promises.count, 20_005)
+    let bad = s + #"{"id": "f17", "type": "directory", "path": "/x"},"# + "\n"
+      + #"{"id": "again", "type": "file", "path": "/d/f19999", "mode": "0600"},"# + "\n"
+      + #"{"id": "u2", "type": "user", "name": "app"}, {"id": "p2", "type": "package", "name": "app"},"# + "\n"
+      + #"{"id": "l3", "type": "line", "path": "/d/f5", "line": "x"}, {"id": "r", "type": "file", "path": "/r", "mode": "0644", "after": ["nobody"]}]}"#
+    let expected = [
+      #"20002:1: promise "f17": key "id": duplicate id (first at 18:1)"#,
+      #"20003:1: promise "again": key "path": path "/d/f19999" is already managed by promise "f19999""#,
+      #"20004:1: promise "u2": key "name": user "app" is already promised by "u""#,
+      #"20004:46: promise "p2": key "name": package "app" is already promised by "p""#,
+      #"20005:1: promise "l3": key "path": path "/d/f5" is owned wholly by promise "f5": a line promise edits a file no other promise holds"#,
+      #"20005:129: promise "r": key "after": "after" names unknown promise "nobody""#,
+    ]
+    let bytes = Array(bad.utf8)
+    do {
+      _ = try PolicyDecoder.decode(bytes)
+      XCTFail("accepted")
+    } catch {
+      XCTAssertEqual(error.issues.map(\.description), expected)
+    }
+    // A bundle's way: the promises streamed to an index that starts small and grows.
+    let (root, promises) = try JSONReader.parse(bytes, streaming: ["promises"], into: PolicyPromises())
+    do {
+      _ = try PolicyDecoder.decode(root, promises: promises)
+      XCTFail("accepted")
+    } catch {
+      XCTAssertEqual(error.issues.map(\.description), expected)
+    }
+  }
+
   func testThePolicysOwnIssuesComeBeforeItsPromisesWhereverTheyAre() {
     let text = PolicyText(
       #"{"promises": ["#,
