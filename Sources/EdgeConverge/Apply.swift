@@ -146,7 +146,11 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   var replaced = false
   if let env, !options.dryRun {
     do throws(StoreError) {
-      replaced = try record(env, policy: policy, order: order, digest: policyDigest, prepared: prepared,
+      // Of the prepared promises the record needs their digests only (4 MB at 100,000, where the
+      // prepared promises held 10 MB beside the transaction's pages).
+      let fingerprints = prepared.map { $0.digest }
+      prepared = []
+      replaced = try record(env, policy: policy, order: order, digest: policyDigest, fingerprint: { fingerprints[$0] },
                             outcomes: outcomes, statUpdates: &converger.statUpdates, summary: summary,
                             classes: classDigest(classes),
                             policyFile: (options.policyPath, policyFile.map { ($0, readFrom) }))
@@ -321,6 +325,14 @@ package func classDigest(_ classes: Set<String>) -> Digest {
 package func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
             outcomes: [Outcome?], statUpdates: inout [(key: StatKey, record: StatRecord)], summary: RunSummary?,
             classes: Digest, policyFile: (path: String, read: (stat: FileStat, from: Int64)?)) throws(StoreError) -> Bool {
+  try record(env, policy: policy, order: order, digest: digest, fingerprint: { prepared[$0].digest }, outcomes: outcomes,
+             statUpdates: &statUpdates, summary: summary, classes: classes, policyFile: policyFile)
+}
+
+/// `record`, with promise i's digest (`PreparedPromise.digest`) from `fingerprint`.
+package func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, fingerprint: (Int) -> Digest?,
+            outcomes: [Outcome?], statUpdates: inout [(key: StatKey, record: StatRecord)], summary: RunSummary?,
+            classes: Digest, policyFile: (path: String, read: (stat: FileStat, from: Int64)?)) throws(StoreError) -> Bool {
   // A run that checked only some promises (drift) leaves the run summary as it was.
   let now = wallClockSeconds()
   // Remember the policy file's identity, so an unchanged file is recognised without reading it.
@@ -353,14 +365,14 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
       stored = nil
     }
     let replace = stored != digest
-    if replace { try storeDesired(txn, policy: policy, order: order, digest: digest, prepared: prepared) }
+    if replace { try storeDesired(txn, policy: policy, order: order, digest: digest, fingerprint: fingerprint) }
     var events: [EventRecord] = []
     if replace {
       events.append(EventRecord(kind: .policy, time: now, status: .repaired, subject: policy.name,
                                 reason: "accepted \(policy.promises.count) promises, sha256:\(digest.hex)"))
     }
 
-    try storeOutcomes(txn, policy.promises, prepared, outcomes, now: now, run: run, events: events)
+    try storeOutcomes(txn, policy.promises, fingerprint: fingerprint, outcomes, now: now, run: run, events: events)
     if !cacheFirst { try storeStatUpdates(txn, statUpdates) }
     if let policyStat {
       try policyFileCacheKey(policyFile.path).withBytes { (k) throws(StoreError) in
@@ -378,13 +390,19 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
 /// and failure of a run counts; a kept promise kept before writes nothing.
 func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], _ prepared: [PreparedPromise],
                    _ outcomes: [Outcome?], now: Int64, run: UInt64, events: [EventRecord] = []) throws(StoreError) {
+  try storeOutcomes(txn, promises, fingerprint: { prepared[$0].digest }, outcomes, now: now, run: run, events: events)
+}
+
+/// `storeOutcomes`, with promise i's digest from `fingerprint`.
+func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], fingerprint: (Int) -> Digest?,
+                   _ outcomes: [Outcome?], now: Int64, run: UInt64, events: [EventRecord] = []) throws(StoreError) {
   var events = events
   var repaired = false
   let marks = try txn.settledMarks()
   for (i, p) in promises.enumerated() {
     guard let o = outcomes[i] else { continue }
     let acted = o.status == .repaired || o.status == .failed
-    try storeOutcome(txn, id: p.id, o, fingerprint: prepared[i].digest ?? .zero, now: now, run: run,
+    try storeOutcome(txn, id: p.id, o, fingerprint: fingerprint(i) ?? .zero, now: now, run: run,
                      evenIfUnchanged: acted, oneRepairWhileRepaired: p.type == .service, marks: marks)
     if acted {
       // The ring keeps the newest maxEvents (appendEvents): more are not held either.

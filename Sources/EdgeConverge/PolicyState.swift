@@ -37,11 +37,18 @@ package func readDesired(_ txn: borrowing Transaction) throws(StoreError) -> [Pr
 /// A record already as it should be is not written again: a new policy that changes one promise
 /// of 10,000 dirties the pages of that record, not the whole of `desired` (it was emptied and
 /// written whole: 1.5 MB of pages copied and committed for one changed file).
+package func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], digest: Digest) throws(StoreError) {
+  try storeDesired(txn, policy: policy, order: order, digest: digest, fingerprint: { (i) -> Digest? in
+    PreparedPromise(index: i, promise: policy.promises[i], keys: StatCacheKey(root: "/")).digest
+  })
+}
+
+/// `storeDesired`, with promise i's digest (`PreparedPromise.digest`) from `fingerprint`.
 package func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], digest: Digest,
-                  prepared: [PreparedPromise]? = nil) throws(StoreError) {
+                  fingerprint: (Int) -> Digest?) throws(StoreError) {
   for (position, i) in order.enumerated() {
     let p = policy.promises[i]
-    let promiseDigest = (prepared?[i] ?? PreparedPromise(index: i, promise: p, keys: StatCacheKey(root: "/"))).digest
+    let promiseDigest = fingerprint(i)
     let value = PromiseRecord.encode(p, digest: promiseDigest ?? .zero)
     try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
       try withBytes(value) { (v) throws(StoreError) in
