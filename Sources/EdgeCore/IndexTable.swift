@@ -29,7 +29,8 @@ struct IndexTable {
     }
   }
 
-  /// Adds `entry` (below 2^32 - 1) under `hash`; the caller found no match first.
+  /// Adds `entry` (0 to Int32.max - 1, so that it is an Int on armv7 too) under `hash`; the
+  /// caller found no match first.
   mutating func insert(_ hash: UInt64, _ entry: Int) {
     if (count + 1) * 4 > slots.count * 3 { grow(to: count + 1) }
     place((hash & 0xFFFF_FFFF) << 32 | UInt64(entry + 1))

@@ -151,7 +151,9 @@ public struct PolicyPromises: JSONElementSink {
   /// The objects promises own (a path, a file lines edit, a package, an account), by index in
   /// `promises` (`objectKey`).
   private var objects = IndexTable()
-  private static let unplaced = 1 << 31
+  /// Above any promise's index (a policy holds at most JSONReader.defaultMaxValues / 2), and an
+  /// Int on armv7 too: 1 << 31 is Int.min there, and `e - unplaced` trapped on a duplicate id.
+  private static let unplaced = 1 << 30
   /// How many promises were met: the next one's number in "#3 (file)".
   private var met = 0
   /// `after` and `notify` values naming an id not seen yet (a later promise's, or none), with
