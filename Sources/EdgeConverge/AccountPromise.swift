@@ -71,13 +71,12 @@ enum AccountPromise: PromiseKind {
 func accountGuard(_ spec: Digest, _ passwd: FileIdentity?, _ group: FileIdentity?, _ shadow: FileIdentity?,
                   _ gshadow: FileIdentity?) -> Digest {
   func mix(_ i: FileIdentity?) -> UInt64 {
-    var h = fnvOffset
-    guard let i else { return h }
-    h = (h ^ i.device) &* fnvPrime
-    h = (h ^ i.inode) &* fnvPrime
-    h = (h ^ UInt64(bitPattern: i.size)) &* fnvPrime
-    h = (h ^ UInt64(bitPattern: i.mtime)) &* fnvPrime
-    return (h ^ UInt64(bitPattern: i.ctime)) &* fnvPrime
+    guard let i else { return FNV1a.offset }
+    var h = FNV1a.mix(FNV1a.offset, i.device)
+    h = FNV1a.mix(h, i.inode)
+    h = FNV1a.mix(h, UInt64(bitPattern: i.size))
+    h = FNV1a.mix(h, UInt64(bitPattern: i.mtime))
+    return FNV1a.mix(h, UInt64(bitPattern: i.ctime))
   }
   return Digest(w0: spec.w0 ^ mix(passwd), w1: spec.w1 ^ mix(group), w2: spec.w2 ^ mix(shadow), w3: spec.w3 ^ mix(gshadow))
 }

@@ -32,13 +32,11 @@ struct StatCacheKey {
 
   init(root: String) {
     var r = root
-    var h = r.withUTF8 { fnv1a(fnvOffset, UnsafeRawBufferPointer($0)) }
-    h = (h ^ 0) &* fnvPrime
-    prefix = h
+    prefix = FNV1a.mix(r.withUTF8 { FNV1a.hash(FNV1a.offset, UnsafeRawBufferPointer($0)) }, 0)
   }
 
   /// The key of a managed path's bytes (with its leading '/', without a NUL).
-  func key(_ path: UnsafeRawBufferPointer) -> StatKey { StatKey(fnv1a(prefix, path)) }
+  func key(_ path: UnsafeRawBufferPointer) -> StatKey { StatKey(FNV1a.hash(prefix, path)) }
 
   func key(_ path: String) -> StatKey {
     var p = path
@@ -48,7 +46,7 @@ struct StatCacheKey {
   /// A line promise's own key: the path's, a NUL, its id (LinePromise.swift). A path holds no
   /// NUL, so no path has this key.
   func key(_ path: UnsafeRawBufferPointer, edit id: UnsafeRawBufferPointer) -> StatKey {
-    StatKey(fnv1a((fnv1a(prefix, path) ^ 0) &* fnvPrime, id))
+    StatKey(FNV1a.hash(FNV1a.mix(FNV1a.hash(prefix, path), 0), id))
   }
 
   func key(_ path: String, edit id: String) -> StatKey {
@@ -57,21 +55,10 @@ struct StatCacheKey {
   }
 }
 
-let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325
-let fnvPrime: UInt64 = 0x0000_0100_0000_01b3
-
-/// FNV-1a over `bytes`, continuing from `h`.
-@inline(__always)
-func fnv1a(_ h: UInt64, _ bytes: UnsafeRawBufferPointer) -> UInt64 {
-  var h = h
-  for b in bytes { h = (h ^ UInt64(b)) &* fnvPrime }
-  return h
-}
-
 /// The policy file's stat cache key: its path as given, hashed after a prefix no root has (a
 /// root starts with '/').
 func policyFileCacheKey(_ path: String) -> StatKey {
   var prefix = "policy-file:", p = path
-  let h = prefix.withUTF8 { fnv1a(fnvOffset, UnsafeRawBufferPointer($0)) }
-  return p.withUTF8 { StatKey(fnv1a(h, UnsafeRawBufferPointer($0))) }
+  let h = prefix.withUTF8 { FNV1a.hash(FNV1a.offset, UnsafeRawBufferPointer($0)) }
+  return p.withUTF8 { StatKey(FNV1a.hash(h, UnsafeRawBufferPointer($0))) }
 }

@@ -203,19 +203,21 @@ public struct PolicyPromises: JSONElementSink {
     ids.find(IndexTable.hash(0, id)) { (e) in claimed(e).id == id }
   }
 
-  /// What a promise owns alone, as a kind and a name: a path held wholly (0) or edited by lines
-  /// (1), a package (2), a user (3), a group (4); nil for the rest.
-  private static func objectKey(_ p: Promise) -> (kind: UInt8, name: String)? {
-    if p.type.ownsPath { return (0, p.path) }
-    if p.type == .line { return (1, p.path) }
-    if let k = p.package { return (2, k.name) }
-    if let a = p.account { return (p.type == .user ? 3 : 4, a.name) }
+  /// What a promise owns alone: a path held wholly or edited by lines, a package, an account.
+  private enum ObjectKind: UInt8 { case path, lines, package, user, group }
+
+  /// The object a promise owns, as a kind and a name; nil for the rest.
+  private static func objectKey(_ p: Promise) -> (kind: ObjectKind, name: String)? {
+    if p.type.ownsPath { return (.path, p.path) }
+    if p.type == .line { return (.lines, p.path) }
+    if let k = p.package { return (.package, k.name) }
+    if let a = p.account { return (p.type == .user ? .user : .group, a.name) }
     return nil
   }
 
   /// The id of the promise that holds object (`kind`, `name`), if one does.
-  private func holder(_ kind: UInt8, _ name: String) -> String? {
-    let e = objects.find(IndexTable.hash(kind, name)) { (e) in
+  private func holder(_ kind: ObjectKind, _ name: String) -> String? {
+    let e = objects.find(IndexTable.hash(kind.rawValue, name)) { (e) in
       guard let k = PolicyPromises.objectKey(promises[e]) else { return false }
       return k.kind == kind && k.name == name
     }
@@ -248,35 +250,31 @@ public struct PolicyPromises: JSONElementSink {
     }
     let index = promises.count
     ids.insert(IndexTable.hash(0, id), index)
-    var owns = false
-    if p.type.ownsPath {
-      if let other = holder(0, p.path) ?? holder(1, p.path) {
-        d.issue("path \"\(p.path)\" is already managed by promise \"\(other)\"", p.position, p.id, "path")
-      } else {
-        owns = true
-      }
-    } else if let k = p.package {
-      if let other = holder(2, k.name) {
-        d.issue("package \"\(k.name)\" is already promised by \"\(other)\"", p.position, p.id, "name")
-      } else {
-        owns = true
-      }
-    } else if let a = p.account {
-      if let other = holder(p.type == .user ? 3 : 4, a.name) {
-        d.issue("\(p.type.name) \"\(a.name)\" is already promised by \"\(other)\"", p.position, p.id, "name")
-      } else {
-        owns = true
-      }
-    } else if p.type == .line {
-      // Several line promises may edit one file; none may edit a file a promise owns wholly.
-      if let other = holder(0, p.path) {
-        d.issue("path \"\(p.path)\" is owned wholly by promise \"\(other)\": a line promise edits a file no other promise holds", p.position, p.id, "path")
-      } else {
-        owns = holder(1, p.path) == nil
-      }
+    if let k = PolicyPromises.objectKey(p), owns(k, p) {
+      objects.insert(IndexTable.hash(k.kind.rawValue, k.name), index)
     }
-    if owns, let k = PolicyPromises.objectKey(p) { objects.insert(IndexTable.hash(k.kind, k.name), index) }
     promises.append(p)
+  }
+
+  /// Whether `p` is the first to hold its object `k`; if another promise holds it, an issue
+  /// naming that one. Several line promises may edit one file; none may edit a file a promise
+  /// owns wholly, and only the first of them is indexed.
+  private mutating func owns(_ k: (kind: ObjectKind, name: String), _ p: Promise) -> Bool {
+    switch k.kind {
+    case .path:
+      guard let other = holder(.path, k.name) ?? holder(.lines, k.name) else { return true }
+      d.issue("path \"\(k.name)\" is already managed by promise \"\(other)\"", p.position, p.id, "path")
+    case .lines:
+      guard let other = holder(.path, k.name) else { return holder(.lines, k.name) == nil }
+      d.issue("path \"\(k.name)\" is owned wholly by promise \"\(other)\": a line promise edits a file no other promise holds", p.position, p.id, "path")
+    case .package:
+      guard let other = holder(.package, k.name) else { return true }
+      d.issue("package \"\(k.name)\" is already promised by \"\(other)\"", p.position, p.id, "name")
+    case .user, .group:
+      guard let other = holder(k.kind, k.name) else { return true }
+      d.issue("\(p.type.name) \"\(k.name)\" is already promised by \"\(other)\"", p.position, p.id, "name")
+    }
+    return false
   }
 
   /// Checks each `after` and `notify` value of a promise at the value's own place: itself

@@ -14,8 +14,7 @@ public enum PullSchedule {
 
   /// 64-bit FNV-1a over the bytes, then a SplitMix64 finaliser (FNV's low bits are weak).
   public static func hash(_ text: String) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for c in text.utf8 { h = (h ^ UInt64(c)) &* 0x0000_0100_0000_01b3 }
+    var h = FNV1a.hash(FNV1a.offset, text)
     h ^= h >> 30; h = h &* 0xbf58_476d_1ce4_e5b9
     h ^= h >> 27; h = h &* 0x94d0_49bb_1331_11eb
     return h ^ (h >> 31)
