@@ -70,7 +70,8 @@ public struct ApplyReport {
 /// promise is verified in place first; only if one is not kept does the full path run. The full
 /// path validates the policy whole (a rejected policy touches neither the host nor the state),
 /// converges, then in one transaction stores the policy in `desired`, every changed outcome in
-/// `actual`, and the stat cache.
+/// `actual`, and the stat cache (many entries of the cache, and a policy that changes many
+/// records of `desired`, are written before it in transactions of their own: `record`).
 public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   let root = try normalisedRoot(options.root)
   var classes = hostClasses(labels: options.labels, root: root)
@@ -143,23 +144,29 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
 
   var summary = RunSummary()
   for i in order { if let o = outcomes[i] { summary.add(o.status) } }
+  // Of the prepared promises the record needs their digests only (4 MB at 100,000, where the
+  // prepared promises held 10 MB beside the transaction's pages); the results are made once the
+  // run is recorded, in an array of their size: made beside them, 100,000 repairs' results (8 MB
+  // as they grew) were part of the run's peak.
+  // The stat cache's entries go first (8 MB at 100,000), then the digests are taken.
+  let recording = env != nil && !options.dryRun
+  if let env, recording {
+    do throws(StoreError) { try storeManyStatUpdates(env, &converger.statUpdates) } catch { throw .store(error) }
+  }
+  let fingerprints = recording ? prepared.map { $0.digest } : []
+  prepared = []
   var replaced = false
-  if let env, !options.dryRun {
+  if let env, recording {
     do throws(StoreError) {
-      // Of the prepared promises the record needs their digests only (4 MB at 100,000, where the
-      // prepared promises held 10 MB beside the transaction's pages).
-      let fingerprints = prepared.map { $0.digest }
-      prepared = []
       replaced = try record(env, policy: policy, order: order, digest: policyDigest, fingerprint: { fingerprints[$0] },
                             outcomes: outcomes, statUpdates: &converger.statUpdates, summary: summary,
                             classes: classDigest(classes),
                             policyFile: (options.policyPath, policyFile.map { ($0, readFrom) }))
     } catch { throw .store(error) }
   }
-  // The results are made once the run is recorded and the prepared promises are gone, in an
-  // array of their size: made beside them, 100,000 repairs' results (8 MB as they grew) were
-  // part of the run's peak.
-  prepared = []
+  // Closed before the results are made: LMDB keeps a transaction's dirty pages, freed, for the
+  // environment's next one (the recording's: 9.6 MB of `actual` at 100,000 promises).
+  env = nil
   var results: [PromiseResult] = []
   results.reserveCapacity(options.reportKept ? summary.kept + summary.repaired + summary.failed + summary.skipped
                                              : summary.repaired + summary.failed + summary.skipped)
@@ -340,24 +347,15 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
   if let (st, from) = policyFile.read, st.kind == .regular, FileIdentity.settled(st.identity.ctime, before: from) {
     policyStat = StatRecord(identity: st.identity, digest: digest).encode()
   }
-  // Many stat cache entries go first, in a transaction of their own: the cache vouches only for
-  // what is on disk already, so it need not commit with the outcomes, and LMDB reuses its dirty
-  // pages for the next transaction's (a run of 100,000 files held 13 MB of them beside the 26 MB
-  // of its desired and actual records, and 8 MB of the entries themselves).
-  let cacheFirst = statUpdates.count >= 4_096
-  if cacheFirst {
-    try env.withWrite { (txn) throws(StoreError) in
-      try migrateSchema(txn)
-      try storeStatUpdates(txn, statUpdates)
-    }
-    statUpdates = []
-  }
+  try storeManyStatUpdates(env, &statUpdates)
+  // A policy that changes many records of `desired` is staged beside it first (PolicyState.swift).
+  let staged = try stageDesired(env, policy: policy, order: order, digest: digest, fingerprint: fingerprint)
   return try env.withWrite { (txn) throws(StoreError) -> Bool in
     try migrateSchema(txn)
     let run = try txn.nextRunSerial()
 
-    // `desired` is replaced, in this transaction, only when the policy changed (storeDesired
-    // rewrites only the records that differ).
+    // `desired` is replaced, in this transaction, only when the policy changed: put in force
+    // when staged, else in place (storeDesired rewrites only the records that differ).
     // A corrupt digest is as good as none: `desired` is replaced and the digest rewritten.
     let stored: Digest?
     do throws(StoreError) { stored = try txn.policyDigest() } catch {
@@ -365,7 +363,11 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
       stored = nil
     }
     let replace = stored != digest
-    if replace { try storeDesired(txn, policy: policy, order: order, digest: digest, fingerprint: fingerprint) }
+    if let staged, replace {
+      try putStagedInForce(txn, staged, policy: policy, digest: digest)
+    } else if replace {
+      try storeDesired(txn, policy: policy, order: order, digest: digest, fingerprint: fingerprint)
+    }
     var events: [EventRecord] = []
     if replace {
       events.append(EventRecord(kind: .policy, time: now, status: .repaired, subject: policy.name,
@@ -373,7 +375,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
     }
 
     try storeOutcomes(txn, policy.promises, fingerprint: fingerprint, outcomes, now: now, run: run, events: events)
-    if !cacheFirst { try storeStatUpdates(txn, statUpdates) }
+    try storeStatUpdates(txn, statUpdates)
     if let policyStat {
       try policyFileCacheKey(policyFile.path).withBytes { (k) throws(StoreError) in
         try withBytes(policyStat) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
@@ -413,6 +415,57 @@ func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], fingerpr
   }
   try appendEvents(txn, events)
   if repaired { try txn.setLastRepairRun(run) }
+}
+
+/// Many stat cache entries (4,096 or more) go before the run's transaction, in transactions of
+/// their own, and are then gone from `updates`: the cache vouches only for what is on disk
+/// already, so it need not commit with the outcomes. About `recordsPerStagingTransaction` go in
+/// a transaction, each transaction one range of keys so that it dirties the pages of that range
+/// only: LMDB keeps a transaction's dirty pages to the end of the process, for its next
+/// transactions, and 100,000 entries in one held 13.6 MB of them.
+func storeManyStatUpdates(_ env: Environment, _ updates: inout [(key: StatKey, record: StatRecord)]) throws(StoreError) {
+  if updates.count < 4_096 { return }
+  try storeStatUpdatesInOrder(env, updates)
+  updates = []
+}
+
+/// The entries are bucketed by the first two bytes LMDB compares (the key's two low bytes:
+/// `withBytes` is little-endian), and a transaction takes whole buckets, so each writes one
+/// range of keys. The keys are FNV-1a hashes, spread evenly: with 65,536 buckets the entries go
+/// in nearly in order, and LMDB fills the pages of an append nearly whole (2,326 leaf pages for
+/// 100,000 entries; 3,316 inserted at random, 3,428 by one byte's buckets).
+@inline(never)
+private func storeStatUpdatesInOrder(_ env: Environment, _ updates: [(key: StatKey, record: StatRecord)]) throws(StoreError) {
+  func bucket(_ k: StatKey) -> Int { Int(k.value & 0xFF) << 8 | Int(k.value >> 8 & 0xFF) }
+  let buckets = 1 << 16
+  var starts = [Int32](repeating: 0, count: buckets + 1)
+  for u in updates { starts[bucket(u.key) + 1] += 1 }
+  for b in 0..<buckets { starts[b + 1] += starts[b] }
+  var byKey = [Int32](repeating: 0, count: updates.count)
+  var next = starts
+  for (i, u) in updates.enumerated() {
+    let b = bucket(u.key)
+    byKey[Int(next[b])] = Int32(truncatingIfNeeded: i)
+    next[b] += 1
+  }
+  next = []
+  var first = 0
+  while first < buckets {
+    var end = first + 1
+    while end < buckets && Int(starts[end + 1] - starts[first]) <= recordsPerStagingTransaction { end += 1 }
+    let range = Int(starts[first])..<Int(starts[end])
+    try env.withWrite { (txn) throws(StoreError) in
+      if range.lowerBound == 0 { try migrateSchema(txn) }
+      for i in byKey[range] {
+        let u = updates[Int(i)]
+        let value = u.record.encode()
+        try u.key.withBytes { (k) throws(StoreError) in
+          try withBytes(value) { (v) throws(StoreError) in try txn.put(.statcache, k, v) }
+        }
+      }
+    }
+    first = end
+  }
 }
 
 /// Stores what a run learned for the stat cache.

@@ -199,7 +199,12 @@ public final class Converger {
     }
     if wait { waitUntilSettled(coarseWallClockNanoseconds()) }
     let lookedFrom = coarseWallClockNanoseconds()
-    statUpdates.reserveCapacity(statUpdates.count + staged.count)
+    // Room for every promise's entry at the first publish that needs more: reserved to each
+    // batch's count instead, 100,000 files' entries were copied at every batch (14.4 MB at the
+    // peak of a run, old and new array). Pages of the room no entry fills are never touched.
+    if statUpdates.capacity < statUpdates.count + staged.count {
+      statUpdates.reserveCapacity(max(statUpdates.count + staged.count, outcomes.count))
+    }
     for s in staged where outcomes[s.index]?.status != .failed {
       // Vouch for the content only if the published file is still the one written: an edit
       // between the rename and this lstat changes size or mtime (or the inode), and then the

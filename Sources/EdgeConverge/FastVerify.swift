@@ -60,7 +60,7 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
     // addresses seen (one run wrote them together).
     var walked = 0
     var low = UInt.max, high = UInt(0)
-    try txn.forEach(.desired) { _, value in
+    try txn.forEach(try txn.desiredDatabase()) { _, value in
       ok = verifier.verify(value, root: rootDir, previous: { id in previousOutcome(txn, id, &failure) },
                            cachedStat: { key in cachedStat(txn, key, &failure) }) && failure == nil
       let at = UInt(bitPattern: value.baseAddress)

@@ -2,9 +2,12 @@
 ///
 /// - meta: schema version, host id, policy, last run, bundle in force, reachability: `MetaKey`,
 ///   read and written only through the typed accessors of Meta.swift
-/// - desired: plan position -> PromiseRecord (with the digest of a file's content, computed once
-///   when the policy is accepted); replaced in one transaction when a policy is accepted, each
-///   record written only if it differs (DESIGN.md says "replaced whole")
+/// - desired, desired.1: plan position -> PromiseRecord (with the digest of a file's content,
+///   computed once when the policy is accepted). One of the two is in force (meta
+///   `desired.slot`). A policy that changes few records is written into the one in force, each
+///   record only if it differs, in the transaction that records the run; one that changes many
+///   is staged in the other, a bounded number of records a transaction, and put in force by the
+///   run's transaction (`PolicyState.swift`). DESIGN.md says "replaced whole", in one transaction.
 /// - actual: promise id -> ActualRecord (with the serial of the run that wrote it: a repair is
 ///   read as kept once a later run verified everything in place, meta `run.settled`)
 /// - statcache: 64-bit FNV-1a of root, NUL, managed path (8 bytes, under LMDB's 511-byte key
@@ -17,7 +20,7 @@
 /// - teams: team name -> `TeamRecord` (the bundle in force of each team the baseline delegated
 ///   to, or did; TeamRecords.swift)
 public enum Database: Int, CaseIterable, Sendable {
-  case meta = 0, desired, actual, statcache, blobs, services, events, reports, teams
+  case meta = 0, desired, actual, statcache, blobs, services, events, reports, teams, desired1
 
   /// Opened only by an environment that asks for them (`Environment(..., optional:)`) or finds
   /// them (read-only): an `apply` pays nothing for a database it never reads (an open costs
@@ -35,6 +38,7 @@ public enum Database: Int, CaseIterable, Sendable {
     case .events: return "events"
     case .reports: return "reports"
     case .teams: return "teams"
+    case .desired1: return "desired.1"
     }
   }
 }

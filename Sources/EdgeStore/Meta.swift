@@ -60,6 +60,27 @@ extension Transaction {
     try putMeta(.policyName, Array(name.utf8))
   }
 
+  /// The database holding the policy in force: `desired` or `desired.1`.
+  public func desiredDatabase() throws(StoreError) -> Database {
+    let slot = try meta(.desiredSlot) { (r) throws(RecordError) -> UInt8 in
+      let v = try r.u8()
+      guard v <= 1, r.remaining == 0 else { throw RecordError("expected one byte, 0 or 1") }
+      return v
+    }
+    return slot == 1 ? .desired1 : .desired
+  }
+
+  /// The database the next staged policy is written to: the one not in force.
+  public func stagingDatabase() throws(StoreError) -> Database {
+    try desiredDatabase() == .desired ? .desired1 : .desired
+  }
+
+  /// Puts `db` (`desired` or `desired.1`) in force, in the transaction that sets the policy's
+  /// name and digest.
+  public func setDesiredDatabase(_ db: Database) throws(StoreError) {
+    try putMeta(.desiredSlot, [db == .desired1 ? 1 : 0])
+  }
+
   // MARK: the last run
 
   public func lastRun() throws(StoreError) -> Int64? {

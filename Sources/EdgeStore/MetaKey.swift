@@ -9,6 +9,8 @@ public enum MetaKey: CaseIterable, Sendable {
   case policyName
   /// 32 bytes: SHA-256 of the policy in `desired`.
   case policyDigest
+  /// u8: 1 when `desired.1` holds the policy in force; absent or 0, `desired`.
+  case desiredSlot
   /// i64 Unix seconds: when the last full run was recorded.
   case lastRun
   /// 4 x u32: kept, repaired, failed, skipped of the last full run.
@@ -52,6 +54,7 @@ public enum MetaKey: CaseIterable, Sendable {
     case .hostID: return "host.id"
     case .policyName: return "policy.name"
     case .policyDigest: return "policy.digest"
+    case .desiredSlot: return "desired.slot"
     case .lastRun: return "run.last"
     case .runSummary: return "run.summary"
     case .lastClasses: return "run.classes"

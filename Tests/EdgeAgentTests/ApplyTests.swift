@@ -75,6 +75,75 @@ final class ApplyTests: XCTestCase {
     }
   }
 
+  /// A policy that changes more records than one transaction stages is written beside the one
+  /// in force and put in force by the run's transaction (PolicyState.swift): `desired` holds one
+  /// whole policy after every run, a small change still goes in place, and a staging cut short
+  /// (the agent killed before its run was recorded) leaves the policy in force as it was.
+  func testALargePolicyIsStagedBesideTheOneInForceAndSwitchedWhole() throws {
+    let count = recordsPerStagingTransaction + 300
+    func text(_ n: Int, content: (Int) -> String) -> String {
+      var t = #"{"policy": "large", "promises": [{"id": "d", "type": "directory", "path": "/srv/l"}"#
+      for i in 0..<n { t += #",{"id": "f\#(i)", "type": "file", "path": "/srv/l/f\#(i)", "content": "\#(content(i))"}"# }
+      return t + "]}"
+    }
+    func look() throws -> (inForce: Database, contents: [String], staged: Int, outcomes: Int, vouched: Int) {
+      let env = try EdgeStore.Environment(path: box.state, readOnly: true)
+      defer { env.close() }
+      let txn = try env.read()
+      let db = try txn.desiredDatabase()
+      let staged = try txn.count(try txn.stagingDatabase())
+      let outcomes = try txn.count(.actual)
+      let keys = StatCacheKey(root: box.root)
+      var vouched = 0
+      for i in 0..<count where try keys.key("/srv/l/f\(i)").withBytes({ k in try txn.value(.statcache, k) { $0 != nil } }) {
+        vouched += 1
+      }
+      txn.abort()
+      let promises = try XCTUnwrap(try loadDesiredPolicy(env)).promises
+      return (db, promises.dropFirst().map { String(decoding: $0.content ?? [], as: UTF8.self) }, staged, outcomes, vouched)
+    }
+    // From nothing: staged in `desired.1`, which is then in force.
+    var report = try box.apply(try box.policy(text(count) { "v\($0)" }, name: "a.json"))
+    XCTAssertEqual(report.summary.repaired, count + 1)
+    var state = try look()
+    XCTAssertEqual(state.inForce, .desired1)
+    XCTAssertEqual(state.contents, (0..<count).map { "v\($0)" })
+    XCTAssertEqual(state.staged, 0)
+    XCTAssertEqual(state.outcomes, count + 1)
+    XCTAssertEqual(state.vouched, count, "every file written is in the stat cache (stored in several transactions)")
+    // Every content changed: staged in `desired`, put in force, `desired.1` emptied.
+    report = try box.apply(try box.policy(text(count) { "w\($0)" }, name: "b.json"))
+    XCTAssertEqual(report.summary.repaired, count)
+    state = try look()
+    XCTAssertEqual(state.inForce, .desired)
+    XCTAssertEqual(state.contents, (0..<count).map { "w\($0)" })
+    XCTAssertEqual(state.staged, 0)
+    XCTAssertEqual(box.read(box.hostPath("/srv/l/f\(count - 1)")), "w\(count - 1)")
+    // One content changed: written in place, nothing staged.
+    report = try box.apply(try box.policy(text(count) { $0 == 7 ? "x" : "w\($0)" }, name: "c.json"))
+    XCTAssertEqual(report.summary.repaired, 1)
+    state = try look()
+    XCTAssertEqual(state.inForce, .desired)
+    XCTAssertEqual(state.contents, (0..<count).map { $0 == 7 ? "x" : "w\($0)" })
+    XCTAssertEqual(state.staged, 0)
+    // A staging cut short: the policy in force is untouched and whole; the next run clears it.
+    let other = try PolicyDecoder.decode(Array(text(count) { "y\($0)" }.utf8))
+    let env = try EdgeStore.Environment(path: box.state)
+    let staged = try stageDesired(env, policy: other, order: try other.order(), digest: SHA256.hash([1]), fingerprint: { _ in nil })
+    env.close()
+    XCTAssertEqual(staged, .desired1)
+    state = try look()
+    XCTAssertEqual(state.inForce, .desired)
+    XCTAssertEqual(state.contents, (0..<count).map { $0 == 7 ? "x" : "w\($0)" })
+    XCTAssertEqual(state.staged, count + 1)
+    report = try box.apply(try box.policy(text(40) { "z\($0)" }, name: "d.json"))
+    XCTAssertEqual(report.summary.repaired, 40)
+    state = try look()
+    XCTAssertEqual(state.contents, (0..<40).map { "z\($0)" })
+    XCTAssertEqual(state.outcomes, 41, "the outcomes of promises that left the policy go with them")
+    XCTAssertEqual(state.staged, 0, "what a staging cut short left is cleared by the next policy")
+  }
+
   func testFirstRunRepairsEverythingTheExampleManages() throws {
     let report = try box.apply(try box.policy(try examplePolicyText()))
     XCTAssertEqual(report.policyName, "gateway")

@@ -101,6 +101,8 @@ final class MetaTests: XCTestCase {
     XCTAssertEqual(try corruptKey(.bundleAcceptedAt, []) { (t) throws(StoreError) in try t.bundleAcceptedAt() }, "bundle.accepted")
     XCTAssertEqual(try corruptKey(.lastRejection, [1, 2]) { (t) throws(StoreError) in try t.lastRejection() }, "bundle.rejection")
     XCTAssertEqual(try corruptKey(.reachability, [1]) { (t) throws(StoreError) in try t.reachability() }, "pull.reachability")
+    XCTAssertEqual(try corruptKey(.desiredSlot, [2]) { (t) throws(StoreError) in try t.desiredDatabase() }, "desired.slot")
+    XCTAssertEqual(try corruptKey(.desiredSlot, [1, 0]) { (t) throws(StoreError) in try t.desiredDatabase() }, "desired.slot")
   }
 
   func testASerialWithoutItsDigestIsCorrupt() throws {
@@ -113,7 +115,7 @@ final class MetaTests: XCTestCase {
     let names = MetaKey.allCases.map(\.name)
     XCTAssertEqual(Set(names).count, names.count)
     // Stored in every existing state: renaming one would lose its value.
-    XCTAssertEqual(names, ["schema", "host.id", "policy.name", "policy.digest", "run.last", "run.summary", "run.classes", "run.serial", "run.settled", "run.repaired",
+    XCTAssertEqual(names, ["schema", "host.id", "policy.name", "policy.digest", "desired.slot", "run.last", "run.summary", "run.classes", "run.serial", "run.settled", "run.repaired",
                            "bundle.serial", "bundle.digest", "bundle.json", "bundle.sig", "bundle.accepted",
                            "bundle.rejection", "pull.reachability", "report.key", "report.sequence", "agent.update", "agent.handoff"])
   }
