@@ -349,7 +349,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
   }
   try storeManyStatUpdates(env, &statUpdates)
   // A policy that changes many records of `desired` is staged beside it first (PolicyState.swift).
-  let staged = try stageDesired(env, policy: policy, order: order, digest: digest, fingerprint: fingerprint)
+  let change = try stageDesired(env, policy: policy, order: order, digest: digest, fingerprint: fingerprint)
   return try env.withWrite { (txn) throws(StoreError) -> Bool in
     try migrateSchema(txn)
     let run = try txn.nextRunSerial()
@@ -363,10 +363,10 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
       stored = nil
     }
     let replace = stored != digest
-    if let staged, replace {
+    if let staged = change.staged, replace {
       try putStagedInForce(txn, staged, policy: policy, digest: digest)
     } else if replace {
-      try storeDesired(txn, policy: policy, order: order, digest: digest, fingerprint: fingerprint)
+      try storeDesired(txn, policy: policy, order: order, digest: digest, fingerprint: fingerprint, only: change.only)
     }
     var events: [EventRecord] = []
     if replace {

@@ -53,23 +53,14 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
     ok = true
     // A read that fails is not "certainly kept": the full path runs, and meets the failure itself.
     var failure: StoreError? = nil
-    // Every 32,768 promises (about 5 MB of `desired` read, and most of the stat cache: it is
-    // read at random), the pages read so far leave this process, so that a large state's walk
-    // stays small in memory; each is read back by a minor fault if needed again, so not more
-    // often (10,000 promises never are). The records lie between the lowest and highest
-    // addresses seen (one run wrote them together).
-    var walked = 0
-    var low = UInt.max, high = UInt(0)
+    // The pages read leave this process as the walk goes (about 5 MB of `desired` every 32,768
+    // promises, and most of the stat cache: it is read at random), so that a large state's walk
+    // stays small in memory; 10,000 promises never drop any.
+    var pages = ResidentPages()
     try txn.forEach(try txn.desiredDatabase()) { _, value in
       ok = verifier.verify(value, root: rootDir, previous: { id in previousOutcome(txn, id, &failure) },
                            cachedStat: { key in cachedStat(txn, key, &failure) }) && failure == nil
-      let at = UInt(bitPattern: value.baseAddress)
-      low = min(low, at)
-      high = max(high, at)
-      walked += 1
-      if walked & 32767 == 0, let l = UnsafeRawPointer(bitPattern: low), let h = UnsafeRawPointer(bitPattern: high) {
-        env.dropResidentPages(from: l, to: h)
-      }
+      pages.saw(value, in: txn)
       return ok
     }
     txn.abort()

@@ -43,18 +43,25 @@ package func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [
   })
 }
 
-/// `storeDesired`, with promise i's digest (`PreparedPromise.digest`) from `fingerprint`.
+/// `storeDesired`, with promise i's digest (`PreparedPromise.digest`) from `fingerprint`; with
+/// `only`, the positions whose records differ, as `stageDesired` found them (the others are
+/// written only if they differ).
 package func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], digest: Digest,
-                  fingerprint: (Int) -> Digest?) throws(StoreError) {
+                  fingerprint: (Int) -> Digest?, only: [Int]? = nil) throws(StoreError) {
   let db = try txn.desiredDatabase()
-  for (position, i) in order.enumerated() {
-    let value = PromiseRecord.encode(policy.promises[i], digest: fingerprint(i) ?? .zero)
+  func write(_ position: Int, compare: Bool) throws(StoreError) {
+    let value = PromiseRecord.encode(policy.promises[order[position]], digest: fingerprint(order[position]) ?? .zero)
     try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
       try withBytes(value) { (v) throws(StoreError) in
-        let same = try txn.value(db, k) { old in old.map { $0.elementsEqual(v) } ?? false }
-        if !same { try txn.put(db, k, v) }
+        if compare, try txn.value(db, k, { old in old.map { $0.elementsEqual(v) } ?? false }) { return }
+        try txn.put(db, k, v)
       }
     }
+  }
+  if let only {
+    for position in only { try write(position, compare: false) }
+  } else {
+    for position in order.indices { try write(position, compare: true) }
   }
   // The records past the new policy's last position.
   var past: [[UInt8]] = []
@@ -77,20 +84,26 @@ package func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [
 /// were 16.4 MB of them (beside 9.6 MB of outcomes), held by LMDB's page cache to the end.
 let recordsPerStagingTransaction = 8_192
 
+/// How the run's transaction replaces `desired` (`stageDesired`): `staged`, the database to put
+/// in force; else `only`, the positions whose records differ (nil: compare each there).
+package typealias DesiredChange = (staged: Database?, only: [Int]?)
+
 /// Stages `policy` in the `desired` database not in force (`Transaction.stagingDatabase`), a
 /// bounded number of records a transaction, when it would change more records of the one in
-/// force than one transaction writes; returns that database, for `putStagedInForce` to put in
-/// force in the run's transaction. Nil when the policy in force has `digest` already, or the
-/// change is small enough to write in place (`storeDesired`).
+/// force than one transaction writes, for `putStagedInForce` to put in force in the run's
+/// transaction. A large policy that changes fewer is written in place, and its records are
+/// compared here, in a read transaction whose pages leave the process as it goes
+/// (`ResidentPages`: a state of 100,000 records read 16 MB of them), so the run's transaction
+/// writes only the positions found. A small policy is compared there.
 ///
 /// A crash before the run's transaction leaves the policy in force as it was, whole (the staged
-/// records are not read: they are cleared by the next staging): the daemon, which converges
-/// from `desired` when offline, never meets a mix of two policies.
+/// records are not read: they are cleared by the next policy): the daemon, which converges from
+/// `desired` when offline, never meets a mix of two policies.
 @inline(never)
 package func stageDesired(_ env: Environment, policy: Policy, order: [Int], digest: Digest,
-                          fingerprint: (Int) -> Digest?) throws(StoreError) -> Database? {
+                          fingerprint: (Int) -> Digest?) throws(StoreError) -> DesiredChange {
   let n = recordsPerStagingTransaction
-  if order.count <= n { return nil }
+  if order.count <= n { return (nil, nil) }
   let txn = try env.read()
   let stored: Digest?
   do throws(StoreError) { stored = try txn.policyDigest() } catch {
@@ -98,28 +111,37 @@ package func stageDesired(_ env: Environment, policy: Policy, order: [Int], dige
     stored = nil
   }
   var changes = 0
+  var only: [Int] = []
   do throws(StoreError) {
-    if stored == digest { txn.abort(); return nil }
+    if stored == digest { txn.abort(); return (nil, nil) }
     let db = try txn.desiredDatabase()
     let held = try txn.count(db)
     // Nothing held (a first policy): every record changes, none need comparing.
     changes = held == 0 ? order.count : max(0, held - order.count)
+    var pages = ResidentPages()
     for (position, i) in order.enumerated() {
       if changes > n { break }
       let value = PromiseRecord.encode(policy.promises[i], digest: fingerprint(i) ?? .zero)
       let same = try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) -> Bool in
         try withBytes(value) { (v) throws(StoreError) -> Bool in
-          try txn.value(db, k) { old in old.map { $0.elementsEqual(v) } ?? false }
+          try txn.value(db, k) { (old) -> Bool in
+            guard let old else { return false }
+            pages.saw(old, in: txn)
+            return old.elementsEqual(v)
+          }
         }
       }
-      if !same { changes += 1 }
+      if !same {
+        changes += 1
+        only.append(position)
+      }
     }
   } catch {
     txn.abort()
     throw error
   }
   txn.abort()
-  if changes <= n { return nil }
+  if changes <= n { return (nil, only) }
   var staging: Database = .desired1
   var start = 0
   while start < order.count {
@@ -139,7 +161,7 @@ package func stageDesired(_ env: Environment, policy: Policy, order: [Int], dige
     }
     start = end
   }
-  return staging
+  return (staging, nil)
 }
 
 /// Puts the policy `stageDesired` wrote into `staged` in force, in the transaction that records

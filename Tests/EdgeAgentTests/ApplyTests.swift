@@ -131,7 +131,7 @@ final class ApplyTests: XCTestCase {
     let env = try EdgeStore.Environment(path: box.state)
     let staged = try stageDesired(env, policy: other, order: try other.order(), digest: SHA256.hash([1]), fingerprint: { _ in nil })
     env.close()
-    XCTAssertEqual(staged, .desired1)
+    XCTAssertEqual(staged.staged, .desired1)
     state = try look()
     XCTAssertEqual(state.inForce, .desired)
     XCTAssertEqual(state.contents, (0..<count).map { $0 == 7 ? "x" : "w\($0)" })

@@ -267,4 +267,33 @@ final class TransactionTests: XCTestCase {
     }
     txn.abort()
   }
+
+  /// `ResidentPages` drops only what a read transaction lent: a write transaction lends its
+  /// dirty pages from the heap, where dropping them would zero records not yet committed.
+  func testResidentPagesLeaveAWriteTransactionsPagesAlone() throws {
+    let n = 40_000   // more than the 32,768 values after which ResidentPages drops
+    try env.withWrite { (txn) throws(StoreError) in
+      for i in 0..<n { try txn.put(.desired, "k\(100_000 + i)", [UInt8](repeating: UInt8(i & 0xff), count: 100)) }
+      var pages = ResidentPages()
+      var walked = 0
+      try txn.forEach(.desired) { _, value in
+        pages.saw(value, in: txn)
+        walked += 1
+        return true
+      }
+      XCTAssertEqual(walked, n)
+    }
+    var read = 0
+    let txn = try env.read()
+    var pages = ResidentPages()
+    try txn.forEach(.desired) { key, value in
+      pages.saw(value, in: txn)
+      let i = Int(String(decoding: key.dropFirst(), as: UTF8.self))! - 100_000
+      XCTAssertTrue(value.count == 100 && value.allSatisfy { $0 == UInt8(i & 0xff) }, "record \(i) changed")
+      read += 1
+      return true
+    }
+    txn.abort()
+    XCTAssertEqual(read, n, "every record the write transaction walked was committed whole")
+  }
 }
