@@ -5,6 +5,8 @@
 # every target, EdgeCore took 7 x 31 s of CI's reliability stage; now 24 s, then about 1 s a target.) A target's "// requires:" line names the EdgeCore files it needs; a target whose
 # files are not in DIR/Sources/EdgeCore yet (bundle, HTTP: issue 5) is skipped with a note, so
 # it starts building the day those sources land. --src points at another checkout (a worktree).
+# -package-name: EdgeCore's `package` declarations (IndexTable) are visible across the package's
+# modules, as under SwiftPM; without one swiftc makes them file-private.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
@@ -31,12 +33,12 @@ for t in "${targets[@]}"; do
   fi
   if [ ! -f "$lib/libEdgeCore.a" ]; then
     echo "fuzz: build EdgeCore"
-    swiftc -sanitize=fuzzer,address -parse-as-library -O -g -enable-testing -wmo -module-name EdgeCore \
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -g -enable-testing -wmo -module-name EdgeCore -package-name edgeagent \
       -emit-module -emit-module-path "$lib/EdgeCore.swiftmodule" -emit-library -static -o "$lib/libEdgeCore.a" \
       "$src"/Sources/EdgeCore/*.swift 2>&1 | quiet
   fi
   echo "fuzz: build $t"
-  swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name "Fuzz_$t" -I "$lib" -L "$lib" -lEdgeCore \
+  swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name "Fuzz_$t" -package-name edgeagent -I "$lib" -L "$lib" -lEdgeCore \
     "$file" -o "$out/$t" 2>&1 | quiet
   built=$((built + 1))
 done
