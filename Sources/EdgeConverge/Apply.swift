@@ -144,11 +144,10 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
 
   var summary = RunSummary()
   for i in order { if let o = outcomes[i] { summary.add(o.status) } }
-  // Of the prepared promises the record needs their digests only (4 MB at 100,000, where the
-  // prepared promises held 10 MB beside the transaction's pages); the results are made once the
-  // run is recorded, in an array of their size: made beside them, 100,000 repairs' results (8 MB
-  // as they grew) were part of the run's peak.
-  // The stat cache's entries go first (8 MB at 100,000), then the digests are taken.
+  // The stat cache's entries are stored and dropped first (8 MB at 100,000); of the prepared
+  // promises the record then needs their digests only (4 MB, where the prepared promises held
+  // 10 MB); the results are made once the run is recorded, in an array of their size: made
+  // beside them, 100,000 repairs' results (8 MB as they grew) were part of the run's peak.
   let recording = env != nil && !options.dryRun
   if let env, recording {
     do throws(StoreError) { try storeManyStatUpdates(env, &converger.statUpdates) } catch { throw .store(error) }
@@ -432,8 +431,8 @@ func storeManyStatUpdates(_ env: Environment, _ updates: inout [(key: StatKey, r
 /// The entries are bucketed by the first two bytes LMDB compares (the key's two low bytes:
 /// `withBytes` is little-endian), and a transaction takes whole buckets, so each writes one
 /// range of keys. The keys are FNV-1a hashes, spread evenly: with 65,536 buckets the entries go
-/// in nearly in order, and LMDB fills the pages of an append nearly whole (2,326 leaf pages for
-/// 100,000 entries; 3,316 inserted at random, 3,428 by one byte's buckets).
+/// in nearly in order, and LMDB fills the pages of an append nearly whole (2,717 leaf pages for
+/// 100,001 entries, 3,315 inserted at random, 3,428 by one byte's buckets).
 @inline(never)
 private func storeStatUpdatesInOrder(_ env: Environment, _ updates: [(key: StatKey, record: StatRecord)]) throws(StoreError) {
   func bucket(_ k: StatKey) -> Int { Int(k.value & 0xFF) << 8 | Int(k.value >> 8 & 0xFF) }
