@@ -20,10 +20,10 @@ public enum PolicyDecoder {
   /// Like `decode(_:)`, but empties `bytes` once they are parsed: the `Policy` holds what is
   /// needed, so a large policy's text is not alive beside it (`apply` of a 60 MB policy peaked
   /// at 247 MB when a tree was kept too). The caller hashes the bytes first.
-  public static func decode(releasing bytes: inout [UInt8]) throws(PolicyError) -> Policy {
+  public static func decode(releasing bytes: inout [UInt8], qualified: Bool = false) throws(PolicyError) -> Policy {
     let (root, promises) = try streamed(bytes)
     bytes = []
-    return try finish(root, promises)
+    return try finish(root, promises, qualified: qualified)
   }
 
   private static func streamed(_ bytes: [UInt8]) throws(PolicyError) -> (JSONNode, PolicyPromises) {
