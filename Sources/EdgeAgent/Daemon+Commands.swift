@@ -118,9 +118,10 @@ extension Daemon {
 func advanceConverger(_ converger: Converger, _ env: Environment) throws(StoreError) -> CommandRequest? {
   let txn = try env.read()
   var failure: StoreError? = nil
-  let request = converger.advance(cachedStat: { key in cachedStat(txn, key, &failure) },
+  var pages = ResidentPages()
+  let request = converger.advance(cachedStat: { key in cachedStat(txn, key, &failure, &pages) },
                                   blob: { digest, body in lendBlob(txn, digest, &failure, body) },
-                                  previous: { id in previousOutcome(txn, id, &failure) })
+                                  previous: { id in previousOutcome(txn, id, &failure, &pages) })
   txn.abort()
   if let failure { throw failure }
   return request

@@ -44,7 +44,7 @@ extension Daemon {
       }
     }
     do throws(StoreError) {
-      _ = try record(env, policy: policy, order: order, digest: c.digest, prepared: prepared, outcomes: result,
+      _ = try record(env, policy: policy, order: order, digest: c.digest, fingerprints: .prepared(prepared), outcomes: result,
                      statUpdates: &converger.statUpdates, summary: only == nil ? summary : nil,
                      classes: recordedClasses, policyFile: ("", nil))
       try env.sync()

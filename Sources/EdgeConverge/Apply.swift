@@ -131,33 +131,30 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   let converger: Converger
   do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { throw .host(error) }
   converger.waitToVouchFrom = options.waitToVouchFrom
-  var prepared = converger.prepare(policy)
+  // Run once, the promises are prepared a window at a time, and only their digests are kept.
   let outcomes: [Outcome?]
   if let env {
-    do throws(StoreError) { outcomes = try runConverger(converger, env, policy, prepared, order: order) } catch {
+    do throws(StoreError) {
+      outcomes = try runConverger(converger, env, policy, [], preparingBy: preparationWindow, order: order)
+    } catch {
       throw .store(error)
     }
   } else {
-    outcomes = converger.run(policy, prepared, order: order, cachedStat: { _ in nil },
+    outcomes = converger.run(policy, [], preparingBy: preparationWindow, order: order, cachedStat: { _ in nil },
                              blob: { _, body in body(nil) }, previous: { _ in nil })
   }
 
   var summary = RunSummary()
   for i in order { if let o = outcomes[i] { summary.add(o.status) } }
-  // The stat cache's entries are stored and dropped first (8 MB at 100,000); of the prepared
-  // promises the record then needs their digests only (4 MB, where the prepared promises held
-  // 10 MB); the results are made once the run is recorded, in an array of their size: made
-  // beside them, 100,000 repairs' results (8 MB as they grew) were part of the run's peak.
+  // The stat cache's entries are stored and dropped first (8 MB at 100,000); the results are
+  // made once the run is recorded, in an array of their size: made beside them, 100,000
+  // repairs' results (8 MB as they grew) were part of the run's peak.
   let recording = env != nil && !options.dryRun
-  if let env, recording {
-    do throws(StoreError) { try storeManyStatUpdates(env, &converger.statUpdates) } catch { throw .store(error) }
-  }
-  let fingerprints = recording ? prepared.map { $0.digest } : []
-  prepared = []
   var replaced = false
   if let env, recording {
     do throws(StoreError) {
-      replaced = try record(env, policy: policy, order: order, digest: policyDigest, fingerprint: { fingerprints[$0] },
+      try storeManyStatUpdates(env, &converger.statUpdates)
+      replaced = try record(env, policy: policy, order: order, digest: policyDigest, fingerprints: .digests(converger.fingerprints),
                             outcomes: outcomes, statUpdates: &converger.statUpdates, summary: summary,
                             classes: classDigest(classes),
                             policyFile: (options.policyPath, policyFile.map { ($0, readFrom) }))
@@ -166,6 +163,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   // Closed before the results are made: LMDB keeps a transaction's dirty pages, freed, for the
   // environment's next one (the recording's: 9.6 MB of `actual` at 100,000 promises).
   env = nil
+  converger.fingerprints = []
   var results: [PromiseResult] = []
   results.reserveCapacity(options.reportKept ? summary.kept + summary.repaired + summary.failed + summary.skipped
                                              : summary.repaired + summary.failed + summary.skipped)
@@ -178,16 +176,23 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
                      verifiedInPlace: false)
 }
 
+/// How many promises `apply` prepares at a time (`Converger.begin(preparingBy:)`): 0.85 MB of
+/// them, where a policy of 100,000 promises prepared whole took 10.4 MB.
+let preparationWindow = 8_192
+
 /// Runs the converger in one read transaction of the state: its stat cache, its blobs, and each
-/// promise's previous outcome. `apply` and the daemon both converge through here.
+/// promise's previous outcome. `apply` and the daemon both converge through here. The pages of
+/// the stat cache and of `actual` it reads leave the process as it goes (`ResidentPages`): read
+/// at random, 100,000 promises' brought in about 20 MB of them.
 package func runConverger(_ converger: Converger, _ env: Environment, _ policy: Policy, _ prepared: [PreparedPromise],
-                  order: [Int]) throws(StoreError) -> [Outcome?] {
+                  preparingBy window: Int = 0, order: [Int]) throws(StoreError) -> [Outcome?] {
   let txn = try env.read()
   var failure: StoreError? = nil
-  let outcomes = converger.run(policy, prepared, order: order,
-                               cachedStat: { key in cachedStat(txn, key, &failure) },
+  var pages = ResidentPages()
+  let outcomes = converger.run(policy, prepared, preparingBy: window, order: order,
+                               cachedStat: { key in cachedStat(txn, key, &failure, &pages) },
                                blob: { digest, body in lendBlob(txn, digest, &failure, body) },
-                               previous: { id in previousOutcome(txn, id, &failure) })
+                               previous: { id in previousOutcome(txn, id, &failure, &pages) })
   txn.abort()
   if let failure { throw failure }
   return outcomes
@@ -195,11 +200,19 @@ package func runConverger(_ converger: Converger, _ env: Environment, _ policy: 
 
 // The converger's reads of the state. Its callbacks cannot throw: a read that fails answers as
 // a miss (the promise is then checked in full, which is safe) and the first failure is kept in
-// `failure`, for the caller to throw once the converger returns.
+// `failure`, for the caller to throw once the converger returns. The values read are noted in
+// `pages`, for a long walk to give their pages back.
 
-package func cachedStat(_ txn: borrowing Transaction, _ key: UnsafeRawBufferPointer, _ failure: inout StoreError?) -> StatRecord? {
+package func cachedStat(_ txn: borrowing Transaction, _ key: UnsafeRawBufferPointer, _ failure: inout StoreError?,
+                        _ pages: inout ResidentPages) -> StatRecord? {
   // A stat record that does not decode is a miss: the cache only saves work.
-  do throws(StoreError) { return try txn.value(.statcache, key) { $0.flatMap(StatRecord.decode) } } catch {
+  do throws(StoreError) {
+    return try txn.value(.statcache, key) { (raw) -> StatRecord? in
+      guard let raw else { return nil }
+      pages.saw(raw, in: txn)
+      return StatRecord.decode(raw)
+    }
+  } catch {
     if failure == nil { failure = error }
     return nil
   }
@@ -223,8 +236,16 @@ package func lendBlob(_ txn: borrowing Transaction, _ digest: Digest, _ failure:
   if !found { body(nil) }
 }
 
-package func previousOutcome(_ txn: borrowing Transaction, _ id: String, _ failure: inout StoreError?) -> ActualRecord? {
-  do throws(StoreError) { return try currentOutcome(txn, id) } catch {
+package func previousOutcome(_ txn: borrowing Transaction, _ id: String, _ failure: inout StoreError?,
+                             _ pages: inout ResidentPages) -> ActualRecord? {
+  do throws(StoreError) {
+    let rec = try txn.value(.actual, id) { (raw) -> ActualRecord? in
+      guard let raw else { return nil }
+      pages.saw(raw, in: txn)
+      return decodePrevious(raw)
+    }
+    return try settled(rec, txn, marks: nil)
+  } catch {
     if failure == nil { failure = error }
     return nil
   }
@@ -237,7 +258,13 @@ package func previousOutcome(_ txn: borrowing Transaction, _ id: String, _ failu
 @inline(never)
 package func currentOutcome(_ txn: borrowing Transaction, _ id: String,
                             marks: [SettledMark]? = nil) throws(StoreError) -> ActualRecord? {
-  guard let rec = try txn.value(.actual, id, { raw in decodePrevious(raw) }) else { return nil }
+  try settled(try txn.value(.actual, id, { raw in decodePrevious(raw) }), txn, marks: marks)
+}
+
+/// A stored outcome (`rec`) as it stands: a repaired one settled by the marks (`marks`, else
+/// read from `txn`).
+private func settled(_ rec: ActualRecord?, _ txn: borrowing Transaction, marks: [SettledMark]?) throws(StoreError) -> ActualRecord? {
+  guard let rec else { return nil }
   if rec.status != .repaired { return rec }
   if let marks { return rec.settled(by: marks) }
   return rec.settled(by: try txn.settledMarks())
@@ -324,19 +351,12 @@ package func classDigest(_ classes: Set<String>) -> Digest {
 }
 
 /// Stores one run in one transaction (many stat cache entries in one before it, and then emptied
-/// from `statUpdates`). Returns whether `desired` was replaced.
+/// from `statUpdates`), each promise's record and outcome with its digest from `fingerprints`.
+/// Returns whether `desired` was replaced.
 ///
 /// `policyFile`: the path `apply` read the policy from, and the file's stat taken on the fd it
 /// read with and the coarse clock before it (nil: no stat); "" for the daemon.
-package func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, prepared: [PreparedPromise],
-            outcomes: [Outcome?], statUpdates: inout [(key: StatKey, record: StatRecord)], summary: RunSummary?,
-            classes: Digest, policyFile: (path: String, read: (stat: FileStat, from: Int64)?)) throws(StoreError) -> Bool {
-  try record(env, policy: policy, order: order, digest: digest, fingerprint: { prepared[$0].digest }, outcomes: outcomes,
-             statUpdates: &statUpdates, summary: summary, classes: classes, policyFile: policyFile)
-}
-
-/// `record`, with promise i's digest (`PreparedPromise.digest`) from `fingerprint`.
-package func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, fingerprint: (Int) -> Digest?,
+package func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, fingerprints: Fingerprints,
             outcomes: [Outcome?], statUpdates: inout [(key: StatKey, record: StatRecord)], summary: RunSummary?,
             classes: Digest, policyFile: (path: String, read: (stat: FileStat, from: Int64)?)) throws(StoreError) -> Bool {
   // A run that checked only some promises (drift) leaves the run summary as it was.
@@ -348,7 +368,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
   }
   try storeManyStatUpdates(env, &statUpdates)
   // A policy that changes many records of `desired` is staged beside it first (PolicyState.swift).
-  let change = try stageDesired(env, policy: policy, order: order, digest: digest, fingerprint: fingerprint)
+  let change = try stageDesired(env, policy: policy, order: order, digest: digest, fingerprints: fingerprints)
   return try env.withWrite { (txn) throws(StoreError) -> Bool in
     try migrateSchema(txn)
     let run = try txn.nextRunSerial()
@@ -365,7 +385,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
     if let staged = change.staged, replace {
       try putStagedInForce(txn, staged, policy: policy, digest: digest)
     } else if replace {
-      try storeDesired(txn, policy: policy, order: order, digest: digest, fingerprint: fingerprint, only: change.only)
+      try storeDesired(txn, policy: policy, order: order, digest: digest, fingerprints: fingerprints, only: change.only)
     }
     var events: [EventRecord] = []
     if replace {
@@ -373,7 +393,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
                                 reason: "accepted \(policy.promises.count) promises, sha256:\(digest.hex)"))
     }
 
-    try storeOutcomes(txn, policy.promises, fingerprint: fingerprint, outcomes, now: now, run: run, events: events)
+    try storeOutcomes(txn, policy.promises, fingerprints, outcomes, now: now, run: run, events: events)
     try storeStatUpdates(txn, statUpdates)
     if let policyStat {
       try policyFileCacheKey(policyFile.path).withBytes { (k) throws(StoreError) in
@@ -389,13 +409,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
 /// Records a run's outcomes of `promises` (nil: not checked), with an event for each repair and
 /// failure after `events`, and notes the run as one that repaired (`settleRepairs`). Every repair
 /// and failure of a run counts; a kept promise kept before writes nothing.
-func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], _ prepared: [PreparedPromise],
-                   _ outcomes: [Outcome?], now: Int64, run: UInt64, events: [EventRecord] = []) throws(StoreError) {
-  try storeOutcomes(txn, promises, fingerprint: { prepared[$0].digest }, outcomes, now: now, run: run, events: events)
-}
-
-/// `storeOutcomes`, with promise i's digest from `fingerprint`.
-func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], fingerprint: (Int) -> Digest?,
+func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], _ fingerprints: Fingerprints,
                    _ outcomes: [Outcome?], now: Int64, run: UInt64, events: [EventRecord] = []) throws(StoreError) {
   var events = events
   var repaired = false
@@ -403,7 +417,7 @@ func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], fingerpr
   for (i, p) in promises.enumerated() {
     guard let o = outcomes[i] else { continue }
     let acted = o.status == .repaired || o.status == .failed
-    try storeOutcome(txn, id: p.id, o, fingerprint: fingerprint(i) ?? .zero, now: now, run: run,
+    try storeOutcome(txn, id: p.id, o, fingerprint: fingerprints[i], now: now, run: run,
                      evenIfUnchanged: acted, oneRepairWhileRepaired: p.type == .service, marks: marks)
     if acted {
       // The ring keeps the newest maxEvents (appendEvents): more are not held either.

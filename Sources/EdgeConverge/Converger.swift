@@ -34,8 +34,12 @@ public final class Converger {
   public package(set) var notified: [Bool] = []
   /// The daemon's supervisor answers for services; nil under `apply`, which skips them.
   public var serviceOutcome: ((Promise) -> Outcome)? = nil
-  /// Promise index by id, for `after` and `notify`; empty when no promise has either.
-  var indexOfId: [String: Int] = [:]
+  /// Promise index by id (of the run's policy), for `after` and `notify`; empty when no promise
+  /// has either.
+  var ids = IndexTable()
+  /// A run begun `preparingBy` a window: each promise's digest (`PreparedPromise.digest`, .zero
+  /// for none), by index, for the state to record beside it (`Fingerprints.digests`).
+  public package(set) var fingerprints: [Digest] = []
   /// Stat cache entries to store: key (StatCacheKey) bytes and the record.
   public package(set) var statUpdates: [(key: StatKey, record: StatRecord)] = []
   /// The run in progress (Converger+Steps.swift): what it converges, how far it got, and the
@@ -96,11 +100,11 @@ public final class Converger {
   ///
   /// Commands run here, blocking the caller (`apply`); the daemon steps through the same run
   /// with `begin`/`advance`/`resume` instead (Converger+Steps.swift).
-  public func run(_ policy: Policy, _ prepared: [PreparedPromise], order: [Int],
+  public func run(_ policy: Policy, _ prepared: [PreparedPromise], preparingBy window: Int = 0, order: [Int],
                   cachedStat: (UnsafeRawBufferPointer) -> StatRecord?,
                   blob: (Digest, (UnsafeRawBufferPointer?) -> Void) -> Void,
                   previous: (String) -> ActualRecord?) -> [Outcome?] {
-    begin(policy, prepared, order: order)
+    begin(policy, prepared, preparingBy: window, order: order)
     while let request = advance(cachedStat: cachedStat, blob: blob, previous: previous) { resume(runBlocking(request)) }
     return outcomes
   }
@@ -140,11 +144,17 @@ public final class Converger {
     }
     for k in p.after.indices {
       let dep = p.after[k]
-      if let d = indexOfId[dep], let o = outcomes[d], o.status == .failed {
+      if let d = indexOfId(dep), let o = outcomes[d], o.status == .failed {
         return Outcome(.skipped, "dependency \"\(dep)\" failed")
       }
     }
     return nil
+  }
+
+  /// The index of promise `id` in the run's policy.
+  func indexOfId(_ id: String) -> Int? {
+    guard let policy = current.policy else { return nil }
+    return ids.find(IndexTable.hash(0, id)) { policy.promises[$0].id == id }
   }
 
   static func conditionFalse(_ text: String) -> String { "condition \"\(text)\" is false" }

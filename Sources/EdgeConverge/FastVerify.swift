@@ -53,13 +53,13 @@ func verifyInPlace(_ env: Environment, options: ApplyOptions, root: String, clas
     ok = true
     // A read that fails is not "certainly kept": the full path runs, and meets the failure itself.
     var failure: StoreError? = nil
-    // The pages read leave this process as the walk goes (about 5 MB of `desired` every 32,768
-    // promises, and most of the stat cache: it is read at random), so that a large state's walk
-    // stays small in memory; 10,000 promises never drop any.
+    // The pages read leave this process as the walk goes (every 32,768 values of `desired`, the
+    // stat cache and `actual`, the last two read at random), so that a large state's walk stays
+    // small in memory; 10,000 promises drop them once.
     var pages = ResidentPages()
     try txn.forEach(try txn.desiredDatabase()) { _, value in
-      ok = verifier.verify(value, root: rootDir, previous: { id in previousOutcome(txn, id, &failure) },
-                           cachedStat: { key in cachedStat(txn, key, &failure) }) && failure == nil
+      ok = verifier.verify(value, root: rootDir, previous: { id in previousOutcome(txn, id, &failure, &pages) },
+                           cachedStat: { key in cachedStat(txn, key, &failure, &pages) }) && failure == nil
       pages.saw(value, in: txn)
       return ok
     }

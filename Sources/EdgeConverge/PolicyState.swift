@@ -30,6 +30,27 @@ package func readDesired(_ txn: borrowing Transaction) throws(StoreError) -> [Pr
   return promises
 }
 
+/// Each promise's digest (`PreparedPromise.digest`; .zero for none) as the state records it
+/// beside the promise and its outcome. A type, not a closure: each function that took a closure
+/// was compiled once for each caller's (3.3 KB of `stageDesired` alone on x86_64).
+package enum Fingerprints {
+  /// From the promises a run prepared (the daemon's, kept for its next runs).
+  case prepared([PreparedPromise])
+  /// As a run kept them while it prepared its promises a window at a time (`apply`'s,
+  /// `Converger.fingerprints`).
+  case digests([Digest])
+  /// Made as each is stored: a policy accepted before it is converged (a bundle).
+  case made(Policy)
+
+  package subscript(_ i: Int) -> Digest {
+    switch self {
+    case .prepared(let p): return p[i].digest ?? .zero
+    case .digests(let d): return d[i]
+    case .made(let policy): return PreparedPromise(index: i, promise: policy.promises[i], keys: StatCacheKey(root: "/")).digest ?? .zero
+    }
+  }
+}
+
 /// Replaces `desired` with `policy` in plan order and sets the policy name and digest, as
 /// `record` in Apply.swift does when a policy file changes; the daemon's next `record` with the
 /// same digest then leaves it alone. Outcomes of promises that left the policy go with them.
@@ -37,25 +58,16 @@ package func readDesired(_ txn: borrowing Transaction) throws(StoreError) -> [Pr
 /// A record already as it should be is not written again: a new policy that changes one promise
 /// of 10,000 dirties the pages of that record, not the whole of `desired` (it was emptied and
 /// written whole: 1.5 MB of pages copied and committed for one changed file).
-package func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], digest: Digest) throws(StoreError) {
-  try storeDesired(txn, policy: policy, order: order, digest: digest, fingerprint: { (i) -> Digest? in
-    PreparedPromise(index: i, promise: policy.promises[i], keys: StatCacheKey(root: "/")).digest
-  })
-}
-
-/// `storeDesired`, with promise i's digest (`PreparedPromise.digest`) from `fingerprint`; with
-/// `only`, the positions whose records differ, as `stageDesired` found them (the others are
+///
+/// With `only`, the positions whose records differ, as `stageDesired` found them (the others are
 /// written only if they differ).
 package func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [Int], digest: Digest,
-                  fingerprint: (Int) -> Digest?, only: [Int]? = nil) throws(StoreError) {
+                          fingerprints: Fingerprints, only: [Int]? = nil) throws(StoreError) {
   let db = try txn.desiredDatabase()
   func write(_ position: Int, compare: Bool) throws(StoreError) {
-    let value = PromiseRecord.encode(policy.promises[order[position]], digest: fingerprint(order[position]) ?? .zero)
-    try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
-      try withBytes(value) { (v) throws(StoreError) in
-        if compare, try txn.value(db, k, { old in old.map { $0.elementsEqual(v) } ?? false }) { return }
-        try txn.put(db, k, v)
-      }
+    try withRecord(policy, order, fingerprints, position) { (k, v) throws(StoreError) in
+      if compare, try txn.value(db, k, { old in old.map { $0.elementsEqual(v) } ?? false }) { return }
+      try txn.put(db, k, v)
     }
   }
   if let only {
@@ -77,6 +89,16 @@ package func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [
   if try txn.count(staging) > 0 { try txn.clear(staging) }
   try txn.setPolicy(name: policy.name, digest: digest)
   try dropStaleOutcomes(txn, policy)
+}
+
+/// Lends the record of the promise at `position` of `order` (with its fingerprint) and its key.
+private func withRecord<R>(_ policy: Policy, _ order: [Int], _ fingerprints: Fingerprints, _ position: Int,
+                           _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(StoreError) -> R) throws(StoreError) -> R {
+  let i = order[position]
+  let value = PromiseRecord.encode(policy.promises[i], digest: fingerprints[i])
+  return try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) -> R in
+    try withBytes(value) { (v) throws(StoreError) -> R in try body(k, v) }
+  }
 }
 
 /// How many records one transaction stages: about 1.3 MB of LMDB's dirty pages at 160 bytes a
@@ -101,7 +123,7 @@ package typealias DesiredChange = (staged: Database?, only: [Int]?)
 /// `desired` when offline, never meets a mix of two policies.
 @inline(never)
 package func stageDesired(_ env: Environment, policy: Policy, order: [Int], digest: Digest,
-                          fingerprint: (Int) -> Digest?) throws(StoreError) -> DesiredChange {
+                          fingerprints: Fingerprints) throws(StoreError) -> DesiredChange {
   let n = recordsPerStagingTransaction
   if order.count <= n { return (nil, nil) }
   let txn = try env.read()
@@ -119,16 +141,13 @@ package func stageDesired(_ env: Environment, policy: Policy, order: [Int], dige
     // Nothing held (a first policy): every record changes, none need comparing.
     changes = held == 0 ? order.count : max(0, held - order.count)
     var pages = ResidentPages()
-    for (position, i) in order.enumerated() {
+    for position in order.indices {
       if changes > n { break }
-      let value = PromiseRecord.encode(policy.promises[i], digest: fingerprint(i) ?? .zero)
-      let same = try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) -> Bool in
-        try withBytes(value) { (v) throws(StoreError) -> Bool in
-          try txn.value(db, k) { (old) -> Bool in
-            guard let old else { return false }
-            pages.saw(old, in: txn)
-            return old.elementsEqual(v)
-          }
+      let same = try withRecord(policy, order, fingerprints, position) { (k, v) throws(StoreError) -> Bool in
+        try txn.value(db, k) { (old) -> Bool in
+          guard let old else { return false }
+          pages.saw(old, in: txn)
+          return old.elementsEqual(v)
         }
       }
       if !same {
@@ -152,11 +171,7 @@ package func stageDesired(_ env: Environment, policy: Policy, order: [Int], dige
         try txn.clear(staging)
       }
       for position in start..<end {
-        let i = order[position]
-        let value = PromiseRecord.encode(policy.promises[i], digest: fingerprint(i) ?? .zero)
-        try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
-          try withBytes(value) { (v) throws(StoreError) in try txn.put(staging, k, v) }
-        }
+        try withRecord(policy, order, fingerprints, position) { (k, v) throws(StoreError) in try txn.put(staging, k, v) }
       }
     }
     start = end

@@ -123,7 +123,7 @@ public func commitCandidate(_ env: Environment, _ c: BundleCandidate, fetched: [
       try dropBlobs(txn, except: f.teamBlobs.isEmpty ? c.bundle.blobs : c.bundle.blobs + f.teamBlobs)
       try txn.setBundle(bytes: c.bytes, signature: c.signature, serial: c.bundle.serial, digest: c.digest, acceptedAt: now)
       if f.policy.promises.count == policy.promises.count {
-        try storeDesired(txn, policy: policy, order: order, digest: f.digest)
+        try storeDesired(txn, policy: policy, order: order, digest: f.digest, fingerprints: .made(policy))
       } else {
         try storeInForce(txn, f)
       }

@@ -79,7 +79,7 @@ func storedBaseline(_ txn: borrowing Transaction) throws(StoreError) -> PolicyBu
 func storeInForce(_ txn: borrowing Transaction, _ f: PolicyInForce) throws(StoreError) {
   let order: [Int]
   do { order = try f.policy.order() } catch { throw .record(RecordError("the composed plan does not order: \(error)"), key: "desired") }
-  try storeDesired(txn, policy: f.policy, order: order, digest: f.digest)
+  try storeDesired(txn, policy: f.policy, order: order, digest: f.digest, fingerprints: .made(f.policy))
 }
 
 /// The policy in force from the state (the daemon's start, `status`); nil before the first

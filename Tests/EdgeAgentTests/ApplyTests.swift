@@ -129,7 +129,7 @@ final class ApplyTests: XCTestCase {
     // A staging cut short: the policy in force is untouched and whole; the next run clears it.
     let other = try PolicyDecoder.decode(Array(text(count) { "y\($0)" }.utf8))
     let env = try EdgeStore.Environment(path: box.state)
-    let staged = try stageDesired(env, policy: other, order: try other.order(), digest: SHA256.hash([1]), fingerprint: { _ in nil })
+    let staged = try stageDesired(env, policy: other, order: try other.order(), digest: SHA256.hash([1]), fingerprints: .made(other))
     env.close()
     XCTAssertEqual(staged.staged, .desired1)
     state = try look()

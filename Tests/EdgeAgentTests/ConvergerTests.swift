@@ -214,6 +214,37 @@ final class ConvergerTests: XCTestCase {
     XCTAssertEqual(box.read(box.hostPath("/after")), "2\n")
   }
 
+  /// A run that prepares its promises a window at a time (`apply`'s) converges as one given them
+  /// all: the same outcomes, every file written, and each promise's digest kept as `prepare`
+  /// makes it, across windows and across a command that waits at the end of one.
+  func testARunPreparingByAWindowConvergesAsAWholeOneAndKeepsEachDigest() throws {
+    var text = #"{"policy": "p", "promises": [{"id": "d", "type": "directory", "path": "/w"}"#
+    for i in 0..<7 { text += #",{"id": "f\#(i)", "type": "file", "path": "/w/f\#(i)", "content": "\#(i)\n"}"# }
+    text += #",{"id": "cmd", "type": "command", "exec": ["/bin/true"], "after": ["f6"]}"#
+    text += #",{"id": "link", "type": "link", "path": "/w/l", "target": "f0", "after": ["cmd"]}]}"#
+    let (c, policy, prepared) = try stepped(text)
+    let order = try policy.order()
+    XCTAssertEqual(order.firstIndex(of: 8), 8, "the command is the last promise of the third window of 3")
+    c.begin(policy, [], preparingBy: 3, order: order)
+    XCTAssertEqual(advance(c)?.index, 8)
+    c.resume(.finished(CommandResult(status: 0, timedOut: false, outputTail: [])))
+    XCTAssertNil(advance(c))
+    XCTAssertEqual(c.outcomes.map { $0?.status }, [OutcomeStatus?](repeating: .repaired, count: 10))
+    for i in 0..<7 { XCTAssertEqual(box.read(box.hostPath("/w/f\(i)")), "\(i)\n") }
+    XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: box.hostPath("/w/l")), "f0")
+    XCTAssertEqual(c.fingerprints, prepared.map { $0.digest ?? .zero })
+    XCTAssertNotEqual(c.fingerprints[1], .zero)
+    XCTAssertNotEqual(c.fingerprints[8], .zero, "a command's digest is of its argv")
+
+    // Given them all, the run keeps no digests of its own (the daemon's prepared promises are).
+    c.begin(policy, prepared, order: order)
+    XCTAssertEqual(advance(c)?.index, 8)
+    c.resume(.finished(CommandResult(status: 0, timedOut: false, outputTail: [])))
+    XCTAssertNil(advance(c))
+    XCTAssertEqual(c.outcomes[1]?.status, .kept)
+    XCTAssertTrue(c.fingerprints.isEmpty)
+  }
+
   /// While a run waits for a command, the daemon's drift repairs (or the command) may replace a
   /// directory the run opened: promises after the command write into the directory there now.
   func testDirectoriesAreOpenedAgainAfterACommand() throws {
