@@ -72,7 +72,13 @@ public struct Promise: Sendable {
   /// directory with `absent`: remove the contents too.
   public var purge: Bool = false
   /// file, directory: permission bits (at most 0o7777); nil leaves the mode alone.
-  public var mode: UInt32? = nil
+  public var mode: UInt32? {
+    get { modeBits == .max ? nil : modeBits }
+    set { modeBits = newValue ?? .max }
+  }
+  /// `mode`, or UInt32.max for none: an optional's tag, with the padding after it, made every
+  /// promise 8 bytes larger.
+  private var modeBits: UInt32 = .max
   /// file, directory, link: user and group names, resolved against the managed root's /etc files.
   public var owner: String? = nil
   public var group: String? = nil
