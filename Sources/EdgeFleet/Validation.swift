@@ -23,8 +23,8 @@ public struct ValidationReport {
 /// `team`: a team's policy, as `publish --team` takes it (`after` may name `baseline/ID`; the
 /// scope is the agent's to check, against the baseline it holds).
 public func validatePolicy(_ bytes: consuming [UInt8], file: String, team: Bool = false) -> ValidationReport {
-  // Taken, not borrowed: the text goes once it is parsed, as `apply`'s does: 15.6 MB beside the 100,000 promises
-  // decoded from it (62 MB at the peak of validating them).
+  // Taken, not borrowed: the text goes once it is parsed, as `apply`'s does (15.6 MB beside the
+  // 100,000 promises decoded from it: 62 MB at the peak of validating them).
   do {
     let p = try PolicyDecoder.decode(releasing: &bytes, qualified: team)
     return ValidationReport(file: file, policyName: p.name, promises: p.promises.count, serial: nil, issues: [])
