@@ -27,7 +27,7 @@ extension Daemon {
         if digest == policyDigest && policy != nil { return }
         TransientBuffers.note(bytes.count)
         let p: Policy
-        do { p = try PolicyDecoder.decode(releasing: &bytes) } catch { throw AgentError.policy(error, file: path) }
+        do { p = try PolicyDecoder.decode(releasing: &bytes, readPast: dropTextPages) } catch { throw AgentError.policy(error, file: path) }
         guard install(p, digest: digest) else { watchPolicyFile(path); return }
         log.info("policy loaded", [("policy", .string(p.name)), ("promises", .int(p.promises.count)), ("file", .string(path))])
         watchPolicyFile(path)

@@ -43,16 +43,26 @@ public struct JSONReader {
   /// are lent from the reader's stack, so a policy's promises cost no tree (see PolicyDecoder).
   /// Strictness, limits and errors are those of `parse`; on an error, what the sink received
   /// is moot.
+  ///
+  /// `readPast`: told, every megabyte or so of streamed elements, that the text before an offset
+  /// will not be read again (`PolicyDecoder.decode(releasing:)`, whose caller gives its pages back).
   public static func parse<S: JSONElementSink>(_ bytes: [UInt8], streaming path: [String], into sink: consuming S,
                                                maxDepth: Int = defaultMaxDepth,
-                                               maxValues: Int = defaultMaxValues) throws(JSONError) -> (JSONNode, S) {
+                                               maxValues: Int = defaultMaxValues,
+                                               readPast: ReadPast? = nil) throws(JSONError) -> (JSONNode, S) {
     var parser = Parser(maxDepth: maxDepth, maxValues: maxValues, sink: sink, streamPath: path)
+    parser.readPast = readPast
     let root = try bytes.withUnsafeBufferPointer { (buf) throws(JSONError) -> JSONNode in
       try parser.document(buf)
     }
     return (root, parser.sink)
   }
 }
+
+/// Told that the first `count` bytes of the text at `base` will not be read again. A C function
+/// (one that captures nothing): EdgeCore does no I/O, and its caller's (`dropTextPages`, EdgeHost)
+/// gives their pages back to the kernel.
+public typealias ReadPast = @convention(c) (_ base: UnsafeRawPointer?, _ count: Int) -> Void
 
 /// Takes the elements of a streamed array (`JSONReader.parse(_:streaming:into:)`), in order.
 public protocol JSONElementSink {
@@ -73,6 +83,9 @@ private struct Parser<Sink: JSONElementSink> {
   /// the objects being read match from the root.
   let streamPath: [String]
   var matched = 0
+  var readPast: ReadPast? = nil
+  /// The offset `readPast` was last told.
+  var toldPast = 0
   var values = 0
   var at = 0
   var line = 1
@@ -264,6 +277,11 @@ private struct Parser<Sink: JSONElementSink> {
         memberStack.removeSubrange(base...)
       } else {
         sink.other(try value(at: start))
+      }
+      // Nothing before `at` is read again: errors carry the line counted as the reader went.
+      if let readPast, at - toldPast >= 1 << 20 {
+        readPast(UnsafeRawPointer(buf.baseAddress), at)
+        toldPast = at
       }
       skipWhitespace()
       guard at < buf.count else { throw fail("unexpected end of input in an array") }

@@ -10,9 +10,12 @@ public enum Plan {
     let n = promises.count
     // Ids and owned paths are indexed by hash (`IndexTable`, 2 MB each at 100,000 promises): two
     // `[String: Int]` of them took 6.3 MB each, beside the policy, when it was planned.
+    // Only `after` and `notify` name ids: a policy without them (100,000 files) builds no index.
     var ids = IndexTable()
-    ids.reserve(n)
-    for i in 0..<n { ids.insert(IndexTable.hash(0, promises[i].id), i) }
+    if promises.contains(where: { !$0.after.isEmpty || !$0.notify.isEmpty }) {
+      ids.reserve(n)
+      for i in 0..<n { ids.insert(IndexTable.hash(0, promises[i].id), i) }
+    }
     func indexOfId(_ id: String) -> Int? { ids.find(IndexTable.hash(0, id)) { promises[$0].id == id } }
     var paths = IndexTable()
     paths.reserve(n)
@@ -94,6 +97,9 @@ public enum Plan {
     }
     if dropped > 0 { issues.append(PolicyIssue("and \(dropped) more issues", at: .none)) }
     if !issues.isEmpty { throw PolicyError(issues) }
+    // The edges are found: the indexes go before the adjacency and the order are made.
+    ids = IndexTable()
+    paths = IndexTable()
     let successors = Successors(n, edges)
     edges = []
 

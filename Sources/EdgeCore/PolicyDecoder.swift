@@ -17,20 +17,29 @@ public enum PolicyDecoder {
     return try finish(root, promises, qualified: qualified)
   }
 
-  /// Like `decode(_:)`, but empties `bytes` once they are parsed: the `Policy` holds what is
-  /// needed, so a large policy's text is not alive beside it (`apply` of a 60 MB policy peaked
-  /// at 247 MB when a tree was kept too). The caller hashes the bytes first.
-  public static func decode(releasing bytes: inout [UInt8], qualified: Bool = false) throws(PolicyError) -> Policy {
-    let (root, promises) = try streamed(bytes)
+  /// Like `decode(_:)`, but empties `bytes` once they are parsed, even when they are refused:
+  /// the `Policy` holds what is needed, so a large policy's text is not alive beside it (`apply`
+  /// of a 60 MB policy peaked at 247 MB when a tree was kept too). The caller hashes the bytes
+  /// first. With `readPast`, the text is also let go as it is read: told, every megabyte, how
+  /// much of it the reader is done with, the caller gives those pages back, and the promises
+  /// grow in memory as the text shrinks (decoding 100,000 held the 15.6 MB of text whole beside them).
+  public static func decode(releasing bytes: inout [UInt8], qualified: Bool = false,
+                            readPast: ReadPast? = nil) throws(PolicyError) -> Policy {
+    defer { bytes = [] }   // a refused text too
+    // The pages `readPast` is told of are the array's own: one it shares (a copy the caller kept)
+    // is made its own first, so that the other never reads zeros.
+    if readPast != nil { bytes.withUnsafeMutableBufferPointer { _ in } }
+    let (root, promises) = try streamed(bytes, readPast: readPast)
     bytes = []
     return try finish(root, promises, qualified: qualified)
   }
 
-  private static func streamed(_ bytes: [UInt8]) throws(PolicyError) -> (JSONNode, PolicyPromises) {
+  private static func streamed(_ bytes: [UInt8], readPast: ReadPast? = nil) throws(PolicyError) -> (JSONNode, PolicyPromises) {
     do {
       // Made in the call, not in a variable first: a variable's copy shared the reserved
       // arrays, and the first append copied them (16 MB of promises and 17 MB of indexes twice).
-      return try JSONReader.parse(bytes, streaming: promisesPath, into: PolicyPromises(reserving: estimatedPromises(bytes)))
+      return try JSONReader.parse(bytes, streaming: promisesPath, into: PolicyPromises(reserving: estimatedPromises(bytes)),
+                                  readPast: readPast)
     } catch {
       throw PolicyError(PolicyIssue(error.message, at: error.position))
     }
@@ -56,7 +65,7 @@ public enum PolicyDecoder {
   }
 
   /// The policy's own keys, checked when its promises are: their issues follow the policy's.
-  private static func finish(_ root: JSONNode, _ promises: PolicyPromises, qualified: Bool = false) throws(PolicyError) -> Policy {
+  private static func finish(_ root: JSONNode, _ promises: consuming PolicyPromises, qualified: Bool = false) throws(PolicyError) -> Policy {
     var d = Decoding()
     guard let members = root.members else {
       throw PolicyError(PolicyIssue("a policy is a JSON object, found \(root.typeName)", at: root.position))
@@ -103,6 +112,9 @@ public enum PolicyDecoder {
       }
     }
     if !d.issues.isEmpty { throw PolicyError(d.finished()) }
+    // The references are resolved: the decoder's tables go before the plan makes its own (4.2 MB
+    // of them at 100,000 promises, at the peak of decoding them).
+    promises.dropIndexes()
     let order = try Plan.order(promises.promises)
     var policy = Policy(name: name ?? "", promises: promises.fitted(), checkedOrder: order)
     policy.vars = vars
@@ -184,6 +196,11 @@ public struct PolicyPromises: JSONElementSink {
     out.reserveCapacity(promises.count)
     out.append(contentsOf: promises)
     return out
+  }
+
+  fileprivate mutating func dropIndexes() {
+    ids = IndexTable()
+    objects = IndexTable()
   }
 
   fileprivate mutating func reserve(_ n: Int) {

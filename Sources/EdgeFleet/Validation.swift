@@ -26,7 +26,7 @@ public func validatePolicy(_ bytes: consuming [UInt8], file: String, team: Bool 
   // Taken, not borrowed: the text goes once it is parsed, as `apply`'s does (15.6 MB beside the
   // 100,000 promises decoded from it: 62 MB at the peak of validating them).
   do {
-    let p = try PolicyDecoder.decode(releasing: &bytes, qualified: team)
+    let p = try PolicyDecoder.decode(releasing: &bytes, qualified: team, readPast: dropTextPages)
     return ValidationReport(file: file, policyName: p.name, promises: p.promises.count, serial: nil, issues: [])
   } catch {
     return ValidationReport(file: file, policyName: "", promises: 0, serial: nil, issues: inFileOrder(error.issues))

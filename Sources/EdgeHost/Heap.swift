@@ -50,3 +50,17 @@ public enum TransientBuffers {
     return true
   }
 }
+
+/// Gives back to the kernel the pages wholly inside the first `count` bytes at `base`, a text the
+/// caller owns and will not read again (`ReadPast`: a policy's, behind its reader): they are no
+/// longer part of the process's memory, and read as zeros if touched. The rest of the buffer, and
+/// the allocator's headers at its ends, are on pages not dropped. Advice: a failure leaves the
+/// pages resident. C: `madvise(MADV_DONTNEED)`
+public func dropTextPages(_ base: UnsafeRawPointer?, _ count: Int) {
+  guard let base, count > 0 else { return }
+  let page = UInt(sysconf(CInt(_SC_PAGESIZE)))
+  let start = (UInt(bitPattern: base) + page - 1) & ~(page - 1)
+  let end = (UInt(bitPattern: base) + UInt(count)) & ~(page - 1)
+  guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+  _ = madvise(p, Int(end - start), MADV_DONTNEED)
+}

@@ -158,6 +158,51 @@ final class PolicyDecoderTests: XCTestCase {
     XCTAssertThrowsError(try PolicyDecoder.decode(releasing: &bad))
   }
 
+  /// With `readPast`, the reader says as it goes how much of the text it is done with, a megabyte
+  /// or more at a time and only between promises, so that `apply` can give those pages back while
+  /// the promises are decoded; the text it passed is never read again. The test's `readPast`
+  /// zeroes what it is told of, as a dropped page reads: the policy decodes the same, and an error
+  /// past the zeroed text keeps its line:column.
+  func testDecodeReleasingTellsHowMuchOfTheTextItPassed() throws {
+    var text = #"{"policy": "big", "promises": ["# + "\n"
+    for i in 0..<45_000 {
+      text += (i > 0 ? ",\n" : "") + #"{"id": "f\#(i)", "type": "file", "path": "/srv/f\#(i)", "content": "\#(i)"}"#
+    }
+    let good = Array((text + "]}").utf8)
+    XCTAssertGreaterThan(good.count, 3 << 20)
+    var bytes = good   // shared with `good`, which must not see the text let go
+    told = []
+    let released = try PolicyDecoder.decode(releasing: &bytes, readPast: { base, count in
+      told.append(count)
+      // Zeroed as a dropped page is: anything read again would not parse.
+      UnsafeMutableRawPointer(mutating: base!).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+    })
+    XCTAssertTrue(bytes.isEmpty)
+    XCTAssertGreaterThanOrEqual(told.count, 3)
+    XCTAssertEqual(told, told.sorted())
+    for (a, b) in zip([0] + told, told) { XCTAssertGreaterThanOrEqual(b - a, 1 << 20) }
+    XCTAssertLessThan(told.last ?? 0, good.count)
+    let plain = try PolicyDecoder.decode(good)
+    XCTAssertEqual(released.promises.map(\.id), plain.promises.map(\.id))
+    XCTAssertEqual(released.promises.map(\.content), plain.promises.map(\.content))
+    XCTAssertEqual(released.promises.map(\.position), plain.promises.map(\.position))
+    // An error in the last promise, after the text told of: its place is the one a whole read gives.
+    var bad = Array((text + ",\n" + #"{"id": "last", "type": "file", "path": "relative"}]}"#).utf8)
+    var want: [PolicyIssue] = []
+    do { _ = try PolicyDecoder.decode(bad); XCTFail("a relative path was accepted") } catch { want = error.issues }
+    told = []
+    XCTAssertThrowsError(try PolicyDecoder.decode(releasing: &bad, readPast: { base, count in
+      told.append(count)
+      UnsafeMutableRawPointer(mutating: base!).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+    })) { error in
+      XCTAssertEqual((error as? PolicyError)?.issues, want)
+      XCTAssertEqual(Set(want.map(\.promise)), ["last"])
+      XCTAssertEqual((error as? PolicyError)?.issues.first?.position.line, 45_002)
+    }
+    XCTAssertFalse(told.isEmpty)
+    XCTAssertTrue(bad.isEmpty, "a refused text is let go too")
+  }
+
   func testATreeDecodesAsTheTextDoes() throws {
     let bytes = try examplePolicy
     let streamed = try PolicyDecoder.decode(bytes)
@@ -551,3 +596,6 @@ final class PolicyDecoderTests: XCTestCase {
                    issue?.description ?? "")
   }
 }
+
+/// What the last `readPast` of PolicyDecoderTests was told: a C function captures nothing.
+nonisolated(unsafe) private var told: [Int] = []
