@@ -5,7 +5,7 @@
 # a second apply that must keep everything and write nothing, status and status --json, and a
 # policy with a duplicate id that must be rejected (exit 2) without touching root or state;
 # also `bench --quick`'s allocation and syscall counts against the saved baseline, and, for aarch64, the
-# size budget (at most 1,410,000 bytes, stripped); for x86_64, the Debian package (Cross/package-test.sh).
+# size budget (at most 1,420,000 bytes, stripped); for x86_64, the Debian package (Cross/package-test.sh).
 # Prints one PASS/FAIL line per check; exits 1 if any check failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -86,11 +86,14 @@ fi
 # list instead of four dictionaries, team serials read in place): the budget was 1,400,000 bytes.
 # Issue 14's fourth pass (a large policy staged in a second `desired` and put in force by one
 # commit, the stat cache's entries stored a range of keys a transaction, stale outcomes found
-# through an IndexTable) took it from 1,399,904 to 1,409,440: the budget is 1,410,000 bytes.
+# through an IndexTable) took it from 1,399,904 to 1,409,440: the budget was 1,410,000 bytes.
+# Its sixth pass (100,000 promises from nothing in 32 MiB: the policy's text let go as it is read,
+# a large policy into an empty state staged and converged from the stage a window at a time)
+# took it from 1,405,984 to 1,415,808: the budget is 1,420,000 bytes.
 # Benchmarks/README.md, "Binary sizes", has what each lever took off and what each type costs.
 if [ "$target" = aarch64 ]; then
   size=$(stat -c %s "$bin")
-  check "stripped size $size bytes is at most 1,410,000" test "$size" -le 1410000
+  check "stripped size $size bytes is at most 1,420,000" test "$size" -le 1420000
 fi
 
 # The hot paths' allocation and syscall counts, counted by the static binary's own malloc wrappers

@@ -26,6 +26,12 @@ public struct ApplyOptions {
   /// (Converger.waitToVouchFrom): below, the next run hashes those it could not vouch for.
   /// `bench` sets 1 so that its state's history, which its counts depend on, is always the same.
   public var waitToVouchFrom: Int? = 1_000
+  /// From how many promises a policy that replaces most of `desired` is converged from its staged
+  /// records, `stagedWindow` at a time (ApplyStaged.swift); nil: never. Below it, the policy is
+  /// held whole: reading it back costs more than the memory it saves.
+  public var stagedWindowsFrom: Int? = 32_768
+  /// As many promises as a run publishes at once (`Converger.publishEvery`): as many syncfs.
+  public var stagedWindow = 16_384
 
   public init(policyPath: String) { self.policyPath = policyPath }
 }
@@ -56,6 +62,9 @@ public struct ApplyReport {
   public var desiredReplaced: Bool
   /// Whether the run was verified in place from the stored policy (see FastVerify.swift).
   public var verifiedInPlace: Bool
+  /// How many windows the run converged from the policy's staged records (ApplyStaged.swift);
+  /// 0 when it held the policy whole.
+  public var stagedWindows = 0
 
   /// The outcome of promise `id`, if it was reported.
   public func outcome(_ id: String) -> Outcome? {
@@ -103,7 +112,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   var policy: Policy
   let order: [Int]
   do throws(PolicyError) {
-    policy = try PolicyDecoder.decode(releasing: &bytes)
+    policy = try PolicyDecoder.decode(releasing: &bytes, readPast: dropTextPages)
     order = try policy.order()
   } catch {
     throw .policy(error, file: options.policyPath)
@@ -131,6 +140,30 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
   let converger: Converger
   do { converger = try Converger(root: root, classes: classes, dryRun: options.dryRun) } catch { throw .host(error) }
   converger.waitToVouchFrom = options.waitToVouchFrom
+  let policyFileRead = (path: options.policyPath, read: policyFile.map { (stat: $0, from: readFrom) })
+  // A large policy into a state that holds none is staged first and converged from the stage
+  // (ApplyStaged.swift).
+  var staged: (run: StagedRun, summary: RunSummary, replaced: Bool)? = nil
+  if let env, !options.dryRun, let from = options.stagedWindowsFrom, order.count >= from, convergesInWindows(policy) {
+    do throws(StoreError) {
+      if try holdsNoPromise(env) {
+        var (run, db) = try convergeStaged(env, converger, &policy, order: order, window: options.stagedWindow)
+        let summary = runSummary(run.outcomes, nil)
+        let replaced = try commitRun(env, policy.name, .named(ids: run.ids, types: run.types), (db, nil), policy: nil,
+                                     order: [], digest: policyDigest, fingerprints: .digests(run.fingerprints),
+                                     outcomes: run.outcomes, statUpdates: &run.statUpdates, summary: summary,
+                                     classes: classDigest(classes), policyFile: policyFileRead)
+        staged = (run, summary, replaced)
+      }
+    } catch { throw .store(error) }
+  }
+  if let staged {
+    env = nil
+    var report = applyReport(policy.name, .named(ids: staged.run.ids, types: staged.run.types), staged.run.outcomes, nil,
+                             diffs: [:], summary: staged.summary, reportKept: options.reportKept, replaced: staged.replaced)
+    report.stagedWindows = staged.run.windows
+    return report
+  }
   // Run once, the promises are prepared a window at a time, and only their digests are kept.
   let outcomes: [Outcome?]
   if let env {
@@ -144,8 +177,7 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
                              blob: { _, body in body(nil) }, previous: { _ in nil })
   }
 
-  var summary = RunSummary()
-  for i in order { if let o = outcomes[i] { summary.add(o.status) } }
+  let summary = runSummary(outcomes, order)
   // The stat cache's entries are stored and dropped first (8 MB at 100,000); the results are
   // made once the run is recorded, in an array of their size: made beside them, 100,000
   // repairs' results (8 MB as they grew) were part of the run's peak.
@@ -156,24 +188,39 @@ public func apply(_ options: ApplyOptions) throws(AgentError) -> ApplyReport {
       try storeManyStatUpdates(env, &converger.statUpdates)
       replaced = try record(env, policy: policy, order: order, digest: policyDigest, fingerprints: .digests(converger.fingerprints),
                             outcomes: outcomes, statUpdates: &converger.statUpdates, summary: summary,
-                            classes: classDigest(classes),
-                            policyFile: (options.policyPath, policyFile.map { ($0, readFrom) }))
+                            classes: classDigest(classes), policyFile: policyFileRead)
     } catch { throw .store(error) }
   }
   // Closed before the results are made: LMDB keeps a transaction's dirty pages, freed, for the
   // environment's next one (the recording's: 9.6 MB of `actual` at 100,000 promises).
   env = nil
   converger.fingerprints = []
+  return applyReport(policy.name, .promises(policy.promises), outcomes, order, diffs: converger.diffs, summary: summary,
+                     reportKept: options.reportKept, replaced: replaced)
+}
+
+/// The tally of `outcomes` (by index) over `order` (nil: in index order, as a staged run's are).
+private func runSummary(_ outcomes: [Outcome?], _ order: [Int]?) -> RunSummary {
+  var summary = RunSummary()
+  for k in outcomes.indices { if let o = outcomes[order?[k] ?? k] { summary.add(o.status) } }
+  return summary
+}
+
+/// The report of a run, its results in `order` (nil: index order), kept ones only with
+/// `reportKept`, made once the run is recorded and the state closed.
+private func applyReport(_ name: String, _ promises: RecordedPromises, _ outcomes: [Outcome?], _ order: [Int]?,
+                         diffs: [Int: String], summary: RunSummary, reportKept: Bool, replaced: Bool) -> ApplyReport {
   var results: [PromiseResult] = []
-  results.reserveCapacity(options.reportKept ? summary.kept + summary.repaired + summary.failed + summary.skipped
-                                             : summary.repaired + summary.failed + summary.skipped)
-  for i in order {
+  results.reserveCapacity(reportKept ? summary.kept + summary.repaired + summary.failed + summary.skipped
+                                     : summary.repaired + summary.failed + summary.skipped)
+  for k in outcomes.indices {
+    let i = order?[k] ?? k
     guard let o = outcomes[i] else { continue }
-    if options.reportKept || o.status != .kept { results.append(PromiseResult(id: policy.promises[i].id, type: policy.promises[i].type, outcome: o,
-                                                                                         diff: converger.diffs[i] ?? "")) }
+    if reportKept || o.status != .kept {
+      results.append(PromiseResult(id: promises.id(i), type: promises.type(i), outcome: o, diff: diffs[i] ?? ""))
+    }
   }
-  return ApplyReport(policyName: policy.name, results: results, summary: summary, desiredReplaced: replaced,
-                     verifiedInPlace: false)
+  return ApplyReport(policyName: name, results: results, summary: summary, desiredReplaced: replaced, verifiedInPlace: false)
 }
 
 /// How many promises `apply` prepares at a time (`Converger.begin(preparingBy:)`): 0.85 MB of
@@ -193,6 +240,7 @@ package func runConverger(_ converger: Converger, _ env: Environment, _ policy: 
                                cachedStat: { key in cachedStat(txn, key, &failure, &pages) },
                                blob: { digest, body in lendBlob(txn, digest, &failure, body) },
                                previous: { id in previousOutcome(txn, id, &failure, &pages) })
+  pages.finish(in: txn)
   txn.abort()
   if let failure { throw failure }
   return outcomes
@@ -359,6 +407,22 @@ package func classDigest(_ classes: Set<String>) -> Digest {
 package func record(_ env: Environment, policy: Policy, order: [Int], digest: Digest, fingerprints: Fingerprints,
             outcomes: [Outcome?], statUpdates: inout [(key: StatKey, record: StatRecord)], summary: RunSummary?,
             classes: Digest, policyFile: (path: String, read: (stat: FileStat, from: Int64)?)) throws(StoreError) -> Bool {
+  // First, so that their 8 MB at 100,000 are gone while the policy is staged.
+  try storeManyStatUpdates(env, &statUpdates)
+  // A policy that changes many records of `desired` is staged beside it first (PolicyState.swift).
+  let change = try stageDesired(env, policy: policy, order: order, digest: digest, fingerprints: fingerprints)
+  return try commitRun(env, policy.name, .promises(policy.promises), change, policy: policy, order: order, digest: digest,
+                       fingerprints: fingerprints, outcomes: outcomes, statUpdates: &statUpdates, summary: summary,
+                       classes: classes, policyFile: policyFile)
+}
+
+/// The run's transaction of `record`, once `desired`'s `change` is staged or found: `promises`
+/// are the policy's by index (those of `outcomes` and `fingerprints`), and `policy` is needed only
+/// to write a change in place (nil: `change` is staged, ApplyStaged.swift).
+package func commitRun(_ env: Environment, _ name: String, _ promises: RecordedPromises, _ change: DesiredChange,
+                       policy: Policy?, order: [Int], digest: Digest, fingerprints: Fingerprints,
+                       outcomes: [Outcome?], statUpdates: inout [(key: StatKey, record: StatRecord)], summary: RunSummary?,
+                       classes: Digest, policyFile: (path: String, read: (stat: FileStat, from: Int64)?)) throws(StoreError) -> Bool {
   // A run that checked only some promises (drift) leaves the run summary as it was.
   let now = wallClockSeconds()
   // Remember the policy file's identity, so an unchanged file is recognised without reading it.
@@ -366,9 +430,7 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
   if let (st, from) = policyFile.read, st.kind == .regular, FileIdentity.settled(st.identity.ctime, before: from) {
     policyStat = StatRecord(identity: st.identity, digest: digest).encode()
   }
-  try storeManyStatUpdates(env, &statUpdates)
-  // A policy that changes many records of `desired` is staged beside it first (PolicyState.swift).
-  let change = try stageDesired(env, policy: policy, order: order, digest: digest, fingerprints: fingerprints)
+  try storeManyStatUpdates(env, &statUpdates)   // none left when the caller stored them first
   return try env.withWrite { (txn) throws(StoreError) -> Bool in
     try migrateSchema(txn)
     let run = try txn.nextRunSerial()
@@ -383,17 +445,17 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
     }
     let replace = stored != digest
     if let staged = change.staged, replace {
-      try putStagedInForce(txn, staged, policy: policy, digest: digest)
-    } else if replace {
+      try putStagedInForce(txn, staged, name: name, promises, digest: digest)
+    } else if replace, let policy {
       try storeDesired(txn, policy: policy, order: order, digest: digest, fingerprints: fingerprints, only: change.only)
     }
     var events: [EventRecord] = []
     if replace {
-      events.append(EventRecord(kind: .policy, time: now, status: .repaired, subject: policy.name,
-                                reason: "accepted \(policy.promises.count) promises, sha256:\(digest.hex)"))
+      events.append(EventRecord(kind: .policy, time: now, status: .repaired, subject: name,
+                                reason: "accepted \(promises.count) promises, sha256:\(digest.hex)"))
     }
 
-    try storeOutcomes(txn, policy.promises, fingerprints, outcomes, now: now, run: run, events: events)
+    try storeOutcomes(txn, promises, fingerprints, outcomes, now: now, run: run, events: events)
     try storeStatUpdates(txn, statUpdates)
     if let policyStat {
       try policyFileCacheKey(policyFile.path).withBytes { (k) throws(StoreError) in
@@ -409,20 +471,21 @@ package func record(_ env: Environment, policy: Policy, order: [Int], digest: Di
 /// Records a run's outcomes of `promises` (nil: not checked), with an event for each repair and
 /// failure after `events`, and notes the run as one that repaired (`settleRepairs`). Every repair
 /// and failure of a run counts; a kept promise kept before writes nothing.
-func storeOutcomes(_ txn: borrowing Transaction, _ promises: [Promise], _ fingerprints: Fingerprints,
+func storeOutcomes(_ txn: borrowing Transaction, _ promises: RecordedPromises, _ fingerprints: Fingerprints,
                    _ outcomes: [Outcome?], now: Int64, run: UInt64, events: [EventRecord] = []) throws(StoreError) {
   var events = events
   var repaired = false
   let marks = try txn.settledMarks()
-  for (i, p) in promises.enumerated() {
+  for i in 0..<promises.count {
     guard let o = outcomes[i] else { continue }
     let acted = o.status == .repaired || o.status == .failed
-    try storeOutcome(txn, id: p.id, o, fingerprint: fingerprints[i], now: now, run: run,
-                     evenIfUnchanged: acted, oneRepairWhileRepaired: p.type == .service, marks: marks)
+    let id = promises.id(i)
+    try storeOutcome(txn, id: id, o, fingerprint: fingerprints[i], now: now, run: run,
+                     evenIfUnchanged: acted, oneRepairWhileRepaired: promises.type(i) == .service, marks: marks)
     if acted {
       // The ring keeps the newest maxEvents (appendEvents): more are not held either.
       if events.count == 2 * maxEvents { events.removeFirst(maxEvents) }
-      events.append(EventRecord(kind: .outcome, time: now, status: o.status, subject: p.id, reason: o.reason))
+      events.append(EventRecord(kind: .outcome, time: now, status: o.status, subject: id, reason: o.reason))
     }
     if o.status == .repaired { repaired = true }
   }

@@ -88,7 +88,7 @@ package func storeDesired(_ txn: borrowing Transaction, policy: Policy, order: [
   let staging = try txn.stagingDatabase()
   if try txn.count(staging) > 0 { try txn.clear(staging) }
   try txn.setPolicy(name: policy.name, digest: digest)
-  try dropStaleOutcomes(txn, policy)
+  try dropStaleOutcomes(txn, .promises(policy.promises))
 }
 
 /// Lends the record of the promise at `position` of `order` (with its fingerprint) and its key.
@@ -155,6 +155,7 @@ package func stageDesired(_ env: Environment, policy: Policy, order: [Int], dige
         only.append(position)
       }
     }
+    pages.finish(in: txn)
   } catch {
     txn.abort()
     throw error
@@ -179,31 +180,110 @@ package func stageDesired(_ env: Environment, policy: Policy, order: [Int], dige
   return (staging, nil)
 }
 
+/// Whether `desired` holds no promise (a first policy, or an empty one): a new policy is then
+/// staged whole, with no record to compare (`stageReleasing`).
+package func holdsNoPromise(_ env: Environment) throws(StoreError) -> Bool {
+  let txn = try env.read()
+  let held: Int
+  do throws(StoreError) { held = try txn.count(try txn.desiredDatabase()) } catch {
+    txn.abort()
+    throw error
+  }
+  txn.abort()
+  return held == 0
+}
+
+/// Stages a policy's `promises` whole in plan order, as `stageDesired` stages them, for a state
+/// whose `desired` holds nothing, and lets each promise go as it is staged: its id and type are
+/// appended to `ids` and `types` (by position), and what else it held (its content first) is
+/// freed, so that staging 100,000 files gives back their contents' 9.6 MB as it writes them. The
+/// array must be the caller's alone (not a `Policy`'s, whose `promises` has an observer: each
+/// element replaced there copied the whole array). Returns the staging database, for
+/// `putStagedInForce`. Each record carries its digest, made here.
+package func stageReleasing(_ env: Environment, _ promises: inout [Promise], order: [Int], ids: inout [String],
+                            types: inout [PromiseType]) throws(StoreError) -> Database {
+  let keys = StatCacheKey(root: "/")
+  var staging: Database = .desired1
+  var start = 0
+  while start < order.count {
+    let end = min(start + recordsPerStagingTransaction, order.count)
+    try env.withWrite { (txn) throws(StoreError) in
+      if start == 0 {
+        staging = try txn.stagingDatabase()
+        try txn.clear(staging)
+      }
+      for position in start..<end {
+        let i = order[position]
+        let p = promises[i]
+        let value = PromiseRecord.encode(p, digest: PreparedPromise(index: i, promise: p, keys: keys).digest ?? .zero)
+        try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
+          try withBytes(value) { (v) throws(StoreError) in try txn.put(staging, k, v) }
+        }
+        ids.append(p.id)
+        types.append(p.type)
+        promises[i] = Promise(id: "", type: p.type)
+      }
+    }
+    start = end
+  }
+  return staging
+}
+
 /// Puts the policy `stageDesired` wrote into `staged` in force, in the transaction that records
 /// the run: the policy name, digest and database in one commit; the one it replaces is emptied
 /// (its pages go to LMDB's free list; its leaves are not read).
-package func putStagedInForce(_ txn: borrowing Transaction, _ staged: Database, policy: Policy, digest: Digest) throws(StoreError) {
+package func putStagedInForce(_ txn: borrowing Transaction, _ staged: Database, name: String, _ promises: RecordedPromises,
+                              digest: Digest) throws(StoreError) {
   let old = try txn.desiredDatabase()
   try txn.setDesiredDatabase(staged)
   if old != staged { try txn.clear(old) }
-  try txn.setPolicy(name: policy.name, digest: digest)
-  try dropStaleOutcomes(txn, policy)
+  try txn.setPolicy(name: name, digest: digest)
+  try dropStaleOutcomes(txn, promises)
 }
 
 /// Deletes the outcomes of promises that left the policy. The ids are found through an
 /// `IndexTable` (2 MB at 100,000 promises, where a `Set<String>` of them took 4.2 MB in the
 /// recording transaction), and not at all when no outcome is stored (a first run).
 @inline(never)
-func dropStaleOutcomes(_ txn: borrowing Transaction, _ policy: Policy) throws(StoreError) {
+func dropStaleOutcomes(_ txn: borrowing Transaction, _ promises: RecordedPromises) throws(StoreError) {
   if try txn.count(.actual) == 0 { return }
   var ids = IndexTable()
-  ids.reserve(policy.promises.count)
-  for (i, p) in policy.promises.enumerated() { ids.insert(IndexTable.hash(0, p.id), i) }
+  ids.reserve(promises.count)
+  for i in 0..<promises.count { ids.insert(IndexTable.hash(0, promises.id(i)), i) }
   var stale: [String] = []
   try txn.forEach(.actual) { key, _ in
     let id = String(decoding: key, as: UTF8.self)
-    if ids.find(IndexTable.hash(0, id), { policy.promises[$0].id == id }) == nil { stale.append(id) }
+    if ids.find(IndexTable.hash(0, id), { promises.id($0) == id }) == nil { stale.append(id) }
     return true
   }
   for id in stale { try txn.delete(.actual, id) }
+}
+
+/// The ids and types of the promises a run records, by index (those of its outcomes): a policy's
+/// promises, or (a large `apply` that let its promises go once they were staged, ApplyStaged.swift)
+/// the two alone, by plan position. A type, as `Fingerprints` is.
+package enum RecordedPromises {
+  case promises([Promise])
+  case named(ids: [String], types: [PromiseType])
+
+  package var count: Int {
+    switch self {
+    case .promises(let p): return p.count
+    case .named(let ids, _): return ids.count
+    }
+  }
+
+  package func id(_ i: Int) -> String {
+    switch self {
+    case .promises(let p): return p[i].id
+    case .named(let ids, _): return ids[i]
+    }
+  }
+
+  package func type(_ i: Int) -> PromiseType {
+    switch self {
+    case .promises(let p): return p[i].type
+    case .named(_, let types): return types[i]
+    }
+  }
 }

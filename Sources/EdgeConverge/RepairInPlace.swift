@@ -46,7 +46,7 @@ func repairInPlace(_ env: Environment, _ verifier: inout InPlaceVerifier, option
         // Every promise but those was verified: what earlier runs repaired is kept from now on
         // (this run's mark), and this run's own records come after it (FastVerify.swift).
         try settleRepairs(txn, run: run, now: now, except: verifier.notKept)
-        try storeOutcomes(txn, promises, .prepared(prepared), outcomes, now: now, run: run)
+        try storeOutcomes(txn, .promises(promises), .prepared(prepared), outcomes, now: now, run: run)
         try storeStatUpdates(txn, verifier.statUpdates)
         try storeStatUpdates(txn, converger.statUpdates)
         try recordRun(txn, now: now, summary: summary)

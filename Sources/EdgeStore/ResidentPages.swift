@@ -24,4 +24,13 @@ public struct ResidentPages {
       txn.environment.dropResidentPages(from: l, to: h)
     }
   }
+
+  /// At the end of a walk long enough to have dropped pages (32,768 values or more), drops what
+  /// it read since, so that its last pages are not left under the next phase: the converger's
+  /// reads of 100,000 promises left 13 MB of the map resident under the record after them. A
+  /// shorter walk (the daemon's runs, a kept walk of 10,000) keeps its pages for the next.
+  public func finish(in txn: borrowing Transaction) {
+    guard txn.isReader, seen >= 32768, let l = UnsafeRawPointer(bitPattern: low), let h = UnsafeRawPointer(bitPattern: high) else { return }
+    txn.environment.dropResidentPages(from: l, to: h)
+  }
 }

@@ -144,6 +144,95 @@ final class ApplyTests: XCTestCase {
     XCTAssertEqual(state.staged, 0, "what a staging cut short left is cleared by the next policy")
   }
 
+  /// A large policy applied into a state that holds none is staged as its decoded promises are let
+  /// go, and converged from its staged records a window at a time (ApplyStaged.swift): what it does
+  /// to the host, reports and records is what the run that holds the policy whole does, with skips
+  /// and a failure among the windows; and so are the runs after it (a rollout of every file, kept).
+  func testALargePolicyConvergedFromItsStageDoesWhatAWholeRunDoes() throws {
+    let count = recordsPerStagingTransaction + 300
+    func text(_ tag: String) -> String {
+      var t = #"{"policy": "large", "promises": ["#
+      for d in 0..<3 { t += (d > 0 ? "," : "") + #"{"id": "d\#(d)", "type": "directory", "path": "/srv/w\#(d)", "mode": "0750"}"# }
+      for i in 0..<count {
+        t += #",{"id": "f\#(i)", "type": "file", "path": "/srv/w\#(i % 3)/f\#(i)", "content": "\#(tag)\#(i)", "mode": "0640""#
+        t += i % 1_000 == 7 ? #", "if": "no_such_class"}"# : "}"
+      }
+      return t + #",{"id": "last", "type": "link", "path": "/srv/last", "target": "/srv/w0/f0"}]}"#
+    }
+    let whole = try Sandbox()
+    defer { whole.remove() }
+    // f4 cannot be written in either: a directory with a file in it holds its path.
+    for b in [box!, whole] {
+      try FileManager.default.createDirectory(atPath: b.hostPath("/srv/w1/f4"), withIntermediateDirectories: true)
+      try b.write(b.hostPath("/srv/w1/f4/keep"), "x")
+    }
+    func apply(_ b: Sandbox, _ path: String, windows: Bool) throws -> ApplyReport {
+      var o = b.options(path)
+      o.stagedWindowsFrom = windows ? 1 : nil
+      o.stagedWindow = 3_000
+      return try EdgeConverge.apply(o)
+    }
+    func state(_ b: Sandbox) throws -> (inForce: Database, records: [[UInt8]], outcomes: [String], staged: Int, vouched: Int) {
+      let env = try EdgeStore.Environment(path: b.state, readOnly: true)
+      defer { env.close() }
+      let txn = try env.read()
+      let db = try txn.desiredDatabase()
+      var records: [[UInt8]] = []
+      try txn.forEach(db) { _, v in records.append(Array(v)); return true }
+      var outcomes: [String] = []
+      try txn.forEach(.actual) { k, v in
+        let r = try? ActualRecord.decode(v)
+        outcomes.append("\(String(decoding: k, as: UTF8.self)) \(r.map { "\($0.status) \($0.reason) \($0.fingerprint.hex)" } ?? "?")")
+        return true
+      }
+      // The files' entries: the policy file's is there only if it was settled when read.
+      let keys = StatCacheKey(root: b.root)
+      var vouched = 0
+      for i in 0..<count where try keys.key("/srv/w\(i % 3)/f\(i)").withBytes({ k in try txn.value(.statcache, k) { $0 != nil } }) {
+        vouched += 1
+      }
+      let staged = try txn.count(try txn.stagingDatabase())
+      txn.abort()
+      return (db, records, outcomes, staged, vouched)
+    }
+    for (round, tag) in ["v", "w"].enumerated() {
+      let report = try apply(box, try box.policy(text(tag), name: "\(tag).json"), windows: true)
+      let expected = try apply(whole, try whole.policy(text(tag), name: "\(tag).json"), windows: false)
+      XCTAssertEqual(report.summary.skipped, count / 1_000 + 1, "round \(round)")
+      XCTAssertEqual(report.summary.failed, 1, "round \(round)")
+      XCTAssertEqual(report.summary.repaired, round == 0 ? count + 4 - report.summary.skipped - 1 : count - report.summary.skipped - 1)
+      XCTAssertEqual(report.summary, expected.summary, "round \(round)")
+      XCTAssertEqual(report.results.map { "\($0.id) \($0.type) \($0.outcome.status) \($0.outcome.reason)" },
+                     expected.results.map { "\($0.id) \($0.type) \($0.outcome.status) \($0.outcome.reason)" }, "round \(round)")
+      XCTAssertTrue(report.desiredReplaced)
+      // Only into a state that holds no policy: a rollout's records are compared with the ones
+      // in force (PolicyState.swift), and that policy is converged whole.
+      XCTAssertEqual(report.stagedWindows, round == 0 ? 3 : 0, "8,496 promises, 3,000 a window")
+      XCTAssertEqual(expected.stagedWindows, 0)
+      let (got, want) = (try state(box), try state(whole))
+      XCTAssertEqual(got.inForce, round == 0 ? .desired1 : .desired)
+      XCTAssertEqual(got.inForce, want.inForce)
+      XCTAssertEqual(got.records.count, count + 4)
+      XCTAssertTrue(got.records == want.records, "`desired` holds the same records, digests included")
+      XCTAssertEqual(got.outcomes.count, count + 4)
+      XCTAssertEqual(got.outcomes, want.outcomes, "round \(round)")
+      XCTAssertEqual(got.staged, 0)
+      XCTAssertEqual(got.vouched, count - report.summary.skipped - 1, "every file written is vouched for")
+      XCTAssertEqual(want.vouched, got.vouched)
+      for i in 0..<count where i % 1_000 != 7 && i != 4 {
+        guard box.read(box.hostPath("/srv/w\(i % 3)/f\(i)")) == "\(tag)\(i)" else { return XCTFail("f\(i) round \(round)") }
+      }
+      XCTAssertNil(box.read(box.hostPath("/srv/w0/f7")), "a skipped promise writes nothing")
+      XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: box.hostPath("/srv/last")), "/srv/w0/f0")
+    }
+    // The next run finds everything kept, from the records the staged run wrote.
+    let kept = try apply(box, box.base + "/w.json", windows: true)
+    XCTAssertEqual(kept.summary.repaired, 0)
+    XCTAssertEqual(kept.summary.kept, count + 4 - kept.summary.skipped - 1)
+    XCTAssertFalse(kept.desiredReplaced)
+    XCTAssertEqual(kept.stagedWindows, 0, "a policy already in force is not staged")
+  }
+
   func testFirstRunRepairsEverythingTheExampleManages() throws {
     let report = try box.apply(try box.policy(try examplePolicyText()))
     XCTAssertEqual(report.policyName, "gateway")

@@ -55,7 +55,7 @@ final class EventRingTests: XCTestCase {
     let keys = StatCacheKey(root: box.root)
     let prepared = promises.enumerated().map { PreparedPromise(index: $0, promise: $1, keys: keys) }
     let outcomes: [Outcome?] = promises.map { _ in Outcome(.repaired, "created") }
-    try env.withWrite { (txn) throws(StoreError) in try storeOutcomes(txn, promises, .prepared(prepared), outcomes, now: 1, run: 1) }
+    try env.withWrite { (txn) throws(StoreError) in try storeOutcomes(txn, .promises(promises), .prepared(prepared), outcomes, now: 1, run: 1) }
     let stored = try readEvents(stateDir: box.state, count: maxEvents + 10)
     XCTAssertEqual(stored.count, maxEvents)
     XCTAssertEqual(stored.first?.subject, "f\(n - maxEvents)")
