@@ -26,9 +26,9 @@ public struct ApplyOptions {
   /// (Converger.waitToVouchFrom): below, the next run hashes those it could not vouch for.
   /// `bench` sets 1 so that its state's history, which its counts depend on, is always the same.
   public var waitToVouchFrom: Int? = 1_000
-  /// From how many promises a policy that replaces most of `desired` is converged from its staged
-  /// records, `stagedWindow` at a time (ApplyStaged.swift); nil: never. Below it, the policy is
-  /// held whole: reading it back costs more than the memory it saves.
+  /// From how many promises a policy applied into a state that holds none is converged from its
+  /// staged records, `stagedWindow` at a time (ApplyStaged.swift); nil: never. Below it, the
+  /// policy is held whole: reading it back costs more than the memory it saves.
   public var stagedWindowsFrom: Int? = 32_768
   /// As many promises as a run publishes at once (`Converger.publishEvery`): as many syncfs.
   public var stagedWindow = 16_384

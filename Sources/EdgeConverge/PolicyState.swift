@@ -46,7 +46,7 @@ package enum Fingerprints {
     switch self {
     case .prepared(let p): return p[i].digest ?? .zero
     case .digests(let d): return d[i]
-    case .made(let policy): return PreparedPromise(index: i, promise: policy.promises[i], keys: StatCacheKey(root: "/")).digest ?? .zero
+    case .made(let policy): return PreparedPromise.digest(of: policy.promises[i]) ?? .zero
     }
   }
 }
@@ -202,7 +202,6 @@ package func holdsNoPromise(_ env: Environment) throws(StoreError) -> Bool {
 /// `putStagedInForce`. Each record carries its digest, made here.
 package func stageReleasing(_ env: Environment, _ promises: inout [Promise], order: [Int], ids: inout [String],
                             types: inout [PromiseType]) throws(StoreError) -> Database {
-  let keys = StatCacheKey(root: "/")
   var staging: Database = .desired1
   var start = 0
   while start < order.count {
@@ -215,7 +214,7 @@ package func stageReleasing(_ env: Environment, _ promises: inout [Promise], ord
       for position in start..<end {
         let i = order[position]
         let p = promises[i]
-        let value = PromiseRecord.encode(p, digest: PreparedPromise(index: i, promise: p, keys: keys).digest ?? .zero)
+        let value = PromiseRecord.encode(p, digest: PreparedPromise.digest(of: p) ?? .zero)
         try withBytes(PromiseRecord.key(position)) { (k) throws(StoreError) in
           try withBytes(value) { (v) throws(StoreError) in try txn.put(staging, k, v) }
         }

@@ -37,22 +37,25 @@ public struct PreparedPromise {
       parent = ""
       name = ""
     }
-    if let c = p.content {
-      digest = SHA256.hash(c)
-    } else if p.type == .command {
-      digest = commandDigest(p)
-    } else if let e = p.edit {
-      digest = SHA256.hash(e.identity)
-    } else if let k = p.package {
+    digest = PreparedPromise.digest(of: p)
+  }
+
+  /// The `digest` a promise's prepared form has, made alone: what `desired` and `actual` record
+  /// beside it (`Fingerprints`), without the path strings preparing makes.
+  static func digest(of p: Promise) -> Digest? {
+    if let c = p.content { return SHA256.hash(c) }
+    if p.type == .command { return commandDigest(p) }
+    if let e = p.edit { return SHA256.hash(e.identity) }
+    if let k = p.package {
       // What is promised, not the blob alone: a new version or source is checked again.
       var b = [p.absent ? 1 : 0] + Array(k.name.utf8) + [0] + Array((k.version ?? "").utf8) + [0]
       if let s = p.source { s.withBytes { b.append(contentsOf: $0) } }
-      digest = SHA256.hash(b)
-    } else if let a = p.account {
-      digest = SHA256.hash([p.type.rawValue, p.absent ? 1 : 0] + Array((p.group ?? "\u{1}").utf8) + [0] + a.identity)
-    } else {
-      digest = p.source
+      return SHA256.hash(b)
     }
+    if let a = p.account {
+      return SHA256.hash([p.type.rawValue, p.absent ? 1 : 0] + Array((p.group ?? "\u{1}").utf8) + [0] + a.identity)
+    }
+    return p.source
   }
 
   /// Lends the stat cache key's 32 bytes.
